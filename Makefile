@@ -1,0 +1,169 @@
+# faultline — one non-recursive Makefile (git's is the model).
+# `make` builds build/faultline and build/faultline-agent; `make check` runs the
+# unit tier on the host and the kernel and e2e tiers inside the test micro-VM.
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DESTDIR ?=
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+LDFLAGS ?=
+PKG_CONFIG ?= pkg-config
+
+# Sanitizer builds live in their own tree so objects never mix.
+ifdef SANITIZE
+BUILD   ?= build/san-$(subst $(comma),-,$(SANITIZE))
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD   ?= build
+SAN_FLAGS :=
+endif
+comma := ,
+
+WARN := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Wvla -Wformat=2 \
+        -Wwrite-strings -fno-common -Wshadow -Wno-unused-parameter \
+        -Wno-missing-field-initializers
+# CI (and anyone who sets WERROR=1) turns every warning into an error.
+ifneq ($(or $(CI),$(WERROR)),)
+WARN += -Werror
+endif
+
+PKGS      := yaml-0.1 jansson libnl-3.0 libnl-route-3.0
+TEST_PKGS := cmocka
+
+# Debian packages: build, tests, the test micro-VM. `make deps` installs them.
+DEB_BUILD := gcc make pkg-config libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev \
+             libvirt-dev libcurl4-openssl-dev libcmocka-dev
+DEB_TEST  := iproute2 qemu-system-x86 busybox-static linux-image-amd64 kmod cpio \
+             libxml2-utils
+DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS   := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+
+ALL_CFLAGS  = -std=gnu11 $(WARN) $(SAN_FLAGS) -Iinclude -Iharness $(PKG_CFLAGS) \
+              -D_GNU_SOURCE -DFL_VERSION='"$(VERSION)"' $(CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(SAN_FLAGS) -Wl,--as-needed $(LDFLAGS)
+LIBS        = $(PKG_LIBS) -lm
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null | sed 's/^/0.1.0-/' || echo 0.1.0)
+ifeq ($(VERSION),)
+VERSION := 0.1.0
+endif
+
+# --- sources ---------------------------------------------------------------
+# The engine: everything of the harness except main(), shared with the tests.
+LIB_SRC := harness/diag.c harness/units.c harness/ytree.c harness/scenario.c \
+           harness/scenario_check.c harness/plan.c harness/rng.c harness/strutil.c
+CLI_SRC := harness/main.c
+AGENT_SRC := injectors/agent.c injectors/proto.c
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+KERNEL_SRC := $(sort $(wildcard tests/kernel/test_*.c))
+KERNEL_BIN := $(KERNEL_SRC:tests/kernel/%.c=$(BUILD)/tests/kernel/%)
+
+ALL_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(AGENT_OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o) \
+           $(KERNEL_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all check check-unit check-kernel check-e2e deps check-deps install uninstall \
+        clean demo tests FORCE
+all: $(BUILD)/faultline $(BUILD)/faultline-agent
+
+# A change of compiler or flags rebuilds everything (git's GIT-CFLAGS stamp).
+$(BUILD)/CFLAGS.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/%.o: %.c $(BUILD)/CFLAGS.stamp | check-deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c $(BUILD)/CFLAGS.stamp | check-deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/faultline: $(CLI_OBJ) $(LIB_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/faultline-agent: $(AGENT_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ) $(filter-out $(BUILD)/injectors/agent.o,$(AGENT_OBJ))
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+$(BUILD)/tests/kernel/%: $(BUILD)/tests/kernel/%.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+tests: $(UNIT_BIN) $(KERNEL_BIN)
+
+# pkg-config must find every library, or the build stops with the apt-get line.
+check-deps:
+	@for p in $(PKGS) $(TEST_PKGS); do \
+	  $(PKG_CONFIG) --exists $$p || { \
+	    echo "faultline: missing library '$$p'; run 'make deps' as root, or:" >&2; \
+	    echo "  apt-get install $(DEB_BUILD)" >&2; exit 1; }; \
+	done
+
+deps:
+	@missing=$$(for p in $(DEB_ALL); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "deps: installing $$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q --no-install-recommends $$missing || exit 1; \
+	else \
+	  echo "deps: missing Debian packages; as root run:" >&2; \
+	  echo "  apt-get install $$missing" >&2; exit 1; \
+	fi
+
+# --- tests -----------------------------------------------------------------
+# FAULTLINE_TEST_HOST=1 runs the kernel and e2e tiers on this host instead of
+# inside the micro-VM (tests/vm/run); the unit tier always runs on the host.
+VM_RUN = tests/vm/run --share $(CURDIR)/$(BUILD) --
+ifdef FAULTLINE_TEST_HOST
+VM_RUN =
+endif
+
+check: deps
+	@$(MAKE) --no-print-directory all tests
+	@rc=0; \
+	$(MAKE) --no-print-directory check-unit || rc=1; \
+	$(MAKE) --no-print-directory check-kernel || rc=1; \
+	$(MAKE) --no-print-directory check-e2e || rc=1; \
+	tests/tally $(BUILD)/tests/*.tally; exit $$rc
+
+check-unit: all $(UNIT_BIN)
+	@tests/run-tier unit $(BUILD)/tests/unit.tally $(UNIT_BIN)
+
+check-kernel: all $(KERNEL_BIN)
+	@$(VM_RUN) tests/run-tier kernel $(BUILD)/tests/kernel.tally $(KERNEL_BIN)
+
+check-e2e: all
+	@FAULTLINE=$(BUILD)/faultline $(VM_RUN) tests/run-tier e2e $(BUILD)/tests/e2e.tally \
+	  $(sort $(wildcard tests/e2e/*.sh))
+
+demo: deps all
+	@echo "demo: the scenario runner arrives with issue 4; showing the plan instead"
+	$(BUILD)/faultline plan scenarios/quickstart.yaml
+
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/faultline $(BUILD)/faultline-agent $(DESTDIR)$(BINDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/faultline $(DESTDIR)$(BINDIR)/faultline-agent
+
+clean:
+	rm -rf build
+
+-include $(ALL_OBJ:.o=.d)

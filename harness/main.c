@@ -1,0 +1,328 @@
+/* faultline: the command line. Parses arguments, calls the engine, prints
+ * what it returns and turns it into an exit code (0 ok, 1 an invariant
+ * failed, 2 usage/config/environment error). The only place that exits. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "faultline/diag.h"
+#include "faultline/plan.h"
+#include "faultline/rng.h"
+#include "faultline/scenario.h"
+#include "faultline/strutil.h"
+#include "faultline/units.h"
+
+#ifndef FL_VERSION
+#define FL_VERSION "0.1.0"
+#endif
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+struct overrides {
+	char **v;
+	size_t n;
+};
+
+static int add_override(struct overrides *o, char *s)
+{
+	char **v = realloc(o->v, (o->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	o->v = v;
+	o->v[o->n++] = s;
+	return 0;
+}
+
+static void usage_main(FILE *f)
+{
+	fprintf(f,
+		"usage: faultline [--version] [--help] COMMAND [ARGS]\n"
+		"\n"
+		"Fault-injection and failover testing for distributed systems.\n"
+		"\n"
+		"commands:\n"
+		"  validate FILE|DIR...   check scenario files; exit 0 when all are valid, 2 otherwise\n"
+		"  plan FILE              print the resolved fault timeline for a seed\n"
+		"\n"
+		"Run 'faultline COMMAND --help' for a command's options.\n");
+}
+
+static void usage_validate(FILE *f)
+{
+	fprintf(f,
+		"usage: faultline validate [--set PATH=VALUE]... [--quiet] FILE|DIR...\n"
+		"\n"
+		"Checks each scenario (a directory: each *.yaml/*.yml in it) and reports\n"
+		"every problem as 'file:line:col: message'. Changes nothing on the system.\n"
+		"\n"
+		"  --set PATH=VALUE  override a field first, e.g. --set workload.clients=20\n"
+		"  -q, --quiet       print only problems\n"
+		"\n"
+		"exit status: 0 all valid, 2 any invalid or unreadable\n");
+}
+
+static void usage_plan(FILE *f)
+{
+	fprintf(f,
+		"usage: faultline plan [--seed N] [--json] [--set PATH=VALUE]... FILE\n"
+		"\n"
+		"Prints every fault instance of the scenario with its start, end and targets.\n"
+		"Targets like 'leader' are shown as resolved at run time. The same file and\n"
+		"seed always print the same bytes.\n"
+		"\n"
+		"  --seed N          seed for random choices (default: the scenario's 'seed',\n"
+		"                    else a fresh one, printed on stderr)\n"
+		"  --json            machine-readable output\n"
+		"  --set PATH=VALUE  override a field first, e.g. --set duration=2m\n"
+		"\n"
+		"exit status: 0 printed, 2 invalid scenario or usage\n");
+}
+
+static int has_suffix(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+	return a >= b && !strcmp(s + a - b, suf);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Expand a directory into its scenario files, sorted; files pass through. */
+static int expand_arg(const char *arg, struct overrides *files, struct fl_diags *d)
+{
+	struct stat st;
+	DIR *dir;
+	struct dirent *e;
+	size_t first = files->n;
+
+	if (stat(arg, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		char *s = strdup(arg);
+		return s ? add_override(files, s) : -ENOMEM;
+	}
+	if (!(dir = opendir(arg))) {
+		fl_diags_add(d, arg, 0, 0, "cannot open directory: %s", strerror(errno));
+		return -errno;
+	}
+	while ((e = readdir(dir))) {
+		char *path;
+		if (e->d_name[0] == '.' || !(has_suffix(e->d_name, ".yaml") || has_suffix(e->d_name, ".yml")))
+			continue;
+		if (asprintf(&path, "%s%s%s", arg, has_suffix(arg, "/") ? "" : "/", e->d_name) < 0)
+			break;
+		add_override(files, path);
+	}
+	closedir(dir);
+	if (files->n == first) {
+		fl_diags_add(d, arg, 0, 0, "directory holds no scenario files (*.yaml, *.yml)");
+		return -ENOENT;
+	}
+	qsort(files->v + first, files->n - first, sizeof(char *), cmp_str);
+	return 0;
+}
+
+static int cmd_validate(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "set", required_argument, NULL, 's' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ 0 },
+	};
+	struct overrides ov = { 0 }, files = { 0 };
+	int c, quiet = 0, bad = 0;
+
+	while ((c = getopt_long(argc, argv, "hs:q", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage_validate(stdout);
+			return EXIT_OK;
+		case 's':
+			add_override(&ov, optarg);
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		default:
+			usage_validate(stderr);
+			free(ov.v);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "faultline validate: no scenario file given\n");
+		usage_validate(stderr);
+		free(ov.v);
+		return EXIT_USAGE;
+	}
+	for (int i = optind; i < argc; i++) {
+		struct fl_diags d;
+		fl_diags_init(&d);
+		if (expand_arg(argv[i], &files, &d) < 0) {
+			fl_diags_print(&d, stderr);
+			bad = 1;
+		}
+		fl_diags_release(&d);
+	}
+	for (size_t i = 0; i < files.n; i++) {
+		struct fl_diags d;
+		struct fl_scenario *s = NULL;
+
+		fl_diags_init(&d);
+		if (fl_scenario_load(files.v[i], ov.v, ov.n, &d, &s) < 0) {
+			fl_diags_print(&d, stderr);
+			bad = 1;
+		} else if (!quiet) {
+			char dur[32];
+			fl_format_duration(s->duration_ns, dur, sizeof(dur));
+			printf("%s: valid (%s, %zu node%s, %zu fault%s, %s)\n", files.v[i], s->name,
+			       s->cluster.nnodes, s->cluster.nnodes == 1 ? "" : "s", s->nfaults,
+			       s->nfaults == 1 ? "" : "s", dur);
+		}
+		fl_scenario_free(s);
+		fl_diags_release(&d);
+		free(files.v[i]);
+	}
+	free(files.v);
+	free(ov.v);
+	return bad ? EXIT_USAGE : EXIT_OK;
+}
+
+static int parse_seed(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || v > INT64_MAX)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "set", required_argument, NULL, 's' },
+		{ "seed", required_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 },
+	};
+	struct overrides ov = { 0 };
+	struct fl_diags d;
+	struct fl_scenario *s = NULL;
+	struct fl_plan *p = NULL;
+	uint64_t seed = 0;
+	int c, json = 0, have_seed = 0, rc = EXIT_OK;
+
+	while ((c = getopt_long(argc, argv, "hs:S:j", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage_plan(stdout);
+			free(ov.v);
+			return EXIT_OK;
+		case 's':
+			add_override(&ov, optarg);
+			break;
+		case 'S':
+			if (parse_seed(optarg, &seed) < 0) {
+				fprintf(stderr, "faultline plan: bad --seed '%s': expected an integer "
+						"from 0 to %lld\n", optarg, (long long)INT64_MAX);
+				free(ov.v);
+				return EXIT_USAGE;
+			}
+			have_seed = 1;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			usage_plan(stderr);
+			free(ov.v);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "faultline plan: expected exactly one scenario file\n");
+		usage_plan(stderr);
+		free(ov.v);
+		return EXIT_USAGE;
+	}
+	fl_diags_init(&d);
+	if (fl_scenario_load(argv[optind], ov.v, ov.n, &d, &s) < 0) {
+		fl_diags_print(&d, stderr);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (!have_seed && s->has_seed) {
+		seed = s->seed;
+	} else if (!have_seed) {
+		seed = fl_rng_fresh_seed();
+		fprintf(stderr, "faultline: no seed given; using seed %llu (repeat with --seed %llu)\n",
+			(unsigned long long)seed, (unsigned long long)seed);
+	}
+	if (fl_plan_build(s, seed, &p) < 0) {
+		fprintf(stderr, "faultline plan: out of memory\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if ((json ? fl_plan_write_json(p, stdout) : fl_plan_write_text(p, stdout)) < 0 ||
+	    fflush(stdout) != 0) {
+		fprintf(stderr, "faultline plan: cannot write output: %s\n", strerror(errno));
+		rc = EXIT_USAGE;
+	}
+out:
+	fl_plan_free(p);
+	fl_scenario_free(s);
+	fl_diags_release(&d);
+	free(ov.v);
+	return rc;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+} commands[] = {
+	{ "validate", cmd_validate },
+	{ "plan", cmd_plan },
+};
+
+int main(int argc, char **argv)
+{
+	const char *names[sizeof(commands) / sizeof(commands[0])];
+	const char *hint;
+
+	if (argc < 2) {
+		usage_main(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage_main(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("faultline %s\n", FL_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		names[i] = commands[i].name;
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	}
+	hint = fl_closest(argv[1], names, sizeof(names) / sizeof(names[0]));
+	if (hint)
+		fprintf(stderr, "faultline: unknown command '%s' (did you mean '%s'?)\n", argv[1], hint);
+	else
+		fprintf(stderr, "faultline: unknown command '%s'; see 'faultline --help'\n", argv[1]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,1418 @@
+/* Scenario typing: from the positioned YAML tree to struct fl_scenario, one
+ * typed parser per key, every problem reported with its place and a hint.
+ * Loading never touches the system: no files written, nothing started. */
+#include "faultline/scenario.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "faultline/strutil.h"
+#include "faultline/units.h"
+#include "faultline/ytree.h"
+#include "scenario-priv.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --- name tables --------------------------------------------------------- */
+
+static const char *const provider_names[] = { "netns", "libvirt" };
+static const char *const libvirt_mode_names[] = { "create", "attach" };
+static const char *const accel_names[] = { "auto", "kvm", "tcg" };
+static const char *const system_names[] = { "etcd", "redis", "exec" };
+static const char *const workload_names[] = { "register", "set", "none" };
+static const char *const read_mode_names[] = { "linearizable", "serializable" };
+static const char *const fault_names[] = {
+	"partition", "latency", "loss",    "duplicate", "corrupt",   "reorder", "rate",  "byzantine",
+	"kill",      "pause",   "restart", "suspend",   "power-off", "reboot",  "clock",
+};
+static const char *const part_mode_names[] = { "isolate", "halves", "majorities-ring", "bridge",
+					       "groups" };
+static const char *const direction_names[] = { "both", "to", "from" };
+static const char *const dist_names[] = { "none", "normal", "pareto", "paretonormal", "uniform" };
+static const char *const target_names[] = { "nodes",    "leader",   "followers", "random-one",
+					    "minority", "majority", "all",       "percent" };
+
+_Static_assert(ARRAY_SIZE(fault_names) == FL_FAULT__N, "fault names");
+_Static_assert(ARRAY_SIZE(part_mode_names) == FL_PART__N, "partition names");
+_Static_assert(ARRAY_SIZE(dist_names) == FL_DIST__N, "distribution names");
+_Static_assert(ARRAY_SIZE(target_names) == FL_TARGET__N, "target names");
+
+#define NAME_FN(fn, type, table)                                                               \
+	const char *fn(type v)                                                                 \
+	{                                                                                      \
+		return (unsigned)v < ARRAY_SIZE(table) ? table[v] : "?";                       \
+	}
+NAME_FN(fl_provider_to_string, enum fl_provider, provider_names)
+NAME_FN(fl_libvirt_mode_to_string, enum fl_libvirt_mode, libvirt_mode_names)
+NAME_FN(fl_accel_to_string, enum fl_accel, accel_names)
+NAME_FN(fl_system_type_to_string, enum fl_system_type, system_names)
+NAME_FN(fl_workload_type_to_string, enum fl_workload_type, workload_names)
+NAME_FN(fl_read_mode_to_string, enum fl_read_mode, read_mode_names)
+NAME_FN(fl_fault_kind_to_string, enum fl_fault_kind, fault_names)
+NAME_FN(fl_partition_mode_to_string, enum fl_partition_mode, part_mode_names)
+NAME_FN(fl_direction_to_string, enum fl_direction, direction_names)
+NAME_FN(fl_distribution_to_string, enum fl_distribution, dist_names)
+NAME_FN(fl_target_kind_to_string, enum fl_target_kind, target_names)
+
+int fl_fault_kind_from_string(const char *s)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(fault_names); i++)
+		if (!strcmp(s, fault_names[i]))
+			return (int)i;
+	return -1;
+}
+
+int fl_fault_is_network(enum fl_fault_kind k)
+{
+	return k >= FL_FAULT_LATENCY && k <= FL_FAULT_BYZANTINE;
+}
+
+int fl_fault_is_node(enum fl_fault_kind k)
+{
+	return k >= FL_FAULT_KILL && k <= FL_FAULT_REBOOT;
+}
+
+int fl_fault_is_vm(enum fl_fault_kind k)
+{
+	return k == FL_FAULT_SUSPEND || k == FL_FAULT_POWER_OFF || k == FL_FAULT_REBOOT ||
+	       k == FL_FAULT_CLOCK;
+}
+
+int fl_fault_is_instant(enum fl_fault_kind k)
+{
+	return k == FL_FAULT_RESTART || k == FL_FAULT_REBOOT;
+}
+
+int fl_scenario_node_index(const struct fl_scenario *s, const char *name)
+{
+	for (size_t i = 0; i < s->cluster.nnodes; i++)
+		if (!strcmp(s->cluster.nodes[i], name))
+			return (int)i;
+	return -1;
+}
+
+/* --- typed getters --------------------------------------------------------- */
+
+static int want_scalar(struct fl_sctx *c, const struct fl_ynode *n, const char *key,
+		       const char *what)
+{
+	if (n && n->kind == FL_Y_SCALAR && !fl_ynode_is_null(n))
+		return 0;
+	FL_ERR(c, n, "'%s' expects %s, got %s", key, what, fl_ykind_name(n));
+	return -EINVAL;
+}
+
+static int get_str(struct fl_sctx *c, const struct fl_ynode *n, const char *key, char **out)
+{
+	char *v;
+
+	if (want_scalar(c, n, key, "text") < 0)
+		return -EINVAL;
+	if (!(v = strdup(n->str)))
+		return -ENOMEM;
+	free(*out);
+	*out = v;
+	return 0;
+}
+
+static int get_bool(struct fl_sctx *c, const struct fl_ynode *n, const char *key, int *out)
+{
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "on", "On" };
+	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "off", "Off" };
+
+	if (n && n->kind == FL_Y_SCALAR && n->plain) {
+		for (size_t i = 0; i < ARRAY_SIZE(yes); i++)
+			if (!strcmp(n->str, yes[i]))
+				return *out = 1, 0;
+		for (size_t i = 0; i < ARRAY_SIZE(no); i++)
+			if (!strcmp(n->str, no[i]))
+				return *out = 0, 0;
+	}
+	if (n && n->kind == FL_Y_SCALAR && !fl_ynode_is_null(n))
+		FL_ERR(c, n, "'%s' expects true or false, got '%s'", key, n->str);
+	else
+		FL_ERR(c, n, "'%s' expects true or false, got %s", key, fl_ykind_name(n));
+	return -EINVAL;
+}
+
+static int get_int(struct fl_sctx *c, const struct fl_ynode *n, const char *key, int64_t min,
+		   int64_t max, int64_t *out)
+{
+	const char *why;
+	int r;
+
+	if (want_scalar(c, n, key, "an integer") < 0)
+		return -EINVAL;
+	r = fl_parse_int(n->str, min, max, out, &why);
+	if (r == -ERANGE)
+		FL_ERR(c, n, "'%s' must be between %lld and %lld, got %s", key, (long long)min,
+		       (long long)max, n->str);
+	else if (r < 0)
+		FL_ERR(c, n, "'%s' expects an integer, got '%s'", key, n->str);
+	return r;
+}
+
+static int get_duration(struct fl_sctx *c, const struct fl_ynode *n, const char *key,
+			int allow_negative, int64_t *out)
+{
+	const char *why;
+	int r;
+
+	if (want_scalar(c, n, key, "a duration like '10s'") < 0)
+		return -EINVAL;
+	r = fl_parse_duration(n->str, allow_negative, out, &why);
+	if (r < 0)
+		FL_ERR(c, n, "bad duration '%s' for '%s': %s", n->str, key, why);
+	return r;
+}
+
+static int get_positive_duration(struct fl_sctx *c, const struct fl_ynode *n, const char *key,
+				 int64_t *out)
+{
+	int64_t v;
+
+	if (get_duration(c, n, key, 0, &v) < 0)
+		return -EINVAL;
+	if (v <= 0) {
+		FL_ERR(c, n, "'%s' must be longer than 0", key);
+		return -ERANGE;
+	}
+	*out = v;
+	return 0;
+}
+
+static int get_percent(struct fl_sctx *c, const struct fl_ynode *n, const char *key, double *out)
+{
+	const char *why;
+	int r;
+
+	if (want_scalar(c, n, key, "a percentage like '25%'") < 0)
+		return -EINVAL;
+	r = fl_parse_percent(n->str, out, &why);
+	if (r < 0)
+		FL_ERR(c, n, "bad percentage '%s' for '%s': %s", n->str, key, why);
+	return r;
+}
+
+static int get_enum(struct fl_sctx *c, const struct fl_ynode *n, const char *key,
+		    const char *const *names, size_t count, int *out)
+{
+	const char *hint;
+	char list[256] = "";
+
+	if (want_scalar(c, n, key, "a name") < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < count; i++)
+		if (!strcmp(n->str, names[i]))
+			return *out = (int)i, 0;
+	for (size_t i = 0; i < count; i++) {
+		strncat(list, names[i], sizeof(list) - strlen(list) - 1);
+		if (i + 1 < count)
+			strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+	}
+	hint = fl_closest(n->str, names, count);
+	if (hint)
+		FL_ERR(c, n, "unknown %s '%s' (did you mean '%s'?)", key, n->str, hint);
+	else
+		FL_ERR(c, n, "unknown %s '%s'; expected one of: %s", key, n->str, list);
+	return -EINVAL;
+}
+
+static int get_strv(struct fl_sctx *c, const struct fl_ynode *n, const char *key, char ***out)
+{
+	char **v;
+
+	if (!n || n->kind != FL_Y_SEQ) {
+		FL_ERR(c, n, "'%s' expects a list of strings (e.g. [\"--flag\", \"value\"]), got %s",
+		       key, fl_ykind_name(n));
+		return -EINVAL;
+	}
+	if (!(v = calloc(n->n + 1, sizeof(*v))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct fl_ynode *it = n->items[i];
+		if (it->kind != FL_Y_SCALAR) {
+			FL_ERR(c, it, "'%s' items must be strings, got %s", key, fl_ykind_name(it));
+			fl_strv_free(v);
+			return -EINVAL;
+		}
+		if (!(v[i] = strdup(it->str))) {
+			fl_strv_free(v);
+			return -ENOMEM;
+		}
+	}
+	fl_strv_free(*out);
+	*out = v;
+	return 0;
+}
+
+/* A key table for one mapping: reports unknown keys (with a hint), wrong
+ * container types, and returns the value nodes in table order. */
+struct keyspec {
+	const char *name;
+	const struct fl_ynode *val; /* filled */
+	const struct fl_ynode *key; /* filled */
+};
+
+static int want_map(struct fl_sctx *c, const struct fl_ynode *n, const char *what)
+{
+	if (n && n->kind == FL_Y_MAP)
+		return 0;
+	FL_ERR(c, n, "'%s' expects a mapping (key: value lines), got %s", what, fl_ykind_name(n));
+	return -EINVAL;
+}
+
+/* other: keys that are valid somewhere else (e.g. for another fault kind),
+ * so the message can say "does not apply" instead of "unknown". */
+static void take_keys(struct fl_sctx *c, const struct fl_ynode *map, struct keyspec *ks,
+		      size_t nks, const char *section, const char *const *other, size_t nother,
+		      const char *other_what)
+{
+	const char *names[64];
+
+	for (size_t i = 0; i < nks && i < ARRAY_SIZE(names); i++)
+		names[i] = ks[i].name;
+	for (size_t p = 0; p < map->n; p++) {
+		const struct fl_ynode *k = map->pairs[p].key;
+		size_t i;
+		for (i = 0; i < nks; i++)
+			if (!strcmp(k->str, ks[i].name))
+				break;
+		if (i < nks) {
+			ks[i].val = map->pairs[p].val;
+			ks[i].key = k;
+			continue;
+		}
+		for (size_t o = 0; o < nother; o++) {
+			if (!strcmp(k->str, other[o])) {
+				FL_ERR(c, k, "'%s' does not apply to %s", k->str, other_what);
+				goto next;
+			}
+		}
+		{
+			const char *hint = fl_closest(k->str, names, nks);
+			if (hint)
+				FL_ERR(c, k, "unknown key '%s' in %s (did you mean '%s'?)", k->str,
+				       section, hint);
+			else
+				FL_ERR(c, k, "unknown key '%s' in %s", k->str, section);
+		}
+next:;
+	}
+}
+
+#define KS(...) \
+	struct keyspec ks[] = { __VA_ARGS__ }
+#define KV(i) (ks[i].val)
+
+/* --- cluster --------------------------------------------------------------- */
+
+static int valid_node_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > FL_NODE_NAME_MAX || !islower((unsigned char)s[0]))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+static int parse_subnet(struct fl_sctx *c, const struct fl_ynode *n)
+{
+	unsigned a, b, d4, e, p;
+	char tail;
+	uint32_t addr, mask;
+
+	if (want_scalar(c, n, "subnet", "an IPv4 CIDR like '10.77.0.0/24'") < 0)
+		return -EINVAL;
+	if (sscanf(n->str, "%u.%u.%u.%u/%u%c", &a, &b, &d4, &e, &p, &tail) != 5 || a > 255 ||
+	    b > 255 || d4 > 255 || e > 255) {
+		FL_ERR(c, n, "bad subnet '%s': expected an IPv4 CIDR like '10.77.0.0/24'", n->str);
+		return -EINVAL;
+	}
+	if (p < 8 || p > 29) {
+		FL_ERR(c, n, "subnet prefix /%u out of range: use /8 to /29", p);
+		return -ERANGE;
+	}
+	addr = (a << 24) | (b << 16) | (d4 << 8) | e;
+	mask = p == 0 ? 0 : 0xffffffffu << (32 - p);
+	if (addr & ~mask) {
+		uint32_t net = addr & mask;
+		FL_ERR(c, n, "subnet '%s' has host bits set (did you mean '%u.%u.%u.%u/%u'?)", n->str,
+		       net >> 24, (net >> 16) & 255, (net >> 8) & 255, net & 255, p);
+		return -EINVAL;
+	}
+	if (a == 127 || a == 0 || a >= 224 || (a == 169 && b == 254)) {
+		FL_ERR(c, n, "subnet '%s' is reserved (loopback, link-local or multicast); "
+			     "use a private range such as 10.77.0.0/24", n->str);
+		return -EINVAL;
+	}
+	c->s->cluster.has_subnet = 1;
+	c->s->cluster.subnet = addr;
+	c->s->cluster.prefix = p;
+	return 0;
+}
+
+static void parse_libvirt(struct fl_sctx *c, const struct fl_ynode *n)
+{
+	struct fl_scenario *s = c->s;
+	KS({ "uri" }, { "mode" }, { "domains" }, { "kernel" }, { "memory" }, { "vcpus" },
+	   { "accel" });
+	int v;
+	int64_t i;
+
+	if (want_map(c, n, "libvirt") < 0)
+		return;
+	take_keys(c, n, ks, ARRAY_SIZE(ks), "cluster.libvirt", NULL, 0, NULL);
+	if (KV(0))
+		get_str(c, KV(0), "uri", &s->cluster.libvirt.uri);
+	if (KV(1) && get_enum(c, KV(1), "mode", libvirt_mode_names, FL_LIBVIRT_MODE__N, &v) == 0)
+		s->cluster.libvirt.mode = (enum fl_libvirt_mode)v;
+	if (KV(2))
+		get_strv(c, KV(2), "domains", &s->cluster.libvirt.domains);
+	if (KV(3) && get_str(c, KV(3), "kernel", &s->cluster.libvirt.kernel) == 0 &&
+	    s->cluster.libvirt.kernel[0] != '/')
+		FL_ERR(c, KV(3), "'kernel' must be an absolute path (e.g. /boot/vmlinuz-6.1.0-amd64)");
+	if (KV(4) && want_scalar(c, KV(4), "memory", "a size like '512MiB'") == 0) {
+		const char *why;
+		uint64_t b;
+		if (fl_parse_size(KV(4)->str, &b, &why) < 0)
+			FL_ERR(c, KV(4), "bad size '%s' for 'memory': %s", KV(4)->str, why);
+		else if (b < 128ull << 20 || b > 256ull << 30)
+			FL_ERR(c, KV(4), "'memory' must be between 128MiB and 256GiB, got %s",
+			       KV(4)->str);
+		else
+			s->cluster.libvirt.memory = b;
+	}
+	if (KV(5) && get_int(c, KV(5), "vcpus", 1, 64, &i) == 0)
+		s->cluster.libvirt.vcpus = (unsigned)i;
+	if (KV(6) && get_enum(c, KV(6), "accel", accel_names, FL_ACCEL__N, &v) == 0)
+		s->cluster.libvirt.accel = (enum fl_accel)v;
+
+	if (s->cluster.libvirt.mode == FL_LIBVIRT_ATTACH && !s->cluster.libvirt.domains)
+		FL_ERR(c, n, "libvirt mode 'attach' needs 'domains': the existing domain of each node");
+	if (s->cluster.libvirt.mode == FL_LIBVIRT_CREATE && KV(2))
+		FL_ERR(c, ks[2].key, "'domains' names existing domains, so it needs 'mode: attach' "
+				     "(mode 'create' names its own)");
+	if (s->cluster.libvirt.mode == FL_LIBVIRT_ATTACH && KV(3))
+		FL_ERR(c, ks[3].key, "'kernel' is for mode 'create'; attached domains boot their own");
+}
+
+static void parse_cluster(struct fl_sctx *c, const struct fl_ynode *n)
+{
+	struct fl_scenario *s = c->s;
+	KS({ "provider" }, { "nodes" }, { "subnet" }, { "libvirt" });
+	int v;
+
+	if (n && want_map(c, n, "cluster") < 0)
+		n = NULL;
+	if (n)
+		take_keys(c, n, ks, ARRAY_SIZE(ks), "cluster", NULL, 0, NULL);
+	if (KV(0) && get_enum(c, KV(0), "provider", provider_names, FL_PROVIDER__N, &v) == 0)
+		s->cluster.provider = (enum fl_provider)v;
+	c->nodes_node = KV(1);
+	if (!KV(1)) {
+		s->cluster.nnodes = 3;
+	} else if (KV(1)->kind == FL_Y_SCALAR && !fl_ynode_is_null(KV(1))) {
+		int64_t k;
+		if (get_int(c, KV(1), "nodes", 1, FL_MAX_NODES, &k) == 0)
+			s->cluster.nnodes = (size_t)k;
+	} else if (KV(1)->kind == FL_Y_SEQ) {
+		if (KV(1)->n == 0)
+			FL_ERR(c, KV(1), "'nodes' is an empty list; give at least one node");
+		if (KV(1)->n > FL_MAX_NODES)
+			FL_ERR(c, KV(1), "too many nodes (%zu); at most %d", KV(1)->n, FL_MAX_NODES);
+		for (size_t i = 0; i < KV(1)->n && i < FL_MAX_NODES; i++) {
+			const struct fl_ynode *it = KV(1)->items[i];
+			if (it->kind != FL_Y_SCALAR || fl_ynode_is_null(it)) {
+				FL_ERR(c, it, "node names must be words, got %s", fl_ykind_name(it));
+				continue;
+			}
+			if (!valid_node_name(it->str)) {
+				FL_ERR(c, it, "bad node name '%s': use up to %d lowercase letters, "
+					      "digits and '-', starting with a letter", it->str,
+				       FL_NODE_NAME_MAX);
+				continue;
+			}
+			if (fl_scenario_node_index(s, it->str) >= 0) {
+				FL_ERR(c, it, "node '%s' is listed twice", it->str);
+				continue;
+			}
+			s->cluster.nodes[s->cluster.nnodes++] = strdup(it->str);
+		}
+	} else {
+		FL_ERR(c, KV(1), "'nodes' expects a count (1..%d) or a list of node names, got %s",
+		       FL_MAX_NODES, fl_ykind_name(KV(1)));
+	}
+	if (!KV(1) || KV(1)->kind == FL_Y_SCALAR) {
+		for (size_t i = 0; i < s->cluster.nnodes; i++)
+			if (asprintf(&s->cluster.nodes[i], "n%zu", i + 1) < 0)
+				s->cluster.nodes[i] = NULL;
+	}
+	if (KV(2))
+		parse_subnet(c, KV(2));
+	s->cluster.libvirt.memory = 512ull << 20;
+	s->cluster.libvirt.vcpus = 1;
+	if (KV(3)) {
+		if (s->cluster.provider != FL_PROVIDER_LIBVIRT)
+			FL_ERR(c, ks[3].key, "'libvirt' settings need 'provider: libvirt'");
+		parse_libvirt(c, KV(3));
+	}
+	if (s->cluster.provider == FL_PROVIDER_LIBVIRT && !s->cluster.libvirt.uri)
+		s->cluster.libvirt.uri = strdup("qemu:///system");
+	if (s->cluster.provider == FL_PROVIDER_LIBVIRT && s->cluster.libvirt.domains &&
+	    fl_strv_len(s->cluster.libvirt.domains) != s->cluster.nnodes && s->cluster.nnodes)
+		FL_ERR(c, fl_ynode_get(KV(3), "domains"),
+		       "%zu domains for %zu nodes: attach mode needs one domain per node",
+		       fl_strv_len(s->cluster.libvirt.domains), s->cluster.nnodes);
+	if (s->cluster.has_subnet) {
+		uint64_t room = (1ull << (32 - s->cluster.prefix)) - 3; /* net, broadcast, host */
+		if (room < s->cluster.nnodes)
+			FL_ERR(c, KV(2), "subnet /%u has room for %llu nodes, the cluster has %zu",
+			       s->cluster.prefix, (unsigned long long)room, s->cluster.nnodes);
+	}
+}
+
+/* --- system ---------------------------------------------------------------- */
+
+static const char *const placeholders[] = { "name", "ip", "peers", "data_dir", "port" };
+
+static void check_placeholders(struct fl_sctx *c, const struct fl_ynode *list, const char *key)
+{
+	if (!list || list->kind != FL_Y_SEQ)
+		return;
+	for (size_t i = 0; i < list->n; i++) {
+		const char *p = list->items[i]->str;
+		while (p && (p = strchr(p, '{'))) {
+			const char *e = strchr(p, '}');
+			char word[64];
+			size_t len;
+			int ok = 0;
+			if (p[1] == '{') { /* "{{" is a literal brace */
+				p += 2;
+				continue;
+			}
+			if (!e) {
+				FL_ERR(c, list->items[i], "unclosed '{' in '%s' item '%s' (write '{{' for a "
+							  "literal brace)", key, list->items[i]->str);
+				break;
+			}
+			len = (size_t)(e - p - 1);
+			snprintf(word, sizeof(word), "%.*s", (int)(len < 63 ? len : 63), p + 1);
+			for (size_t k = 0; k < ARRAY_SIZE(placeholders); k++)
+				ok |= !strcmp(word, placeholders[k]);
+			if (!ok) {
+				const char *hint = fl_closest(word, placeholders, ARRAY_SIZE(placeholders));
+				if (hint)
+					FL_ERR(c, list->items[i], "unknown placeholder '{%s}' in '%s' (did "
+								  "you mean '{%s}'?)", word, key, hint);
+				else
+					FL_ERR(c, list->items[i], "unknown placeholder '{%s}' in '%s'; "
+								  "known: {name} {ip} {peers} "
+								  "{data_dir} {port}", word, key);
+			}
+			p = e + 1;
+		}
+	}
+}
+
+static int valid_env_name(const char *s)
+{
+	if (!*s || isdigit((unsigned char)*s))
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return 0;
+	return 1;
+}
+
+static void parse_system(struct fl_sctx *c, const struct fl_ynode *n)
+{
+	struct fl_scenario *s = c->s;
+	KS({ "type" }, { "binary" }, { "args" }, { "env" }, { "ready_timeout" }, { "start" },
+	   { "client" });
+	int v;
+
+	s->system.ready_timeout_ns = 60 * FL_NS_PER_S;
+	if (!n) {
+		FL_ERR(c, c->root, "missing 'system': say what to test (type: etcd, redis or exec)");
+		return;
+	}
+	if (want_map(c, n, "system") < 0)
+		return;
+	take_keys(c, n, ks, ARRAY_SIZE(ks), "system", NULL, 0, NULL);
+	if (!KV(0))
+		FL_ERR(c, n, "missing 'system.type' (etcd, redis or exec)");
+	else if (get_enum(c, KV(0), "system type", system_names, FL_SYSTEM__N, &v) == 0)
+		s->system.type = (enum fl_system_type)v;
+	if (KV(1))
+		get_str(c, KV(1), "binary", &s->system.binary);
+	if (KV(2) && get_strv(c, KV(2), "args", &s->system.args) == 0)
+		check_placeholders(c, KV(2), "args");
+	if (KV(3) && want_map(c, KV(3), "env") == 0) {
+		s->system.env = calloc(KV(3)->n ? KV(3)->n : 1, sizeof(*s->system.env));
+		for (size_t i = 0; s->system.env && i < KV(3)->n; i++) {
+			const struct fl_ypair *p = &KV(3)->pairs[i];
+			if (!valid_env_name(p->key->str)) {
+				FL_ERR(c, p->key, "bad environment variable name '%s'", p->key->str);
+				continue;
+			}
+			if (p->val->kind != FL_Y_SCALAR) {
+				FL_ERR(c, p->val, "environment variable '%s' needs a text value, got %s",
+				       p->key->str, fl_ykind_name(p->val));
+				continue;
+			}
+			s->system.env[s->system.nenv].name = strdup(p->key->str);
+			s->system.env[s->system.nenv].value =
+				strdup(fl_ynode_is_null(p->val) ? "" : p->val->str);
+			s->system.nenv++;
+		}
+	}
+	if (KV(4))
+		get_positive_duration(c, KV(4), "ready_timeout", &s->system.ready_timeout_ns);
+	if (KV(5) && get_strv(c, KV(5), "start", &s->system.start) == 0)
+		check_placeholders(c, KV(5), "start");
+	if (KV(6) && get_strv(c, KV(6), "client", &s->system.client) == 0)
+		check_placeholders(c, KV(6), "client");
+
+	if (!KV(0))
+		return;
+	if (s->system.type == FL_SYSTEM_EXEC) {
+		if (!KV(5))
+			FL_ERR(c, n, "system type 'exec' needs 'start': the argv that starts one node");
+		if (!KV(6))
+			FL_ERR(c, n, "system type 'exec' needs 'client': the argv of the client "
+				     "program that speaks the line protocol");
+		if (KV(1))
+			FL_ERR(c, ks[1].key, "'binary' is for etcd and redis; type 'exec' starts nodes "
+					     "with 'start'");
+		if (KV(2))
+			FL_ERR(c, ks[2].key, "'args' is for etcd and redis; type 'exec' takes the whole "
+					     "argv in 'start'");
+		if (s->system.start && !s->system.start[0])
+			FL_ERR(c, KV(5), "'start' is empty: give the program and its arguments");
+		if (s->system.client && !s->system.client[0])
+			FL_ERR(c, KV(6), "'client' is empty: give the program and its arguments");
+	} else {
+		if (KV(5))
+			FL_ERR(c, ks[5].key, "'start' is for system type 'exec'");
+		if (KV(6))
+			FL_ERR(c, ks[6].key, "'client' is for system type 'exec'");
+		if (!s->system.binary)
+			s->system.binary =
+				strdup(s->system.type == FL_SYSTEM_ETCD ? "etcd" : "redis-server");
+	}
+}
+
+/* --- workload -------------------------------------------------------------- */
+
+static void parse_workload(struct fl_sctx *c, const struct fl_ynode *n)
+{
+	struct fl_scenario *s = c->s;
+	KS({ "type" }, { "clients" }, { "rate" }, { "keys" }, { "timeout" }, { "read_mode" });
+	int v;
+	int64_t i;
+
+	s->workload.type = FL_WORKLOAD_REGISTER;
+	s->workload.clients = 5;
+	s->workload.rate = 100;
+	s->workload.keys = 5;
+	s->workload.timeout_ns = 2 * FL_NS_PER_S;
+	s->workload.read_mode = FL_READ_LINEARIZABLE;
+	c->workload_node = n;
+	if (!n || want_map(c, n, "workload") < 0)
+		return;
+	take_keys(c, n, ks, ARRAY_SIZE(ks), "workload", NULL, 0, NULL);
+	if (KV(0) && get_enum(c, KV(0), "workload type", workload_names, FL_WORKLOAD__N, &v) == 0)
+		s->workload.type = (enum fl_workload_type)v;
+	if (KV(1) && get_int(c, KV(1), "clients", 1, 1024, &i) == 0)
+		s->workload.clients = (unsigned)i;
+	if (KV(2) && want_scalar(c, KV(2), "rate", "an operation rate like '200/s'") == 0) {
+		const char *why;
+		if (fl_parse_op_rate(KV(2)->str, &s->workload.rate, &why) < 0)
+			FL_ERR(c, KV(2), "bad rate '%s': %s", KV(2)->str, why);
+	}
+	if (KV(3) && get_int(c, KV(3), "keys", 1, 1000000, &i) == 0)
+		s->workload.keys = (unsigned)i;
+	if (KV(4))
+		get_positive_duration(c, KV(4), "timeout", &s->workload.timeout_ns);
+	if (KV(5) && get_enum(c, KV(5), "read_mode", read_mode_names, FL_READ__N, &v) == 0)
+		s->workload.read_mode = (enum fl_read_mode)v;
+	if (s->workload.type == FL_WORKLOAD_NONE)
+		for (size_t k = 1; k < ARRAY_SIZE(ks); k++)
+			if (KV(k))
+				FL_ERR(c, ks[k].key, "'%s' has no effect with workload type 'none'",
+				       ks[k].name);
+}
+
+/* --- nemesis --------------------------------------------------------------- */
+
+static int node_or_hint(struct fl_sctx *c, const struct fl_ynode *n, const char *what)
+{
+	int idx;
+	const char *names[FL_MAX_NODES];
+	const char *hint;
+
+	if (n->kind != FL_Y_SCALAR || fl_ynode_is_null(n)) {
+		FL_ERR(c, n, "%s: expected a node name, got %s", what, fl_ykind_name(n));
+		return -1;
+	}
+	idx = fl_scenario_node_index(c->s, n->str);
+	if (idx >= 0)
+		return idx;
+	for (size_t i = 0; i < c->s->cluster.nnodes; i++)
+		names[i] = c->s->cluster.nodes[i] ? c->s->cluster.nodes[i] : "";
+	hint = fl_closest(n->str, names, c->s->cluster.nnodes);
+	if (hint)
+		FL_ERR(c, n, "unknown node '%s' in %s (did you mean '%s'?)", n->str, what, hint);
+	else if (c->s->cluster.nnodes)
+		FL_ERR(c, n, "unknown node '%s' in %s (the cluster has %s..%s)", n->str, what,
+		       names[0], names[c->s->cluster.nnodes - 1]);
+	else
+		FL_ERR(c, n, "unknown node '%s' in %s", n->str, what);
+	return -1;
+}
+
+static int parse_targets(struct fl_sctx *c, const struct fl_ynode *n, const char *what,
+			 struct fl_targets *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (n && n->kind == FL_Y_SEQ) {
+		if (n->n == 0) {
+			FL_ERR(c, n, "'%s' is an empty list", what);
+			return -EINVAL;
+		}
+		t->kind = FL_TARGET_NODES;
+		for (size_t i = 0; i < n->n; i++) {
+			int idx = node_or_hint(c, n->items[i], what);
+			if (idx < 0)
+				return -EINVAL;
+			if (t->nodes & (1ull << idx))
+				FL_ERR(c, n->items[i], "node '%s' is listed twice in '%s'",
+				       n->items[i]->str, what);
+			t->nodes |= 1ull << idx;
+		}
+		return 0;
+	}
+	if (want_scalar(c, n, what, "a node, a list of nodes, leader, followers, random-one, "
+				    "minority, majority, all, or a percentage") < 0)
+		return -EINVAL;
+	for (int k = FL_TARGET_LEADER; k <= FL_TARGET_ALL; k++) {
+		if (!strcmp(n->str, target_names[k])) {
+			t->kind = (enum fl_target_kind)k;
+			return 0;
+		}
+	}
+	if (strchr(n->str, '%')) {
+		const char *why;
+		if (fl_parse_percent(n->str, &t->percent, &why) < 0 || t->percent <= 0) {
+			FL_ERR(c, n, "bad percentage '%s' in '%s': %s", n->str, what,
+			       t->percent <= 0 ? "must be above 0%" : why);
+			return -EINVAL;
+		}
+		t->kind = FL_TARGET_PERCENT;
+		return 0;
+	}
+	if (fl_scenario_node_index(c->s, n->str) < 0) {
+		/* a typo of a keyword reads better than "unknown node" */
+		const char *hint = fl_closest(n->str, target_names + 1, FL_TARGET_ALL);
+		if (hint && strcmp(hint, "nodes")) {
+			FL_ERR(c, n, "unknown target '%s' in '%s' (did you mean '%s'?)", n->str, what,
+			       hint);
+			return -EINVAL;
+		}
+	}
+	{
+		int idx = node_or_hint(c, n, what);
+		if (idx < 0)
+			return -EINVAL;
+		t->kind = FL_TARGET_NODES;
+		t->nodes = 1ull << idx;
+	}
+	return 0;
+}
+
+/* at: 10s | {time: 10s, jitter: 2s};  every: 30s | {interval: 30s, jitter: 5s} */
+static void parse_timing(struct fl_sctx *c, const struct fl_ynode *n, const char *key,
+			 const char *first, int64_t *val, int64_t *jitter, int positive)
+{
+	if (n->kind == FL_Y_MAP) {
+		KS({ first }, { "jitter" });
+		char sect[32];
+		snprintf(sect, sizeof(sect), "'%s'", key);
+		take_keys(c, n, ks, ARRAY_SIZE(ks), sect, NULL, 0, NULL);
+		if (!KV(0))
+			FL_ERR(c, n, "'%s' as a mapping needs '%s'", key, first);
+		else if (positive)
+			get_positive_duration(c, KV(0), first, val);
+		else
+			get_duration(c, KV(0), first, 0, val);
+		if (KV(1))
+			get_duration(c, KV(1), "jitter", 0, jitter);
+		return;
+	}
+	if (positive)
+		get_positive_duration(c, n, key, val);
+	else
+		get_duration(c, n, key, 0, val);
+}
+
+static int parse_signal(struct fl_sctx *c, const struct fl_ynode *n, int *sig)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} sigs[] = { { "KILL", SIGKILL }, { "TERM", SIGTERM }, { "INT", SIGINT },
+		     { "HUP", SIGHUP },   { "QUIT", SIGQUIT }, { "ABRT", SIGABRT },
+		     { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 } };
+	const char *s;
+
+	if (want_scalar(c, n, "signal", "a signal name like KILL or TERM") < 0)
+		return -EINVAL;
+	s = n->str;
+	if (!strncasecmp(s, "SIG", 3))
+		s += 3;
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		if (!strcasecmp(s, sigs[i].name))
+			return *sig = sigs[i].sig, 0;
+	FL_ERR(c, n, "unknown signal '%s'; use KILL, TERM, INT, HUP, QUIT, ABRT, USR1 or USR2", n->str);
+	return -EINVAL;
+}
+
+/* Keys each fault kind accepts besides the common ones. */
+static const char *const common_keys[] = { "fault", "name", "at", "every", "count", "for",
+					   "targets" };
+static const char *const *kind_keys[FL_FAULT__N] = {
+	[FL_FAULT_PARTITION] = (const char *const[]){ "mode", "groups", "direction", NULL },
+	[FL_FAULT_LATENCY] = (const char *const[]){ "latency", "jitter", "correlation", "distribution",
+						    "peers", "limit", NULL },
+	[FL_FAULT_LOSS] = (const char *const[]){ "percent", "correlation", "peers", "limit", NULL },
+	[FL_FAULT_DUPLICATE] = (const char *const[]){ "percent", "correlation", "peers", "limit",
+						      NULL },
+	[FL_FAULT_CORRUPT] = (const char *const[]){ "percent", "correlation", "peers", "limit", NULL },
+	[FL_FAULT_REORDER] = (const char *const[]){ "percent", "correlation", "gap", "latency",
+						    "peers", "limit", NULL },
+	[FL_FAULT_RATE] = (const char *const[]){ "rate", "peers", "limit", NULL },
+	[FL_FAULT_BYZANTINE] = (const char *const[]){ "corrupt", "duplicate", "reorder", "latency",
+						      "gap", "tamper", "peers", "limit", NULL },
+	[FL_FAULT_KILL] = (const char *const[]){ "signal", NULL },
+	[FL_FAULT_PAUSE] = (const char *const[]){ NULL },
+	[FL_FAULT_RESTART] = (const char *const[]){ NULL },
+	[FL_FAULT_SUSPEND] = (const char *const[]){ NULL },
+	[FL_FAULT_POWER_OFF] = (const char *const[]){ NULL },
+	[FL_FAULT_REBOOT] = (const char *const[]){ NULL },
+	[FL_FAULT_CLOCK] = (const char *const[]){ "offset", NULL },
+};
+
+static void parse_groups(struct fl_sctx *c, struct fl_fault *f, const struct fl_ynode *n)
+{
+	uint64_t seen = 0;
+
+	if (!n || n->kind != FL_Y_SEQ || n->n < 2) {
+		FL_ERR(c, n, "'groups' expects a list of at least two node lists, e.g. "
+			     "[[n1, n2], [n3, n4, n5]]");
+		return;
+	}
+	f->groups = calloc(n->n, sizeof(*f->groups));
+	if (!f->groups)
+		return;
+	for (size_t g = 0; g < n->n; g++) {
+		const struct fl_ynode *gl = n->items[g];
+		uint64_t m = 0;
+		if (gl->kind != FL_Y_SEQ || gl->n == 0) {
+			FL_ERR(c, gl, "each group is a non-empty list of node names, got %s",
+			       fl_ykind_name(gl));
+			continue;
+		}
+		for (size_t i = 0; i < gl->n; i++) {
+			int idx = node_or_hint(c, gl->items[i], "groups");
+			if (idx < 0)
+				continue;
+			if (seen & (1ull << idx)) {
+				FL_ERR(c, gl->items[i], "node '%s' is in more than one group",
+				       gl->items[i]->str);
+				continue;
+			}
+			seen |= 1ull << idx;
+			m |= 1ull << idx;
+		}
+		f->groups[f->ngroups++] = m;
+	}
+	for (size_t i = 0; i < c->s->cluster.nnodes; i++)
+		if (!(seen & (1ull << i)) && c->s->cluster.nodes[i])
+			FL_ERR(c, n, "node '%s' is in no group; list every node in exactly one group",
+			       c->s->cluster.nodes[i]);
+}
+
+static void parse_netem_pct(struct fl_sctx *c, const struct fl_ynode *pct,
+			    const struct fl_ynode *corr, const struct fl_ynode *map,
+			    const char *kind, double *v, double *vcorr)
+{
+	if (!pct) {
+		FL_ERR(c, map, "a '%s' fault needs 'percent' (e.g. percent: \"10%%\")", kind);
+		return;
+	}
+	if (get_percent(c, pct, "percent", v) == 0 && *v == 0)
+		FL_ERR(c, pct, "'percent' of 0%% does nothing; give a value above 0%%");
+	if (corr)
+		get_percent(c, corr, "correlation", vcorr);
+}
+
+static void parse_tamper(struct fl_sctx *c, struct fl_fault *f, const struct fl_ynode *n)
+{
+	KS({ "offset" }, { "value" });
+	int64_t v;
+
+	if (want_map(c, n, "tamper") < 0)
+		return;
+	take_keys(c, n, ks, ARRAY_SIZE(ks), "'tamper'", NULL, 0, NULL);
+	if (!KV(0) || !KV(1)) {
+		FL_ERR(c, n, "'tamper' needs 'offset' (bytes into the IP payload) and 'value' (a byte)");
+		return;
+	}
+	f->tamper = 1;
+	if (get_int(c, KV(0), "offset", 0, 1500, &v) == 0)
+		f->tamper_offset = (uint32_t)v;
+	if (get_int(c, KV(1), "value", 0, 255, &v) == 0)
+		f->tamper_value = (uint8_t)v;
+}
+
+static const struct fl_ynode *param(const char *const *names, const struct fl_ynode **vals,
+				    const char *name)
+{
+	for (size_t i = 0; names[i]; i++)
+		if (!strcmp(names[i], name))
+			return vals[i];
+	return NULL;
+}
+
+static void parse_fault(struct fl_sctx *c, size_t idx, const struct fl_ynode *n)
+{
+	struct fl_fault *f = &c->s->faults[idx];
+	const struct fl_ynode *kn;
+	const char *const *extra;
+	struct keyspec ks[32];
+	const char *other[64];
+	size_t nks = 0, nother = 0;
+	int v;
+	char what[64];
+
+	f->line = n->line;
+	f->col = n->col;
+	f->for_ns = -1;
+	f->signal = SIGKILL;
+	c->fault_nodes[idx] = n;
+	if (want_map(c, n, "nemesis item") < 0)
+		return;
+	kn = fl_ynode_get(n, "fault");
+	if (!kn) {
+		FL_ERR(c, n, "nemesis item without 'fault:' (one of partition, latency, loss, "
+			     "duplicate, corrupt, reorder, rate, byzantine, kill, pause, restart, "
+			     "suspend, power-off, reboot, clock)");
+		return;
+	}
+	if (get_enum(c, kn, "fault", fault_names, FL_FAULT__N, &v) < 0)
+		return;
+	f->kind = (enum fl_fault_kind)v;
+	extra = kind_keys[f->kind];
+
+	memset(ks, 0, sizeof(ks));
+	for (size_t i = 0; i < ARRAY_SIZE(common_keys); i++)
+		ks[nks++].name = common_keys[i];
+	for (size_t i = 0; extra[i]; i++)
+		ks[nks++].name = extra[i];
+	/* keys of other kinds, for "does not apply" */
+	for (int k = 0; k < FL_FAULT__N; k++) {
+		for (size_t i = 0; kind_keys[k][i] && nother < ARRAY_SIZE(other); i++) {
+			int dup = 0;
+			for (size_t j = 0; j < nks; j++)
+				dup |= !strcmp(ks[j].name, kind_keys[k][i]);
+			for (size_t j = 0; j < nother; j++)
+				dup |= !strcmp(other[j], kind_keys[k][i]);
+			if (!dup)
+				other[nother++] = kind_keys[k][i];
+		}
+	}
+	snprintf(what, sizeof(what), "a '%s' fault", fault_names[f->kind]);
+	take_keys(c, n, ks, nks, what, other, nother, what);
+
+	{
+		const struct fl_ynode *at = NULL, *every = NULL, *count = NULL, *forn = NULL,
+				      *targets = NULL, *label = NULL;
+		for (size_t i = 0; i < nks; i++) {
+			if (!ks[i].val)
+				continue;
+			if (!strcmp(ks[i].name, "at"))
+				at = ks[i].val;
+			else if (!strcmp(ks[i].name, "every"))
+				every = ks[i].val;
+			else if (!strcmp(ks[i].name, "count"))
+				count = ks[i].val;
+			else if (!strcmp(ks[i].name, "for"))
+				forn = ks[i].val;
+			else if (!strcmp(ks[i].name, "targets"))
+				targets = ks[i].val;
+			else if (!strcmp(ks[i].name, "name"))
+				label = ks[i].val;
+		}
+		if (label)
+			want_scalar(c, label, "name", "text");
+		if (at)
+			parse_timing(c, at, "at", "time", &f->at_ns, &f->at_jitter_ns, 0);
+		if (every) {
+			parse_timing(c, every, "every", "interval", &f->every_ns, &f->every_jitter_ns, 1);
+			if (!at)
+				f->at_ns = f->every_ns;
+		}
+		if (count) {
+			int64_t k;
+			if (!every)
+				FL_ERR(c, count, "'count' limits how often 'every' repeats; add 'every'");
+			else if (get_int(c, count, "count", 1, 100000, &k) == 0)
+				f->count = (uint32_t)k;
+		}
+		c->for_nodes[idx] = forn;
+		if (forn) {
+			if (fl_fault_is_instant(f->kind))
+				FL_ERR(c, forn, "'%s' is instantaneous and takes no 'for'",
+				       fault_names[f->kind]);
+			else
+				get_positive_duration(c, forn, "for", &f->for_ns);
+		} else if (every && !fl_fault_is_instant(f->kind)) {
+			FL_ERR(c, every, "a repeating fault needs 'for': how long each time lasts");
+		}
+		if (targets) {
+			f->has_targets = parse_targets(c, targets, "targets", &f->targets) == 0;
+		}
+		if (f->kind == FL_FAULT_PARTITION) {
+			/* partitions name their sides through mode/groups; checked below */
+		} else if (!targets) {
+			FL_ERR(c, n, "a '%s' fault needs 'targets' (a node, a list, leader, followers, "
+				     "random-one, minority, majority, all or a percentage)",
+			       fault_names[f->kind]);
+		}
+	}
+
+	/* kind-specific parameters: look each up by name */
+	{
+		const struct fl_ynode *p[16] = { 0 };
+		const struct fl_ynode *pk[16] = { 0 };
+		for (size_t i = 0; extra[i]; i++)
+			for (size_t j = 0; j < nks; j++)
+				if (!strcmp(ks[j].name, extra[i])) {
+					p[i] = ks[j].val;
+					pk[i] = ks[j].key;
+				}
+#define P(name) param(extra, p, name)
+#define PK(name) param(extra, pk, name)
+		switch (f->kind) {
+		case FL_FAULT_PARTITION: {
+			const struct fl_ynode *mode = P("mode"), *groups = P("groups"),
+					      *dir = P("direction");
+			if (!mode) {
+				FL_ERR(c, n, "a partition needs 'mode': isolate, halves, "
+					     "majorities-ring, bridge or groups");
+				break;
+			}
+			if (get_enum(c, mode, "partition mode", part_mode_names, FL_PART__N, &v) < 0)
+				break;
+			f->mode = (enum fl_partition_mode)v;
+			if (dir && get_enum(c, dir, "direction", direction_names, FL_DIR__N, &v) == 0)
+				f->direction = (enum fl_direction)v;
+			if (f->mode == FL_PART_GROUPS)
+				parse_groups(c, f, groups);
+			else if (groups)
+				FL_ERR(c, PK("groups"), "'groups' needs 'mode: groups'");
+			if (f->mode == FL_PART_ISOLATE && !f->has_targets &&
+			    !fl_ynode_get(n, "targets"))
+				FL_ERR(c, mode, "mode 'isolate' needs 'targets': the node(s) to cut off "
+						"(e.g. targets: leader)");
+			if (f->mode != FL_PART_ISOLATE && fl_ynode_get(n, "targets"))
+				FL_ERR(c, fl_ynode_get(n, "targets"),
+				       "mode '%s' decides both sides itself; 'targets' is for mode "
+				       "'isolate' (use mode 'groups' to choose the sides)",
+				       part_mode_names[f->mode]);
+			if (f->mode == FL_PART_MAJORITIES_RING && f->direction != FL_DIR_BOTH)
+				FL_ERR(c, dir, "mode 'majorities-ring' cuts links both ways; 'direction' "
+					       "must be 'both'");
+			break;
+		}
+		case FL_FAULT_LATENCY:
+			f->netem.set |= FL_NETEM_LATENCY;
+			if (!P("latency"))
+				FL_ERR(c, n, "a 'latency' fault needs 'latency' (e.g. latency: 100ms)");
+			else
+				get_positive_duration(c, P("latency"), "latency", &f->netem.latency_ns);
+			if (P("jitter"))
+				get_duration(c, P("jitter"), "jitter", 0, &f->netem.jitter_ns);
+			if (P("correlation"))
+				get_percent(c, P("correlation"), "correlation", &f->netem.latency_corr);
+			if (P("distribution") &&
+			    get_enum(c, P("distribution"), "distribution", dist_names, FL_DIST__N, &v) == 0) {
+				f->netem.distribution = (enum fl_distribution)v;
+				if (f->netem.distribution != FL_DIST_NONE && f->netem.jitter_ns == 0)
+					FL_ERR(c, P("distribution"), "'distribution' shapes the jitter; "
+								     "set 'jitter' too");
+			}
+			if (P("correlation") && !P("jitter"))
+				FL_ERR(c, P("correlation"), "latency 'correlation' applies to the jitter; "
+							    "set 'jitter' too");
+			break;
+		case FL_FAULT_LOSS:
+			f->netem.set |= FL_NETEM_LOSS;
+			parse_netem_pct(c, P("percent"), P("correlation"), n, "loss", &f->netem.loss,
+					&f->netem.loss_corr);
+			break;
+		case FL_FAULT_DUPLICATE:
+			f->netem.set |= FL_NETEM_DUPLICATE;
+			parse_netem_pct(c, P("percent"), P("correlation"), n, "duplicate",
+					&f->netem.duplicate, &f->netem.duplicate_corr);
+			break;
+		case FL_FAULT_CORRUPT:
+			f->netem.set |= FL_NETEM_CORRUPT;
+			parse_netem_pct(c, P("percent"), P("correlation"), n, "corrupt",
+					&f->netem.corrupt, &f->netem.corrupt_corr);
+			break;
+		case FL_FAULT_REORDER:
+			f->netem.set |= FL_NETEM_REORDER;
+			parse_netem_pct(c, P("percent"), P("correlation"), n, "reorder",
+					&f->netem.reorder, &f->netem.reorder_corr);
+			goto reorder_common;
+		case FL_FAULT_BYZANTINE:
+			if (!P("corrupt") && !P("duplicate") && !P("reorder") && !P("tamper"))
+				FL_ERR(c, n, "a 'byzantine' fault needs at least one of 'corrupt', "
+					     "'duplicate', 'reorder' or 'tamper'");
+			if (P("corrupt") && get_percent(c, P("corrupt"), "corrupt", &f->netem.corrupt) == 0)
+				f->netem.set |= FL_NETEM_CORRUPT;
+			if (P("duplicate") &&
+			    get_percent(c, P("duplicate"), "duplicate", &f->netem.duplicate) == 0)
+				f->netem.set |= FL_NETEM_DUPLICATE;
+			if (P("reorder") && get_percent(c, P("reorder"), "reorder", &f->netem.reorder) == 0)
+				f->netem.set |= FL_NETEM_REORDER;
+			if (P("tamper"))
+				parse_tamper(c, f, P("tamper"));
+			if (!P("reorder")) {
+				if (P("gap"))
+					FL_ERR(c, PK("gap"), "'gap' belongs with 'reorder'");
+				if (P("latency"))
+					FL_ERR(c, PK("latency"), "in a byzantine fault 'latency' serves "
+								 "'reorder'; use a 'latency' fault "
+								 "for delay alone");
+				break;
+			}
+reorder_common:
+			if (P("gap")) {
+				int64_t g;
+				if (get_int(c, P("gap"), "gap", 1, 1000000, &g) == 0)
+					f->netem.gap = (uint32_t)g;
+			}
+			if (!P("latency"))
+				FL_ERR(c, f->kind == FL_FAULT_REORDER ? n : PK("reorder"),
+				       "reordering needs 'latency': netem reorders by sending some "
+				       "packets at once and delaying the rest");
+			else if (get_positive_duration(c, P("latency"), "latency",
+						       &f->netem.latency_ns) == 0)
+				f->netem.set |= FL_NETEM_LATENCY;
+			break;
+		case FL_FAULT_RATE:
+			if (!P("rate")) {
+				FL_ERR(c, n, "a 'rate' fault needs 'rate' (e.g. rate: 1mbit)");
+			} else if (want_scalar(c, P("rate"), "rate", "a rate like '1mbit'") == 0) {
+				const char *why;
+				if (fl_parse_bitrate(P("rate")->str, &f->netem.rate_bps, &why) < 0)
+					FL_ERR(c, P("rate"), "bad rate '%s': %s", P("rate")->str, why);
+				else
+					f->netem.set |= FL_NETEM_RATE;
+			}
+			break;
+		case FL_FAULT_KILL:
+			if (P("signal"))
+				parse_signal(c, P("signal"), &f->signal);
+			break;
+		case FL_FAULT_CLOCK:
+			if (!P("offset"))
+				FL_ERR(c, n, "a 'clock' fault needs 'offset' (e.g. offset: -30s)");
+			else if (get_duration(c, P("offset"), "offset", 1, &f->clock_offset_ns) == 0) {
+				if (f->clock_offset_ns == 0)
+					FL_ERR(c, P("offset"), "'offset' of 0 does nothing");
+				else if (llabs(f->clock_offset_ns) > 86400 * FL_NS_PER_S)
+					FL_ERR(c, P("offset"), "'offset' must be within one day");
+			}
+			break;
+		default:
+			break;
+		}
+		if (fl_fault_is_network(f->kind)) {
+			if (P("peers"))
+				f->has_peers = parse_targets(c, P("peers"), "peers", &f->peers) == 0;
+			if (P("limit")) {
+				int64_t l;
+				if (get_int(c, P("limit"), "limit", 1, 1000000000, &l) == 0)
+					f->netem.limit = (uint32_t)l;
+			}
+		}
+#undef P
+#undef PK
+	}
+}
+
+static void parse_nemesis(struct fl_sctx *c, const struct fl_ynode *n)
+{
+	if (!n || fl_ynode_is_null(n))
+		return;
+	if (n->kind != FL_Y_SEQ) {
+		FL_ERR(c, n, "'nemesis' expects a list of faults (lines starting with '- fault:'), got %s",
+		       fl_ykind_name(n));
+		return;
+	}
+	c->s->faults = calloc(n->n ? n->n : 1, sizeof(*c->s->faults));
+	c->fault_nodes = calloc(n->n ? n->n : 1, sizeof(*c->fault_nodes));
+	c->for_nodes = calloc(n->n ? n->n : 1, sizeof(*c->for_nodes));
+	if (!c->s->faults || !c->fault_nodes || !c->for_nodes)
+		return;
+	c->s->nfaults = n->n;
+	for (size_t i = 0; i < n->n; i++)
+		parse_fault(c, i, n->items[i]);
+}
+
+/* --- checks ---------------------------------------------------------------- */
+
+/* A check is "name: true|false" or "name: {options}" (which enables it). */
+static int check_enabled(struct fl_sctx *c, const struct fl_ynode *n, const char *name,
+			 const struct fl_ynode **opts)
+{
+	int on;
+
+	*opts = NULL;
+	if (!n)
+		return 0;
+	if (n->kind == FL_Y_MAP) {
+		*opts = n;
+		return 1;
+	}
+	if (n->kind == FL_Y_SCALAR && n->plain &&
+	    (!strcmp(n->str, "true") || !strcmp(n->str, "false") || !strcmp(n->str, "yes") ||
+	     !strcmp(n->str, "no")))
+		return get_bool(c, n, name, &on) == 0 && on;
+	FL_ERR(c, n, "check '%s' expects true, false or a mapping of its options, got %s", name,
+	       n->kind == FL_Y_SCALAR && !fl_ynode_is_null(n) ? n->str : fl_ykind_name(n));
+	return 0;
+}
+
+static void parse_checks(struct fl_sctx *c, const struct fl_ynode *n)
+{
+	struct fl_scenario *s = c->s;
+	KS({ "linearizable" }, { "failover" }, { "no_lost_writes" }, { "converge" },
+	   { "leader_per_term" }, { "latency" }, { "availability" });
+	const struct fl_ynode *o;
+
+	s->checks.linearizable_timeout_ns = 60 * FL_NS_PER_S;
+	c->checks_node = n;
+	if (!n || fl_ynode_is_null(n) || want_map(c, n, "checks") < 0)
+		return;
+	take_keys(c, n, ks, ARRAY_SIZE(ks), "checks", NULL, 0, NULL);
+
+	if ((s->checks.linearizable = check_enabled(c, KV(0), "linearizable", &o)) && o) {
+		struct keyspec k2[] = { { "timeout" } };
+		take_keys(c, o, k2, 1, "check 'linearizable'", NULL, 0, NULL);
+		if (k2[0].val)
+			get_positive_duration(c, k2[0].val, "timeout",
+					      &s->checks.linearizable_timeout_ns);
+	}
+	if ((s->checks.failover = check_enabled(c, KV(1), "failover", &o))) {
+		struct keyspec k2[] = { { "within" } };
+		if (o)
+			take_keys(c, o, k2, 1, "check 'failover'", NULL, 0, NULL);
+		if (!k2[0].val)
+			FL_ERR(c, o ? o : KV(1), "check 'failover' needs 'within': the longest "
+						 "acceptable time without a leader (e.g. within: 10s)");
+		else
+			get_positive_duration(c, k2[0].val, "within", &s->checks.failover_within_ns);
+	}
+	if ((s->checks.no_lost_writes = check_enabled(c, KV(2), "no_lost_writes", &o)) && o)
+		take_keys(c, o, NULL, 0, "check 'no_lost_writes'", NULL, 0, NULL);
+	if ((s->checks.converge = check_enabled(c, KV(3), "converge", &o))) {
+		struct keyspec k2[] = { { "within" } };
+		s->checks.converge_within_ns = 30 * FL_NS_PER_S;
+		if (o)
+			take_keys(c, o, k2, 1, "check 'converge'", NULL, 0, NULL);
+		if (k2[0].val)
+			get_positive_duration(c, k2[0].val, "within", &s->checks.converge_within_ns);
+	}
+	if ((s->checks.leader_per_term = check_enabled(c, KV(4), "leader_per_term", &o)) && o)
+		take_keys(c, o, NULL, 0, "check 'leader_per_term'", NULL, 0, NULL);
+	if ((s->checks.latency = check_enabled(c, KV(5), "latency", &o))) {
+		struct keyspec k2[] = { { "p50" }, { "p99" }, { "max" } };
+		if (o)
+			take_keys(c, o, k2, 3, "check 'latency'", NULL, 0, NULL);
+		if (!k2[0].val && !k2[1].val && !k2[2].val)
+			FL_ERR(c, o ? o : KV(5), "check 'latency' needs at least one limit: p50, p99 "
+						 "or max");
+		if (k2[0].val)
+			get_positive_duration(c, k2[0].val, "p50", &s->checks.latency_p50_ns);
+		if (k2[1].val)
+			get_positive_duration(c, k2[1].val, "p99", &s->checks.latency_p99_ns);
+		if (k2[2].val)
+			get_positive_duration(c, k2[2].val, "max", &s->checks.latency_max_ns);
+		if (s->checks.latency_p50_ns && s->checks.latency_p99_ns &&
+		    s->checks.latency_p50_ns > s->checks.latency_p99_ns)
+			FL_ERR(c, k2[1].val, "latency limits out of order: p99 is below p50");
+		if (s->checks.latency_p99_ns && s->checks.latency_max_ns &&
+		    s->checks.latency_p99_ns > s->checks.latency_max_ns)
+			FL_ERR(c, k2[2].val, "latency limits out of order: max is below p99");
+	}
+	if ((s->checks.availability = check_enabled(c, KV(6), "availability", &o))) {
+		struct keyspec k2[] = { { "min" } };
+		if (o)
+			take_keys(c, o, k2, 1, "check 'availability'", NULL, 0, NULL);
+		if (!k2[0].val)
+			FL_ERR(c, o ? o : KV(6), "check 'availability' needs 'min' (e.g. min: \"99%%\")");
+		else
+			get_percent(c, k2[0].val, "min", &s->checks.availability_min);
+	}
+}
+
+/* --- top level ------------------------------------------------------------- */
+
+static void parse_top(struct fl_sctx *c, const struct fl_ynode *root)
+{
+	struct fl_scenario *s = c->s;
+	KS({ "name" }, { "description" }, { "seed" }, { "duration" }, { "cluster" }, { "system" },
+	   { "workload" }, { "nemesis" }, { "checks" });
+
+	take_keys(c, root, ks, ARRAY_SIZE(ks), "the scenario", NULL, 0, NULL);
+	if (!KV(0))
+		FL_ERR(c, root, "missing 'name': every scenario needs one (it names the run directory)");
+	else if (get_str(c, KV(0), "name", &s->name) == 0) {
+		for (const char *p = s->name; *p; p++)
+			if (*p == '/' || (unsigned char)*p < 0x20) {
+				FL_ERR(c, KV(0), "'name' cannot contain '/' or control characters (it "
+						 "names the run directory)");
+				break;
+			}
+		if (strlen(s->name) > 100)
+			FL_ERR(c, KV(0), "'name' is too long (at most 100 characters)");
+	}
+	if (KV(1) && !fl_ynode_is_null(KV(1)))
+		get_str(c, KV(1), "description", &s->description);
+	if (KV(2)) {
+		int64_t v;
+		if (get_int(c, KV(2), "seed", 0, INT64_MAX, &v) == 0) {
+			s->seed = (uint64_t)v;
+			s->has_seed = 1;
+		}
+	}
+	c->duration_node = KV(3);
+	if (!KV(3))
+		FL_ERR(c, root, "missing 'duration': how long the run lasts (e.g. duration: 60s)");
+	else if (get_positive_duration(c, KV(3), "duration", &s->duration_ns) == 0 &&
+		 s->duration_ns > 7 * 86400 * FL_NS_PER_S)
+		FL_ERR(c, KV(3), "'duration' longer than a week is not supported");
+	/* cluster first: the other sections name its nodes */
+	parse_cluster(c, KV(4));
+	parse_system(c, KV(5));
+	parse_workload(c, KV(6));
+	parse_nemesis(c, KV(7));
+	parse_checks(c, KV(8));
+}
+
+void fl_scenario_free(struct fl_scenario *s)
+{
+	if (!s)
+		return;
+	free(s->file);
+	free(s->name);
+	free(s->description);
+	for (size_t i = 0; i < FL_MAX_NODES; i++)
+		free(s->cluster.nodes[i]);
+	free(s->cluster.libvirt.uri);
+	fl_strv_free(s->cluster.libvirt.domains);
+	free(s->cluster.libvirt.kernel);
+	free(s->system.binary);
+	fl_strv_free(s->system.args);
+	for (size_t i = 0; i < s->system.nenv; i++) {
+		free(s->system.env[i].name);
+		free(s->system.env[i].value);
+	}
+	free(s->system.env);
+	fl_strv_free(s->system.start);
+	fl_strv_free(s->system.client);
+	for (size_t i = 0; i < s->nfaults; i++)
+		free(s->faults[i].groups);
+	free(s->faults);
+	free(s);
+}
+
+static int load_doc(struct fl_ydoc *doc, const char *name, char *const *ov, size_t nov,
+		    struct fl_diags *d, struct fl_scenario **out)
+{
+	struct fl_sctx c = { .d = d };
+	size_t before = d->n;
+	int r = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < nov; i++)
+		if (fl_ytree_set(doc, ov[i], d) < 0)
+			r = -EINVAL;
+	if (r < 0)
+		return r;
+	if (!doc->root) {
+		fl_diags_add(d, name, 0, 0, "empty scenario: expected at least 'name', 'duration' "
+					    "and 'system'");
+		return -ENODATA;
+	}
+	if (doc->root->kind != FL_Y_MAP) {
+		fl_diags_add(d, name, doc->root->line, doc->root->col,
+			     "a scenario is a mapping of keys (name:, duration:, ...), not %s",
+			     fl_ykind_name(doc->root));
+		return -EINVAL;
+	}
+	c.s = calloc(1, sizeof(*c.s));
+	if (!c.s)
+		return -ENOMEM;
+	c.s->file = strdup(name);
+	c.file = name;
+	c.root = doc->root;
+	parse_top(&c, doc->root);
+	if (d->n == before)
+		fl_scenario_check(&c);
+	free(c.fault_nodes);
+	free(c.for_nodes);
+	if (d->n > before || d->dropped) {
+		fl_diags_sort(d);
+		fl_scenario_free(c.s);
+		return -EINVAL;
+	}
+	*out = c.s;
+	return 0;
+}
+
+int fl_scenario_load(const char *path, char *const *ov, size_t nov, struct fl_diags *d,
+		     struct fl_scenario **out)
+{
+	struct fl_ydoc doc = { 0 };
+	int r = fl_ytree_load_file(&doc, path, d);
+
+	if (r == 0)
+		r = load_doc(&doc, path, ov, nov, d, out);
+	fl_ydoc_release(&doc);
+	return r;
+}
+
+int fl_scenario_load_string(const char *name, const char *buf, size_t len, char *const *ov,
+			    size_t nov, struct fl_diags *d, struct fl_scenario **out)
+{
+	struct fl_ydoc doc = { 0 };
+	int r = fl_ytree_parse(&doc, name, buf, len, d);
+
+	if (r == 0)
+		r = load_doc(&doc, name, ov, nov, d, out);
+	fl_ydoc_release(&doc);
+	return r;
+}

@@ -1,0 +1,76 @@
+/* String helpers for hints; nothing here allocates except the strv helpers. */
+#include "faultline/strutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+unsigned fl_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned row[64];
+
+	if (la >= 63 || lb >= 63)
+		return 255;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned diag = row[0];
+		row[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned up = row[j], best;
+			best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			/* adjacent transposition counts as one edit */
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb] > 255 ? 255 : row[lb];
+}
+
+const char *fl_closest(const char *word, const char *const *cand, size_t n)
+{
+	const char *best = NULL;
+	unsigned bestd = 255, limit;
+	size_t wl = strlen(word);
+
+	if (wl == 0)
+		return NULL;
+	limit = wl / 3 > 1 ? (unsigned)(wl / 3) : 1;
+	if (wl >= 4 && limit < 2)
+		limit = 2;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = fl_edit_distance(word, cand[i]);
+		if (d < bestd) {
+			bestd = d;
+			best = cand[i];
+		}
+	}
+	if (best && bestd <= limit)
+		return best;
+	/* "lat" for "latency": a prefix of three letters or more is a good hint */
+	for (size_t i = 0; i < n; i++)
+		if (wl >= 3 && strncmp(cand[i], word, wl) == 0)
+			return cand[i];
+	return NULL;
+}
+
+void fl_strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+size_t fl_strv_len(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}

@@ -1,0 +1,379 @@
+/* Units as users write them, with iproute2's meanings (tc/tc_util.c): rates
+ * with "bit" are bits per second, with "bps" bytes per second; k/m/g are
+ * powers of 1000 for rates and of 1024 for sizes. Never allocates. */
+#include "faultline/units.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *skip_ws(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+static int ends_blank(const char *s)
+{
+	return *skip_ws(s) == '\0';
+}
+
+/* A non-negative decimal number at *s (digits, optional fraction); advances. */
+static int take_number(const char **s, double *v)
+{
+	const char *p = *s;
+	char *end;
+
+	if (!isdigit((unsigned char)*p) && !(*p == '.' && isdigit((unsigned char)p[1])))
+		return -EINVAL;
+	errno = 0;
+	*v = strtod(p, &end);
+	if (errno || end == p || !isfinite(*v))
+		return -EINVAL;
+	/* strtod accepts exponents and hex: we do not want "1e3s" or "0x1s" */
+	for (const char *q = p; q < end; q++)
+		if (!isdigit((unsigned char)*q) && *q != '.')
+			return -EINVAL;
+	*s = end;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int64_t ns;
+} dur_units[] = {
+	{ "ns", 1 },  { "us", FL_NS_PER_US }, { "µs", FL_NS_PER_US },
+	{ "ms", FL_NS_PER_MS }, { "s", FL_NS_PER_S }, { "m", 60 * FL_NS_PER_S },
+	{ "h", 3600 * FL_NS_PER_S },
+};
+
+int fl_parse_duration(const char *s, int allow_negative, int64_t *ns, const char **why)
+{
+	const char *p = skip_ws(s);
+	int neg = 0, parts = 0;
+	double total = 0;
+
+	if (*p == '-' || *p == '+') {
+		if (*p == '-' && !allow_negative) {
+			*why = "a duration cannot be negative";
+			return -EINVAL;
+		}
+		neg = *p == '-';
+		p++;
+	}
+	if (*p == '\0') {
+		*why = "expected a duration like '250ms', '10s' or '1m30s'";
+		return -EINVAL;
+	}
+	while (*p && !(*p == ' ' || *p == '\t')) {
+		double v;
+		size_t best = 0, blen = 0;
+
+		if (take_number(&p, &v) < 0) {
+			*why = "expected a duration like '250ms', '10s' or '1m30s'";
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < sizeof(dur_units) / sizeof(dur_units[0]); i++) {
+			size_t l = strlen(dur_units[i].name);
+			if (strncmp(p, dur_units[i].name, l) == 0 && l > blen) {
+				best = i;
+				blen = l;
+			}
+		}
+		if (!blen) {
+			if (*p == '\0' && parts == 0 && v == 0) {
+				*ns = 0; /* a bare 0 needs no unit */
+				return 0;
+			}
+			if (*p == '\0' && parts == 0) {
+				*why = "a duration needs a unit: ns, us, ms, s, m or h (e.g. '10s')";
+				return -EINVAL;
+			}
+			*why = "unknown duration unit (use ns, us, ms, s, m or h)";
+			return -EINVAL;
+		}
+		p += blen;
+		total += v * (double)dur_units[best].ns;
+		parts++;
+		if (total > 9.2e18) {
+			*why = "duration too large";
+			return -ERANGE;
+		}
+	}
+	if (!ends_blank(p)) {
+		*why = "unexpected text after the duration";
+		return -EINVAL;
+	}
+	*ns = (int64_t)llround(neg ? -total : total);
+	return 0;
+}
+
+int fl_parse_percent(const char *s, double *pct, const char **why)
+{
+	const char *p = skip_ws(s);
+	double v;
+
+	if (take_number(&p, &v) < 0) {
+		*why = "expected a percentage like '25%'";
+		return -EINVAL;
+	}
+	p = skip_ws(p);
+	if (*p != '%') {
+		*why = "a percentage needs a '%' sign (e.g. '25%')";
+		return -EINVAL;
+	}
+	if (!ends_blank(p + 1)) {
+		*why = "unexpected text after the percentage";
+		return -EINVAL;
+	}
+	if (v > 100) {
+		*why = "a percentage must be between 0% and 100%";
+		return -ERANGE;
+	}
+	*pct = v;
+	return 0;
+}
+
+int fl_parse_bitrate(const char *s, uint64_t *bps, const char **why)
+{
+	static const struct {
+		const char *name;
+		double bytes; /* bytes per second per unit */
+	} u[] = {
+		{ "bit", 1.0 / 8 }, { "kbit", 1000.0 / 8 }, { "mbit", 1e6 / 8 }, { "gbit", 1e9 / 8 },
+		{ "tbit", 1e12 / 8 }, { "bps", 1 }, { "kbps", 1000 }, { "mbps", 1e6 }, { "gbps", 1e9 },
+		{ "tbps", 1e12 }, { "kibit", 1024.0 / 8 }, { "mibit", 1048576.0 / 8 },
+		{ "gibit", 1073741824.0 / 8 },
+	};
+	const char *p = skip_ws(s);
+	double v;
+	char unit[16];
+	size_t n = 0;
+
+	if (take_number(&p, &v) < 0) {
+		*why = "expected a rate like '10mbit' or '500kbps'";
+		return -EINVAL;
+	}
+	p = skip_ws(p);
+	while (*p && isalpha((unsigned char)*p) && n < sizeof(unit) - 1)
+		unit[n++] = (char)tolower((unsigned char)*p++);
+	unit[n] = '\0';
+	if (!ends_blank(p) || n == 0) {
+		*why = n ? "unexpected text after the rate"
+			 : "a rate needs a unit: bit, kbit, mbit, gbit (bits/s) or bps, kbps, mbps (bytes/s)";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+		if (strcmp(unit, u[i].name) == 0) {
+			double b = v * u[i].bytes;
+			if (b < 1) {
+				*why = "a rate must be at least 8bit (1 byte per second)";
+				return -ERANGE;
+			}
+			if (b > 1.8e19) {
+				*why = "rate too large";
+				return -ERANGE;
+			}
+			*bps = (uint64_t)llround(b);
+			return 0;
+		}
+	}
+	*why = "unknown rate unit: use bit, kbit, mbit, gbit (bits/s) or bps, kbps, mbps (bytes/s)";
+	return -EINVAL;
+}
+
+int fl_parse_op_rate(const char *s, double *ops, const char **why)
+{
+	const char *p = skip_ws(s);
+	double v, per;
+
+	if (strcmp(p, "unlimited") == 0) {
+		*ops = 0;
+		return 0;
+	}
+	if (take_number(&p, &v) < 0) {
+		*why = "expected an operation rate like '200/s' or 'unlimited'";
+		return -EINVAL;
+	}
+	p = skip_ws(p);
+	if (*p != '/') {
+		*why = "a rate needs a period: '200/s', '1200/m' or '5/ms'";
+		return -EINVAL;
+	}
+	p = skip_ws(p + 1);
+	if (strncmp(p, "ms", 2) == 0) {
+		per = 0.001;
+		p += 2;
+	} else if (*p == 's') {
+		per = 1;
+		p++;
+	} else if (*p == 'm') {
+		per = 60;
+		p++;
+	} else if (*p == 'h') {
+		per = 3600;
+		p++;
+	} else {
+		*why = "unknown rate period: use /s, /m, /h or /ms";
+		return -EINVAL;
+	}
+	if (!ends_blank(p)) {
+		*why = "unexpected text after the rate";
+		return -EINVAL;
+	}
+	if (v <= 0) {
+		*why = "a rate must be above 0 (or 'unlimited')";
+		return -ERANGE;
+	}
+	*ops = v / per;
+	if (*ops > 1e7) {
+		*why = "rate too large (at most 10000000/s)";
+		return -ERANGE;
+	}
+	return 0;
+}
+
+int fl_parse_size(const char *s, uint64_t *bytes, const char **why)
+{
+	static const struct {
+		const char *name;
+		double mult;
+	} u[] = {
+		{ "", 1 }, { "b", 1 }, { "k", 1024.0 }, { "kib", 1024.0 }, { "kb", 1e3 },
+		{ "m", 1048576.0 }, { "mib", 1048576.0 }, { "mb", 1e6 },
+		{ "g", 1073741824.0 }, { "gib", 1073741824.0 }, { "gb", 1e9 },
+		{ "t", 1099511627776.0 }, { "tib", 1099511627776.0 }, { "tb", 1e12 },
+	};
+	const char *p = skip_ws(s);
+	double v;
+	char unit[8];
+	size_t n = 0;
+
+	if (take_number(&p, &v) < 0) {
+		*why = "expected a size like '512MiB' or '2GiB'";
+		return -EINVAL;
+	}
+	p = skip_ws(p);
+	while (*p && isalpha((unsigned char)*p) && n < sizeof(unit) - 1)
+		unit[n++] = (char)tolower((unsigned char)*p++);
+	unit[n] = '\0';
+	if (!ends_blank(p)) {
+		*why = "unexpected text after the size";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+		if (strcmp(unit, u[i].name) == 0) {
+			double b = v * u[i].mult;
+			if (b > 1.8e19) {
+				*why = "size too large";
+				return -ERANGE;
+			}
+			*bytes = (uint64_t)llround(b);
+			return 0;
+		}
+	}
+	*why = "unknown size unit: use KiB, MiB, GiB (or K, M, G)";
+	return -EINVAL;
+}
+
+int fl_parse_int(const char *s, int64_t min, int64_t max, int64_t *out, const char **why)
+{
+	const char *p = skip_ws(s);
+	char *end;
+	long long v;
+
+	if (*p == '\0' || (!isdigit((unsigned char)*p) && *p != '-' && *p != '+')) {
+		*why = "expected an integer";
+		return -EINVAL;
+	}
+	errno = 0;
+	v = strtoll(p, &end, 0);
+	if (end == p || !ends_blank(end)) {
+		*why = "expected an integer";
+		return -EINVAL;
+	}
+	if (errno == ERANGE || v < min || v > max) {
+		*why = "out of range";
+		return -ERANGE;
+	}
+	*out = v;
+	return 0;
+}
+
+uint32_t fl_percent_to_u32(double pct)
+{
+	if (pct <= 0)
+		return 0;
+	if (pct >= 100)
+		return UINT32_MAX;
+	return (uint32_t)rint(pct / 100.0 * (double)UINT32_MAX);
+}
+
+void fl_format_duration(int64_t ns, char *buf, size_t len)
+{
+	char *p = buf;
+	size_t left = len;
+	uint64_t u;
+	int w;
+
+	if (ns < 0) {
+		w = snprintf(p, left, "-");
+		p += w;
+		left -= (size_t)w;
+		u = (uint64_t)(-(ns + 1)) + 1;
+	} else {
+		u = (uint64_t)ns;
+	}
+	if (u == 0) {
+		snprintf(p, left, "0s");
+		return;
+	}
+	if (u % FL_NS_PER_S == 0) {
+		uint64_t s = u / FL_NS_PER_S, h = s / 3600, m = (s / 60) % 60, sec = s % 60;
+		if (h)
+			w = snprintf(p, left, "%lluh", (unsigned long long)h), p += w, left -= (size_t)w;
+		if (m)
+			w = snprintf(p, left, "%llum", (unsigned long long)m), p += w, left -= (size_t)w;
+		if (sec || (!h && !m))
+			snprintf(p, left, "%llus", (unsigned long long)sec);
+	} else if (u >= FL_NS_PER_S) {
+		/* 1.5s, 2.25s: seconds with the fraction trimmed */
+		char frac[16];
+		int fl;
+		snprintf(frac, sizeof(frac), "%09llu", (unsigned long long)(u % FL_NS_PER_S));
+		fl = 9;
+		while (fl > 0 && frac[fl - 1] == '0')
+			frac[--fl] = '\0';
+		snprintf(p, left, "%llu.%ss", (unsigned long long)(u / FL_NS_PER_S), frac);
+	} else if (u % FL_NS_PER_MS == 0) {
+		snprintf(p, left, "%llums", (unsigned long long)(u / FL_NS_PER_MS));
+	} else if (u % FL_NS_PER_US == 0) {
+		snprintf(p, left, "%lluus", (unsigned long long)(u / FL_NS_PER_US));
+	} else {
+		snprintf(p, left, "%lluns", (unsigned long long)u);
+	}
+}
+
+void fl_format_percent(double pct, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.6g%%", pct);
+}
+
+void fl_format_bitrate(uint64_t bps, char *buf, size_t len)
+{
+	double bits = (double)bps * 8;
+
+	if (bits >= 1e9)
+		snprintf(buf, len, "%.6ggbit", bits / 1e9);
+	else if (bits >= 1e6)
+		snprintf(buf, len, "%.6gmbit", bits / 1e6);
+	else if (bits >= 1e3)
+		snprintf(buf, len, "%.6gkbit", bits / 1e3);
+	else
+		snprintf(buf, len, "%.6gbit", bits);
+}

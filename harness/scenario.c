@@ -193,7 +193,10 @@ static int get_percent(struct fl_sctx *c, const struct fl_ynode *n, const char *
 	if (want_scalar(c, n, key, "a percentage like '25%'") < 0)
 		return -EINVAL;
 	r = fl_parse_percent(n->str, out, &why);
-	if (r < 0)
+	if (r < 0 && strspn(n->str, "0123456789.") == strlen(n->str))
+		FL_ERR(c, n, "bad percentage '%s' for '%s': %s (did you mean \"%s%%\"?)", n->str, key,
+		       why, n->str);
+	else if (r < 0)
 		FL_ERR(c, n, "bad percentage '%s' for '%s': %s", n->str, key, why);
 	return r;
 }
@@ -668,7 +671,8 @@ static int node_or_hint(struct fl_sctx *c, const struct fl_ynode *n, const char 
 		return idx;
 	for (size_t i = 0; i < c->s->cluster.nnodes; i++)
 		names[i] = c->s->cluster.nodes[i] ? c->s->cluster.nodes[i] : "";
-	hint = fl_closest(n->str, names, c->s->cluster.nnodes);
+	/* "n7" is not a typo of "n1": hint only for longer names */
+	hint = strlen(n->str) >= 4 ? fl_closest(n->str, names, c->s->cluster.nnodes) : NULL;
 	if (hint)
 		FL_ERR(c, n, "unknown node '%s' in %s (did you mean '%s'?)", n->str, what, hint);
 	else if (c->s->cluster.nnodes)

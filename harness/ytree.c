@@ -543,9 +543,12 @@ static int parse_into(const char *file, const char *buf, size_t len, struct fl_d
 			int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
 			if (p.error == YAML_READER_ERROR)
 				fl_diags_add(d, file, 0, 0, "cannot read YAML: %s", what);
-			else if (p.context)
+			else if (p.context && (int)p.context_mark.line + 1 != line)
 				fl_diags_add(d, file, line, col, "YAML syntax error: %s %s (line %d)",
 					     what, p.context, (int)p.context_mark.line + 1);
+			else if (p.context)
+				fl_diags_add(d, file, line, col, "YAML syntax error: %s %s", what,
+					     p.context);
 			else
 				fl_diags_add(d, file, line, col, "YAML syntax error: %s", what);
 			b.failed = 1;

@@ -95,13 +95,16 @@ static int serve(int in, int out)
 		memmove(buf, buf + start, len - start);
 		len -= start;
 		if (len == sizeof(buf)) {
-			char *reply = fl_proto_reply_error(-1, "request longer than %d bytes",
-							   FL_PROTO_MAX_LINE);
-			if (reply && write_all(out, reply) < 0) {
+			/* one error per oversized line, however long it goes on */
+			if (!skipping) {
+				char *reply = fl_proto_reply_error(-1, "request longer than %d bytes",
+								   FL_PROTO_MAX_LINE);
+				if (reply && write_all(out, reply) < 0) {
+					free(reply);
+					return -EPIPE;
+				}
 				free(reply);
-				return -EPIPE;
 			}
-			free(reply);
 			len = 0;
 			skipping = 1;
 		}

@@ -167,3 +167,15 @@ clean:
 	rm -rf build
 
 -include $(ALL_OBJ:.o=.d)
+
+# Coverage-guided fuzzing of the scenario loader (clang + libFuzzer):
+#   make fuzz FUZZ_SECONDS=60
+FUZZ_SECONDS ?= 30
+FUZZ_SRC := $(LIB_SRC) tests/fuzz/fuzz_scenario.c
+.PHONY: fuzz
+fuzz: check-deps
+	@mkdir -p build/fuzz/corpus
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iharness \
+	  $(PKG_CFLAGS) -D_GNU_SOURCE -o build/fuzz/fuzz_scenario $(FUZZ_SRC) $(PKG_LIBS) -lm
+	build/fuzz/fuzz_scenario -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=2 \
+	  build/fuzz/corpus scenarios tests/scenarios/good tests/scenarios/bad

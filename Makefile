@@ -104,6 +104,9 @@ $(BUILD)/tests/kernel/%: $(BUILD)/tests/kernel/%.o
 
 tests: $(UNIT_BIN) $(KERNEL_BIN)
 
+# keep test objects between runs (they are intermediate files to make)
+.SECONDARY:
+
 # pkg-config must find every library, or the build stops with the apt-get line.
 check-deps:
 	@for p in $(PKGS) $(TEST_PKGS); do \

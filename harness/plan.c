@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 
 #include "faultline/rng.h"
 #include "faultline/units.h"
@@ -18,20 +19,25 @@ static uint64_t all_mask(size_t n)
 	return n >= 64 ? ~0ull : (1ull << n) - 1;
 }
 
-static uint64_t pick_random(struct fl_rng *r, size_t n, size_t k)
+/* k random nodes of n, never one of exclude (fewer if too few remain). */
+static uint64_t pick_random(struct fl_rng *r, size_t n, size_t k, uint64_t exclude)
 {
-	int order[FL_MAX_NODES];
+	int order[FL_MAX_NODES], c = 0;
 	uint64_t m = 0;
 
 	for (size_t i = 0; i < n; i++)
-		order[i] = (int)i;
-	fl_rng_shuffle(r, order, (int)n);
-	for (size_t i = 0; i < k && i < n; i++)
+		if (!(exclude & (1ull << i)))
+			order[c++] = (int)i;
+	fl_rng_shuffle(r, order, c);
+	for (size_t i = 0; i < k && i < (size_t)c; i++)
 		m |= 1ull << order[i];
 	return m;
 }
 
-static struct fl_targets resolve(struct fl_rng *r, size_t n, const struct fl_targets *t)
+/* Random kinds draw from nodes outside exclude: peers are drawn from the
+ * nodes other than the fault's own targets, so a node is not its own peer. */
+static struct fl_targets resolve(struct fl_rng *r, size_t n, const struct fl_targets *t,
+				 uint64_t exclude)
 {
 	struct fl_targets out = { .kind = FL_TARGET_NODES };
 	size_t k;
@@ -45,20 +51,20 @@ static struct fl_targets resolve(struct fl_rng *r, size_t n, const struct fl_tar
 		out.kind = t->kind;
 		break;
 	case FL_TARGET_RANDOM_ONE:
-		out.nodes = pick_random(r, n, 1);
+		out.nodes = pick_random(r, n, 1, exclude);
 		break;
 	case FL_TARGET_MINORITY:
-		out.nodes = pick_random(r, n, (n - 1) / 2);
+		out.nodes = pick_random(r, n, (n - 1) / 2, exclude);
 		break;
 	case FL_TARGET_MAJORITY:
-		out.nodes = pick_random(r, n, n / 2 + 1);
+		out.nodes = pick_random(r, n, n / 2 + 1, exclude);
 		break;
 	case FL_TARGET_ALL:
 		out.nodes = all_mask(n);
 		break;
 	case FL_TARGET_PERCENT:
 		k = (size_t)((double)n * t->percent / 100.0);
-		out.nodes = pick_random(r, n, k ? k : 1);
+		out.nodes = pick_random(r, n, k ? k : 1, exclude);
 		break;
 	default:
 		break;
@@ -87,7 +93,7 @@ static int plan_partition(struct fl_rng *r, const struct fl_scenario *s, const s
 	int order[FL_MAX_NODES];
 
 	if (f->mode == FL_PART_ISOLATE) {
-		st->targets = resolve(r, n, &f->targets);
+		st->targets = resolve(r, n, &f->targets, 0);
 		if (st->targets.kind != FL_TARGET_NODES)
 			return 0; /* leader/followers: sides known at run time */
 	}
@@ -166,8 +172,11 @@ static int step_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* A delay in [0, j], in whole milliseconds when j allows (plans stay readable). */
 static uint64_t draw_jitter(struct fl_rng *r, int64_t j)
 {
+	if (j >= FL_NS_PER_MS)
+		return fl_rng_below(r, (uint64_t)(j / FL_NS_PER_MS) + 1) * FL_NS_PER_MS;
 	return j > 0 ? fl_rng_below(r, (uint64_t)j + 1) : 0;
 }
 
@@ -226,10 +235,11 @@ int fl_plan_build(const struct fl_scenario *s, uint64_t seed, struct fl_plan **o
 				if ((r = plan_partition(&rng, s, f, st)) < 0)
 					break;
 			} else {
-				st->targets = resolve(&rng, s->cluster.nnodes, &f->targets);
+				st->targets = resolve(&rng, s->cluster.nnodes, &f->targets, 0);
 			}
 			if (f->has_peers)
-				st->peers = resolve(&rng, s->cluster.nnodes, &f->peers);
+				st->peers = resolve(&rng, s->cluster.nnodes, &f->peers,
+						    st->targets.kind == FL_TARGET_NODES ? st->targets.nodes : 0);
 			if (!f->every_ns || (f->count && k + 1 >= f->count))
 				break;
 		}
@@ -332,9 +342,17 @@ static void describe(struct buf *b, const struct fl_plan *p, const struct fl_pla
 			put_targets(b, s, &st->targets);
 			bput(b, "} | rest");
 		} else if (f->mode == FL_PART_MAJORITIES_RING) {
-			bput(b, "ring ");
+			bput(b, "ring of ");
 			for (size_t i = 0; i < s->cluster.nnodes; i++)
-				bput(b, "%s%s", i ? "-" : "", s->cluster.nodes[st->ring[i]]);
+				bput(b, "%s%s", i ? ", " : "", s->cluster.nodes[st->ring[i]]);
+		} else if (f->mode == FL_PART_ISOLATE) {
+			/* every target alone, the rest together */
+			for (size_t i = 0; i < s->cluster.nnodes; i++)
+				if (st->sides[0] & (1ull << i))
+					bput(b, "{%s} | ", s->cluster.nodes[i]);
+			bput(b, "{");
+			put_mask(b, s, st->sides[1], " ");
+			bput(b, "}");
 		} else if (f->mode == FL_PART_GROUPS) {
 			for (size_t g = 0; g < f->ngroups; g++) {
 				bput(b, "%s{", g ? " | " : "");
@@ -356,7 +374,7 @@ static void describe(struct buf *b, const struct fl_plan *p, const struct fl_pla
 		}
 		return;
 	case FL_FAULT_KILL:
-		bput(b, "signal %d%s", f->signal, st->until_end ? ", restarted at the end" :
+		bput(b, "SIG%s%s", sigabbrev_np(f->signal), st->until_end ? ", restarted at the end" :
 								", then restarted");
 		return;
 	case FL_FAULT_CLOCK:
@@ -406,6 +424,8 @@ static void describe(struct buf *b, const struct fl_plan *p, const struct fl_pla
 	if (f->tamper)
 		bput(b, "%stamper offset %u = 0x%02x", b->n ? ", " : "", f->tamper_offset,
 		     f->tamper_value);
+	if (ne->limit)
+		bput(b, "%squeue %u packets", b->n ? ", " : "", ne->limit);
 	if (st->peers.kind != FL_TARGET_ALL) {
 		bput(b, "; toward ");
 		put_targets(b, s, &st->peers);
@@ -469,8 +489,11 @@ int fl_plan_write_text(const struct fl_plan *p, FILE *out)
 		    st->peers.kind == FL_TARGET_LEADER || st->peers.kind == FL_TARGET_FOLLOWERS)
 			symbolic = 1;
 		describe(&db, p, st);
-		fprintf(out, "%-9s %-9s %-10s %-14s %s\n", a, e, fl_fault_kind_to_string(f->kind),
-			tb.s, db.s);
+		if (db.n)
+			fprintf(out, "%-9s %-9s %-10s %-14s %s\n", a, e, fl_fault_kind_to_string(f->kind),
+				tb.s, db.s);
+		else
+			fprintf(out, "%-9s %-9s %-10s %s\n", a, e, fl_fault_kind_to_string(f->kind), tb.s);
 	}
 	if (symbolic)
 		fprintf(out, "\n* resolved at run time, when the fault fires\n");

@@ -13,8 +13,15 @@ struct fl_sctx {
 	const char *file;
 	/* positions of fields the cross checks point at */
 	const struct fl_ynode *duration_node, *nodes_node, *checks_node, *workload_node;
-	const struct fl_ynode **fault_nodes; /* one per fault: its mapping */
-	const struct fl_ynode **for_nodes;   /* one per fault: "for" value or NULL */
+	struct fl_fault_src *fsrc;           /* one per fault */
+	int duration_ok;                     /* 'duration' typed without error */
+};
+
+/* Where a fault's fields are in the file, for messages of the cross checks;
+ * ok is set when the fault typed without error (only those are cross-checked). */
+struct fl_fault_src {
+	const struct fl_ynode *map, *at, *every, *forn, *mode, *direction;
+	int ok;
 };
 
 #define FL_ERR(c, n, ...)                                                                      \

@@ -119,10 +119,21 @@ static int get_str(struct fl_sctx *c, const struct fl_ynode *n, const char *key,
 	return 0;
 }
 
+static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "on", "On" };
+static const char *const no[] = { "false", "False", "FALSE", "no", "No", "off", "Off" };
+
+static int is_bool_word(const struct fl_ynode *n)
+{
+	if (!n || n->kind != FL_Y_SCALAR || !n->plain)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++)
+		if (!strcmp(n->str, yes[i]) || !strcmp(n->str, no[i]))
+			return 1;
+	return 0;
+}
+
 static int get_bool(struct fl_sctx *c, const struct fl_ynode *n, const char *key, int *out)
 {
-	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "on", "On" };
-	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "off", "Off" };
 
 	if (n && n->kind == FL_Y_SCALAR && n->plain) {
 		for (size_t i = 0; i < ARRAY_SIZE(yes); i++)
@@ -194,8 +205,8 @@ static int get_percent(struct fl_sctx *c, const struct fl_ynode *n, const char *
 		return -EINVAL;
 	r = fl_parse_percent(n->str, out, &why);
 	if (r < 0 && strspn(n->str, "0123456789.") == strlen(n->str))
-		FL_ERR(c, n, "bad percentage '%s' for '%s': %s (did you mean \"%s%%\"?)", n->str, key,
-		       why, n->str);
+		FL_ERR(c, n, "bad percentage '%s' for '%s': write it with a '%%' sign, \"%s%%\"", n->str,
+		       key, n->str);
 	else if (r < 0)
 		FL_ERR(c, n, "bad percentage '%s' for '%s': %s", n->str, key, why);
 	return r;
@@ -297,7 +308,20 @@ static void take_keys(struct fl_sctx *c, const struct fl_ynode *map, struct keys
 			}
 		}
 		{
-			const char *hint = fl_closest(k->str, names, nks);
+			/* words users reach for that are spelled differently here */
+			static const char *const syn[][2] = {
+				{ "duration", "for" },	 { "time", "at" },	   { "start", "at" },
+				{ "delay", "latency" },	 { "interval", "every" }, { "repeat", "every" },
+				{ "target", "targets" }, { "node", "targets" },   { "kind", "fault" },
+				{ "type", "fault" },	 { "probability", "percent" },
+			};
+			const char *hint = NULL;
+			for (size_t y = 0; y < ARRAY_SIZE(syn) && !hint; y++)
+				for (size_t x = 0; x < nks; x++)
+					if (!strcmp(k->str, syn[y][0]) && !strcmp(ks[x].name, syn[y][1]))
+						hint = syn[y][1];
+			if (!hint)
+				hint = fl_closest(k->str, names, nks);
 			if (hint)
 				FL_ERR(c, k, "unknown key '%s' in %s (did you mean '%s'?)", k->str,
 				       section, hint);
@@ -328,37 +352,38 @@ static int valid_node_name(const char *s)
 
 static int parse_subnet(struct fl_sctx *c, const struct fl_ynode *n)
 {
-	unsigned a, b, d4, e, p;
+	unsigned a, b, d4, e;
+	int p;
 	char tail;
 	uint32_t addr, mask;
 
 	if (want_scalar(c, n, "subnet", "an IPv4 CIDR like '10.77.0.0/24'") < 0)
 		return -EINVAL;
-	if (sscanf(n->str, "%u.%u.%u.%u/%u%c", &a, &b, &d4, &e, &p, &tail) != 5 || a > 255 ||
+	if (sscanf(n->str, "%u.%u.%u.%u/%d%c", &a, &b, &d4, &e, &p, &tail) != 5 || a > 255 ||
 	    b > 255 || d4 > 255 || e > 255) {
 		FL_ERR(c, n, "bad subnet '%s': expected an IPv4 CIDR like '10.77.0.0/24'", n->str);
 		return -EINVAL;
 	}
 	if (p < 8 || p > 29) {
-		FL_ERR(c, n, "subnet prefix /%u out of range: use /8 to /29", p);
+		FL_ERR(c, n, "subnet prefix /%d out of range: use /8 to /29", p);
 		return -ERANGE;
 	}
 	addr = (a << 24) | (b << 16) | (d4 << 8) | e;
-	mask = p == 0 ? 0 : 0xffffffffu << (32 - p);
+	mask = 0xffffffffu << (32 - p);
 	if (addr & ~mask) {
 		uint32_t net = addr & mask;
-		FL_ERR(c, n, "subnet '%s' has host bits set (did you mean '%u.%u.%u.%u/%u'?)", n->str,
+		FL_ERR(c, n, "subnet '%s' has host bits set (did you mean '%u.%u.%u.%u/%d'?)", n->str,
 		       net >> 24, (net >> 16) & 255, (net >> 8) & 255, net & 255, p);
 		return -EINVAL;
 	}
 	if (a == 127 || a == 0 || a >= 224 || (a == 169 && b == 254)) {
-		FL_ERR(c, n, "subnet '%s' is reserved (loopback, link-local or multicast); "
-			     "use a private range such as 10.77.0.0/24", n->str);
+		FL_ERR(c, n, "subnet '%s' is in a reserved range (0/8, loopback, link-local, multicast "
+			     "or class E); use a private range such as 10.77.0.0/24", n->str);
 		return -EINVAL;
 	}
 	c->s->cluster.has_subnet = 1;
 	c->s->cluster.subnet = addr;
-	c->s->cluster.prefix = p;
+	c->s->cluster.prefix = (unsigned)p;
 	return 0;
 }
 
@@ -387,6 +412,8 @@ static void parse_libvirt(struct fl_sctx *c, const struct fl_ynode *n)
 		uint64_t b;
 		if (fl_parse_size(KV(4)->str, &b, &why) < 0)
 			FL_ERR(c, KV(4), "bad size '%s' for 'memory': %s", KV(4)->str, why);
+		else if (strspn(KV(4)->str, "0123456789. ") == strlen(KV(4)->str))
+			FL_ERR(c, KV(4), "'memory' needs a unit, e.g. '%sMiB'", KV(4)->str);
 		else if (b < 128ull << 20 || b > 256ull << 30)
 			FL_ERR(c, KV(4), "'memory' must be between 128MiB and 256GiB, got %s",
 			       KV(4)->str);
@@ -413,6 +440,8 @@ static void parse_cluster(struct fl_sctx *c, const struct fl_ynode *n)
 	KS({ "provider" }, { "nodes" }, { "subnet" }, { "libvirt" });
 	int v;
 
+	if (fl_ynode_is_null(n))
+		n = NULL;
 	if (n && want_map(c, n, "cluster") < 0)
 		n = NULL;
 	if (n)
@@ -470,6 +499,7 @@ static void parse_cluster(struct fl_sctx *c, const struct fl_ynode *n)
 	if (s->cluster.provider == FL_PROVIDER_LIBVIRT && !s->cluster.libvirt.uri)
 		s->cluster.libvirt.uri = strdup("qemu:///system");
 	if (s->cluster.provider == FL_PROVIDER_LIBVIRT && s->cluster.libvirt.domains &&
+	    s->cluster.libvirt.mode == FL_LIBVIRT_ATTACH &&
 	    fl_strv_len(s->cluster.libvirt.domains) != s->cluster.nnodes && s->cluster.nnodes)
 		FL_ERR(c, fl_ynode_get(KV(3), "domains"),
 		       "%zu domains for %zu nodes: attach mode needs one domain per node",
@@ -492,6 +522,22 @@ static void check_placeholders(struct fl_sctx *c, const struct fl_ynode *list, c
 		return;
 	for (size_t i = 0; i < list->n; i++) {
 		const char *p = list->items[i]->str;
+		/* a '}' outside a placeholder must be doubled, as '{' */
+		for (const char *q = p, *open = NULL; q && *q; q++) {
+			if (*q == '{' && q[1] == '{')
+				q++;
+			else if (*q == '{')
+				open = q;
+			else if (*q == '}' && open)
+				open = NULL;
+			else if (*q == '}' && q[1] == '}')
+				q++;
+			else if (*q == '}') {
+				FL_ERR(c, list->items[i], "unmatched '}' in '%s' item '%s' (write '}}' for "
+							  "a literal brace)", key, list->items[i]->str);
+				break;
+			}
+		}
 		while (p && (p = strchr(p, '{'))) {
 			const char *e = strchr(p, '}');
 			char word[64];
@@ -629,7 +675,7 @@ static void parse_workload(struct fl_sctx *c, const struct fl_ynode *n)
 	s->workload.timeout_ns = 2 * FL_NS_PER_S;
 	s->workload.read_mode = FL_READ_LINEARIZABLE;
 	c->workload_node = n;
-	if (!n || want_map(c, n, "workload") < 0)
+	if (!n || fl_ynode_is_null(n) || want_map(c, n, "workload") < 0)
 		return;
 	take_keys(c, n, ks, ARRAY_SIZE(ks), "workload", NULL, 0, NULL);
 	if (KV(0) && get_enum(c, KV(0), "workload type", workload_names, FL_WORKLOAD__N, &v) == 0)
@@ -663,7 +709,7 @@ static int node_or_hint(struct fl_sctx *c, const struct fl_ynode *n, const char 
 	const char *hint;
 
 	if (n->kind != FL_Y_SCALAR || fl_ynode_is_null(n)) {
-		FL_ERR(c, n, "%s: expected a node name, got %s", what, fl_ykind_name(n));
+		FL_ERR(c, n, "'%s' expects node names, got %s", what, fl_ykind_name(n));
 		return -1;
 	}
 	idx = fl_scenario_node_index(c->s, n->str);
@@ -674,12 +720,17 @@ static int node_or_hint(struct fl_sctx *c, const struct fl_ynode *n, const char 
 	/* "n7" is not a typo of "n1": hint only for longer names */
 	hint = strlen(n->str) >= 4 ? fl_closest(n->str, names, c->s->cluster.nnodes) : NULL;
 	if (hint)
-		FL_ERR(c, n, "unknown node '%s' in %s (did you mean '%s'?)", n->str, what, hint);
-	else if (c->s->cluster.nnodes)
-		FL_ERR(c, n, "unknown node '%s' in %s (the cluster has %s..%s)", n->str, what,
-		       names[0], names[c->s->cluster.nnodes - 1]);
-	else
-		FL_ERR(c, n, "unknown node '%s' in %s", n->str, what);
+		FL_ERR(c, n, "unknown node '%s' in '%s' (did you mean '%s'?)", n->str, what, hint);
+	else {
+		char list[160] = "";
+		size_t k = c->s->cluster.nnodes;
+		for (size_t i = 0; i < k && i < 8; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+				 names[i]);
+		if (k > 8)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), ", ... (%zu in all)", k);
+		FL_ERR(c, n, "unknown node '%s' in '%s' (the nodes are: %s)", n->str, what, list);
+	}
 	return -1;
 }
 
@@ -692,17 +743,22 @@ static int parse_targets(struct fl_sctx *c, const struct fl_ynode *n, const char
 			FL_ERR(c, n, "'%s' is an empty list", what);
 			return -EINVAL;
 		}
+		int bad = 0;
 		t->kind = FL_TARGET_NODES;
 		for (size_t i = 0; i < n->n; i++) {
 			int idx = node_or_hint(c, n->items[i], what);
-			if (idx < 0)
-				return -EINVAL;
-			if (t->nodes & (1ull << idx))
+			if (idx < 0) {
+				bad = 1;
+				continue;
+			}
+			if (t->nodes & (1ull << idx)) {
 				FL_ERR(c, n->items[i], "node '%s' is listed twice in '%s'",
 				       n->items[i]->str, what);
+				bad = 1;
+			}
 			t->nodes |= 1ull << idx;
 		}
-		return 0;
+		return bad ? -EINVAL : 0;
 	}
 	if (want_scalar(c, n, what, "a node, a list of nodes, leader, followers, random-one, "
 				    "minority, majority, all, or a percentage") < 0)
@@ -715,11 +771,16 @@ static int parse_targets(struct fl_sctx *c, const struct fl_ynode *n, const char
 	}
 	if (strchr(n->str, '%')) {
 		const char *why;
-		if (fl_parse_percent(n->str, &t->percent, &why) < 0 || t->percent <= 0) {
-			FL_ERR(c, n, "bad percentage '%s' in '%s': %s", n->str, what,
-			       t->percent <= 0 ? "must be above 0%" : why);
+		double pct = 0;
+		if (fl_parse_percent(n->str, &pct, &why) < 0) {
+			FL_ERR(c, n, "bad percentage '%s' in '%s': %s", n->str, what, why);
 			return -EINVAL;
 		}
+		if (pct <= 0) {
+			FL_ERR(c, n, "bad percentage '%s' in '%s': must be above 0%%", n->str, what);
+			return -EINVAL;
+		}
+		t->percent = pct;
 		t->kind = FL_TARGET_PERCENT;
 		return 0;
 	}
@@ -911,7 +972,7 @@ static void parse_fault(struct fl_sctx *c, size_t idx, const struct fl_ynode *n)
 	f->col = n->col;
 	f->for_ns = -1;
 	f->signal = SIGKILL;
-	c->fault_nodes[idx] = n;
+	c->fsrc[idx].map = n;
 	if (want_map(c, n, "nemesis item") < 0)
 		return;
 	kn = fl_ynode_get(n, "fault");
@@ -981,7 +1042,9 @@ static void parse_fault(struct fl_sctx *c, size_t idx, const struct fl_ynode *n)
 			else if (get_int(c, count, "count", 1, 100000, &k) == 0)
 				f->count = (uint32_t)k;
 		}
-		c->for_nodes[idx] = forn;
+		c->fsrc[idx].forn = forn;
+		c->fsrc[idx].at = at;
+		c->fsrc[idx].every = every;
 		if (forn) {
 			if (fl_fault_is_instant(f->kind))
 				FL_ERR(c, forn, "'%s' is instantaneous and takes no 'for'",
@@ -1024,6 +1087,8 @@ static void parse_fault(struct fl_sctx *c, size_t idx, const struct fl_ynode *n)
 					     "majorities-ring, bridge or groups");
 				break;
 			}
+			c->fsrc[idx].mode = mode;
+			c->fsrc[idx].direction = dir;
 			if (get_enum(c, mode, "partition mode", part_mode_names, FL_PART__N, &v) < 0)
 				break;
 			f->mode = (enum fl_partition_mode)v;
@@ -1176,13 +1241,19 @@ static void parse_nemesis(struct fl_sctx *c, const struct fl_ynode *n)
 		return;
 	}
 	c->s->faults = calloc(n->n ? n->n : 1, sizeof(*c->s->faults));
-	c->fault_nodes = calloc(n->n ? n->n : 1, sizeof(*c->fault_nodes));
-	c->for_nodes = calloc(n->n ? n->n : 1, sizeof(*c->for_nodes));
-	if (!c->s->faults || !c->fault_nodes || !c->for_nodes)
+	c->fsrc = calloc(n->n ? n->n : 1, sizeof(*c->fsrc));
+	if (!c->s->faults || !c->fsrc)
 		return;
+	if (n->n > FL_MAX_FAULTS) {
+		FL_ERR(c, n, "too many faults (%zu); at most %d", n->n, FL_MAX_FAULTS);
+		return;
+	}
 	c->s->nfaults = n->n;
-	for (size_t i = 0; i < n->n; i++)
+	for (size_t i = 0; i < n->n; i++) {
+		size_t before = c->d->n;
 		parse_fault(c, i, n->items[i]);
+		c->fsrc[i].ok = c->d->n == before;
+	}
 }
 
 /* --- checks ---------------------------------------------------------------- */
@@ -1200,9 +1271,7 @@ static int check_enabled(struct fl_sctx *c, const struct fl_ynode *n, const char
 		*opts = n;
 		return 1;
 	}
-	if (n->kind == FL_Y_SCALAR && n->plain &&
-	    (!strcmp(n->str, "true") || !strcmp(n->str, "false") || !strcmp(n->str, "yes") ||
-	     !strcmp(n->str, "no")))
+	if (n->kind == FL_Y_SCALAR && !fl_ynode_is_null(n) && is_bool_word(n))
 		return get_bool(c, n, name, &on) == 0 && on;
 	FL_ERR(c, n, "check '%s' expects true, false or a mapping of its options, got %s", name,
 	       n->kind == FL_Y_SCALAR && !fl_ynode_is_null(n) ? n->str : fl_ykind_name(n));
@@ -1294,14 +1363,14 @@ static void parse_top(struct fl_sctx *c, const struct fl_ynode *root)
 	if (!KV(0))
 		FL_ERR(c, root, "missing 'name': every scenario needs one (it names the run directory)");
 	else if (get_str(c, KV(0), "name", &s->name) == 0) {
-		for (const char *p = s->name; *p; p++)
-			if (*p == '/' || (unsigned char)*p < 0x20) {
-				FL_ERR(c, KV(0), "'name' cannot contain '/' or control characters (it "
-						 "names the run directory)");
-				break;
-			}
-		if (strlen(s->name) > 100)
-			FL_ERR(c, KV(0), "'name' is too long (at most 100 characters)");
+		size_t len = strlen(s->name);
+		int ok = len > 0 && len <= 100 && isalnum((unsigned char)s->name[0]);
+		for (const char *p = s->name; ok && *p; p++)
+			ok = isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.';
+		if (!ok)
+			FL_ERR(c, KV(0), "bad name '%s': use up to 100 letters, digits, '-', '_' and "
+					 "'.', starting with a letter or digit (it names the run "
+					 "directory)", s->name);
 	}
 	if (KV(1) && !fl_ynode_is_null(KV(1)))
 		get_str(c, KV(1), "description", &s->description);
@@ -1315,9 +1384,12 @@ static void parse_top(struct fl_sctx *c, const struct fl_ynode *root)
 	c->duration_node = KV(3);
 	if (!KV(3))
 		FL_ERR(c, root, "missing 'duration': how long the run lasts (e.g. duration: 60s)");
-	else if (get_positive_duration(c, KV(3), "duration", &s->duration_ns) == 0 &&
-		 s->duration_ns > 7 * 86400 * FL_NS_PER_S)
-		FL_ERR(c, KV(3), "'duration' longer than a week is not supported");
+	else if (get_positive_duration(c, KV(3), "duration", &s->duration_ns) == 0) {
+		if (s->duration_ns > 7 * 86400 * FL_NS_PER_S)
+			FL_ERR(c, KV(3), "'duration' longer than a week is not supported");
+		else
+			c->duration_ok = 1;
+	}
 	/* cluster first: the other sections name its nodes */
 	parse_cluster(c, KV(4));
 	parse_system(c, KV(5));
@@ -1384,10 +1456,8 @@ static int load_doc(struct fl_ydoc *doc, const char *name, char *const *ov, size
 	c.file = name;
 	c.root = doc->root;
 	parse_top(&c, doc->root);
-	if (d->n == before)
-		fl_scenario_check(&c);
-	free(c.fault_nodes);
-	free(c.for_nodes);
+	fl_scenario_check(&c);
+	free(c.fsrc);
 	if (d->n > before || d->dropped) {
 		fl_diags_sort(d);
 		fl_scenario_free(c.s);

@@ -64,12 +64,13 @@ struct window {
 	int64_t start, end;
 };
 
+/* Fills w (when not NULL) and returns the number of instances. */
 static size_t fault_windows(const struct fl_scenario *s, const struct fl_fault *f,
-			    struct window *w, size_t max)
+			    struct window *w)
 {
 	size_t n = 0;
 
-	for (uint64_t i = 0; n < max; i++) {
+	for (uint64_t i = 0; n < FL_MAX_INSTANCES + 1; i++) {
 		int64_t start = f->at_ns + (int64_t)i * f->every_ns;
 		int64_t latest = start + f->at_jitter_ns + (i ? f->every_jitter_ns : 0);
 		int64_t len = fl_fault_is_instant(f->kind) ? 1 : f->for_ns;
@@ -78,14 +79,14 @@ static size_t fault_windows(const struct fl_scenario *s, const struct fl_fault *
 			break;
 		if (end > s->duration_ns)
 			end = s->duration_ns;
-		w[n++] = (struct window){ start, end };
+		if (w)
+			w[n] = (struct window){ start, end };
+		n++;
 		if (!f->every_ns || (f->count && i + 1 >= f->count))
 			break;
 	}
 	return n;
 }
-
-#define MAX_INSTANCES 10000
 
 static int windows_meet(const struct window *a, size_t na, const struct window *b, size_t nb,
 			int64_t *at)
@@ -149,25 +150,41 @@ static void check_conflicts(struct fl_sctx *c)
 {
 	const struct fl_scenario *s = c->s;
 	struct window **w = calloc(s->nfaults ? s->nfaults : 1, sizeof(*w));
-	size_t *nw = calloc(s->nfaults ? s->nfaults : 1, sizeof(*nw));
+	size_t *nw = calloc(s->nfaults ? s->nfaults : 1, sizeof(*nw)), total = 0;
 
 	if (!w || !nw)
-		goto out;
+		goto oom;
 	for (size_t i = 0; i < s->nfaults; i++) {
-		if (!(w[i] = calloc(MAX_INSTANCES, sizeof(**w))))
+		if (!c->fsrc[i].ok)
+			continue;
+		nw[i] = fault_windows(s, &s->faults[i], NULL);
+		total += nw[i];
+		if (total > FL_MAX_INSTANCES) {
+			FL_ERR(c, c->fsrc[i].map, "the nemesis makes more than %d fault instances; "
+						  "use fewer faults or longer intervals",
+			       FL_MAX_INSTANCES);
 			goto out;
-		nw[i] = fault_windows(s, &s->faults[i], w[i], MAX_INSTANCES);
+		}
+		if (!(w[i] = calloc(nw[i] ? nw[i] : 1, sizeof(**w))))
+			goto oom;
+		fault_windows(s, &s->faults[i], w[i]);
 	}
 	for (size_t j = 1; j < s->nfaults; j++) {
 		const struct fl_fault *b = &s->faults[j];
+		if (!c->fsrc[j].ok)
+			continue;
 		for (size_t i = 0; i < j; i++) {
 			const struct fl_fault *a = &s->faults[i];
-			struct fl_targets ta = fault_targets(s, a), tb = fault_targets(s, b);
-			const char *why = conflict_kind(a, b);
+			struct fl_targets ta, tb;
+			const char *why;
 			int64_t at;
 			char when[32];
 
-			if (!why || !targets_may_meet(s, &ta, &tb))
+			if (!c->fsrc[i].ok || !(why = conflict_kind(a, b)))
+				continue;
+			ta = fault_targets(s, a);
+			tb = fault_targets(s, b);
+			if (!targets_may_meet(s, &ta, &tb))
 				continue;
 			if (fl_fault_is_network(a->kind) && fl_fault_is_network(b->kind) &&
 			    !peers_may_meet(s, a, b))
@@ -175,13 +192,16 @@ static void check_conflicts(struct fl_sctx *c)
 			if (!windows_meet(w[i], nw[i], w[j], nw[j], &at))
 				continue;
 			fl_format_duration(at, when, sizeof(when));
-			FL_ERR(c, c->fault_nodes[j],
+			FL_ERR(c, c->fsrc[j].map,
 			       "this '%s' fault can overlap the '%s' fault of line %d (from %s on): %s",
 			       fl_fault_kind_to_string(b->kind), fl_fault_kind_to_string(a->kind),
 			       a->line, when, why);
 			break; /* one message per fault is enough */
 		}
 	}
+	goto out;
+oom:
+	fl_diags_add(c->d, c->file, 0, 0, "out of memory while checking faults against each other");
 out:
 	for (size_t i = 0; w && i < s->nfaults; i++)
 		free(w[i]);
@@ -193,7 +213,9 @@ static void check_timing(struct fl_sctx *c, size_t i)
 {
 	const struct fl_scenario *s = c->s;
 	const struct fl_fault *f = &s->faults[i];
-	const struct fl_ynode *fn = c->fault_nodes[i], *forn = c->for_nodes[i];
+	const struct fl_fault_src *src = &c->fsrc[i];
+	const struct fl_ynode *fn = src->map, *forn = src->forn ? src->forn : fn,
+			      *atn = src->at ? src->at : src->every ? src->every : fn;
 	char a[32], b[32], d[32];
 	int64_t latest_start = f->at_ns + f->at_jitter_ns, len;
 
@@ -201,38 +223,26 @@ static void check_timing(struct fl_sctx *c, size_t i)
 	len = fl_fault_is_instant(f->kind) ? 0 : f->for_ns;
 	if (len > s->duration_ns) {
 		fl_format_duration(len, a, sizeof(a));
-		FL_ERR(c, forn ? forn : fn, "'for' (%s) is longer than the run (duration %s)", a, d);
+		FL_ERR(c, forn, "'for' (%s) is longer than the run (duration %s)", a, d);
 		return;
 	}
 	if (latest_start >= s->duration_ns) {
 		fl_format_duration(latest_start, a, sizeof(a));
-		FL_ERR(c, fn, "this fault starts at %s, when the run is over (duration %s)", a, d);
+		FL_ERR(c, atn, "this fault %s at %s, when the run is over (duration %s)",
+		       f->at_jitter_ns ? "can start" : "starts", a, d);
 		return;
 	}
 	if (len > 0 && latest_start + len > s->duration_ns) {
 		fl_format_duration(latest_start + len, a, sizeof(a));
-		FL_ERR(c, forn ? forn : fn, "this fault can end at %s, after the run (duration %s); "
-					    "shorten 'for' or start it earlier", a, d);
+		FL_ERR(c, forn, "this fault can end at %s, after the run (duration %s); shorten 'for' "
+				"or start it earlier", a, d);
 		return;
 	}
-	if (f->every_ns) {
-		int64_t n;
-		if (len > 0 && len + f->every_jitter_ns >= f->every_ns) {
-			fl_format_duration(len, a, sizeof(a));
-			fl_format_duration(f->every_ns, b, sizeof(b));
-			FL_ERR(c, forn ? forn : fn, "each instance lasts %s%s but one starts every %s: "
-						    "they would overlap", a,
-			       f->every_jitter_ns ? " (plus jitter)" : "", b);
-			return;
-		}
-		n = (s->duration_ns - f->at_ns) / f->every_ns + 1;
-		if (f->count && n > f->count)
-			n = f->count;
-		if (n > MAX_INSTANCES) {
-			fl_format_duration(f->every_ns, b, sizeof(b));
-			FL_ERR(c, fn, "'every: %s' makes %lld instances; at most %d", b, (long long)n,
-			       MAX_INSTANCES);
-		}
+	if (f->every_ns && len > 0 && len + f->every_jitter_ns > f->every_ns) {
+		fl_format_duration(len, a, sizeof(a));
+		fl_format_duration(f->every_ns, b, sizeof(b));
+		FL_ERR(c, forn, "each instance lasts %s%s but one starts every %s: they would overlap",
+		       a, f->every_jitter_ns ? " (plus up to the jitter)" : "", b);
 	}
 }
 
@@ -240,7 +250,9 @@ static void check_fault(struct fl_sctx *c, size_t i)
 {
 	const struct fl_scenario *s = c->s;
 	const struct fl_fault *f = &s->faults[i];
-	const struct fl_ynode *fn = c->fault_nodes[i];
+	const struct fl_ynode *fn = c->fsrc[i].map;
+	const struct fl_ynode *moden = c->fsrc[i].mode ? c->fsrc[i].mode : fn;
+	const struct fl_ynode *dirn = c->fsrc[i].direction ? c->fsrc[i].direction : fn;
 	size_t n = s->cluster.nnodes;
 	const char *kind = fl_fault_kind_to_string(f->kind);
 
@@ -251,11 +263,11 @@ static void check_fault(struct fl_sctx *c, size_t i)
 	if (f->kind == FL_FAULT_PARTITION) {
 		static const size_t min_nodes[FL_PART__N] = { 2, 2, 4, 3, 2 };
 		if (n < min_nodes[f->mode])
-			FL_ERR(c, fn, "partition mode '%s' needs at least %zu nodes; the cluster has %zu",
+			FL_ERR(c, moden, "partition mode '%s' needs at least %zu nodes; the cluster has %zu",
 			       fl_partition_mode_to_string(f->mode), min_nodes[f->mode], n);
 		if (f->direction != FL_DIR_BOTH &&
 		    (f->mode == FL_PART_BRIDGE || (f->mode == FL_PART_GROUPS && f->ngroups > 2)))
-			FL_ERR(c, fn, "a one-way partition ('direction: %s') needs two sides: use mode "
+			FL_ERR(c, dirn, "a one-way partition ('direction: %s') needs two sides: use mode "
 				      "isolate, halves, or groups with two groups",
 			       fl_direction_to_string(f->direction));
 	}
@@ -270,7 +282,8 @@ static void check_fault(struct fl_sctx *c, size_t i)
 	    (f->peers.nodes & ~f->targets.nodes) == 0)
 		FL_ERR(c, fn, "'peers' names only the target itself; list the nodes whose traffic "
 			      "the fault should affect");
-	check_timing(c, i);
+	if (c->duration_ok)
+		check_timing(c, i);
 }
 
 /* Does any fault possibly take the leader away? */
@@ -318,7 +331,9 @@ static void check_checks(struct fl_sctx *c)
 void fl_scenario_check(struct fl_sctx *c)
 {
 	for (size_t i = 0; i < c->s->nfaults; i++)
-		check_fault(c, i);
-	check_conflicts(c);
+		if (c->fsrc[i].ok)
+			check_fault(c, i);
+	if (c->duration_ok && c->s->nfaults)
+		check_conflicts(c);
 	check_checks(c);
 }

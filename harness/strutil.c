@@ -39,9 +39,7 @@ const char *fl_closest(const char *word, const char *const *cand, size_t n)
 
 	if (wl == 0)
 		return NULL;
-	limit = wl / 3 > 1 ? (unsigned)(wl / 3) : 1;
-	if (wl >= 4 && limit < 2)
-		limit = 2;
+	limit = (wl + 1) / 3 > 1 ? (unsigned)((wl + 1) / 3) : 1;
 	for (size_t i = 0; i < n; i++) {
 		unsigned d = fl_edit_distance(word, cand[i]);
 		if (d < bestd) {

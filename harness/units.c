@@ -54,6 +54,7 @@ static const struct {
 
 int fl_parse_duration(const char *s, int allow_negative, int64_t *ns, const char **why)
 {
+	static const char *const units_hint = "unknown duration unit (use ns, us, ms, s, m or h)";
 	const char *p = skip_ws(s);
 	int neg = 0, parts = 0;
 	double total = 0;
@@ -72,33 +73,45 @@ int fl_parse_duration(const char *s, int allow_negative, int64_t *ns, const char
 	}
 	while (*p && !(*p == ' ' || *p == '\t')) {
 		double v;
-		size_t best = 0, blen = 0;
+		char unit[8];
+		size_t ul = 0, i;
 
 		if (take_number(&p, &v) < 0) {
 			*why = "expected a duration like '250ms', '10s' or '1m30s'";
 			return -EINVAL;
 		}
-		for (size_t i = 0; i < sizeof(dur_units) / sizeof(dur_units[0]); i++) {
-			size_t l = strlen(dur_units[i].name);
-			if (strncmp(p, dur_units[i].name, l) == 0 && l > blen) {
-				best = i;
-				blen = l;
+		while (*p && (isalpha((unsigned char)*p) || (unsigned char)*p >= 0x80)) {
+			if (ul + 1 >= sizeof(unit)) {
+				*why = units_hint;
+				return -EINVAL;
 			}
+			unit[ul++] = *p++;
 		}
-		if (!blen) {
+		unit[ul] = '\0';
+		if (!ul) {
 			if (*p == '\0' && parts == 0 && v == 0) {
 				*ns = 0; /* a bare 0 needs no unit */
 				return 0;
+			}
+			if (*p == ' ' || *p == '\t') {
+				*why = "write the unit right after the number, without a space (e.g. '10s')";
+				return -EINVAL;
 			}
 			if (*p == '\0' && parts == 0) {
 				*why = "a duration needs a unit: ns, us, ms, s, m or h (e.g. '10s')";
 				return -EINVAL;
 			}
-			*why = "unknown duration unit (use ns, us, ms, s, m or h)";
+			*why = units_hint;
 			return -EINVAL;
 		}
-		p += blen;
-		total += v * (double)dur_units[best].ns;
+		for (i = 0; i < sizeof(dur_units) / sizeof(dur_units[0]); i++)
+			if (!strcmp(unit, dur_units[i].name))
+				break;
+		if (i == sizeof(dur_units) / sizeof(dur_units[0])) {
+			*why = units_hint;
+			return -EINVAL;
+		}
+		total += v * (double)dur_units[i].ns;
 		parts++;
 		if (total > 9.2e18) {
 			*why = "duration too large";
@@ -106,7 +119,7 @@ int fl_parse_duration(const char *s, int allow_negative, int64_t *ns, const char
 		}
 	}
 	if (!ends_blank(p)) {
-		*why = "unexpected text after the duration";
+		*why = "write durations without spaces (e.g. '1m30s')";
 		return -EINVAL;
 	}
 	*ns = (int64_t)llround(neg ? -total : total);
@@ -223,7 +236,7 @@ int fl_parse_op_rate(const char *s, double *ops, const char **why)
 		return -EINVAL;
 	}
 	if (!ends_blank(p)) {
-		*why = "unexpected text after the rate";
+		*why = "unknown rate period: use /s, /m, /h or /ms (e.g. '200/s')";
 		return -EINVAL;
 	}
 	if (v <= 0) {
@@ -292,7 +305,11 @@ int fl_parse_int(const char *s, int64_t min, int64_t max, int64_t *out, const ch
 		return -EINVAL;
 	}
 	errno = 0;
-	v = strtoll(p, &end, 0);
+	/* decimal ("010" is ten, not octal eight); hexadecimal only with "0x" */
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		v = strtoll(p, &end, 16);
+	else
+		v = strtoll(p, &end, 10);
 	if (end == p || !ends_blank(end)) {
 		*why = "expected an integer";
 		return -EINVAL;
@@ -318,7 +335,7 @@ void fl_format_duration(int64_t ns, char *buf, size_t len)
 {
 	char *p = buf;
 	size_t left = len;
-	uint64_t u;
+	uint64_t u, h, m, sec, frac;
 	int w;
 
 	if (ns < 0) {
@@ -333,29 +350,34 @@ void fl_format_duration(int64_t ns, char *buf, size_t len)
 		snprintf(p, left, "0s");
 		return;
 	}
-	if (u % FL_NS_PER_S == 0) {
-		uint64_t s = u / FL_NS_PER_S, h = s / 3600, m = (s / 60) % 60, sec = s % 60;
-		if (h)
-			w = snprintf(p, left, "%lluh", (unsigned long long)h), p += w, left -= (size_t)w;
-		if (m)
-			w = snprintf(p, left, "%llum", (unsigned long long)m), p += w, left -= (size_t)w;
-		if (sec || (!h && !m))
-			snprintf(p, left, "%llus", (unsigned long long)sec);
-	} else if (u >= FL_NS_PER_S) {
-		/* 1.5s, 2.25s: seconds with the fraction trimmed */
-		char frac[16];
-		int fl;
-		snprintf(frac, sizeof(frac), "%09llu", (unsigned long long)(u % FL_NS_PER_S));
-		fl = 9;
-		while (fl > 0 && frac[fl - 1] == '0')
-			frac[--fl] = '\0';
-		snprintf(p, left, "%llu.%ss", (unsigned long long)(u / FL_NS_PER_S), frac);
-	} else if (u % FL_NS_PER_MS == 0) {
-		snprintf(p, left, "%llums", (unsigned long long)(u / FL_NS_PER_MS));
-	} else if (u % FL_NS_PER_US == 0) {
-		snprintf(p, left, "%lluus", (unsigned long long)(u / FL_NS_PER_US));
-	} else {
-		snprintf(p, left, "%lluns", (unsigned long long)u);
+	if (u < FL_NS_PER_S) {
+		if (u % FL_NS_PER_MS == 0)
+			snprintf(p, left, "%llums", (unsigned long long)(u / FL_NS_PER_MS));
+		else if (u % FL_NS_PER_US == 0)
+			snprintf(p, left, "%lluus", (unsigned long long)(u / FL_NS_PER_US));
+		else
+			snprintf(p, left, "%lluns", (unsigned long long)u);
+		return;
+	}
+	/* 1h2m3s, 1m14.675s: hours and minutes whole, seconds with the fraction trimmed */
+	sec = u / FL_NS_PER_S;
+	frac = u % FL_NS_PER_S;
+	h = sec / 3600;
+	m = (sec / 60) % 60;
+	sec %= 60;
+	if (h)
+		w = snprintf(p, left, "%lluh", (unsigned long long)h), p += w, left -= (size_t)w;
+	if (m)
+		w = snprintf(p, left, "%llum", (unsigned long long)m), p += w, left -= (size_t)w;
+	if (frac) {
+		char f[16];
+		int fl = 9;
+		snprintf(f, sizeof(f), "%09llu", (unsigned long long)frac);
+		while (fl > 0 && f[fl - 1] == '0')
+			f[--fl] = '\0';
+		snprintf(p, left, "%llu.%ss", (unsigned long long)sec, f);
+	} else if (sec || (!h && !m)) {
+		snprintf(p, left, "%llus", (unsigned long long)sec);
 	}
 }
 

@@ -35,6 +35,8 @@ struct builder {
 	int depth;
 	struct anchor *anchors;
 	size_t nanchors;
+	yaml_mark_t alias_mark; /* while copying an alias: where it is */
+	int in_alias;
 	struct fl_ynode *root;
 	int failed;
 };
@@ -56,6 +58,8 @@ static struct fl_ynode *node_new(struct builder *b, enum fl_ykind kind, yaml_mar
 	struct hnode *h;
 
 	if (b->nodes >= FL_YAML_MAX_NODES) {
+		if (b->in_alias)
+			m = b->alias_mark;
 		if (!b->failed)
 			fl_diags_add(b->d, b->file, (int)m.line + 1, (int)m.column + 1,
 				     "document too large: more than %d nodes (after expanding aliases)",
@@ -437,7 +441,11 @@ static void on_event(struct builder *b, yaml_event_t *ev)
 			b->failed = 1;
 			return;
 		}
-		if (!(n = node_copy(b, a->node)))
+		b->alias_mark = m;
+		b->in_alias = 1;
+		n = node_copy(b, a->node);
+		b->in_alias = 0;
+		if (!n)
 			return;
 		n->line = (int)m.line + 1;
 		n->col = (int)m.column + 1;
@@ -541,7 +549,10 @@ static int parse_into(const char *file, const char *buf, size_t len, struct fl_d
 		if (!yaml_parser_parse(&p, &ev)) {
 			const char *what = p.problem ? p.problem : "syntax error";
 			int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
-			if (p.error == YAML_READER_ERROR)
+			if (p.problem_mark.index < len && buf[p.problem_mark.index] == '\t')
+				fl_diags_add(d, file, line, col, "YAML syntax error: a tab cannot indent "
+								 "YAML; use spaces");
+			else if (p.error == YAML_READER_ERROR)
 				fl_diags_add(d, file, 0, 0, "cannot read YAML: %s", what);
 			else if (p.context && (int)p.context_mark.line + 1 != line)
 				fl_diags_add(d, file, line, col, "YAML syntax error: %s %s (line %d)",

@@ -12,6 +12,8 @@
 
 #define FL_MAX_NODES 64
 #define FL_NODE_NAME_MAX 12 /* fits interface names like "fl-<name>-h" */
+#define FL_MAX_FAULTS 1000
+#define FL_MAX_INSTANCES 100000 /* over all faults of a plan */
 
 /* Enumerations share their names between the parser and the reports. */
 enum fl_provider { FL_PROVIDER_NETNS, FL_PROVIDER_LIBVIRT, FL_PROVIDER__N };

@@ -45,8 +45,9 @@ static void test_durations(void **state)
 	assert_int_equal(dur("-2s"), -2 * FL_NS_PER_S);
 	assert_int_equal(dur(" 3s "), 3 * FL_NS_PER_S);
 	dur_bad("10", "needs a unit");
-	dur_bad("10 sec", "unknown duration unit");
-	dur_bad("10s junk", "unexpected text");
+	dur_bad("10 sec", "without a space");
+	dur_bad("1m 30s", "without spaces");
+	dur_bad("5secs", "unknown duration unit");
 	dur_bad("10x", "unknown duration unit");
 	dur_bad("-1s", "negative");
 	dur_bad("", "expected a duration");
@@ -59,8 +60,8 @@ static void test_durations(void **state)
 static void test_format_duration(void **state)
 {
 	char b[32];
-	static const char *const round[] = { "0s", "250ms", "10s", "1m30s", "1h", "1h1m1s", "1.5s",
-					     "500us", "7ns", "-2s", "2m" };
+	static const char *const round[] = { "0s",  "250ms", "10s", "1m30s", "1h",	"1h1m1s",
+					     "1.5s", "500us", "7ns", "-2s",   "2m", "1m14.675s" };
 	(void)state;
 	for (size_t i = 0; i < sizeof(round) / sizeof(round[0]); i++) {
 		fl_format_duration(dur(round[i]), b, sizeof(b));
@@ -163,6 +164,10 @@ static void test_size_and_int(void **state)
 	assert_int_equal(v, 42);
 	assert_int_equal(fl_parse_int("0x10", 0, 100, &v, &why), 0);
 	assert_int_equal(v, 16);
+	assert_int_equal(fl_parse_int("010", 0, 100, &v, &why), 0);
+	assert_int_equal(v, 10); /* decimal, not octal */
+	assert_int_equal(fl_parse_int("08", 0, 100, &v, &why), 0);
+	assert_int_equal(v, 8);
 	assert_int_equal(fl_parse_int("101", 0, 100, &v, &why), -ERANGE);
 	assert_int_equal(fl_parse_int("4.5", 0, 100, &v, &why), -EINVAL);
 	assert_int_equal(fl_parse_int("ten", 0, 100, &v, &why), -EINVAL);

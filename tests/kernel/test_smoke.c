@@ -5,7 +5,9 @@
  * back what the kernel holds. Runs in a private network namespace and must
  * never touch the host's own; skips when it cannot make one (not root).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>

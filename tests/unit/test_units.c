@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "faultline/strutil.h"
 #include "faultline/units.h"
 
 static int64_t dur(const char *s)
@@ -174,12 +175,30 @@ static void test_size_and_int(void **state)
 	assert_int_equal(fl_parse_int("99999999999999999999", 0, INT64_MAX, &v, &why), -ERANGE);
 }
 
+static void test_hints(void **state)
+{
+	static const char *const kinds[] = { "partition", "latency", "loss", "kill", "pause" };
+	static const char *const cmds[] = { "validate", "plan" };
+
+	(void)state;
+	assert_int_equal(fl_edit_distance("plna", "plan"), 1); /* a swap is one edit */
+	assert_int_equal(fl_edit_distance("latncy", "latency"), 1);
+	assert_int_equal(fl_edit_distance("", "abc"), 3);
+	assert_string_equal(fl_closest("latncy", kinds, 5), "latency");
+	assert_string_equal(fl_closest("partiton", kinds, 5), "partition");
+	assert_string_equal(fl_closest("plna", cmds, 2), "plan");
+	assert_string_equal(fl_closest("lat", kinds, 5), "latency"); /* a prefix */
+	assert_null(fl_closest("zzz", kinds, 5));
+	assert_null(fl_closest("time", (const char *const[]){ "name" }, 1)); /* too far for 4 letters */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations),   cmocka_unit_test(test_format_duration),
 		cmocka_unit_test(test_percent),     cmocka_unit_test(test_bitrate),
 		cmocka_unit_test(test_op_rate),     cmocka_unit_test(test_size_and_int),
+		cmocka_unit_test(test_hints),
 	};
 	return cmocka_run_group_tests_name("units", tests, NULL, NULL);
 }

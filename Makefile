@@ -55,14 +55,16 @@ endif
 
 # --- sources ---------------------------------------------------------------
 # The engine: everything of the harness except main(), shared with the tests.
-LIB_SRC := harness/diag.c harness/units.c harness/ytree.c harness/scenario.c \
-           harness/scenario_check.c harness/plan.c harness/rng.c harness/strutil.c
+LIB_SRC := $(sort $(filter-out harness/main.c,$(wildcard harness/*.c harness/*/*.c)))
 CLI_SRC := harness/main.c
-AGENT_SRC := injectors/agent.c injectors/proto.c
+# The agent: its main() in agent.c, the injectors beside it (also linked into tests).
+AGENT_LIB_SRC := $(sort $(filter-out injectors/agent.c,$(wildcard injectors/*.c)))
+AGENT_SRC := injectors/agent.c $(AGENT_LIB_SRC)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
 AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/%.o)
+AGENT_LIB_OBJ := $(AGENT_LIB_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -90,16 +92,16 @@ $(BUILD)/tests/%.o: tests/%.c $(BUILD)/CFLAGS.stamp | check-deps
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
-$(BUILD)/faultline: $(CLI_OBJ) $(LIB_OBJ)
+$(BUILD)/faultline: $(CLI_OBJ) $(LIB_OBJ) $(AGENT_LIB_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/faultline-agent: $(AGENT_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ) $(filter-out $(BUILD)/injectors/agent.o,$(AGENT_OBJ))
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
 
-$(BUILD)/tests/kernel/%: $(BUILD)/tests/kernel/%.o
+$(BUILD)/tests/kernel/%: $(BUILD)/tests/kernel/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
 
 tests: $(UNIT_BIN) $(KERNEL_BIN)
@@ -174,7 +176,7 @@ clean:
 # Coverage-guided fuzzing of the scenario loader (clang + libFuzzer):
 #   make fuzz FUZZ_SECONDS=60
 FUZZ_SECONDS ?= 30
-FUZZ_SRC := $(LIB_SRC) tests/fuzz/fuzz_scenario.c
+FUZZ_SRC := $(LIB_SRC) $(AGENT_LIB_SRC) tests/fuzz/fuzz_scenario.c
 .PHONY: fuzz
 fuzz: check-deps
 	@mkdir -p build/fuzz/corpus

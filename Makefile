@@ -95,7 +95,8 @@ $(BUILD)/tests/%.o: tests/%.c $(BUILD)/CFLAGS.stamp | check-deps
 $(BUILD)/faultline: $(CLI_OBJ) $(LIB_OBJ) $(AGENT_LIB_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/faultline-agent: $(AGENT_OBJ)
+# the agent shares the unit conversions with the harness
+$(BUILD)/faultline-agent: $(AGENT_OBJ) $(BUILD)/harness/units.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)

@@ -1,0 +1,95 @@
+/* The node agent's engine: request dispatch over the injectors' op tables,
+ * the undo journal, healing, and the dead-man switch. faultline-agent's
+ * main() only parses options and calls fl_agent_serve(). Injectors register
+ * through a `const struct fl_injector_ops` each (see process.c). */
+#ifndef FAULTLINE_AGENT_H
+#define FAULTLINE_AGENT_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "faultline/journal.h"
+
+#define FL_AGENT_MAX_PROCS 8
+#define FL_AGENT_MAX_IFACES 8
+
+struct fl_agent;
+
+/* One request kind. run() fills *reply (may stay NULL) or returns -errno
+ * with a lowercase message in err. */
+struct fl_agent_op {
+	const char *name;
+	int (*run)(struct fl_agent *a, json_t *req, json_t **reply, char *err, size_t errlen);
+};
+
+/* One undo kind, replayed by heal: must be idempotent (already undone = 0). */
+struct fl_undo_kind {
+	const char *name;
+	int (*undo)(struct fl_agent *a, json_t *entry, char *err, size_t errlen);
+};
+
+struct fl_injector_ops {
+	const char *name;
+	const struct fl_agent_op *ops;
+	size_t nops;
+	const struct fl_undo_kind *undos;
+	size_t nundos;
+	void (*shutdown)(struct fl_agent *a); /* at exit, after heal */
+};
+
+struct fl_proc {
+	char id[32];
+	char **argv, **env; /* NULL-terminated, owned */
+	char *log;          /* file for stdout+stderr, or NULL */
+	pid_t pid;          /* 0 when not running */
+	int stopped;        /* SIGSTOPped by us */
+	int last_status;    /* from waitpid, -1 when none */
+};
+
+struct fl_agent {
+	char node[32];
+	int64_t heal_after_ns;   /* dead-man switch */
+	int64_t last_heard_ns;   /* CLOCK_MONOTONIC of the last request */
+	int dead_man_fired;      /* healed for silence; re-armed by the next request */
+	struct fl_journal *journal;
+	char *ifaces[FL_AGENT_MAX_IFACES]; /* allowed interfaces; none = any but lo */
+	size_t nifaces;
+	struct fl_proc procs[FL_AGENT_MAX_PROCS];
+	FILE *log;               /* the agent's own log (stderr) */
+};
+
+/* The registered injectors, NULL-terminated. */
+extern const struct fl_injector_ops *const fl_injectors[];
+
+int fl_agent_init(struct fl_agent *a, const char *node, const char *journal_path,
+		  int64_t heal_after_ns, FILE *log);
+void fl_agent_release(struct fl_agent *a);
+
+/* Handle one request line; returns the reply line (malloc'd, ends in '\n'). */
+char *fl_agent_handle_line(struct fl_agent *a, const char *line, size_t len);
+
+/* Replay the journal newest first. Returns 0 when everything was undone
+ * (journal emptied), else the first error (entries kept for a retry). */
+int fl_agent_heal(struct fl_agent *a, size_t *healed, char *err, size_t errlen);
+
+/* Heal only the entries of one fault (NULL: all). */
+int fl_agent_heal_fault(struct fl_agent *a, const char *fault, size_t *healed, char *err,
+			size_t errlen);
+
+/* A new undo entry {"undo": kind} tagged with the request's "fault" id. */
+json_t *fl_agent_undo_entry(json_t *req, const char *kind);
+
+/* Serve requests from in, replies to out, until EOF (then heal and return
+ * 0). Calls the dead-man switch when nothing arrives for heal_after. */
+int fl_agent_serve(struct fl_agent *a, int in, int out);
+
+/* Is ifname an interface this agent may change? Sets err when not. */
+int fl_agent_iface_allowed(const struct fl_agent *a, const char *ifname, char *err, size_t errlen);
+
+/* Reap exited children (non-blocking). */
+void fl_agent_reap(struct fl_agent *a);
+
+int64_t fl_monotonic_ns(void);
+
+#endif

@@ -1,0 +1,433 @@
+/* The agent engine: decode a request, run the op of the injector that owns
+ * it, answer. Every change goes through the journal first (the injectors
+ * call fl_journal_append before acting); heal replays it newest first. The
+ * dead-man switch heals when the harness falls silent. Never exits. */
+#include "faultline/agent.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "faultline/proto.h"
+
+#ifndef FL_VERSION
+#define FL_VERSION "0.1.0"
+#endif
+
+extern const struct fl_injector_ops fl_process_ops;
+
+const struct fl_injector_ops *const fl_injectors[] = {
+	&fl_process_ops,
+	NULL,
+};
+
+int64_t fl_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void say(struct fl_agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct fl_agent *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!a->log)
+		return;
+	fprintf(a->log, "faultline-agent[%s]: ", a->node);
+	va_start(ap, fmt);
+	vfprintf(a->log, fmt, ap);
+	va_end(ap);
+	fputc('\n', a->log);
+	fflush(a->log);
+}
+
+int fl_agent_init(struct fl_agent *a, const char *node, const char *journal_path,
+		  int64_t heal_after_ns, FILE *log)
+{
+	char err[256];
+	size_t healed = 0;
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->node, sizeof(a->node), "%s", node ? node : "node");
+	a->heal_after_ns = heal_after_ns;
+	a->log = log;
+	a->last_heard_ns = fl_monotonic_ns();
+	for (size_t i = 0; i < FL_AGENT_MAX_PROCS; i++)
+		a->procs[i].last_status = -1;
+	if ((r = fl_journal_open(journal_path, &a->journal)) < 0)
+		return r;
+	/* a journal left by an agent that died: its faults may still hold */
+	if (fl_journal_count(a->journal)) {
+		size_t n = fl_journal_count(a->journal);
+		r = fl_agent_heal(a, &healed, err, sizeof(err));
+		if (r < 0)
+			say(a, "found %zu undo entries from a previous agent; healing failed: %s", n, err);
+		else
+			say(a, "found %zu undo entries from a previous agent; healed them", n);
+	}
+	return 0;
+}
+
+void fl_agent_release(struct fl_agent *a)
+{
+	fl_journal_close(a->journal);
+	a->journal = NULL;
+	for (size_t i = 0; i < a->nifaces; i++)
+		free(a->ifaces[i]);
+	a->nifaces = 0;
+	for (size_t i = 0; i < FL_AGENT_MAX_PROCS; i++) {
+		struct fl_proc *p = &a->procs[i];
+		for (char **v = p->argv; v && *v; v++)
+			free(*v);
+		for (char **v = p->env; v && *v; v++)
+			free(*v);
+		free(p->argv);
+		free(p->env);
+		free(p->log);
+		memset(p, 0, sizeof(*p));
+	}
+}
+
+int fl_agent_iface_allowed(const struct fl_agent *a, const char *ifname, char *err, size_t errlen)
+{
+	if (!ifname || !*ifname) {
+		snprintf(err, errlen, "request needs an 'iface'");
+		return -EINVAL;
+	}
+	if (a->nifaces) {
+		for (size_t i = 0; i < a->nifaces; i++)
+			if (!strcmp(a->ifaces[i], ifname))
+				return 0;
+		snprintf(err, errlen, "interface '%s' is not part of node '%s'", ifname, a->node);
+		return -EPERM;
+	}
+	if (!strcmp(ifname, "lo")) {
+		snprintf(err, errlen, "interface 'lo' is not a link of node '%s'", a->node);
+		return -EPERM;
+	}
+	if (!if_nametoindex(ifname)) {
+		snprintf(err, errlen, "no interface '%s' in node '%s'", ifname, a->node);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+void fl_agent_reap(struct fl_agent *a)
+{
+	int st;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (size_t i = 0; i < FL_AGENT_MAX_PROCS; i++) {
+			if (a->procs[i].pid == pid) {
+				a->procs[i].pid = 0;
+				a->procs[i].stopped = 0;
+				a->procs[i].last_status = st;
+			}
+		}
+	}
+}
+
+static const struct fl_undo_kind *find_undo(const char *kind)
+{
+	for (size_t k = 0; fl_injectors[k]; k++)
+		for (size_t i = 0; i < fl_injectors[k]->nundos; i++)
+			if (!strcmp(fl_injectors[k]->undos[i].name, kind))
+				return &fl_injectors[k]->undos[i];
+	return NULL;
+}
+
+static int entry_of_fault(json_t *e, const char *fault)
+{
+	const char *f = json_string_value(json_object_get(e, "fault"));
+
+	return !fault || (f && !strcmp(f, fault));
+}
+
+static int keep_other(json_t *e, void *ctx)
+{
+	return !entry_of_fault(e, ctx);
+}
+
+int fl_agent_heal_fault(struct fl_agent *a, const char *fault, size_t *healed, char *err,
+			size_t errlen)
+{
+	size_t n = fl_journal_count(a->journal);
+	int first = 0;
+
+	*healed = 0;
+	fl_agent_reap(a);
+	for (size_t i = n; i-- > 0;) {
+		json_t *e = fl_journal_entry(a->journal, i);
+		const char *kind = json_string_value(json_object_get(e, "undo"));
+		const struct fl_undo_kind *u = kind ? find_undo(kind) : NULL;
+		char why[256] = "";
+		int r;
+
+		if (!entry_of_fault(e, fault))
+			continue;
+		if (!u) {
+			r = -EINVAL;
+			snprintf(why, sizeof(why), "unknown undo kind '%s'", kind ? kind : "?");
+		} else {
+			r = u->undo(a, e, why, sizeof(why));
+		}
+		if (r < 0 && !first) {
+			first = r;
+			snprintf(err, errlen, "undo '%s': %s", kind ? kind : "?", why);
+		}
+		if (r == 0)
+			(*healed)++;
+	}
+	if (first)
+		return first;
+	if (!fault)
+		return fl_journal_clear(a->journal);
+	return fl_journal_retain(a->journal, keep_other, (void *)fault);
+}
+
+int fl_agent_heal(struct fl_agent *a, size_t *healed, char *err, size_t errlen)
+{
+	return fl_agent_heal_fault(a, NULL, healed, err, errlen);
+}
+
+/* The fault id a request carries ("fault": "f3"), copied into its undo
+ * entries so one fault can be healed without the others. */
+json_t *fl_agent_undo_entry(json_t *req, const char *kind)
+{
+	json_t *e = json_pack("{s:s}", "undo", kind), *f = json_object_get(req, "fault");
+
+	if (e && json_is_string(f))
+		json_object_set(e, "fault", f);
+	return e;
+}
+
+/* --- built-in ops ------------------------------------------------------------ */
+
+static int op_hello(struct fl_agent *a, json_t *req, json_t **reply, char *err, size_t errlen)
+{
+	json_t *ops = json_array();
+
+	json_array_append_new(ops, json_string("hello"));
+	json_array_append_new(ops, json_string("ping"));
+	json_array_append_new(ops, json_string("heal"));
+	json_array_append_new(ops, json_string("journal"));
+	for (size_t k = 0; fl_injectors[k]; k++)
+		for (size_t i = 0; i < fl_injectors[k]->nops; i++)
+			json_array_append_new(ops, json_string(fl_injectors[k]->ops[i].name));
+	*reply = json_pack("{s:s, s:s, s:i, s:I, s:o}", "agent", FL_VERSION, "node", a->node,
+			   "protocol", FL_PROTO_VERSION, "heal_after_ms",
+			   (json_int_t)(a->heal_after_ns / 1000000), "ops", ops);
+	return 0;
+}
+
+static int op_ping(struct fl_agent *a, json_t *req, json_t **reply, char *err, size_t errlen)
+{
+	return 0;
+}
+
+/* {"op":"heal"} heals everything; {"op":"heal","fault":"f3"} only that fault. */
+static int op_heal(struct fl_agent *a, json_t *req, json_t **reply, char *err, size_t errlen)
+{
+	size_t healed = 0;
+	int r = fl_agent_heal_fault(a, json_string_value(json_object_get(req, "fault")), &healed, err,
+				    errlen);
+
+	if (r == 0)
+		*reply = json_pack("{s:I}", "healed", (json_int_t)healed);
+	return r;
+}
+
+static int op_journal(struct fl_agent *a, json_t *req, json_t **reply, char *err, size_t errlen)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < fl_journal_count(a->journal); i++)
+		json_array_append(list, fl_journal_entry(a->journal, i));
+	*reply = json_pack("{s:o}", "entries", list);
+	return 0;
+}
+
+static const struct fl_agent_op builtin_ops[] = {
+	{ "hello", op_hello },	 { "ping", op_ping },	    { "heartbeat", op_ping },
+	{ "heal", op_heal },	 { "journal", op_journal },
+};
+
+static const struct fl_agent_op *find_op(const char *name)
+{
+	for (size_t i = 0; i < sizeof(builtin_ops) / sizeof(builtin_ops[0]); i++)
+		if (!strcmp(builtin_ops[i].name, name))
+			return &builtin_ops[i];
+	for (size_t k = 0; fl_injectors[k]; k++)
+		for (size_t i = 0; i < fl_injectors[k]->nops; i++)
+			if (!strcmp(fl_injectors[k]->ops[i].name, name))
+				return &fl_injectors[k]->ops[i];
+	return NULL;
+}
+
+char *fl_agent_handle_line(struct fl_agent *a, const char *line, size_t len)
+{
+	struct fl_request req;
+	const struct fl_agent_op *op;
+	json_t *reply = NULL;
+	char err[512] = "";
+	char *out;
+	int r;
+
+	a->last_heard_ns = fl_monotonic_ns();
+	a->dead_man_fired = 0;
+	if (fl_proto_parse(line, len, &req, err, sizeof(err)) < 0)
+		return fl_proto_reply_error(req.id, "%s", err);
+	fl_agent_reap(a);
+	op = find_op(req.op);
+	if (!op) {
+		out = fl_proto_reply_error(req.id, "unknown op '%s'", req.op);
+		fl_request_release(&req);
+		return out;
+	}
+	r = op->run(a, req.obj, &reply, err, sizeof(err));
+	if (r < 0) {
+		json_decref(reply);
+		out = fl_proto_reply_error(req.id, "%s", *err ? err : strerror(-r));
+	} else {
+		out = fl_proto_reply_ok(req.id, reply);
+	}
+	fl_request_release(&req);
+	return out;
+}
+
+/* --- the channel loop ---------------------------------------------------------- */
+
+static int write_all(int fd, const char *s)
+{
+	size_t len = strlen(s);
+
+	while (len) {
+		ssize_t w = write(fd, s, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		s += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static void dead_man(struct fl_agent *a)
+{
+	size_t healed = 0, n = fl_journal_count(a->journal);
+	char err[256] = "";
+
+	a->dead_man_fired = 1;
+	if (!n)
+		return;
+	if (fl_agent_heal(a, &healed, err, sizeof(err)) < 0)
+		say(a, "no heartbeat for %lld ms: healing failed: %s",
+		    (long long)(a->heal_after_ns / 1000000), err);
+	else
+		say(a, "no heartbeat for %lld ms: healed %zu fault%s",
+		    (long long)(a->heal_after_ns / 1000000), healed, healed == 1 ? "" : "s");
+}
+
+static void shutdown_all(struct fl_agent *a, const char *why)
+{
+	size_t healed = 0;
+	char err[256] = "";
+
+	if (fl_journal_count(a->journal)) {
+		if (fl_agent_heal(a, &healed, err, sizeof(err)) < 0)
+			say(a, "%s: healing failed: %s", why, err);
+		else
+			say(a, "%s: healed %zu fault%s", why, healed, healed == 1 ? "" : "s");
+	}
+	for (size_t k = 0; fl_injectors[k]; k++)
+		if (fl_injectors[k]->shutdown)
+			fl_injectors[k]->shutdown(a);
+}
+
+int fl_agent_serve(struct fl_agent *a, int in, int out)
+{
+	static char buf[FL_PROTO_MAX_LINE + 1];
+	size_t len = 0;
+	int skipping = 0; /* inside an oversized line: drop bytes until '\n' */
+
+	for (;;) {
+		struct pollfd pfd = { .fd = in, .events = POLLIN };
+		int64_t now = fl_monotonic_ns(), left = a->last_heard_ns + a->heal_after_ns - now;
+		int timeout = 200, pr;
+		ssize_t k;
+		size_t start = 0;
+
+		if (!a->dead_man_fired && a->heal_after_ns > 0 && left <= 0) {
+			dead_man(a);
+			continue;
+		}
+		if (!a->dead_man_fired && a->heal_after_ns > 0 && left / 1000000 < timeout)
+			timeout = (int)(left / 1000000) + 1;
+		pr = poll(&pfd, 1, timeout);
+		fl_agent_reap(a);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return -errno;
+		if (pr == 0)
+			continue;
+		k = read(in, buf + len, sizeof(buf) - len);
+		if (k < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (k <= 0) {
+			/* the harness is gone: leave nothing behind */
+			shutdown_all(a, k == 0 ? "channel closed" : "channel error");
+			return k == 0 ? 0 : -errno;
+		}
+		len += (size_t)k;
+		for (size_t i = 0; i < len; i++) {
+			char *reply = NULL;
+
+			if (buf[i] != '\n')
+				continue;
+			if (skipping)
+				skipping = 0;
+			else if (i > start)
+				reply = fl_agent_handle_line(a, buf + start, i - start);
+			else
+				a->last_heard_ns = fl_monotonic_ns(); /* blank line: keep-alive */
+			start = i + 1;
+			if (reply && write_all(out, reply) < 0) {
+				free(reply);
+				shutdown_all(a, "cannot write to the channel");
+				return -EPIPE;
+			}
+			free(reply);
+		}
+		memmove(buf, buf + start, len - start);
+		len -= start;
+		if (len == sizeof(buf)) {
+			/* one error per oversized line, however long it goes on */
+			if (!skipping) {
+				char *reply = fl_proto_reply_error(-1, "request longer than %d bytes",
+								   FL_PROTO_MAX_LINE);
+				if (reply && write_all(out, reply) < 0) {
+					free(reply);
+					shutdown_all(a, "cannot write to the channel");
+					return -EPIPE;
+				}
+				free(reply);
+			}
+			len = 0;
+			skipping = 1;
+		}
+	}
+}

@@ -41,7 +41,7 @@ static void test_calls(void **state)
 	struct fl_agentc *c;
 	json_t *r = NULL;
 	char err[256];
-	char *extra[] = { "--heal-after", "0", NULL };
+	char *extra[] = { (char *)"--heal-after", (char *)"0", NULL };
 	pid_t sut;
 
 	(void)state;
@@ -79,7 +79,7 @@ static void test_harness_killed(void **state)
 		struct fl_agentc *c;
 		json_t *r;
 		char err[256];
-		char *extra[] = { "--heal-after", "30s", NULL };
+		char *extra[] = { (char *)"--heal-after", (char *)"30s", NULL };
 		if (fl_agentc_spawn(agent, "n1", extra, &c) < 0 ||
 		    fl_agentc_call(c, json_pack("{s:s, s:[s,s]}", "op", "spawn", "argv", "sleep", "60"), 5000,
 				   &r, err, sizeof(err)) < 0)

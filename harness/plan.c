@@ -11,6 +11,7 @@
 #include <string.h>
 #include <signal.h>
 
+#include "faultline/netem_json.h"
 #include "faultline/rng.h"
 #include "faultline/units.h"
 
@@ -546,34 +547,7 @@ static json_t *params_json(const struct fl_plan *p, const struct fl_plan_step *s
 		}
 		return o;
 	}
-	if (ne->set & FL_NETEM_LATENCY) {
-		json_object_set_new(o, "latency_ns", json_integer(ne->latency_ns));
-		json_object_set_new(o, "jitter_ns", json_integer(ne->jitter_ns));
-		json_object_set_new(o, "latency_correlation", json_real(ne->latency_corr));
-		json_object_set_new(o, "distribution",
-				    json_string(fl_distribution_to_string(ne->distribution)));
-	}
-	if (ne->set & FL_NETEM_LOSS) {
-		json_object_set_new(o, "loss", json_real(ne->loss));
-		json_object_set_new(o, "loss_correlation", json_real(ne->loss_corr));
-	}
-	if (ne->set & FL_NETEM_DUPLICATE) {
-		json_object_set_new(o, "duplicate", json_real(ne->duplicate));
-		json_object_set_new(o, "duplicate_correlation", json_real(ne->duplicate_corr));
-	}
-	if (ne->set & FL_NETEM_CORRUPT) {
-		json_object_set_new(o, "corrupt", json_real(ne->corrupt));
-		json_object_set_new(o, "corrupt_correlation", json_real(ne->corrupt_corr));
-	}
-	if (ne->set & FL_NETEM_REORDER) {
-		json_object_set_new(o, "reorder", json_real(ne->reorder));
-		json_object_set_new(o, "reorder_correlation", json_real(ne->reorder_corr));
-		json_object_set_new(o, "gap", json_integer(ne->gap));
-	}
-	if (ne->set & FL_NETEM_RATE)
-		json_object_set_new(o, "rate_bytes_per_s", json_integer((json_int_t)ne->rate_bps));
-	if (fl_fault_is_network(f->kind) && ne->limit)
-		json_object_set_new(o, "limit", json_integer(ne->limit));
+	fl_netem_to_json(ne, o);
 	if (f->tamper)
 		json_object_set_new(o, "tamper", json_pack("{s:i, s:i}", "offset", (int)f->tamper_offset,
 							   "value", (int)f->tamper_value));

@@ -32,7 +32,7 @@ static const char *const fault_names[] = {
 static const char *const part_mode_names[] = { "isolate", "halves", "majorities-ring", "bridge",
 					       "groups" };
 static const char *const direction_names[] = { "both", "to", "from" };
-static const char *const dist_names[] = { "none", "normal", "pareto", "paretonormal", "uniform" };
+static const char *const dist_names[] = { "none", "normal", "pareto", "paretonormal", "uniform" }; /* = netem_json.c */
 static const char *const target_names[] = { "nodes",    "leader",   "followers", "random-one",
 					    "minority", "majority", "all",       "percent" };
 
@@ -55,7 +55,6 @@ NAME_FN(fl_read_mode_to_string, enum fl_read_mode, read_mode_names)
 NAME_FN(fl_fault_kind_to_string, enum fl_fault_kind, fault_names)
 NAME_FN(fl_partition_mode_to_string, enum fl_partition_mode, part_mode_names)
 NAME_FN(fl_direction_to_string, enum fl_direction, direction_names)
-NAME_FN(fl_distribution_to_string, enum fl_distribution, dist_names)
 NAME_FN(fl_target_kind_to_string, enum fl_target_kind, target_names)
 
 int fl_fault_kind_from_string(const char *s)

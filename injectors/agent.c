@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "faultline/agent.h"
@@ -15,6 +18,56 @@
 #ifndef FL_VERSION
 #define FL_VERSION "0.1.0"
 #endif
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	fl_agent_stop = 1;
+}
+
+/* --listen: a unix socket; one harness connection at a time. Faults live as
+ * long as the connection that made them; the processes until SIGTERM. */
+static int serve_socket(struct fl_agent *a, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int lfd, r = 0;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "faultline-agent: socket path too long: %s\n", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, path);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(lfd, 4) < 0) {
+		r = -errno;
+		fprintf(stderr, "faultline-agent: cannot listen on %s: %s\n", path, strerror(errno));
+		close(lfd);
+		return r;
+	}
+	setsid(); /* outlive the terminal of the `faultline up` that started us */
+	while (!fl_agent_stop) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		int cfd;
+		if (poll(&p, 1, 200) <= 0) {
+			fl_agent_reap(a);
+			continue;
+		}
+		cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (cfd < 0)
+			continue;
+		a->last_heard_ns = fl_monotonic_ns();
+		a->dead_man_fired = 0;
+		fl_agent_serve_conn(a, cfd, cfd, 0);
+		close(cfd);
+	}
+	close(lfd);
+	unlink(path);
+	fl_agent_shutdown(a, "stopped by a signal");
+	return r;
+}
 
 static void usage(FILE *f)
 {
@@ -34,7 +87,10 @@ static void usage(FILE *f)
 		"                       dead agent is healed at start\n"
 		"  --heal-after D       dead-man switch delay, e.g. 5s; 0 disables it\n"
 		"  --iface NAME         an interface this node owns (repeatable; default:\n"
-		"                       every interface of its namespace but lo)\n");
+		"                       every interface of its namespace but lo)\n"
+		"  --listen PATH        serve connections on a unix socket instead of\n"
+		"                       stdin/stdout; a connection's faults are healed\n"
+		"                       when it closes, the processes at SIGTERM\n");
 }
 
 int main(int argc, char **argv)
@@ -46,16 +102,17 @@ int main(int argc, char **argv)
 		{ "journal", required_argument, NULL, 'j' },
 		{ "heal-after", required_argument, NULL, 'a' },
 		{ "iface", required_argument, NULL, 'i' },
+		{ "listen", required_argument, NULL, 'l' },
 		{ 0 },
 	};
 	struct fl_agent a;
-	const char *node = "node", *journal = NULL, *why;
+	const char *node = "node", *journal = NULL, *why, *listen_path = NULL;
 	char *tmp_journal = NULL, *ifaces[FL_AGENT_MAX_IFACES];
 	int64_t heal_after = 5 * FL_NS_PER_S;
 	size_t nifaces = 0;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "hVn:j:a:i:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hVn:j:a:i:l:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -74,6 +131,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "faultline-agent: bad --heal-after '%s': %s\n", optarg, why);
 				return 2;
 			}
+			break;
+		case 'l':
+			listen_path = optarg;
 			break;
 		case 'i':
 			if (nifaces == FL_AGENT_MAX_IFACES) {
@@ -95,6 +155,11 @@ int main(int argc, char **argv)
 		journal = tmp_journal;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	{
+		struct sigaction sa = { .sa_handler = on_signal };
+		sigaction(SIGTERM, &sa, NULL); /* no SA_RESTART: poll/accept return EINTR */
+		sigaction(SIGINT, &sa, NULL);
+	}
 	if ((r = fl_agent_init(&a, node, journal, heal_after, stderr)) < 0) {
 		fprintf(stderr, "faultline-agent: cannot open journal '%s': %s\n", journal, strerror(-r));
 		free(tmp_journal);
@@ -102,7 +167,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < nifaces; i++)
 		a.ifaces[a.nifaces++] = strdup(ifaces[i]);
-	r = fl_agent_serve(&a, STDIN_FILENO, STDOUT_FILENO);
+	r = listen_path ? serve_socket(&a, listen_path) : fl_agent_serve(&a, STDIN_FILENO, STDOUT_FILENO);
 	if (tmp_journal && fl_journal_count(a.journal) == 0)
 		unlink(tmp_journal);
 	fl_agent_release(&a);

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include "faultline/proto.h"
 
 #ifndef FL_VERSION
@@ -22,9 +24,11 @@
 #endif
 
 extern const struct fl_injector_ops fl_process_ops;
+extern const struct fl_injector_ops fl_net_ops;
 
 const struct fl_injector_ops *const fl_injectors[] = {
 	&fl_process_ops,
+	&fl_net_ops,
 	NULL,
 };
 
@@ -341,7 +345,7 @@ static void dead_man(struct fl_agent *a)
 		    (long long)(a->heal_after_ns / 1000000), healed, healed == 1 ? "" : "s");
 }
 
-static void shutdown_all(struct fl_agent *a, const char *why)
+void fl_agent_shutdown(struct fl_agent *a, const char *why)
 {
 	size_t healed = 0;
 	char err[256] = "";
@@ -357,7 +361,14 @@ static void shutdown_all(struct fl_agent *a, const char *why)
 			fl_injectors[k]->shutdown(a);
 }
 
+volatile sig_atomic_t fl_agent_stop;
+
 int fl_agent_serve(struct fl_agent *a, int in, int out)
+{
+	return fl_agent_serve_conn(a, in, out, 1);
+}
+
+int fl_agent_serve_conn(struct fl_agent *a, int in, int out, int last)
 {
 	static char buf[FL_PROTO_MAX_LINE + 1];
 	size_t len = 0;
@@ -378,6 +389,10 @@ int fl_agent_serve(struct fl_agent *a, int in, int out)
 			timeout = (int)(left / 1000000) + 1;
 		pr = poll(&pfd, 1, timeout);
 		fl_agent_reap(a);
+		if (fl_agent_stop) {
+			fl_agent_shutdown(a, "stopped by a signal");
+			return 0;
+		}
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr < 0)
@@ -388,9 +403,21 @@ int fl_agent_serve(struct fl_agent *a, int in, int out)
 		if (k < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (k <= 0) {
-			/* the harness is gone: leave nothing behind */
-			shutdown_all(a, k == 0 ? "channel closed" : "channel error");
-			return k == 0 ? 0 : -errno;
+			/* the harness is gone: leave nothing behind (its faults at
+			 * least; the processes too when this was the last channel) */
+			int e = k == 0 ? 0 : -errno;
+			if (last) {
+				fl_agent_shutdown(a, k == 0 ? "channel closed" : "channel error");
+			} else if (fl_journal_count(a->journal)) {
+				size_t healed = 0;
+				char err[256] = "";
+				if (fl_agent_heal(a, &healed, err, sizeof(err)) < 0)
+					say(a, "connection closed: healing failed: %s", err);
+				else
+					say(a, "connection closed: healed %zu fault%s", healed,
+					    healed == 1 ? "" : "s");
+			}
+			return e;
 		}
 		len += (size_t)k;
 		for (size_t i = 0; i < len; i++) {
@@ -407,7 +434,7 @@ int fl_agent_serve(struct fl_agent *a, int in, int out)
 			start = i + 1;
 			if (reply && write_all(out, reply) < 0) {
 				free(reply);
-				shutdown_all(a, "cannot write to the channel");
+				fl_agent_shutdown(a, "cannot write to the channel");
 				return -EPIPE;
 			}
 			free(reply);
@@ -421,7 +448,7 @@ int fl_agent_serve(struct fl_agent *a, int in, int out)
 								   FL_PROTO_MAX_LINE);
 				if (reply && write_all(out, reply) < 0) {
 					free(reply);
-					shutdown_all(a, "cannot write to the channel");
+					fl_agent_shutdown(a, "cannot write to the channel");
 					return -EPIPE;
 				}
 				free(reply);

@@ -56,6 +56,7 @@ struct fl_agent {
 	char *ifaces[FL_AGENT_MAX_IFACES]; /* allowed interfaces; none = any but lo */
 	size_t nifaces;
 	struct fl_proc procs[FL_AGENT_MAX_PROCS];
+	void *net;               /* the network injector's state (net.c) */
 	FILE *log;               /* the agent's own log (stderr) */
 };
 
@@ -83,6 +84,17 @@ json_t *fl_agent_undo_entry(json_t *req, const char *kind);
 /* Serve requests from in, replies to out, until EOF (then heal and return
  * 0). Calls the dead-man switch when nothing arrives for heal_after. */
 int fl_agent_serve(struct fl_agent *a, int in, int out);
+
+/* One connection of a listening agent: on EOF its faults are healed; the
+ * processes are stopped too only when last is set. */
+int fl_agent_serve_conn(struct fl_agent *a, int in, int out, int last);
+
+/* Heal everything and stop the spawned processes (the agent is leaving). */
+void fl_agent_shutdown(struct fl_agent *a, const char *why);
+
+/* Set from a signal handler: serve returns after healing everything. */
+#include <signal.h>
+extern volatile sig_atomic_t fl_agent_stop;
 
 /* Is ifname an interface this agent may change? Sets err when not. */
 int fl_agent_iface_allowed(const struct fl_agent *a, const char *ifname, char *err, size_t errlen);

@@ -226,7 +226,6 @@ const char *fl_fault_kind_to_string(enum fl_fault_kind v);
 int fl_fault_kind_from_string(const char *s);
 const char *fl_partition_mode_to_string(enum fl_partition_mode v);
 const char *fl_direction_to_string(enum fl_direction v);
-const char *fl_distribution_to_string(enum fl_distribution v);
 const char *fl_target_kind_to_string(enum fl_target_kind v);
 const char *fl_libvirt_mode_to_string(enum fl_libvirt_mode v);
 const char *fl_accel_to_string(enum fl_accel v);

@@ -1,0 +1,453 @@
+/* Local clusters that outlive the command that made them: provider, agents
+ * and a state file. Every step of `up` is undone on failure; `down` works
+ * from the files alone, even when the process that ran `up` was killed. */
+#include "faultline/cluster.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "faultline/journal.h"
+#include "faultline/netns.h"
+#include "faultline/tc.h"
+
+#define STATE_FILE "cluster.json"
+
+const char *fl_cluster_root(void)
+{
+	const char *r = getenv("FAULTLINE_STATE");
+
+	return r && *r ? r : "/run/faultline";
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+/* <dir>/agent-<node>.<what> */
+static void path_in(const struct fl_cluster *c, char *buf, size_t len, const char *node,
+		    const char *what)
+{
+	snprintf(buf, len, "%s/agent-%s.%s", c->dir, node, what);
+}
+
+static int write_state(const struct fl_cluster *c)
+{
+	json_t *o = json_object(), *nodes = json_array();
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	int r = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		struct in_addr in = { .s_addr = htonl(c->addrs[i]) };
+		char a[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &in, a, sizeof(a));
+		json_array_append_new(nodes, json_pack("{s:s, s:s, s:i}", "name", c->names[i], "addr", a,
+						       "agent_pid", (int)c->agent_pids[i]));
+	}
+	json_object_set_new(o, "scenario", json_string(c->scenario));
+	json_object_set_new(o, "id", json_string(c->id));
+	json_object_set_new(o, "provider", json_string("netns"));
+	json_object_set_new(o, "nodes", nodes);
+	snprintf(path, sizeof(path), "%s/%s", c->dir, STATE_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_dump_file(o, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 || rename(tmp, path) < 0)
+		r = -EIO;
+	json_decref(o);
+	return r;
+}
+
+static int connect_agent(const struct fl_cluster *c, size_t i, int *fd)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char path[PATH_MAX];
+	int s;
+
+	path_in(c, path, sizeof(path), c->names[i], "sock");
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int r = -errno;
+		close(s);
+		return r;
+	}
+	*fd = s;
+	return 0;
+}
+
+static void stop_agents(struct fl_cluster *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		fl_agentc_close(c->agents[i], 100);
+		c->agents[i] = NULL;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		if (c->agent_pids[i] > 0)
+			kill(c->agent_pids[i], SIGTERM);
+	for (int t = 0; t < 300; t++) {
+		int alive = 0;
+		for (size_t i = 0; i < c->n; i++) {
+			if (c->agent_pids[i] <= 0)
+				continue;
+			/* our child (up failed) or someone else's (down later) */
+			if (waitpid(c->agent_pids[i], NULL, WNOHANG) == c->agent_pids[i] ||
+			    kill(c->agent_pids[i], 0) < 0)
+				c->agent_pids[i] = 0;
+			else
+				alive = 1;
+		}
+		if (!alive)
+			return;
+		sleep_ms(10);
+	}
+	for (size_t i = 0; i < c->n; i++)
+		if (c->agent_pids[i] > 0) {
+			kill(c->agent_pids[i], SIGKILL);
+			waitpid(c->agent_pids[i], NULL, WNOHANG);
+			c->agent_pids[i] = 0;
+		}
+}
+
+static int start_agent(struct fl_cluster *c, size_t i, const char *agent_path, char *err,
+		       size_t errlen)
+{
+	char journal[PATH_MAX], sock[PATH_MAX], log[PATH_MAX];
+	char *argv[] = { (char *)agent_path, (char *)"--node",	    c->names[i],
+			 (char *)"--journal", journal,		    (char *)"--listen",
+			 sock,		      (char *)"--iface",    (char *)FL_NETNS_IFNAME,
+			 (char *)"--heal-after", (char *)"5s",	    NULL };
+	int logfd, r;
+
+	path_in(c, journal, sizeof(journal), c->names[i], "journal");
+	path_in(c, sock, sizeof(sock), c->names[i], "sock");
+	path_in(c, log, sizeof(log), c->names[i], "log");
+	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (logfd < 0) {
+		snprintf(err, errlen, "cannot create '%s': %s", log, strerror(errno));
+		return -errno;
+	}
+	r = fl_netns_spawn(c->nc, i, argv, -1, logfd, logfd, &c->agent_pids[i], err, errlen);
+	close(logfd);
+	return r;
+}
+
+int fl_cluster_up(const struct fl_scenario *s, const char *agent_path, struct fl_cluster **out,
+		  char *err, size_t errlen)
+{
+	struct fl_cluster *c = calloc(1, sizeof(*c));
+	struct fl_netns_spec spec = { 0 };
+	const char *names[FL_MAX_NODES];
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	if (s->cluster.provider != FL_PROVIDER_NETNS) {
+		snprintf(err, errlen, "provider '%s' is not implemented yet; use 'netns'",
+			 fl_provider_to_string(s->cluster.provider));
+		free(c);
+		return -EOPNOTSUPP;
+	}
+	if ((r = fl_netns_make_id(s->name, c->id)) < 0) {
+		free(c);
+		return r;
+	}
+	mkdir(fl_cluster_root(), 0755);
+	snprintf(c->dir, sizeof(c->dir), "%s/%s", fl_cluster_root(), c->id);
+	c->scenario = strdup(s->name);
+	c->n = s->cluster.nnodes;
+	for (size_t i = 0; i < c->n; i++) {
+		c->names[i] = strdup(s->cluster.nodes[i]);
+		names[i] = c->names[i];
+	}
+	spec.id = c->id;
+	spec.nnodes = c->n;
+	spec.names = names;
+	spec.has_subnet = s->cluster.has_subnet;
+	spec.subnet = s->cluster.subnet;
+	spec.prefix = s->cluster.prefix;
+	spec.state_dir = c->dir;
+	if ((r = fl_netns_up(&spec, &c->nc, err, errlen)) < 0) {
+		fl_cluster_free(c);
+		return r;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		c->addrs[i] = fl_netns_node_addr(c->nc, i);
+	for (size_t i = 0; i < c->n && r == 0; i++)
+		r = start_agent(c, i, agent_path, err, errlen);
+	if (r == 0)
+		r = write_state(c);
+	/* the agents answer once their sockets listen */
+	for (int t = 0; r == 0 && t < 500; t++) {
+		size_t ready = 0;
+		for (size_t i = 0; i < c->n; i++) {
+			int fd;
+			if (connect_agent(c, i, &fd) == 0) {
+				close(fd);
+				ready++;
+			}
+		}
+		if (ready == c->n)
+			break;
+		if (t == 499) {
+			snprintf(err, errlen, "the agents did not start within 5 s (see %s/agent-*.log)",
+				 c->dir);
+			r = -ETIMEDOUT;
+		}
+		sleep_ms(10);
+	}
+	if (r < 0) {
+		char e2[256];
+		stop_agents(c);
+		fl_netns_down(c->nc, e2, sizeof(e2));
+		unlink(c->dir); /* best effort; the netns journal is gone by now */
+		fl_cluster_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+int fl_cluster_find(const char *name, char *dir, size_t dirlen, char *err, size_t errlen)
+{
+	DIR *d = opendir(fl_cluster_root());
+	struct dirent *e;
+	char found[8][256], want[8] = "";
+	size_t n = 0;
+
+	if (name && fl_netns_make_id(name, want) < 0)
+		want[0] = 0;
+	if (!d) {
+		snprintf(err, errlen, "no cluster is up (nothing in %s); start one with 'faultline up'",
+			 fl_cluster_root());
+		return -ENOENT;
+	}
+	while ((e = readdir(d))) {
+		char p[PATH_MAX];
+		struct stat st;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s/%s", fl_cluster_root(), e->d_name, STATE_FILE);
+		if (stat(p, &st) < 0)
+			continue;
+		if (name && strcmp(e->d_name, name) && strcmp(e->d_name, want))
+			continue;
+		if (n < 8)
+			snprintf(found[n], sizeof(found[n]), "%s", e->d_name);
+		n++;
+	}
+	closedir(d);
+	if (n == 0) {
+		snprintf(err, errlen, name ? "no cluster '%s' is up" : "no cluster is up%s",
+			 name ? name : "; start one with 'faultline up'");
+		return -ENOENT;
+	}
+	if (n > 1) {
+		snprintf(err, errlen, "%zu clusters are up (%s, %s%s); name one with --cluster", n,
+			 found[0], found[1], n > 2 ? ", ..." : "");
+		return -EEXIST;
+	}
+	snprintf(dir, dirlen, "%s/%s", fl_cluster_root(), found[0]);
+	return 0;
+}
+
+int fl_cluster_open(const char *dir, struct fl_cluster **out, char *err, size_t errlen)
+{
+	struct fl_cluster *c = calloc(1, sizeof(*c));
+	char path[PATH_MAX];
+	json_error_t je;
+	json_t *o, *nodes;
+	size_t i;
+	json_t *v;
+
+	if (!c)
+		return -ENOMEM;
+	snprintf(c->dir, sizeof(c->dir), "%s", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE);
+	if (!(o = json_load_file(path, 0, &je))) {
+		snprintf(err, errlen, "%s: %s", path, je.text);
+		free(c);
+		return -ENOENT;
+	}
+	snprintf(c->id, sizeof(c->id), "%s", json_string_value(json_object_get(o, "id")) ?: "");
+	c->scenario = strdup(json_string_value(json_object_get(o, "scenario")) ?: "?");
+	nodes = json_object_get(o, "nodes");
+	json_array_foreach(nodes, i, v) {
+		struct in_addr in;
+		if (i >= FL_MAX_NODES)
+			break;
+		c->names[i] = strdup(json_string_value(json_object_get(v, "name")) ?: "?");
+		if (inet_pton(AF_INET, json_string_value(json_object_get(v, "addr")) ?: "", &in) == 1)
+			c->addrs[i] = ntohl(in.s_addr);
+		c->agent_pids[i] = (pid_t)json_integer_value(json_object_get(v, "agent_pid"));
+		c->n = i + 1;
+	}
+	json_decref(o);
+	if (fl_netns_attach(dir, &c->nc, err, errlen) < 0)
+		c->nc = NULL; /* down still works from the journal */
+	*out = c;
+	return 0;
+}
+
+int fl_cluster_connect(struct fl_cluster *c, char *err, size_t errlen)
+{
+	int ok = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		int fd;
+		if (c->agents[i]) {
+			ok++;
+			continue;
+		}
+		if (connect_agent(c, i, &fd) < 0)
+			continue;
+		if (fl_agentc_attach(c->names[i], fd, 0, &c->agents[i]) < 0) {
+			close(fd);
+			continue;
+		}
+		ok++;
+	}
+	if (ok < (int)c->n)
+		snprintf(err, errlen, "%d of %zu agents answer", ok, c->n);
+	return ok;
+}
+
+/* Heal one node's journal without its agent: what survives an agent is
+ * traffic control (processes died with it). */
+static int heal_journal(struct fl_cluster *c, size_t i, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct fl_journal *j;
+	int saved, r = 0, n;
+
+	path_in(c, path, sizeof(path), c->names[i], "journal");
+	if (fl_journal_open(path, &j) < 0)
+		return 0;
+	n = (int)fl_journal_count(j);
+	if (n && c->nc && fl_netns_enter(c->nc, i, &saved, err, errlen) == 0) {
+		struct nl_sock *sk;
+		struct fl_tc_err te;
+		int ifindex = (int)if_nametoindex(FL_NETNS_IFNAME);
+		if (fl_tc_socket_new(&sk, &te) == 0) {
+			if (ifindex && fl_tc_clear(sk, ifindex, &te) < 0) {
+				snprintf(err, errlen, "node '%s': %.200s", c->names[i], te.msg);
+				r = -EIO;
+			}
+			fl_tc_socket_free(sk);
+		}
+		fl_netns_leave(saved);
+	}
+	if (r == 0)
+		fl_journal_clear(j);
+	fl_journal_close(j);
+	return r < 0 ? r : n;
+}
+
+int fl_cluster_heal(struct fl_cluster *c, char *err, size_t errlen)
+{
+	int total = 0, first = 0;
+
+	fl_cluster_connect(c, err, errlen);
+	for (size_t i = 0; i < c->n; i++) {
+		char e[256] = "";
+		int r;
+		if (c->agents[i]) {
+			json_t *reply = NULL;
+			r = fl_agentc_call(c->agents[i], json_pack("{s:s}", "op", "heal"), 5000, &reply, e,
+					   sizeof(e));
+			if (r == 0)
+				total += (int)json_integer_value(json_object_get(reply, "healed"));
+			json_decref(reply);
+		} else {
+			r = heal_journal(c, i, e, sizeof(e));
+			if (r > 0)
+				total += r;
+		}
+		if (r < 0 && !first) {
+			first = r;
+			snprintf(err, errlen, "%s", e);
+		}
+	}
+	return first ? first : total;
+}
+
+int fl_cluster_down(struct fl_cluster *c, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int r;
+
+	stop_agents(c);
+	r = c->nc ? fl_netns_down(c->nc, err, errlen) : fl_netns_down_from_state(c->dir, err, errlen);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < c->n; i++) {
+		static const char *const f[] = { "journal", "sock", "log" };
+		for (size_t k = 0; k < 3; k++) {
+			path_in(c, path, sizeof(path), c->names[i], f[k]);
+			unlink(path);
+		}
+	}
+	snprintf(path, sizeof(path), "%s/%s", c->dir, STATE_FILE);
+	unlink(path);
+	if (rmdir(c->dir) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove '%s': %s", c->dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+json_t *fl_cluster_status(struct fl_cluster *c)
+{
+	json_t *o = json_object(), *nodes = json_array();
+	char e[256];
+
+	fl_cluster_connect(c, e, sizeof(e));
+	for (size_t i = 0; i < c->n; i++) {
+		struct in_addr in = { .s_addr = htonl(c->addrs[i]) };
+		char a[INET_ADDRSTRLEN];
+		json_t *n, *reply = NULL;
+		inet_ntop(AF_INET, &in, a, sizeof(a));
+		n = json_pack("{s:s, s:s, s:b}", "name", c->names[i], "addr", a, "agent",
+			      c->agents[i] != NULL);
+		if (c->agents[i] && fl_agentc_call(c->agents[i], json_pack("{s:s}", "op", "journal"),
+						   5000, &reply, e, sizeof(e)) == 0)
+			json_object_set(n, "faults", json_object_get(reply, "entries"));
+		json_decref(reply);
+		json_array_append_new(nodes, n);
+	}
+	json_object_set_new(o, "scenario", json_string(c->scenario));
+	json_object_set_new(o, "id", json_string(c->id));
+	json_object_set_new(o, "dir", json_string(c->dir));
+	json_object_set_new(o, "nodes", nodes);
+	return o;
+}
+
+void fl_cluster_free(struct fl_cluster *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		fl_agentc_close(c->agents[i], 100);
+		free(c->names[i]);
+	}
+	fl_netns_cluster_free(c->nc);
+	free(c->scenario);
+	free(c);
+}

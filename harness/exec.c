@@ -1,0 +1,217 @@
+/* Plan step -> agent requests. A partition becomes, on every node, drops of
+ * the addresses it may not send to; a network fault becomes a netem shape on
+ * each target toward its peers; process faults become signals. Nothing here
+ * touches the kernel itself: the agents do, and journal it first. */
+#include "faultline/exec.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "faultline/netem_json.h"
+
+static json_t *addr_list(const struct fl_exec *x, uint64_t mask, int except)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
+		if (!(mask & (1ull << i)) || (int)i == except)
+			continue;
+		struct in_addr in = { .s_addr = htonl(x->addrs[i]) };
+		char buf[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &in, buf, sizeof(buf));
+		json_array_append_new(a, json_string(buf));
+	}
+	return a;
+}
+
+static int call(struct fl_exec *x, size_t node, json_t *req, char *err, size_t errlen)
+{
+	json_t *reply = NULL;
+	int r;
+
+	if (!x->agents[node]) {
+		json_decref(req);
+		snprintf(err, errlen, "node '%s': no agent", x->s->cluster.nodes[node]);
+		return -ENOTCONN;
+	}
+	r = fl_agentc_call(x->agents[node], req, x->timeout_ms, &reply, err, errlen);
+	json_decref(req);
+	json_decref(reply);
+	return r;
+}
+
+/* leader/followers -> a concrete mask, now */
+static int concrete(struct fl_exec *x, const struct fl_targets *t, uint64_t *mask, char *err,
+		    size_t errlen)
+{
+	uint64_t all = x->s->cluster.nnodes >= 64 ? ~0ull : (1ull << x->s->cluster.nnodes) - 1;
+	int leader;
+
+	if (t->kind == FL_TARGET_NODES) {
+		*mask = t->nodes;
+		return 0;
+	}
+	if (t->kind == FL_TARGET_ALL) {
+		*mask = all;
+		return 0;
+	}
+	if (!x->resolve_leader || x->resolve_leader(x->ctx, &leader) < 0) {
+		snprintf(err, errlen, "target '%s' needs the system's current leader, which only "
+				      "'faultline run' knows", fl_target_kind_to_string(t->kind));
+		return -EOPNOTSUPP;
+	}
+	*mask = t->kind == FL_TARGET_LEADER ? 1ull << leader : all & ~(1ull << leader);
+	return 0;
+}
+
+static int apply_partition(struct fl_exec *x, const struct fl_plan_step *st, const char *id,
+			   uint64_t *touched, char *err, size_t errlen)
+{
+	const struct fl_fault *f = &x->s->faults[st->fault];
+	size_t n = x->s->cluster.nnodes;
+	uint64_t blocked[FL_MAX_NODES] = { 0 }, all = n >= 64 ? ~0ull : (1ull << n) - 1;
+	int r;
+
+	if (st->blocked) {
+		memcpy(blocked, st->blocked, n * sizeof(*blocked));
+	} else {
+		/* isolate leader/followers: the sides exist only now */
+		uint64_t t;
+		if ((r = concrete(x, &st->targets, &t, err, errlen)) < 0)
+			return r;
+		for (size_t i = 0; i < n; i++) {
+			uint64_t bit = 1ull << i;
+			if (!(t & bit))
+				continue;
+			for (size_t j = 0; j < n; j++) {
+				if (j == i)
+					continue;
+				if (f->direction != FL_DIR_TO)
+					blocked[i] |= 1ull << j;
+				if (f->direction != FL_DIR_FROM)
+					blocked[j] |= bit;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!(blocked[i] & all))
+			continue;
+		r = call(x, i, json_pack("{s:s, s:s, s:s, s:o}", "op", "net_apply", "fault", id, "iface",
+					 x->iface, "block", addr_list(x, blocked[i], (int)i)),
+			 err, errlen);
+		if (r < 0)
+			return r;
+		*touched |= 1ull << i;
+	}
+	return 0;
+}
+
+static int apply_network(struct fl_exec *x, const struct fl_plan_step *st, const char *id,
+			 uint64_t *touched, char *err, size_t errlen)
+{
+	const struct fl_fault *f = &x->s->faults[st->fault];
+	uint64_t targets, peers = 0;
+	int r, limited = st->peers.kind != FL_TARGET_ALL;
+
+	if (f->tamper) {
+		snprintf(err, errlen, "payload tampering is not implemented yet");
+		return -EOPNOTSUPP;
+	}
+	if ((r = concrete(x, &st->targets, &targets, err, errlen)) < 0)
+		return r;
+	if (limited && (r = concrete(x, &st->peers, &peers, err, errlen)) < 0)
+		return r;
+	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
+		json_t *req, *netem = json_object();
+		if (!(targets & (1ull << i)))
+			continue;
+		fl_netem_to_json(&f->netem, netem);
+		req = json_pack("{s:s, s:s, s:s, s:o}", "op", "net_apply", "fault", id, "iface", x->iface,
+				"netem", netem);
+		if (limited) {
+			json_t *p = addr_list(x, peers, (int)i);
+			if (!json_array_size(p)) {
+				json_decref(p);
+				json_decref(req);
+				continue; /* its only peer is itself */
+			}
+			json_object_set_new(req, "peers", p);
+		}
+		if ((r = call(x, i, req, err, errlen)) < 0)
+			return r;
+		*touched |= 1ull << i;
+	}
+	return 0;
+}
+
+static int apply_process(struct fl_exec *x, const struct fl_plan_step *st, const char *id,
+			 uint64_t *touched, char *err, size_t errlen)
+{
+	const struct fl_fault *f = &x->s->faults[st->fault];
+	uint64_t targets;
+	int r;
+
+	if ((r = concrete(x, &st->targets, &targets, err, errlen)) < 0)
+		return r;
+	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
+		json_t *req;
+		if (!(targets & (1ull << i)))
+			continue;
+		if (f->kind == FL_FAULT_RESTART)
+			req = json_pack("{s:s, s:s}", "op", "restart", "fault", id);
+		else
+			req = json_pack("{s:s, s:s, s:i}", "op", "signal", "fault", id, "signal",
+					f->kind == FL_FAULT_PAUSE ? SIGSTOP : f->signal);
+		if ((r = call(x, i, req, err, errlen)) < 0)
+			return r;
+		*touched |= 1ull << i;
+	}
+	return 0;
+}
+
+int fl_exec_apply(struct fl_exec *x, const struct fl_plan_step *st, const char *id,
+		  uint64_t *touched, char *err, size_t errlen)
+{
+	const struct fl_fault *f = &x->s->faults[st->fault];
+	int r;
+
+	*touched = 0;
+	if (f->kind == FL_FAULT_PARTITION)
+		r = apply_partition(x, st, id, touched, err, errlen);
+	else if (fl_fault_is_network(f->kind))
+		r = apply_network(x, st, id, touched, err, errlen);
+	else if (f->kind == FL_FAULT_KILL || f->kind == FL_FAULT_PAUSE || f->kind == FL_FAULT_RESTART)
+		r = apply_process(x, st, id, touched, err, errlen);
+	else {
+		snprintf(err, errlen, "fault '%s' needs the libvirt provider, which is not implemented "
+				      "yet", fl_fault_kind_to_string(f->kind));
+		r = -EOPNOTSUPP;
+	}
+	if (r < 0 && *touched) {
+		char e2[256];
+		fl_exec_heal(x, *touched, id, e2, sizeof(e2));
+		*touched = 0;
+	}
+	return r;
+}
+
+int fl_exec_heal(struct fl_exec *x, uint64_t touched, const char *id, char *err, size_t errlen)
+{
+	int first = 0;
+
+	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
+		char e[256];
+		int r;
+		if (!(touched & (1ull << i)))
+			continue;
+		r = call(x, i, json_pack("{s:s, s:s}", "op", "heal", "fault", id), e, sizeof(e));
+		if (r < 0 && !first) {
+			first = r;
+			snprintf(err, errlen, "%s", e);
+		}
+	}
+	return first;
+}

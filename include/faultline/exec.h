@@ -1,0 +1,35 @@
+/* The nemesis executor: turns one plan step into agent requests on the
+ * nodes it touches, and heals it again. Shared by `faultline inject` and
+ * `faultline run`. Targets that depend on the running system (leader,
+ * followers) must have been resolved by the caller (see resolve_leader). */
+#ifndef FAULTLINE_EXEC_H
+#define FAULTLINE_EXEC_H
+
+#include <stdint.h>
+
+#include "faultline/agentc.h"
+#include "faultline/plan.h"
+
+struct fl_exec {
+	const struct fl_scenario *s;
+	struct fl_agentc **agents; /* per node, NULL when not reachable */
+	const uint32_t *addrs;     /* per node: IPv4 on the cluster network, host order */
+	const char *iface;         /* the node's link to the cluster ("eth0") */
+	int timeout_ms;            /* per agent request */
+	/* for leader/followers; NULL when the system is not running: refused */
+	int (*resolve_leader)(void *ctx, int *leader);
+	void *ctx;
+};
+
+/* Apply st as fault fault_id ("f0.3"). Returns 0, or -errno with err set; on
+ * failure what was applied on some nodes is healed again. *touched receives
+ * the node mask acted on (to heal later). */
+int fl_exec_apply(struct fl_exec *x, const struct fl_plan_step *st, const char *fault_id,
+		  uint64_t *touched, char *err, size_t errlen);
+
+/* Heal fault_id on the nodes of touched. Goes on past failures; returns
+ * the first. */
+int fl_exec_heal(struct fl_exec *x, uint64_t touched, const char *fault_id, char *err,
+		 size_t errlen);
+
+#endif

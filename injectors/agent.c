@@ -25,7 +25,7 @@ static void on_signal(int sig)
 	fl_agent_stop = 1;
 }
 
-/* --listen: a unix socket; one harness connection at a time. Faults live as
+/* --listen: a unix socket; several harness connections at once. Faults live as
  * long as the connection that made them; the processes until SIGTERM. */
 static int serve_socket(struct fl_agent *a, const char *path)
 {
@@ -48,24 +48,9 @@ static int serve_socket(struct fl_agent *a, const char *path)
 		return r;
 	}
 	setsid(); /* outlive the terminal of the `faultline up` that started us */
-	while (!fl_agent_stop) {
-		struct pollfd p = { .fd = lfd, .events = POLLIN };
-		int cfd;
-		if (poll(&p, 1, 200) <= 0) {
-			fl_agent_reap(a);
-			continue;
-		}
-		cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (cfd < 0)
-			continue;
-		a->last_heard_ns = fl_monotonic_ns();
-		a->dead_man_fired = 0;
-		fl_agent_serve_conn(a, cfd, cfd, 0);
-		close(cfd);
-	}
+	r = fl_agent_listen(a, lfd);
 	close(lfd);
 	unlink(path);
-	fl_agent_shutdown(a, "stopped by a signal");
 	return r;
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -363,23 +364,155 @@ void fl_agent_shutdown(struct fl_agent *a, const char *why)
 
 volatile sig_atomic_t fl_agent_stop;
 
-int fl_agent_serve(struct fl_agent *a, int in, int out)
+#define MAX_CONNS 16
+#define MAX_CONN_FAULTS 256
+
+/* One harness connection: its line buffer and the faults it made (healed
+ * when it closes: a fault lives as long as the connection that made it). */
+struct conn {
+	int in, out, id;
+	char *buf;
+	size_t len;
+	int skipping;
+	char *faults[MAX_CONN_FAULTS];
+	size_t nfaults;
+};
+
+static int is_query(const char *op)
 {
-	return fl_agent_serve_conn(a, in, out, 1);
+	static const char *const q[] = { "hello", "ping", "heartbeat", "journal", "ps", "net_read",
+					 "heal" };
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++)
+		if (!strcmp(op, q[i]))
+			return 1;
+	return 0;
 }
 
-int fl_agent_serve_conn(struct fl_agent *a, int in, int out, int last)
+/* A change without a fault id gets its connection's, so it can be healed
+ * with the connection; every fault id a connection uses is remembered. */
+static char *conn_handle(struct fl_agent *a, struct conn *c, const char *line, size_t len)
 {
-	static char buf[FL_PROTO_MAX_LINE + 1];
-	size_t len = 0;
-	int skipping = 0; /* inside an oversized line: drop bytes until '\n' */
+	json_t *o = json_loadb(line, len, 0, NULL);
+	const char *op = json_string_value(json_object_get(o, "op"));
+	char *fixed = NULL, *reply;
 
+	if (op && json_is_object(o) && !is_query(op)) {
+		const char *f = json_string_value(json_object_get(o, "fault"));
+		char def[32];
+		if (!f) {
+			snprintf(def, sizeof(def), "conn%d", c->id);
+			json_object_set_new(o, "fault", json_string(def));
+			f = def;
+			fixed = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		}
+		size_t k;
+		for (k = 0; k < c->nfaults; k++)
+			if (!strcmp(c->faults[k], f))
+				break;
+		if (k == c->nfaults && c->nfaults < MAX_CONN_FAULTS)
+			c->faults[c->nfaults++] = strdup(f);
+	}
+	json_decref(o);
+	reply = fixed ? fl_agent_handle_line(a, fixed, strlen(fixed)) : fl_agent_handle_line(a, line, len);
+	free(fixed);
+	return reply;
+}
+
+static void conn_free(struct conn *c)
+{
+	for (size_t i = 0; i < c->nfaults; i++)
+		free(c->faults[i]);
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+	c->in = c->out = -1;
+}
+
+static void conn_heal(struct fl_agent *a, struct conn *c, const char *why)
+{
+	size_t total = 0;
+	char err[256] = "";
+	int bad = 0;
+
+	for (size_t i = 0; i < c->nfaults; i++) {
+		size_t healed = 0;
+		if (fl_agent_heal_fault(a, c->faults[i], &healed, err, sizeof(err)) < 0)
+			bad = 1;
+		total += healed;
+	}
+	if (bad)
+		say(a, "%s: healing failed: %s", why, err);
+	else if (total)
+		say(a, "%s: healed %zu fault%s", why, total, total == 1 ? "" : "s");
+}
+
+static int write_reply(struct conn *c, char *reply)
+{
+	int r = reply ? write_all(c->out, reply) : 0;
+
+	free(reply);
+	return r;
+}
+
+/* Read what is there; handle complete lines. -EPIPE/-errno when it closed. */
+static int conn_input(struct fl_agent *a, struct conn *c)
+{
+	size_t start = 0;
+	ssize_t k = read(c->in, c->buf + c->len, FL_PROTO_MAX_LINE + 1 - c->len);
+
+	if (k < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (k <= 0)
+		return k == 0 ? -EPIPE : -errno;
+	c->len += (size_t)k;
+	for (size_t i = 0; i < c->len; i++) {
+		char *reply = NULL;
+
+		if (c->buf[i] != '\n')
+			continue;
+		if (c->skipping)
+			c->skipping = 0;
+		else if (i > start)
+			reply = conn_handle(a, c, c->buf + start, i - start);
+		else
+			a->last_heard_ns = fl_monotonic_ns(); /* blank line: keep-alive */
+		start = i + 1;
+		if (write_reply(c, reply) < 0)
+			return -EPIPE;
+	}
+	memmove(c->buf, c->buf + start, c->len - start);
+	c->len -= start;
+	if (c->len == FL_PROTO_MAX_LINE + 1) {
+		/* one error per oversized line, however long it goes on */
+		if (!c->skipping &&
+		    write_reply(c, fl_proto_reply_error(-1, "request longer than %d bytes",
+							 FL_PROTO_MAX_LINE)) < 0)
+			return -EPIPE;
+		c->len = 0;
+		c->skipping = 1;
+	}
+	return 0;
+}
+
+static int agent_run(struct fl_agent *a, int lfd, int in, int out)
+{
+	struct conn conns[MAX_CONNS];
+	int next_id = 1;
+
+	for (size_t i = 0; i < MAX_CONNS; i++) {
+		memset(&conns[i], 0, sizeof(conns[i]));
+		conns[i].in = conns[i].out = -1;
+	}
+	if (in >= 0) {
+		conns[0].in = in;
+		conns[0].out = out;
+		conns[0].id = next_id++;
+		if (!(conns[0].buf = malloc(FL_PROTO_MAX_LINE + 1)))
+			return -ENOMEM;
+	}
 	for (;;) {
-		struct pollfd pfd = { .fd = in, .events = POLLIN };
-		int64_t now = fl_monotonic_ns(), left = a->last_heard_ns + a->heal_after_ns - now;
-		int timeout = 200, pr;
-		ssize_t k;
-		size_t start = 0;
+		struct pollfd pfd[MAX_CONNS + 1];
+		int map[MAX_CONNS + 1], np = 0, timeout = 200, pr;
+		int64_t left = a->last_heard_ns + a->heal_after_ns - fl_monotonic_ns();
 
 		if (!a->dead_man_fired && a->heal_after_ns > 0 && left <= 0) {
 			dead_man(a);
@@ -387,74 +520,67 @@ int fl_agent_serve_conn(struct fl_agent *a, int in, int out, int last)
 		}
 		if (!a->dead_man_fired && a->heal_after_ns > 0 && left / 1000000 < timeout)
 			timeout = (int)(left / 1000000) + 1;
-		pr = poll(&pfd, 1, timeout);
+		if (lfd >= 0) {
+			pfd[np] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+			map[np++] = -1;
+		}
+		for (int i = 0; i < MAX_CONNS; i++)
+			if (conns[i].in >= 0) {
+				pfd[np] = (struct pollfd){ .fd = conns[i].in, .events = POLLIN };
+				map[np++] = i;
+			}
+		pr = poll(pfd, (nfds_t)np, timeout);
 		fl_agent_reap(a);
 		if (fl_agent_stop) {
+			for (int i = 0; i < MAX_CONNS; i++)
+				conn_free(&conns[i]);
 			fl_agent_shutdown(a, "stopped by a signal");
 			return 0;
 		}
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr < 0)
+		if (pr < 0 && errno != EINTR)
 			return -errno;
-		if (pr == 0)
-			continue;
-		k = read(in, buf + len, sizeof(buf) - len);
-		if (k < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (k <= 0) {
-			/* the harness is gone: leave nothing behind (its faults at
-			 * least; the processes too when this was the last channel) */
-			int e = k == 0 ? 0 : -errno;
-			if (last) {
-				fl_agent_shutdown(a, k == 0 ? "channel closed" : "channel error");
-			} else if (fl_journal_count(a->journal)) {
-				size_t healed = 0;
-				char err[256] = "";
-				if (fl_agent_heal(a, &healed, err, sizeof(err)) < 0)
-					say(a, "connection closed: healing failed: %s", err);
-				else
-					say(a, "connection closed: healed %zu fault%s", healed,
-					    healed == 1 ? "" : "s");
-			}
-			return e;
-		}
-		len += (size_t)k;
-		for (size_t i = 0; i < len; i++) {
-			char *reply = NULL;
-
-			if (buf[i] != '\n')
+		for (int k = 0; pr > 0 && k < np; k++) {
+			struct conn *c;
+			int r;
+			if (!(pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			if (skipping)
-				skipping = 0;
-			else if (i > start)
-				reply = fl_agent_handle_line(a, buf + start, i - start);
-			else
-				a->last_heard_ns = fl_monotonic_ns(); /* blank line: keep-alive */
-			start = i + 1;
-			if (reply && write_all(out, reply) < 0) {
-				free(reply);
-				fl_agent_shutdown(a, "cannot write to the channel");
-				return -EPIPE;
-			}
-			free(reply);
-		}
-		memmove(buf, buf + start, len - start);
-		len -= start;
-		if (len == sizeof(buf)) {
-			/* one error per oversized line, however long it goes on */
-			if (!skipping) {
-				char *reply = fl_proto_reply_error(-1, "request longer than %d bytes",
-								   FL_PROTO_MAX_LINE);
-				if (reply && write_all(out, reply) < 0) {
-					free(reply);
-					fl_agent_shutdown(a, "cannot write to the channel");
-					return -EPIPE;
+			if (map[k] < 0) {
+				int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), slot = -1;
+				for (int i = 0; cfd >= 0 && i < MAX_CONNS && slot < 0; i++)
+					if (conns[i].in < 0)
+						slot = i;
+				if (cfd >= 0 && slot >= 0 && (conns[slot].buf = malloc(FL_PROTO_MAX_LINE + 1))) {
+					conns[slot].in = conns[slot].out = cfd;
+					conns[slot].id = next_id++;
+					a->last_heard_ns = fl_monotonic_ns();
+					a->dead_man_fired = 0;
+				} else if (cfd >= 0) {
+					close(cfd);
 				}
-				free(reply);
+				continue;
 			}
-			len = 0;
-			skipping = 1;
+			c = &conns[map[k]];
+			if ((r = conn_input(a, c)) == 0)
+				continue;
+			/* this harness is gone: leave nothing of it behind */
+			if (lfd < 0) {
+				conn_free(c);
+				fl_agent_shutdown(a, r == -EPIPE ? "channel closed" : "channel error");
+				return 0;
+			}
+			conn_heal(a, c, "connection closed");
+			close(c->in);
+			conn_free(c);
 		}
 	}
+}
+
+int fl_agent_serve(struct fl_agent *a, int in, int out)
+{
+	return agent_run(a, -1, in, out);
+}
+
+int fl_agent_listen(struct fl_agent *a, int lfd)
+{
+	return agent_run(a, lfd, -1, -1);
 }

@@ -85,9 +85,11 @@ json_t *fl_agent_undo_entry(json_t *req, const char *kind);
  * 0). Calls the dead-man switch when nothing arrives for heal_after. */
 int fl_agent_serve(struct fl_agent *a, int in, int out);
 
-/* One connection of a listening agent: on EOF its faults are healed; the
- * processes are stopped too only when last is set. */
-int fl_agent_serve_conn(struct fl_agent *a, int in, int out, int last);
+/* Serve every connection accepted on a listening socket (up to 16 at once)
+ * until fl_agent_stop. A connection's faults are healed when it closes;
+ * requests that change something without a "fault" id get one of the
+ * connection's. At stop: heal everything, stop the processes, return 0. */
+int fl_agent_listen(struct fl_agent *a, int lfd);
 
 /* Heal everything and stop the spawned processes (the agent is leaving). */
 void fl_agent_shutdown(struct fl_agent *a, const char *why);

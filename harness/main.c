@@ -556,11 +556,11 @@ static int cmd_inject(int argc, char **argv)
 	struct fl_plan *p = NULL;
 	int rc = EXIT_USAGE, has_for = 0;
 	int64_t for_ns = 0;
-	uint64_t touched = 0;
+	uint64_t touched = 0, seed = fl_rng_fresh_seed();
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fprintf(argc < 2 ? stderr : stdout,
-			"usage: faultline inject FAULT [--cluster NAME] [--KEY VALUE]...\n"
+			"usage: faultline inject FAULT [--cluster NAME] [--seed N] [--KEY VALUE]...\n"
 			"\n"
 			"Applies one fault to the running cluster and holds it for --for (default:\n"
 			"until Ctrl-C), then heals it. Keys are those of a nemesis item in a\n"
@@ -583,6 +583,16 @@ static int cmd_inject(int argc, char **argv)
 		k += 2;
 		if (!strcmp(k, "cluster")) {
 			name = argv[++i];
+			continue;
+		}
+		if (!strcmp(k, "seed")) {
+			char *end;
+			seed = strtoull(argv[++i], &end, 10);
+			if (*end || !*argv[i]) {
+				fclose(it);
+				fprintf(stderr, "faultline inject: bad --seed '%s'\n", argv[i]);
+				goto out;
+			}
 			continue;
 		}
 		for (const char *q = k; *q; q++)
@@ -613,7 +623,7 @@ static int cmd_inject(int argc, char **argv)
 			fprintf(stderr, "faultline inject: %s\n", d.v[i].msg);
 		goto out;
 	}
-	if (fl_plan_build(s, fl_rng_fresh_seed(), &p) < 0 || p->nsteps == 0) {
+	if (fl_plan_build(s, seed, &p) < 0 || p->nsteps == 0) {
 		fprintf(stderr, "faultline inject: nothing to apply\n");
 		goto out;
 	}
@@ -638,6 +648,15 @@ static int cmd_inject(int argc, char **argv)
 			if (touched & (1ull << i))
 				printf(" %s", c->names[i]);
 		printf("; holding it %s%s\n", has_for ? "for " : "until Ctrl-C", has_for ? tb : "");
+		if (p->steps[0].blocked) {
+			/* the directed cuts, for people and for tests */
+			printf("cut:");
+			for (size_t i = 0; i < c->n; i++)
+				for (size_t j = 0; j < c->n; j++)
+					if (p->steps[0].blocked[i] & (1ull << j))
+						printf(" %s->%s", c->names[i], c->names[j]);
+			printf("\n");
+		}
 		fflush(stdout);
 		/* hold: the open connections keep the fault; pings keep the dead-man
 		 * switch quiet */

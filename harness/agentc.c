@@ -152,6 +152,7 @@ int fl_agentc_call(struct fl_agentc *c, json_t *req, int timeout_ms, json_t **re
 	id = c->next_id++;
 	json_object_set_new(req, "id", json_integer(id));
 	s = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(req);
 	if (!s) {
 		pthread_mutex_unlock(&c->lock);
 		return -ENOMEM;

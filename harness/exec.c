@@ -38,7 +38,6 @@ static int call(struct fl_exec *x, size_t node, json_t *req, char *err, size_t e
 		return -ENOTCONN;
 	}
 	r = fl_agentc_call(x->agents[node], req, x->timeout_ms, &reply, err, errlen);
-	json_decref(req);
 	json_decref(reply);
 	return r;
 }

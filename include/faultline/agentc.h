@@ -28,7 +28,7 @@ int fl_agentc_attach(const char *node, int fd, pid_t pid, struct fl_agentc **out
 int fl_agentc_spawn(const char *agent_path, const char *node, char *const extra_argv[],
 		    struct fl_agentc **out);
 
-/* Send req (an object; "id" is added) and wait up to timeout_ms for its
+/* Send req (an object, which the call takes over; "id" is added) and wait up to timeout_ms for its
  * reply. Returns 0 with *reply (the whole reply object) when ok is true;
  * -EIO with the agent's error text in err when ok is false; -ETIMEDOUT,
  * -EPIPE when the channel broke. */

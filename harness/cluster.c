@@ -245,8 +245,12 @@ int fl_cluster_find(const char *name, char *dir, size_t dirlen, char *err, size_
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(p, sizeof(p), "%s/%s/%s", fl_cluster_root(), e->d_name, STATE_FILE);
-		if (stat(p, &st) < 0)
-			continue;
+		if (stat(p, &st) < 0) {
+			/* a cluster inside a micro-VM (up --vm) */
+			snprintf(p, sizeof(p), "%s/%s/vm.json", fl_cluster_root(), e->d_name);
+			if (stat(p, &st) < 0)
+				continue;
+		}
 		if (name && strcmp(e->d_name, name) && strcmp(e->d_name, want))
 			continue;
 		if (n < 8)

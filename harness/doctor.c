@@ -58,8 +58,8 @@
 #define ROOT_HANDLE TC_HANDLE(FL_TC_ROOT_MAJOR, 0)
 #define INGRESS_HANDLE TC_H_MAKE(TC_H_INGRESS, 0)
 #define NEEDS_ROOT "needs root"
-#define VM_ADVICE_TAIL "run the cluster inside the test micro-VM: tests/vm/run -- faultline ... " \
-		       "(faultline run --vm is planned)"
+#define VM_ADVICE_TAIL "run the cluster inside a micro-VM on the stock kernel: faultline up --vm FILE " \
+		       "(the tests do the same through tests/vm/run)"
 
 static void msg_freep(struct nl_msg **m) { if (*m) nlmsg_free(*m); }
 static void cb_putp(struct nl_cb **c) { if (*c) nl_cb_put(*c); }
@@ -97,8 +97,7 @@ static const struct {
 	[P_U32V6] = { "cls_u32/ipv6", "u32 filter, IPv6 destination match", 1, 1, 1, NULL },
 	[P_GACT] = { "act_gact", "gact drop action on a u32 filter", 1, 1, 1, NULL },
 	[P_LAYOUT] = { "tc-layout",
-		       "faultline's whole layout through fl_tc_apply: prio root, netem band, "
-		       "u32 steering and gact drops, IPv4 and IPv6, read back and cleared",
+		       "fl_tc_apply: prio, netem band, u32 steering, gact drops, IPv4 and IPv6",
 		       1, 1, 1, NULL },
 	[P_PEDIT] = { "act_pedit", "pedit action on a u32 filter", 0, 1, 1,
 		      "Byzantine payload tampering unavailable" },
@@ -730,11 +729,82 @@ nomem:
 	return fail_code(e, -ENOMEM, what, NULL);
 }
 
+/* Read back the parameters of the first action of our u32 filter at prio:
+ * the filter dump, TCA_OPTIONS { TCA_U32_ACT { 1 { TCA_ACT_KIND,
+ * TCA_ACT_OPTIONS { parms_type } } } }. */
+struct act_read {
+	uint16_t prio;
+	const char *kind;
+	int parms_type;
+	void *out;
+	size_t len;
+	int found;
+};
+
+static int on_filter(struct nl_msg *msg, void *arg)
+{
+	struct act_read *ar = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct nlattr *tb[TCA_MAX + 1], *ub[TCA_U32_MAX + 1], *acts[TCA_ACT_MAX_PRIO + 1];
+	struct nlattr *ab[TCA_ACT_MAX + 1], *ob[TCA_CSUM_MAX > TCA_PEDIT_MAX ? TCA_CSUM_MAX + 1
+								: TCA_PEDIT_MAX + 1];
+	const struct tcmsg *t;
+	char kind[32];
+
+	if (ar->found || nlh->nlmsg_type != RTM_NEWTFILTER || nlmsg_datalen(nlh) < (int)sizeof(*t))
+		return NL_OK;
+	t = nlmsg_data(nlh);
+	if (TC_H_MAJ(t->tcm_info) >> 16 != ar->prio ||
+	    nlmsg_parse(nlh, sizeof(*t), tb, TCA_MAX, NULL) < 0 || !tb[TCA_OPTIONS] ||
+	    nla_parse_nested(ub, TCA_U32_MAX, tb[TCA_OPTIONS], NULL) < 0 || !ub[TCA_U32_ACT] ||
+	    nla_parse_nested(acts, TCA_ACT_MAX_PRIO, ub[TCA_U32_ACT], NULL) < 0 || !acts[1] ||
+	    nla_parse_nested(ab, TCA_ACT_MAX, acts[1], NULL) < 0 || !ab[TCA_ACT_KIND] ||
+	    !ab[TCA_ACT_OPTIONS])
+		return NL_OK;
+	nla_strlcpy(kind, ab[TCA_ACT_KIND], sizeof(kind));
+	if (strcmp(kind, ar->kind) != 0 ||
+	    nla_parse_nested(ob, ar->parms_type, ab[TCA_ACT_OPTIONS], NULL) < 0 ||
+	    !ob[ar->parms_type] || nla_len(ob[ar->parms_type]) < (int)ar->len)
+		return NL_OK;
+	memcpy(ar->out, nla_data(ob[ar->parms_type]), ar->len);
+	ar->found = 1;
+	return NL_OK;
+}
+
+static int read_action(struct kctx *c, struct act_read *ar, struct fl_tc_err *e)
+{
+	_cleanup_(msg_freep) struct nl_msg *msg =
+		tc_msg(RTM_GETTFILTER, NLM_F_DUMP, c->ifindex, c->froot, 0, 0);
+	struct answer a = { 0 };
+	struct nl_cb *base = nl_socket_get_cb(c->sk);
+	_cleanup_(cb_putp) struct nl_cb *cb = base ? nl_cb_clone(base) : NULL;
+	const char *what = "list filters to read the action back";
+	int r;
+
+	if (base)
+		nl_cb_put(base);
+	if (!msg || !cb)
+		return fail_code(e, -ENOMEM, what, NULL);
+	nl_cb_err(cb, NL_CB_CUSTOM, on_error, &a);
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_filter, ar);
+	r = nl_send_auto(c->sk, msg);
+	if (r >= 0)
+		r = nl_recvmsgs(c->sk, cb);
+	if (a.kerr)
+		return fail_code(e, a.kerr, what, a.ext);
+	if (r < 0)
+		return fail_code(e, fl_tc_errno_from_nl(r), what, NULL);
+	return 0;
+}
+
 /* pedit with one legacy key: set the IPv4 TTL to 64 (the word at offset 8,
  * its first byte: new = (old & mask) ^ val), then pass on. */
 static void probe_pedit(struct kctx *c)
 {
 	unsigned char buf[sizeof(struct tc_pedit_sel) + sizeof(struct tc_pedit_key)];
+	unsigned char back[sizeof(buf)];
+	struct act_read ar = { .prio = 30, .kind = "pedit", .parms_type = TCA_PEDIT_PARMS,
+			       .out = back, .len = sizeof(back) };
 	struct tc_pedit_sel sel;
 	struct tc_pedit_key key;
 	struct fl_tc_err e;
@@ -762,16 +832,27 @@ static void probe_pedit(struct kctx *c)
 		 "add filter u32 dst 192.0.2.9 action pedit (set the IPv4 TTL byte) on root '%s' of '%s'",
 		 c->froot_kind, c->ifname);
 	r = add_raw_action_filter(c, 30, "pedit", TCA_PEDIT_PARMS, buf, sizeof(buf), what, &e);
+	if (r == 0)
+		r = read_action(c, &ar, &e);
 	if (r < 0)
 		kfail(c, P_PEDIT, r, &e, "act_pedit", "CONFIG_NET_ACT_PEDIT");
+	else if (!ar.found)
+		set_fail(pp(c->r, P_PEDIT), "report it with this output",
+			 "the kernel accepted the pedit filter but does not list it back");
+	else if (((struct tc_pedit_sel *)(void *)back)->nkeys != 1 ||
+		 memcmp(back + sizeof(sel), &key, sizeof(key)) != 0)
+		set_fail(pp(c->r, P_PEDIT), "report it with this output",
+			 "the kernel holds another pedit key than the one sent");
 	else
-		set_ok(pp(c->r, P_PEDIT), "u32 filter with a raw pedit action accepted");
+		set_ok(pp(c->r, P_PEDIT), "u32 filter with a raw pedit action (1 key), read back");
 	reset_root(c);
 }
 
 static void probe_csum(struct kctx *c)
 {
-	struct tc_csum cs;
+	struct tc_csum cs, back;
+	struct act_read ar = { .prio = 31, .kind = "csum", .parms_type = TCA_CSUM_PARMS,
+			       .out = &back, .len = sizeof(back) };
 	struct fl_tc_err e;
 	char what[192];
 	int r;
@@ -792,10 +873,19 @@ static void probe_csum(struct kctx *c)
 		 "add filter u32 dst 192.0.2.9 action csum (iph icmp tcp udp) on root '%s' of '%s'",
 		 c->froot_kind, c->ifname);
 	r = add_raw_action_filter(c, 31, "csum", TCA_CSUM_PARMS, &cs, sizeof(cs), what, &e);
+	if (r == 0)
+		r = read_action(c, &ar, &e);
 	if (r < 0)
 		kfail(c, P_CSUM, r, &e, "act_csum", "CONFIG_NET_ACT_CSUM");
+	else if (!ar.found)
+		set_fail(pp(c->r, P_CSUM), "report it with this output",
+			 "the kernel accepted the csum filter but does not list it back");
+	else if (back.update_flags != cs.update_flags)
+		set_fail(pp(c->r, P_CSUM), "report it with this output",
+			 "the kernel holds csum flags %#x, sent %#x", back.update_flags,
+			 cs.update_flags);
 	else
-		set_ok(pp(c->r, P_CSUM), "u32 filter with a raw csum action accepted");
+		set_ok(pp(c->r, P_CSUM), "u32 filter with a raw csum action, read back");
 	reset_root(c);
 }
 

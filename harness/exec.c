@@ -1,7 +1,11 @@
 /* Plan step -> agent requests. A partition becomes, on every node, drops of
  * the addresses it may not send to; a network fault becomes a netem shape on
- * each target toward its peers; process faults become signals. Nothing here
- * touches the kernel itself: the agents do, and journal it first. */
+ * each target toward its peers; a Byzantine fault's payload tampering goes
+ * in the same request as its netem parameters (corrupt, duplicate, reorder;
+ * "tamper" alone when it sets none), so one fault is one item on the agent
+ * and heals as one; process faults become signals. Without peers a network
+ * fault, tampering included, acts on all of the target's traffic. Nothing
+ * here touches the kernel itself: the agents do, and journal it first. */
 #include "faultline/exec.h"
 
 #include <arpa/inet.h>
@@ -115,21 +119,24 @@ static int apply_network(struct fl_exec *x, const struct fl_plan_step *st, const
 	uint64_t targets, peers = 0;
 	int r, limited = st->peers.kind != FL_TARGET_ALL;
 
-	if (f->tamper) {
-		snprintf(err, errlen, "payload tampering is not implemented yet");
-		return -EOPNOTSUPP;
-	}
 	if ((r = concrete(x, &st->targets, &targets, err, errlen)) < 0)
 		return r;
 	if (limited && (r = concrete(x, &st->peers, &peers, err, errlen)) < 0)
 		return r;
 	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
-		json_t *req, *netem = json_object();
+		json_t *req;
 		if (!(targets & (1ull << i)))
 			continue;
-		fl_netem_to_json(&f->netem, netem);
-		req = json_pack("{s:s, s:s, s:s, s:o}", "op", "net_apply", "fault", id, "iface", x->iface,
-				"netem", netem);
+		req = json_pack("{s:s, s:s, s:s}", "op", "net_apply", "fault", id, "iface", x->iface);
+		if (f->netem.set || !f->tamper) {
+			json_t *netem = json_object();
+			fl_netem_to_json(&f->netem, netem);
+			json_object_set_new(req, "netem", netem);
+		}
+		if (f->tamper)
+			json_object_set_new(req, "tamper",
+					    json_pack("{s:i, s:i}", "offset", (int)f->tamper_offset,
+						      "value", (int)f->tamper_value));
 		if (limited) {
 			json_t *p = addr_list(x, peers, (int)i);
 			if (!json_array_size(p)) {

@@ -15,6 +15,7 @@
 
 #include "faultline/cluster.h"
 #include "faultline/diag.h"
+#include "faultline/doctor.h"
 #include "faultline/exec.h"
 #include "faultline/plan.h"
 #include "faultline/rng.h"
@@ -22,6 +23,8 @@
 #include "faultline/strutil.h"
 #include "faultline/agent.h"
 #include "faultline/units.h"
+#include "faultline/vm.h"
+#include "faultline/netns.h"
 
 #ifndef FL_VERSION
 #define FL_VERSION "0.1.0"
@@ -60,6 +63,7 @@ static void usage_main(FILE *f)
 		"  inject FAULT [--KEY VALUE]...  hold one fault on the running cluster\n"
 		"  heal                   heal every fault of the running cluster\n"
 		"  down                   remove the running cluster and everything it made\n"
+		"  doctor                 what this machine can do: tc pieces, VMs, systems\n"
 		"\n"
 		"Run 'faultline COMMAND --help' for a command's options.\n");
 }
@@ -344,11 +348,15 @@ static int need_root(const char *cmd)
 
 static void usage_up(FILE *f)
 {
-	fprintf(f, "usage: faultline up [--set PATH=VALUE]... FILE\n"
+	fprintf(f, "usage: faultline up [--vm] [--set PATH=VALUE]... FILE\n"
 		   "\n"
 		   "Creates the scenario's cluster (a network namespace per node on a bridge,\n"
 		   "an agent in each) and leaves it running for 'status', 'inject', 'heal' and\n"
-		   "'down'. Needs root. State lives in $FAULTLINE_STATE (default /run/faultline).\n");
+		   "'down'. Needs root. State lives in $FAULTLINE_STATE (default /run/faultline).\n"
+		   "\n"
+		   "  --vm   run the whole cluster inside one micro-VM on the stock kernel (for\n"
+		   "         kernels without netem, prio or gact: see 'faultline doctor'); the\n"
+		   "         other commands are forwarded to it\n");
 }
 
 static int cmd_up(int argc, char **argv)
@@ -356,6 +364,7 @@ static int cmd_up(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "set", required_argument, NULL, 's' },
+		{ "vm", no_argument, NULL, 'v' },
 		{ 0 },
 	};
 	struct overrides ov = { 0 };
@@ -363,13 +372,17 @@ static int cmd_up(int argc, char **argv)
 	struct fl_scenario *s = NULL;
 	struct fl_cluster *c = NULL;
 	char err[512], *agent;
-	int ch, rc = EXIT_OK;
+	int ch, rc = EXIT_OK, vm = 0;
 
 	while ((ch = getopt_long(argc, argv, "hs:", longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			usage_up(stdout);
 			free(ov.v);
 			return EXIT_OK;
+		}
+		if (ch == 'v') {
+			vm = 1;
+			continue;
 		}
 		if (ch != 's') {
 			usage_up(stderr);
@@ -387,6 +400,19 @@ static int cmd_up(int argc, char **argv)
 	if (fl_scenario_load(argv[optind], ov.v, ov.n, &d, &s) < 0) {
 		fl_diags_print(&d, stderr);
 		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (vm) {
+		char id[8], dir[PATH_MAX];
+		fl_netns_make_id(s->name, id);
+		mkdir(fl_cluster_root(), 0755);
+		snprintf(dir, sizeof(dir), "%s/%s", fl_cluster_root(), id);
+		if (fl_vm_up(dir, argv[optind], ov.v, ov.n, err, sizeof(err)) < 0) {
+			fprintf(stderr, "faultline up --vm: %s\n", err);
+			rc = EXIT_USAGE;
+		} else {
+			printf("(inside a micro-VM; 'faultline status|inject|heal|down' reach it)\n");
+		}
 		goto out;
 	}
 	if (need_root("up") < 0) {
@@ -693,14 +719,87 @@ out:
 	return rc;
 }
 
+static int cmd_doctor(int argc, char **argv);
+
 static const struct {
 	const char *name;
 	int (*fn)(int, char **);
 } commands[] = {
 	{ "validate", cmd_validate }, { "plan", cmd_plan },   { "up", cmd_up },
 	{ "status", cmd_status },     { "inject", cmd_inject }, { "heal", cmd_heal },
-	{ "down", cmd_down },
+	{ "down", cmd_down },	      { "doctor", cmd_doctor },
 };
+
+static int cmd_doctor(int argc, char **argv)
+{
+	int json = 0, missing = 0, r;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: faultline doctor [--json]\n\n"
+			       "Probes, in a throwaway network namespace, every qdisc, classifier and "
+			       "action\nfaultline uses, plus namespaces, bridges, libvirt, qemu/KVM and "
+			       "the systems under\ntest; says what works, what is missing and how to "
+			       "get it.\nexit status: 0 everything required works, 2 something is "
+			       "missing\n");
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "usage: faultline doctor [--json]\n");
+			return EXIT_USAGE;
+		}
+	}
+	r = fl_doctor_run(stdout, json, &missing);
+	if (r < 0) {
+		fprintf(stderr, "faultline doctor: %s\n", strerror(-r));
+		return EXIT_USAGE;
+	}
+	return missing ? EXIT_USAGE : EXIT_OK;
+}
+
+/* Inside the micro-VM of `up --vm` (not for people: see vm.h). */
+static int cmd_vm_serve(int argc, char **argv)
+{
+	struct overrides ov = { 0 };
+	int r;
+
+	if (argc < 3)
+		return EXIT_USAGE;
+	for (int i = 3; i + 1 < argc; i += 2)
+		if (!strcmp(argv[i], "--set"))
+			add_override(&ov, argv[i + 1]);
+	r = fl_vm_serve(argv[1], argv[2], ov.v, ov.n);
+	free(ov.v);
+	return r == 0 ? EXIT_OK : EXIT_USAGE;
+}
+
+/* status/inject/heal/down of a cluster that lives in a micro-VM go there */
+static int maybe_forward(int argc, char **argv, int *rc)
+{
+	static const char *const fwd[] = { "status", "inject", "heal", "down" };
+	const char *name = NULL;
+	char dir[PATH_MAX], err[512], mark[PATH_MAX + 16];
+	int hit = 0;
+
+	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
+		hit |= !strcmp(argv[0], fwd[i]);
+	if (!hit)
+		return 0;
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "--cluster"))
+			name = argv[i + 1];
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 0;
+	if (fl_cluster_find(name, dir, sizeof(dir), err, sizeof(err)) < 0)
+		return 0;
+	snprintf(mark, sizeof(mark), "%s/%s", dir, FL_VM_MARK);
+	if (access(mark, F_OK) < 0)
+		return 0;
+	*rc = fl_vm_forward(dir, argc, argv);
+	return 1;
+}
 
 int main(int argc, char **argv)
 {
@@ -718,6 +817,13 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
 		printf("faultline %s\n", FL_VERSION);
 		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "vm-serve"))
+		return cmd_vm_serve(argc - 1, argv + 1);
+	{
+		int rc;
+		if (maybe_forward(argc - 1, argv + 1, &rc))
+			return rc;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		names[i] = commands[i].name;

@@ -1,9 +1,15 @@
-/* Network faults in the agent: partitions (drop to some addresses) and
- * netem shapes (toward some peers, or all traffic), each tagged with the
- * fault that made it. The desired state of an interface is the sum of its
- * live items; every change recomputes it and fl_tc_apply() makes the kernel
- * hold it. Netem parameters of faults that meet on one destination are
- * merged, since the kernel steers each destination into one band.
+/* Network faults in the agent: partitions (drop to some addresses), netem
+ * shapes and payload tampering (toward some peers, or all traffic), each
+ * tagged with the fault that made it. The desired state of an interface is
+ * the sum of its live items; every change recomputes it and fl_tc_apply()
+ * makes the kernel hold it. Netem parameters of faults that meet on one
+ * destination are merged, since the kernel steers each destination into
+ * one band. A tamper item becomes one tamper rule per peer, or one rule for
+ * every destination (IPv4 and IPv6) when it names no peers, as a shape
+ * without peers takes all traffic; an item may carry a netem and a tamper
+ * rule together (a Byzantine fault), and they combine on the link (tc.h,
+ * "Tampering"). Two live rules setting one byte toward one destination to
+ * different values are refused by fl_tc_state_check.
  * Undo "net_remove" drops one fault's items; when the items are unknown (a
  * new agent healing a dead one's journal) it clears the interface. */
 #include <errno.h>
@@ -21,10 +27,14 @@
 struct item {
 	char fault[40];
 	char iface[IF_NAMESIZE];
-	int block;                 /* partition drop, else a shape */
+	int block;                 /* partition drop, else a shape and/or tampering */
+	int has_netem;             /* a shape */
 	struct fl_netem netem;
-	struct fl_tc_addr *addrs;  /* blocked, or the shape's peers */
-	size_t naddrs;             /* 0 for a shape: all traffic */
+	int tamper;                /* a tamper rule */
+	uint32_t tamper_offset;
+	uint8_t tamper_value;
+	struct fl_tc_addr *addrs;  /* blocked, or the peers */
+	size_t naddrs;             /* 0 for a shape or tampering: all traffic */
 };
 
 struct net {
@@ -68,7 +78,8 @@ static int reapply(struct fl_agent *a, const char *iface, char *err, size_t errl
 	struct fl_tc_addr *blocked = NULL, *dests = NULL;
 	struct fl_tc_shape *shapes = NULL;
 	struct fl_tc_addr **peers = NULL;
-	size_t nblocked = 0, ndests = 0, nshapes = 0;
+	struct fl_tc_tamper *tampers = NULL;
+	size_t nblocked = 0, ndests = 0, nshapes = 0, ntampers = 0;
 	struct fl_netem all = { 0 };
 	struct fl_tc_state st = { 0 };
 	struct fl_tc_err te;
@@ -84,7 +95,8 @@ static int reapply(struct fl_agent *a, const char *iface, char *err, size_t errl
 	dests = calloc(FL_TC_MAX_ADDRS, sizeof(*dests));
 	shapes = calloc(FL_TC_MAX_SHAPES, sizeof(*shapes));
 	peers = calloc(FL_TC_MAX_SHAPES, sizeof(*peers));
-	if (!blocked || !dests || !shapes || !peers) {
+	tampers = calloc(FL_TC_MAX_TAMPERS, sizeof(*tampers));
+	if (!blocked || !dests || !shapes || !peers || !tampers) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -92,15 +104,36 @@ static int reapply(struct fl_agent *a, const char *iface, char *err, size_t errl
 		const struct item *it = &s->items[i];
 		if (strcmp(it->iface, iface))
 			continue;
-		for (size_t k = 0; k < it->naddrs; k++) {
+		for (size_t k = 0; (it->block || it->has_netem) && k < it->naddrs; k++) {
 			struct fl_tc_addr *list = it->block ? blocked : dests;
 			size_t *n = it->block ? &nblocked : &ndests;
 			if (!same_addr_in(list, *n, &it->addrs[k]) && *n < FL_TC_MAX_ADDRS)
 				list[(*n)++] = it->addrs[k];
 		}
-		if (!it->block && !it->naddrs) {
+		if (it->has_netem && !it->naddrs) {
 			fl_netem_merge(&all, &it->netem);
 			any_all = 1;
+		}
+		/* one rule per peer, or one for every destination */
+		for (size_t k = 0; it->tamper && k < (it->naddrs ? it->naddrs : 1); k++) {
+			struct fl_tc_tamper t = { .offset = it->tamper_offset,
+						  .value = it->tamper_value };
+			size_t j;
+			if (it->naddrs)
+				t.dst = it->addrs[k];
+			for (j = 0; j < ntampers; j++)
+				if (fl_tc_tamper_dst_equal(&tampers[j].dst, &t.dst) &&
+				    tampers[j].offset == t.offset && tampers[j].value == t.value)
+					break;
+			if (j < ntampers)
+				continue;
+			if (ntampers == FL_TC_MAX_TAMPERS) {
+				snprintf(err, errlen, "more than %d payload tamper rules on '%s'",
+					 FL_TC_MAX_TAMPERS, iface);
+				r = -E2BIG;
+				goto out;
+			}
+			tampers[ntampers++] = t;
 		}
 	}
 	/* per destination: the shapes naming it, plus the all-traffic ones */
@@ -109,7 +142,7 @@ static int reapply(struct fl_agent *a, const char *iface, char *err, size_t errl
 		size_t sh;
 		for (size_t i = 0; i < s->n; i++) {
 			const struct item *it = &s->items[i];
-			if (!strcmp(it->iface, iface) && !it->block && it->naddrs &&
+			if (!strcmp(it->iface, iface) && it->has_netem && it->naddrs &&
 			    same_addr_in(it->addrs, it->naddrs, &dests[d]))
 				fl_netem_merge(&m, &it->netem);
 		}
@@ -141,7 +174,9 @@ static int reapply(struct fl_agent *a, const char *iface, char *err, size_t errl
 	st.nblocked = nblocked;
 	st.shapes = shapes;
 	st.nshapes = nshapes;
-	if (nblocked || nshapes)
+	st.tampers = tampers;
+	st.ntampers = ntampers;
+	if (nblocked || nshapes || ntampers)
 		r = fl_tc_apply(s->sk, ifindex, &st, &te);
 	else
 		r = fl_tc_clear(s->sk, ifindex, &te);
@@ -151,6 +186,7 @@ out:
 	for (size_t i = 0; peers && i < FL_TC_MAX_SHAPES; i++)
 		free(peers[i]);
 	free(peers);
+	free(tampers);
 	free(shapes);
 	free(dests);
 	free(blocked);
@@ -195,14 +231,45 @@ static void item_drop(struct net *s, size_t i)
 	s->n--;
 }
 
+/* "tamper": {"offset": 0..FL_TC_MAX_TAMPER_OFFSET, "value": 0..255} */
+static int parse_tamper(json_t *t, struct item *it, char *err, size_t errlen)
+{
+	json_t *off = json_object_get(t, "offset"), *val = json_object_get(t, "value");
+
+	if (!json_is_object(t) || !json_is_integer(off) || !json_is_integer(val)) {
+		snprintf(err, errlen, "'tamper' needs integers 'offset' (bytes into the IP payload) "
+				      "and 'value' (a byte)");
+		return -EINVAL;
+	}
+	if (json_integer_value(off) < 0 || json_integer_value(off) > FL_TC_MAX_TAMPER_OFFSET) {
+		snprintf(err, errlen, "'tamper' offset %lld: it lies in 0..%u",
+			 (long long)json_integer_value(off), FL_TC_MAX_TAMPER_OFFSET);
+		return -ERANGE;
+	}
+	if (json_integer_value(val) < 0 || json_integer_value(val) > 255) {
+		snprintf(err, errlen, "'tamper' value %lld: a byte is 0..255",
+			 (long long)json_integer_value(val));
+		return -ERANGE;
+	}
+	it->tamper = 1;
+	it->tamper_offset = (uint32_t)json_integer_value(off);
+	it->tamper_value = (uint8_t)json_integer_value(val);
+	return 0;
+}
+
 /* {"op":"net_apply","fault":"f1","iface":"eth0","block":["10.0.0.3"]}
- * {"op":"net_apply","fault":"f2","iface":"eth0","netem":{...},"peers":["10.0.0.4"]} */
+ * {"op":"net_apply","fault":"f2","iface":"eth0","netem":{...},"peers":["10.0.0.4"]}
+ * {"op":"net_apply","fault":"f3","iface":"eth0","netem":{...},
+ *  "tamper":{"offset":28,"value":255},"peers":["10.0.0.4"]}
+ * "netem" and "tamper" each may come alone; without "peers" they act on
+ * all traffic. */
 static int op_net_apply(struct fl_agent *a, json_t *req, json_t **reply, char *err, size_t errlen)
 {
 	struct net *s = net_of(a);
 	const char *iface = json_string_value(json_object_get(req, "iface"));
 	const char *fault = json_string_value(json_object_get(req, "fault"));
 	json_t *block = json_object_get(req, "block"), *netem = json_object_get(req, "netem"), *undo;
+	json_t *tamper = json_object_get(req, "tamper");
 	struct item it = { 0 };
 	int r;
 
@@ -215,8 +282,8 @@ static int op_net_apply(struct fl_agent *a, json_t *req, json_t **reply, char *e
 			 sizeof(it.fault) - 1);
 		return -EINVAL;
 	}
-	if (!block == !netem) {
-		snprintf(err, errlen, "'net_apply' takes either 'block' or 'netem'");
+	if (!block == !(netem || tamper)) {
+		snprintf(err, errlen, "'net_apply' takes either 'block', or 'netem' and/or 'tamper'");
 		return -EINVAL;
 	}
 	if (s->n == MAX_ITEMS) {
@@ -226,7 +293,10 @@ static int op_net_apply(struct fl_agent *a, json_t *req, json_t **reply, char *e
 	snprintf(it.fault, sizeof(it.fault), "%s", fault);
 	snprintf(it.iface, sizeof(it.iface), "%s", iface);
 	it.block = block != NULL;
+	it.has_netem = netem != NULL;
 	if (netem && (r = fl_netem_from_json(netem, &it.netem, err, errlen)) < 0)
+		return r;
+	if (tamper && (r = parse_tamper(tamper, &it, err, errlen)) < 0)
 		return r;
 	if ((r = parse_addrs(block ? block : json_object_get(req, "peers"), &it.addrs, &it.naddrs, err,
 			     errlen)) < 0)

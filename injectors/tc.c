@@ -1,5 +1,7 @@
 /* The traffic-control injector's kernel side: make one interface's egress
  * hold a desired state (tc.h explains the layout), clear it, read it back.
+ * Tamper filters (pedit + csum, which libnl does not parse) are recognised
+ * from a raw filter dump; the rest through libnl's objects.
  * Everything goes through libnl on a socket the caller owns; libnl's error
  * codes are translated here and never leave. Must never run tc/ip, log, or
  * delete the root qdisc while a partition is to hold. */
@@ -21,6 +23,7 @@
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+#include <linux/tc_act/tc_csum.h>
 #include <netlink/attr.h>
 #include <netlink/cache.h>
 #include <netlink/errno.h>
@@ -353,6 +356,102 @@ static int cls_cache(struct nl_sock *sk, int ifindex, uint32_t parent, struct nl
 	return 0;
 }
 
+/* Our tamper filters as the kernel holds them, from a raw dump. */
+struct kt {
+	uint16_t prio, proto;
+	uint32_t handle;
+	struct fl_tc_tamper rule;
+	int family, l4;
+	uint32_t csum_flags;
+	int keep;
+};
+
+struct kt_list {
+	struct kt *v;
+	size_t n, cap;
+	int ifindex;
+	int oom;
+};
+
+static int on_tamper_filter(struct nl_msg *msg, void *arg)
+{
+	struct kt_list *l = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct nlattr *tb[TCA_MAX + 1];
+	struct tcmsg *t;
+	struct kt k;
+	char kind[16];
+
+	if (nlh->nlmsg_type != RTM_NEWTFILTER || nlmsg_datalen(nlh) < (int)sizeof(*t))
+		return NL_OK;
+	t = nlmsg_data(nlh);
+	memset(&k, 0, sizeof(k));
+	k.prio = (uint16_t)(TC_H_MAJ(t->tcm_info) >> 16);
+	k.proto = ntohs((uint16_t)TC_H_MIN(t->tcm_info));
+	k.handle = t->tcm_handle;
+	if (t->tcm_ifindex != l->ifindex || TC_H_MAJ(t->tcm_parent) != ROOT_HANDLE ||
+	    (k.prio != FL_TC_PRIO_TAMPER4 && k.prio != FL_TC_PRIO_TAMPER6) ||
+	    nlmsg_parse(nlh, sizeof(*t), tb, TCA_MAX, NULL) < 0 || !tb[TCA_KIND] ||
+	    !tb[TCA_OPTIONS])
+		return NL_OK;
+	nla_strlcpy(kind, tb[TCA_KIND], sizeof(kind));
+	if (strcmp(kind, "u32") != 0 ||
+	    fl_tc_tamper_parse(nla_data(tb[TCA_OPTIONS]), (size_t)nla_len(tb[TCA_OPTIONS]), k.proto,
+			       &k.rule, &k.l4, &k.csum_flags) < 0)
+		return NL_OK;
+	k.family = k.proto == ETH_P_IP ? AF_INET : AF_INET6;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		struct kt *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) {
+			l->oom = 1;
+			return NL_STOP;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = k;
+	return NL_OK;
+}
+
+/* Our tamper filters on ifindex's root 1: (libnl 3.7 keeps the options of
+ * actions it does not know to itself). */
+static int dump_tampers(struct nl_sock *sk, int ifindex, struct kt_list *l, struct fl_tc_err *err)
+{
+	char what[64];
+	int r = 0;
+
+	snprintf(what, sizeof(what), "list filters of ifindex %d", ifindex);
+	for (int attempt = 0; attempt < DUMP_RETRIES; attempt++) {
+		_cleanup_(msg_freep) struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETTFILTER, NLM_F_DUMP);
+		struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
+				   .tcm_parent = ROOT_HANDLE };
+		struct answer a = { 0 };
+		_cleanup_(cb_putp) struct nl_cb *cb = exchange_cb(sk, &a);
+
+		l->n = 0;
+		l->oom = 0;
+		l->ifindex = ifindex;
+		if (!msg || !cb || nlmsg_append(msg, &t, sizeof(t), NLMSG_ALIGNTO) < 0)
+			return fail_code(err, -ENOMEM, what, NULL, NULL);
+		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_tamper_filter, l);
+		r = nl_send_auto(sk, msg);
+		if (r >= 0)
+			r = nl_recvmsgs(sk, cb);
+		if (l->oom)
+			return fail_code(err, -ENOMEM, what, NULL, NULL);
+		if (a.kerr)
+			return fail_code(err, a.kerr, what, a.ext, NULL);
+		if (r == -NLE_DUMP_INTR)
+			continue;
+		if (r < 0)
+			return fail_code(err, fl_tc_errno_from_nl(r), what, NULL, NULL);
+		return 0;
+	}
+	return fail_code(err, fl_tc_errno_from_nl(r), what, "the dump kept being interrupted", NULL);
+}
+
 enum kf_kind { KF_FOREIGN, KF_DROP, KF_STEER };
 
 struct kf {
@@ -403,12 +502,14 @@ struct kstate {
 	uint32_t netem[FL_TC_BANDS]; /* visible child of band b (b >= 1), handle or 0 */
 	struct kf *f;
 	size_t nf;
+	struct kt_list t;      /* our tamper filters */
 };
 
 static void kstate_release(struct kstate *ks)
 {
 	free(ks->q.v);
 	free(ks->f);
+	free(ks->t.v);
 	memset(ks, 0, sizeof(*ks));
 }
 
@@ -460,7 +561,7 @@ static int read_kstate(struct nl_sock *sk, int ifindex, struct kstate *ks, struc
 			n++;
 	}
 	ks->nf = n;
-	return 0;
+	return dump_tampers(sk, ifindex, &ks->t, err);
 }
 
 /* --- validation -------------------------------------------------------------- */
@@ -487,6 +588,53 @@ static int check_addr(const struct fl_tc_addr *a, const char *where, struct fl_t
 		     a->family);
 }
 
+static const char *tamper_dst(const struct fl_tc_addr *a, char *buf, size_t len)
+{
+	if (a->family == AF_UNSPEC) {
+		snprintf(buf, len, "all");
+		return buf;
+	}
+	return fl_tc_addr_format(a, buf, len);
+}
+
+/* Offsets in range; no two rules that meet on a packet (one destination,
+ * or one of them toward all) set the same byte to different values: which
+ * would win depends on the order the kernel holds the filters in. */
+static int check_tampers(const struct fl_tc_state *st, struct fl_tc_err *err)
+{
+	for (size_t i = 0; i < st->ntampers; i++) {
+		const struct fl_tc_tamper *t = &st->tampers[i];
+		char a[INET6_ADDRSTRLEN];
+		int r;
+
+		if (t->dst.family != AF_UNSPEC &&
+		    (r = check_addr(&t->dst, "tamper rule's destination", err)) < 0)
+			return r;
+		if (t->offset > FL_TC_MAX_TAMPER_OFFSET)
+			return failf(err, -ERANGE,
+				     "tamper rule %zu: offset %u is past the largest IP payload (at "
+				     "most %u)",
+				     i + 1, t->offset, FL_TC_MAX_TAMPER_OFFSET);
+		for (size_t j = 0; j < i; j++) {
+			const struct fl_tc_tamper *u = &st->tampers[j];
+
+			if (u->offset != t->offset || u->value == t->value)
+				continue;
+			if (u->dst.family != AF_UNSPEC && t->dst.family != AF_UNSPEC &&
+			    !fl_tc_addr_equal(&u->dst, &t->dst))
+				continue;
+			return failf(err, -EINVAL,
+				     "tamper rules %zu and %zu both set byte %u of packets toward %s, "
+				     "to 0x%02x and 0x%02x",
+				     j + 1, i + 1, t->offset,
+				     tamper_dst(t->dst.family == AF_UNSPEC ? &u->dst : &t->dst, a,
+						sizeof(a)),
+				     u->value, t->value);
+		}
+	}
+	return 0;
+}
+
 int fl_tc_state_check(const struct fl_tc_state *st, struct fl_tc_err *err)
 {
 	int catch_all = -1, r;
@@ -497,7 +645,11 @@ int fl_tc_state_check(const struct fl_tc_state *st, struct fl_tc_err *err)
 	if (st->nshapes > FL_TC_MAX_SHAPES)
 		return failf(err, -E2BIG, "%zu netem shapes: at most %d per interface (prio's bands)",
 			     st->nshapes, FL_TC_MAX_SHAPES);
-	if ((st->nblocked && !st->blocked) || (st->nshapes && !st->shapes))
+	if (st->ntampers > FL_TC_MAX_TAMPERS)
+		return failf(err, -E2BIG, "%zu tamper rules: at most %d per interface", st->ntampers,
+			     FL_TC_MAX_TAMPERS);
+	if ((st->nblocked && !st->blocked) || (st->nshapes && !st->shapes) ||
+	    (st->ntampers && !st->tampers))
 		return failf(err, -EINVAL, "state: a count without its array");
 	for (size_t i = 0; i < st->nblocked; i++)
 		if ((r = check_addr(&st->blocked[i], "blocked address", err)) < 0)
@@ -543,7 +695,7 @@ int fl_tc_state_check(const struct fl_tc_state *st, struct fl_tc_err *err)
 							     t + 1, s + 1);
 		}
 	}
-	return 0;
+	return check_tampers(st, err);
 }
 
 /* --- builders that need no file of their own ------------------------------------- */
@@ -586,16 +738,28 @@ struct want_filter {
 	unsigned slot; /* steering only */
 };
 
+/* One tamper rule's filter for one family and L4 protocol. */
+struct want_tamper {
+	struct nl_msg *msg;
+	struct fl_tc_tamper rule;
+	int family, l4;
+};
+
 struct want {
 	struct nl_msg *netem[FL_TC_MAX_SHAPES];
 	size_t nnetem;
 	struct want_filter *drops, *steers;
 	size_t ndrops, nsteers;
+	struct want_tamper *tampers;
+	size_t ntampers;
 	int catch_slot;
 };
 
 static void want_release(struct want *w)
 {
+	for (size_t i = 0; i < w->ntampers; i++)
+		nlmsg_free(w->tampers[i].msg);
+	free(w->tampers);
 	for (size_t i = 0; i < w->nnetem; i++)
 		nlmsg_free(w->netem[i]);
 	for (size_t i = 0; i < w->ndrops; i++)
@@ -673,6 +837,37 @@ static int build_want(int ifindex, const struct fl_tc_state *st, struct want *w,
 		f->dst = st->blocked[i];
 		w->ndrops++;
 	}
+	/* per rule: a filter for each family it covers and each of TCP, UDP */
+	w->tampers = calloc(4 * st->ntampers + 1, sizeof(*w->tampers));
+	if (!w->tampers)
+		return failf(err, -ENOMEM, "build tc state: out of memory");
+	for (size_t i = 0; i < st->ntampers; i++) {
+		const struct fl_tc_tamper *t = &st->tampers[i];
+		static const int l4s[] = { IPPROTO_UDP, IPPROTO_TCP };
+		int fams[2], nfam = 0, dup = 0;
+
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = fl_tc_tamper_dst_equal(&st->tampers[j].dst, &t->dst) &&
+			      st->tampers[j].offset == t->offset && st->tampers[j].value == t->value;
+		if (dup)
+			continue;
+		if (t->dst.family != AF_INET6)
+			fams[nfam++] = AF_INET;
+		if (t->dst.family != AF_INET)
+			fams[nfam++] = AF_INET6;
+		for (int f = 0; f < nfam; f++)
+			for (size_t p = 0; p < sizeof(l4s) / sizeof(l4s[0]); p++) {
+				struct want_tamper *x = &w->tampers[w->ntampers];
+
+				r = fl_tc_tamper_msg(ifindex, t, fams[f], l4s[p], &x->msg, err);
+				if (r < 0)
+					return r;
+				x->rule = *t;
+				x->family = fams[f];
+				x->l4 = l4s[p];
+				w->ntampers++;
+			}
+	}
 	return 0;
 }
 
@@ -728,7 +923,7 @@ static int delete_filter(struct nl_sock *sk, int ifindex, const struct kf *k,
 	int r;
 
 	snprintf(what, sizeof(what), "delete filter u32 %x dst %s (prio %u) on ifindex %d",
-		 k->handle, fl_tc_addr_format(&k->dst, a, sizeof(a)), k->prio, ifindex);
+		 k->handle, tamper_dst(&k->dst, a, sizeof(a)), k->prio, ifindex);
 	if (!c)
 		return fail_code(err, -ENOMEM, what, NULL, NULL);
 	rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
@@ -779,6 +974,7 @@ static int apply_want(struct nl_sock *sk, int ifindex, struct want *w, struct ks
 			return r;
 		ks->default_band = 0;
 		ks->nf = 0; /* a new root has no filters and no children of ours */
+		ks->t.n = 0;
 		memset(ks->netem, 0, sizeof(ks->netem));
 	}
 	/* 2. netems, created or changed in place */
@@ -815,6 +1011,32 @@ static int apply_want(struct nl_sock *sk, int ifindex, struct want *w, struct ks
 		if (!have && (r = add_filter(sk, &w->steers[i], 0, ifindex, err)) < 0)
 			return r;
 	}
+	/* 4b. tampering (its filters continue to the steering: see tc.h) */
+	for (size_t i = 0; i < w->ntampers; i++) {
+		const struct want_tamper *x = &w->tampers[i];
+		char a[INET6_ADDRSTRLEN];
+		int have = 0;
+
+		for (size_t k = 0; k < ks->t.n && !have; k++) {
+			struct kt *t = &ks->t.v[k];
+
+			if (!t->keep && t->family == x->family && t->l4 == x->l4 &&
+			    t->csum_flags == FL_TC_TAMPER_CSUM_FLAGS &&
+			    fl_tc_tamper_dst_equal(&t->rule.dst, &x->rule.dst) &&
+			    t->rule.offset == x->rule.offset && t->rule.value == x->rule.value)
+				t->keep = have = 1;
+		}
+		if (have)
+			continue;
+		snprintf(what, sizeof(what),
+			 "add filter u32 %s dst %s %s action pedit offset %u set 0x%02x, csum on "
+			 "ifindex %d",
+			 x->family == AF_INET ? "ip" : "ipv6", tamper_dst(&x->rule.dst, a, sizeof(a)),
+			 x->l4 == IPPROTO_TCP ? "tcp" : "udp", x->rule.offset, x->rule.value, ifindex);
+		r = talk(sk, x->msg, what, "act_pedit' or 'act_csum", err);
+		if (r < 0)
+			return r;
+	}
 	/* 5. everything else to the plain band, or to the shape without peers */
 	if (ks->default_band != (int)want_default) {
 		snprintf(what, sizeof(what), "set the priomap of prio 1: on ifindex %d to band 1:%x",
@@ -823,7 +1045,15 @@ static int apply_want(struct nl_sock *sk, int ifindex, struct want *w, struct ks
 		if (r < 0)
 			return r;
 	}
-	/* 6. the old steering, then the old drops */
+	/* 6. the old tampering, the old steering, then the old drops */
+	for (size_t k = 0; k < ks->t.n; k++) {
+		const struct kt *t = &ks->t.v[k];
+		struct kf f = { .prio = t->prio, .proto = t->proto, .handle = t->handle,
+				.dst = t->rule.dst };
+
+		if (!t->keep && (r = delete_filter(sk, ifindex, &f, err)) < 0)
+			return r;
+	}
 	for (size_t k = 0; k < ks->nf; k++)
 		if (ks->f[k].kind == KF_STEER && !ks->f[k].keep &&
 		    (r = delete_filter(sk, ifindex, &ks->f[k], err)) < 0)
@@ -857,7 +1087,7 @@ int fl_tc_apply(struct nl_sock *sk, int ifindex, const struct fl_tc_state *st,
 		want_release(&w);
 		return r;
 	}
-	if (w.ndrops == 0 && w.nnetem == 0) {
+	if (w.ndrops == 0 && w.nnetem == 0 && w.ntampers == 0) {
 		want_release(&w);
 		return fl_tc_clear(sk, ifindex, err);
 	}
@@ -1068,11 +1298,60 @@ static json_t *filter_json(struct rtnl_cls *c)
 	return o;
 }
 
+static json_t *tamper_json(struct rtnl_cls *c, const struct kt *t)
+{
+	static const struct {
+		uint32_t flag;
+		const char *name;
+	} flags[] = {
+		{ TCA_CSUM_UPDATE_FLAG_IPV4HDR, "iph" }, { TCA_CSUM_UPDATE_FLAG_ICMP, "icmp" },
+		{ TCA_CSUM_UPDATE_FLAG_IGMP, "igmp" },   { TCA_CSUM_UPDATE_FLAG_TCP, "tcp" },
+		{ TCA_CSUM_UPDATE_FLAG_UDP, "udp" },     { TCA_CSUM_UPDATE_FLAG_UDPLITE, "udplite" },
+		{ TCA_CSUM_UPDATE_FLAG_SCTP, "sctp" },
+	};
+	json_t *o = json_object(), *cs = json_array();
+	uint32_t h = t->handle;
+	char buf[64];
+	int bad = !o || !cs;
+
+	if (bad) {
+		json_decref(o);
+		json_decref(cs);
+		return NULL;
+	}
+	fmt_handle(rtnl_tc_get_parent(TC_CAST(c)), buf, sizeof(buf));
+	bad |= jset(o, "parent", json_string(buf));
+	bad |= jset(o, "prio", json_integer(t->prio));
+	bad |= jset(o, "protocol", json_string(proto_name(t->proto, buf, sizeof(buf))));
+	bad |= jset(o, "kind", json_string("u32"));
+	snprintf(buf, sizeof(buf), "%x:", TC_U32_USERHTID(h));
+	if (TC_U32_HASH(h))
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%x", TC_U32_HASH(h));
+	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ":%x", TC_U32_NODE(h));
+	bad |= jset(o, "handle", json_string(buf));
+	bad |= jset(o, "dst", json_string(tamper_dst(&t->rule.dst, buf, sizeof(buf))));
+	bad |= jset(o, "l4", json_string(t->l4 == IPPROTO_TCP ? "tcp" : "udp"));
+	bad |= jset(o, "action", json_string("tamper"));
+	bad |= jset(o, "offset", json_integer(t->rule.offset));
+	bad |= jset(o, "value", json_integer(t->rule.value));
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (t->csum_flags & flags[i].flag)
+			bad |= json_array_append_new(cs, json_string(flags[i].name));
+	bad |= jset(o, "csum", cs);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 int fl_tc_read(struct nl_sock *sk, int ifindex, json_t **out, struct fl_tc_err *err)
 {
 	_cleanup_(cache_freep) struct nl_cache *cache = NULL;
 	struct kq_list l = { 0 };
+	struct kt_list tl = { 0 };
 	_cleanup_(freep) struct kq *v = NULL;
+	_cleanup_(freep) struct kt *tv = NULL;
 	json_t *o = json_object(), *qs = json_array(), *fs = json_array();
 	uint32_t root = 0;
 	int r, bad = !o || !qs || !fs;
@@ -1087,9 +1366,22 @@ int fl_tc_read(struct nl_sock *sk, int ifindex, json_t **out, struct fl_tc_err *
 	}
 	if (r >= 0 && root)
 		r = cls_cache(sk, ifindex, root, &cache, err);
+	if (r >= 0 && root == ROOT_HANDLE) {
+		r = dump_tampers(sk, ifindex, &tl, err);
+		tv = tl.v;
+	}
 	for (struct nl_object *c = cache ? nl_cache_get_first(cache) : NULL; r >= 0 && c;
 	     c = nl_cache_get_next(c)) {
-		json_t *f = filter_json((struct rtnl_cls *)c);
+		struct rtnl_cls *cls = (struct rtnl_cls *)c;
+		const struct kt *t = NULL;
+		json_t *f;
+
+		for (size_t i = 0; i < tl.n && !t; i++)
+			if (tl.v[i].handle == rtnl_tc_get_handle(TC_CAST(cls)) &&
+			    tl.v[i].prio == rtnl_cls_get_prio(cls) &&
+			    tl.v[i].proto == rtnl_cls_get_protocol(cls))
+				t = &tl.v[i];
+		f = t ? tamper_json(cls, t) : filter_json(cls);
 
 		if (json_is_null(f))
 			continue;

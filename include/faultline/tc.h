@@ -12,11 +12,15 @@
  *   ├─ 1:(s+2)    netem, handle fl_tc_netem_handle(s, distribution), shape s
  *   └─ filters on 1:, u32, evaluated by priority:
  *        prio 10 (ip) / 11 (ipv6)  dst == blocked address -> gact drop
+ *        prio 15 (ip) / 16 (ipv6)  [dst == a tamper rule's peer,] L4 == tcp
+ *                                  or udp, not a fragment -> pedit (pipe)
+ *                                  -> csum (continue): see "Tampering"
  *        prio 20 (ip) / 21 (ipv6)  dst == a shape's peer  -> flowid 1:(s+2)
  *
  * Why this shape:
  * - Drops sit at priorities below every steering filter, so a blocked
- *   address is dropped whatever shape also names it.
+ *   address is dropped whatever shape also names it (and before any
+ *   tampering).
  * - The band count is fixed (16, prio's maximum), so once the root exists no
  *   later change ever touches it except its priomap; the root is removed
  *   only by fl_tc_clear() (or by applying the empty state).
@@ -46,6 +50,38 @@
  * Removing a netem (fl_tc_clear, or a shape that goes away) drops the
  * packets it was still delaying, as `tc qdisc del` does.
  *
+ * Tampering (Byzantine payloads, struct fl_tc_tamper): per rule, address
+ * family and L4 protocol one u32 filter matching [the destination,] the
+ * protocol (TCP or UDP; the IPv6 header's next header, so IPv6 packets with
+ * extension headers are not matched) and, for IPv4, "not a fragment"
+ * (fragments pass untouched: their checksums could not be made right). Its
+ * actions, as raw attributes (libnl 3.7 knows neither): act_pedit sets one
+ * byte, then act_csum recomputes the IPv4 header, TCP and UDP checksums so
+ * the receiver accepts the packet.
+ * - Where the byte is: `offset` bytes into the IP payload, i.e. from the
+ *   first byte of the TCP/UDP header (a UDP payload's byte k is offset
+ *   8 + k). pedit's layered "tcp"/"udp" header types address it: the kernel
+ *   finds the start from the IPv4 header length (options included) or the
+ *   IPv6 header chain (kernels with 2023's "act_pedit: Parse L3 Header for
+ *   L4 offset"), or from the packet's transport header (older kernels: the
+ *   same place for packets this host sends). No fixed 20-byte IPv4 header is assumed. (pedit's
+ *   legacy at/offmask/shift cannot do it: it reads the IHL nibble but can
+ *   only shift right, so IHL x 4 is out of reach.)
+ * - pedit edits the aligned 32-bit word holding the byte (mask keeps the
+ *   other three): a packet whose IP payload ends before that word does
+ *   (shorter than (offset & ~3) + 4 bytes) passes untouched.
+ * - A TCP GSO super-packet (segmentation offload) is edited once, so only
+ *   its first segment carries the byte; act_csum leaves GSO packets to the
+ *   segmentation, which computes their checksums anyway.
+ * - Combining with netem: csum's verdict is "continue" (TC_ACT_UNSPEC),
+ *   not "ok", so classification goes on after the tampering: the steering
+ *   filters (or the priomap) still put the packet in its destination's
+ *   band, and tampering and a netem shape toward the same peer combine
+ *   (tampered first, then delayed, lost, corrupted...). A packet several
+ *   rules match gets all of them, in the order the kernel holds them;
+ *   fl_tc_state_check refuses two rules that set one byte of one
+ *   destination's packets to different values.
+ *
  * Functions return 0 or -errno (the kernel's own errno when it refused a
  * request; libnl's -NLE_* codes never leave this module) and, on failure
  * only, fill the struct fl_tc_err when one is given.
@@ -64,6 +100,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <linux/tc_act/tc_csum.h>
 
 #include "faultline/scenario.h" /* struct fl_netem */
 
@@ -78,6 +115,12 @@ struct rtnl_cls;
 #define FL_TC_ROOT_MAJOR 1
 #define FL_TC_PRIO_DROP4 10
 #define FL_TC_PRIO_DROP6 11
+#define FL_TC_PRIO_TAMPER4 15
+#define FL_TC_PRIO_TAMPER6 16
+#define FL_TC_MAX_TAMPERS 64            /* tamper rules per interface */
+/* an IPv4 packet carries at most 65515 bytes of payload, and pedit edits
+ * the aligned 32-bit word that holds the byte */
+#define FL_TC_MAX_TAMPER_OFFSET 65511u
 #define FL_TC_PRIO_STEER4 20
 #define FL_TC_PRIO_STEER6 21
 /* netem takes latency and jitter in 32-bit ticks of 64 ns through libnl */
@@ -102,12 +145,24 @@ struct fl_tc_shape {
 	size_t npeers;
 };
 
+/* Set the byte `offset` bytes into the IP payload (from the TCP/UDP
+ * header's first byte) of TCP and UDP packets toward dst to value, checksums
+ * kept valid ("Tampering" above). */
+struct fl_tc_tamper {
+	struct fl_tc_addr dst; /* AF_INET, AF_INET6, or AF_UNSPEC: every
+				* destination, IPv4 and IPv6 */
+	uint32_t offset;       /* at most FL_TC_MAX_TAMPER_OFFSET */
+	uint8_t value;
+};
+
 /* What one egress interface should hold. Arrays are borrowed. */
 struct fl_tc_state {
 	const struct fl_tc_addr *blocked; /* partition: drop packets to these */
 	size_t nblocked;
 	const struct fl_tc_shape *shapes;
 	size_t nshapes;                   /* at most FL_TC_MAX_SHAPES */
+	const struct fl_tc_tamper *tampers; /* identical rules count once */
+	size_t ntampers;                  /* at most FL_TC_MAX_TAMPERS */
 };
 
 /* Filled only on failure. msg names the request first, then why:
@@ -128,8 +183,10 @@ void fl_tc_socket_free(struct nl_sock *sk);
 /* Make ifindex's egress hold exactly st (see the layout above); the empty
  * state is fl_tc_clear(). st is validated and every request built before
  * the first is sent. The order of requests: root (only when not ours
- * already), netems, new drops, new steering, priomap, old steering, old
- * drops, netems of shapes gone. So on failure midway the kernel holds part
+ * already), netems, new drops, new steering, new tampering, priomap, old
+ * tampering, old steering, old drops, netems of shapes gone. A filter
+ * already there as wanted is kept (a tamper rule's filters are matched on
+ * destination, offset and value). So on failure midway the kernel holds part
  * of the new state over the old one, and every address blocked by either
  * state is still blocked; apply again, or fl_tc_clear(). A root qdisc that
  * is not ours is replaced, except one holding our handle 1: (-EINVAL, the
@@ -151,18 +208,23 @@ int fl_tc_clear(struct nl_sock *sk, int ifindex, struct fl_tc_err *err);
  *                "latency_correlation": 0, "distribution": "normal", "loss": 20, ...}],
  *    "filters": [{"parent": "1:", "prio": 10, "protocol": "ip", "handle": "800::800",
  *                 "kind": "u32", "dst": "10.0.0.2", "action": "drop"},
- *                {... "prio": 20, "dst": "10.0.0.3", "flowid": "1:2"}]}
+ *                {... "prio": 20, "dst": "10.0.0.3", "flowid": "1:2"},
+ *                {... "prio": 15, "dst": "10.0.0.3", "l4": "udp", "action": "tamper",
+ *                 "offset": 49, "value": 165, "csum": ["iph", "tcp", "udp"]}]}
  * Percentages are read back from the kernel's 32-bit fractions. "distribution"
  * appears only on our own netems (the kernel does not report the table; our
  * handle says which one we loaded). Filters that are not ours appear with
- * their raw u32 "keys". */
+ * their raw u32 "keys". A tamper filter's "dst" is "all" when its rule has
+ * none; its offset and value are read back from the kernel's pedit key. */
 int fl_tc_read(struct nl_sock *sk, int ifindex, json_t **out, struct fl_tc_err *err);
 
 /* --- validation and builders: pure, no socket, no root ------------------- */
 
 /* Everything fl_tc_apply refuses before touching the kernel: families,
  * counts, an address in two shapes, two shapes without peers, netem values
- * out of range. -EINVAL (or -E2BIG for too many entries). */
+ * out of range, a tamper offset out of range, two tamper rules setting one
+ * byte toward one destination (or toward all) to different values. -EINVAL
+ * (-ERANGE for an offset, -E2BIG for too many entries). */
 int fl_tc_state_check(const struct fl_tc_state *st, struct fl_tc_err *err);
 int fl_tc_netem_check(const struct fl_netem *nm, struct fl_tc_err *err);
 
@@ -215,6 +277,47 @@ int fl_tc_build_steer(int ifindex, const struct fl_tc_addr *dst, unsigned slot,
 /* The destination address a u32 filter matches, when its keys are exactly
  * one of ours: 0, or -ENOENT. */
 int fl_tc_cls_dst(struct rtnl_cls *c, struct fl_tc_addr *out);
+
+/* --- tampering (injectors/tamper.c) --- */
+
+struct tc_pedit_key; /* <linux/tc_act/tc_pedit.h> */
+
+/* pedit's key for "byte `offset` of the header := value": the aligned
+ * 32-bit word at offset & ~3, mask keeping the other three bytes, val the
+ * new one, both in network byte order as the kernel applies them to the
+ * word as it lies in the packet: word = (word & mask) ^ val. -ERANGE past
+ * FL_TC_MAX_TAMPER_OFFSET. */
+int fl_tc_tamper_key(uint32_t offset, uint8_t value, struct tc_pedit_key *out);
+
+/* The csum action's update flags: IPv4 header, TCP, UDP. */
+#define FL_TC_TAMPER_CSUM_FLAGS                                                         \
+	((uint32_t)(TCA_CSUM_UPDATE_FLAG_IPV4HDR | TCA_CSUM_UPDATE_FLAG_TCP |            \
+		    TCA_CSUM_UPDATE_FLAG_UDP))
+
+/* The RTM_NEWTFILTER request (NLM_F_CREATE | NLM_F_EXCL) for rule t on
+ * family (AF_INET or AF_INET6; t->dst's, unless it is AF_UNSPEC) and l4
+ * (IPPROTO_TCP or IPPROTO_UDP): u32 on 1: at FL_TC_PRIO_TAMPER4/6, terminal,
+ * keys [dst,] L4 protocol[, IPv4: no fragment], no flowid; libnl builds
+ * that, and the actions are appended inside its TCA_OPTIONS:
+ *   TCA_U32_ACT { 1 { TCA_ACT_KIND "pedit", TCA_ACT_OPTIONS {
+ *                       TCA_PEDIT_PARMS_EX (tc_pedit_sel, 1 key, pipe),
+ *                       TCA_PEDIT_KEYS_EX { TCA_PEDIT_KEY_EX {
+ *                         HTYPE tcp|udp (as l4), CMD set } } } },
+ *                 2 { TCA_ACT_KIND "csum", TCA_ACT_OPTIONS {
+ *                       TCA_CSUM_PARMS (tc_csum: FL_TC_TAMPER_CSUM_FLAGS,
+ *                       continue) } } } */
+int fl_tc_tamper_msg(int ifindex, const struct fl_tc_tamper *t, int family, int l4,
+		     struct nl_msg **out, struct fl_tc_err *err);
+
+/* A u32 filter's TCA_OPTIONS as the kernel reports them, for a filter of
+ * protocol ETH_P_IP or ETH_P_IPV6: when it is exactly one of our tamper
+ * filters, 0 with the rule (dst AF_UNSPEC when it matches every
+ * destination), the L4 protocol and the csum flags; else -ENOENT. */
+int fl_tc_tamper_parse(const void *opts, size_t len, uint16_t protocol, struct fl_tc_tamper *t,
+		       int *l4, uint32_t *csum_flags);
+
+/* Two rules' destinations are the same (AF_UNSPEC equals AF_UNSPEC). */
+int fl_tc_tamper_dst_equal(const struct fl_tc_addr *a, const struct fl_tc_addr *b);
 
 /* netem's TCA_OPTIONS as the kernel reports them (or as we send them). */
 struct fl_tc_netem_kernel {

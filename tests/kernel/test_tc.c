@@ -3,9 +3,11 @@
  * on real traffic. Three network namespaces A, B, C hang off a bridge in a
  * fourth (the test's own, private): A 10.99.0.1, B .2, C .3 (/24) and
  * fd00:99::1..3 (/64). Faults go on A's egress (eth0); UDP probes between
- * the test's own sockets measure what crosses. One cmocka test per claim.
- * Needs root (run it in the test VM: tests/vm/run); skips with the reason
- * when a namespace cannot be made or the kernel lacks prio/netem/u32/gact.
+ * the test's own sockets measure what crosses (their payload after the
+ * probe header is a known pattern, so tampering shows). One cmocka test per
+ * claim. Needs root (run it in the test VM: tests/vm/run); skips with the
+ * reason when a namespace cannot be made or the kernel lacks
+ * prio/netem/u32/gact (the tampering tests: pedit/csum).
  * Creates nothing outside its own namespaces, which vanish with the process.
  */
 #ifndef _GNU_SOURCE
@@ -28,7 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/ethtool.h>
 #include <linux/if_addr.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <netlink/addr.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
@@ -74,6 +79,12 @@ struct endpoint {
 	uint16_t count[MAXSEQ];
 	int64_t first_ns[MAXSEQ]; /* first arrival, CLOCK_MONOTONIC */
 	int64_t rtt_ns[MAXSEQ];   /* first arrival minus the probe's send time */
+	/* datagrams of this run longer than a probe carry pattern() after it:
+	 * as sent, tampered (only the byte at watch_off differs, and it is
+	 * watch_val), or anything else */
+	int watch_off;            /* in the UDP payload; -1: none */
+	uint8_t watch_val;
+	uint32_t intact, tampered, mangled;
 };
 
 struct node {
@@ -117,6 +128,34 @@ static void sleep_ns(int64_t d)
 
 /* --- endpoints -------------------------------------------------------------- */
 
+/* What send_probes puts after the probe, byte i of the UDP payload. */
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)(i * 29 + 11);
+}
+
+static void classify_payload(struct endpoint *e, const char *buf, size_t n)
+{
+	int differ_watch = 0, differ_other = 0;
+
+	if (n <= sizeof(struct probe))
+		return;
+	for (size_t i = sizeof(struct probe); i < n; i++) {
+		if ((uint8_t)buf[i] == pattern(i))
+			continue;
+		if ((int)i == e->watch_off && (uint8_t)buf[i] == e->watch_val)
+			differ_watch = 1;
+		else
+			differ_other = 1;
+	}
+	if (differ_other)
+		e->mangled++;
+	else if (differ_watch)
+		e->tampered++;
+	else
+		e->intact++;
+}
+
 static void *ep_main(void *arg)
 {
 	struct endpoint *e = arg;
@@ -142,6 +181,7 @@ static void *ep_main(void *arg)
 			int64_t t = now_ns();
 
 			e->total++;
+			classify_payload(e, buf, (size_t)n);
 			if (e->count[pr.seq]++ == 0) {
 				e->first_ns[pr.seq] = t;
 				e->rtt_ns[pr.seq] = t - pr.sent_ns;
@@ -159,6 +199,7 @@ static void ep_reset(struct endpoint *e, uint32_t run)
 	pthread_mutex_lock(&e->mu);
 	e->run = run;
 	e->total = 0;
+	e->intact = e->tampered = e->mangled = 0;
 	memset(e->count, 0, sizeof(e->count));
 	memset(e->first_ns, 0, sizeof(e->first_ns));
 	memset(e->rtt_ns, 0, sizeof(e->rtt_ns));
@@ -191,11 +232,13 @@ static unsigned distinct(struct endpoint *e, unsigned from, unsigned to)
 static void send_probes(int fd, const void *dst, socklen_t dlen, uint32_t run, unsigned first,
 			unsigned n, int64_t interval, size_t size)
 {
-	char buf[2048] = { 0 };
+	char buf[2048];
 	int64_t t = now_ns();
 
 	if (size < sizeof(struct probe))
 		size = sizeof(struct probe);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)pattern(i);
 	for (unsigned i = 0; i < n; i++) {
 		struct probe pr = { .magic = MAGIC, .run = run, .seq = first + i };
 
@@ -317,6 +360,7 @@ static int ep_start(struct endpoint *e, int fd, int echo)
 	e->fd = fd;
 	atomic_store(&e->stop, 0);
 	atomic_store(&e->echo, echo);
+	e->watch_off = -1;
 	pthread_mutex_init(&e->mu, NULL);
 	if (pthread_create(&e->th, NULL, ep_main, e) != 0)
 		return -1;
@@ -555,6 +599,23 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* Transmit checksum offload of node's eth0 on or off. veth offloads it:
+ * a UDP datagram leaves with only the pseudo-header sum (CHECKSUM_PARTIAL)
+ * and the receiver never checks it, so a tampered datagram would be
+ * accepted whatever its checksum. Off, the sender's stack computes every
+ * checksum in full before the qdisc, and the receiver verifies them. */
+static int tx_csum(struct world *w, int node, int on)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_STXCSUM, .data = (uint32_t)on };
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth0");
+	ifr.ifr_data = (char *)&ev;
+	/* the socket's namespace is the node's */
+	return ioctl(w->n[node].ep4.fd, SIOCETHTOOL, &ifr);
+}
+
 /* Every test starts from a clean egress on every node. */
 static int clean(void **state)
 {
@@ -566,6 +627,8 @@ static int clean(void **state)
 			print_error("clear %s: %s\n", node_name[i], te.msg);
 			return -1;
 		}
+	if (!w->skip[0])
+		tx_csum(w, A, 1); /* a failed tampering test may have left it off */
 	return 0;
 }
 
@@ -664,11 +727,17 @@ static void test_latency_per_peer(void **state)
 	sh.peers = &w->n[B].v4;
 	sh.npeers = 1;
 	apply_ok(w, A, &st);
-	med_b = rtt_probe(w, B, 200, 5 * MS, 300 * MS, &got_b);
-	med_c = rtt_probe(w, C, 100, 2 * MS, 100 * MS, &got_c);
-	print_message("latency 100ms ±10ms (normal) on A toward B: median RTT A-B %.2f ms over %u "
-		      "probes, A-C %.3f ms over %u probes\n",
-		      med_b / 1e6, got_b, med_c / 1e6, got_c);
+	/* timing on an emulated, loaded machine: a miss is measured once more */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		med_b = rtt_probe(w, B, 200, 5 * MS, 300 * MS, &got_b);
+		med_c = rtt_probe(w, C, 100, 2 * MS, 100 * MS, &got_c);
+		print_message("latency 100ms ±10ms (normal) on A toward B: median RTT A-B %.2f ms over "
+			      "%u probes, A-C %.3f ms over %u probes\n",
+			      med_b / 1e6, got_b, med_c / 1e6, got_c);
+		if (got_b == 200 && got_c == 100 && llabs(med_b - 100 * MS) <= 10 * MS &&
+		    med_c < 10 * MS)
+			break;
+	}
 	if (got_b != 200 || got_c != 100)
 		fail_msg("lost probes: %u of 200 to B and %u of 100 to C came back", got_b, got_c);
 	if (llabs(med_b - 100 * MS) > 10 * MS)
@@ -689,10 +758,15 @@ static void test_latency_all_traffic(void **state)
 
 	need_world(w);
 	apply_ok(w, A, &st);
-	med_b = rtt_probe(w, B, 50, 2 * MS, 150 * MS, &got_b);
-	med_c = rtt_probe(w, C, 50, 2 * MS, 150 * MS, &got_c);
-	print_message("latency 30ms on all of A's traffic: median RTT A-B %.2f ms, A-C %.2f ms\n",
-		      med_b / 1e6, med_c / 1e6);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		med_b = rtt_probe(w, B, 50, 2 * MS, 150 * MS, &got_b);
+		med_c = rtt_probe(w, C, 50, 2 * MS, 150 * MS, &got_c);
+		print_message("latency 30ms on all of A's traffic: median RTT A-B %.2f ms, A-C %.2f ms\n",
+			      med_b / 1e6, med_c / 1e6);
+		if (got_b == 50 && got_c == 50 && llabs(med_b - 30 * MS) <= 3 * MS &&
+		    llabs(med_c - 30 * MS) <= 3 * MS)
+			break;
+	}
 	if (got_b != 50 || got_c != 50)
 		fail_msg("lost probes: %u of 50 to B, %u of 50 to C came back", got_b, got_c);
 	if (llabs(med_b - 30 * MS) > 3 * MS || llabs(med_c - 30 * MS) > 3 * MS)
@@ -1041,6 +1115,308 @@ static double jreal(json_t *o, const char *k)
 	return json_number_value(json_object_get(o, k));
 }
 
+/* --- tampering with payloads ---------------------------------------------------- */
+
+/* One counter of /proc/net/snmp6 ("Udp6InCsumErrors 0") in node i's namespace. */
+static long snmp6(struct world *w, int i, const char *field)
+{
+	char line[256], name[128];
+	long out = -1, v;
+	FILE *f;
+
+	if (enter(w->n[i].nsfd) < 0)
+		return -1;
+	f = fopen("/proc/thread-self/net/snmp6", "re");
+	enter(w->hub_fd);
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%127s %ld", name, &v) == 2 && strcmp(name, field) == 0)
+			out = v;
+	fclose(f);
+	return out;
+}
+
+static void watch(struct endpoint *e, int off, uint8_t val)
+{
+	pthread_mutex_lock(&e->mu);
+	e->watch_off = off;
+	e->watch_val = val;
+	pthread_mutex_unlock(&e->mu);
+}
+
+struct payloads {
+	uint32_t intact, tampered, mangled, total;
+};
+
+static struct payloads payloads(struct endpoint *e)
+{
+	struct payloads p;
+
+	pthread_mutex_lock(&e->mu);
+	p = (struct payloads){ e->intact, e->tampered, e->mangled, e->total };
+	pthread_mutex_unlock(&e->mu);
+	return p;
+}
+
+/* Apply st on A; a kernel without act_pedit/act_csum skips the test with
+ * its own words. */
+static void apply_tamper_or_skip(struct world *w, const struct fl_tc_state *st)
+{
+	struct fl_tc_err te;
+	int r = fl_tc_apply(w->n[A].sk, w->n[A].ifindex, st, &te);
+
+	if (r == -ENOENT || r == -EOPNOTSUPP) {
+		print_message("skipping: this kernel cannot tamper with payloads: %s\n", te.msg);
+		skip();
+	}
+	if (r < 0)
+		fail_msg("apply on A: %s", te.msg);
+}
+
+static json_t *find_tamper(json_t *r, int prio, const char *dst, const char *l4)
+{
+	size_t i;
+	json_t *f;
+
+	json_array_foreach(json_object_get(r, "filters"), i, f)
+		if (json_integer_value(json_object_get(f, "prio")) == prio &&
+		    !strcmp(json_string_value(json_object_get(f, "action")) ?: "", "tamper") &&
+		    !strcmp(json_string_value(json_object_get(f, "dst")) ?: "", dst) &&
+		    !strcmp(json_string_value(json_object_get(f, "l4")) ?: "", l4))
+			return f;
+	return NULL;
+}
+
+#define TAMPER_N 200
+#define TAMPER_SIZE 200  /* UDP payload bytes */
+#define TAMPER_K4 41     /* the payload byte tampered toward B over IPv4 */
+#define TAMPER_K6 46     /* and over IPv6 */
+#define TAMPER_V4 0xa5
+#define TAMPER_V6 0x5a
+
+/* TAMPER_N one-way datagrams from A to B and to C, over IPv4 and IPv6. */
+static void tamper_burst(struct world *w, struct payloads got[2][2])
+{
+	uint32_t run = new_run(w);
+
+	for (int i = B; i <= C; i++) {
+		atomic_store(&w->n[i].ep4.echo, 0);
+		atomic_store(&w->n[i].ep6.echo, 0);
+	}
+	for (int i = B; i <= C; i++) {
+		send_probes(w->n[A].ep4.fd, &w->n[i].sa4, sizeof(w->n[i].sa4), run, 0, TAMPER_N,
+			    250 * US, TAMPER_SIZE);
+		send_probes(w->n[A].ep6.fd, &w->n[i].sa6, sizeof(w->n[i].sa6), run, 0, TAMPER_N,
+			    250 * US, TAMPER_SIZE);
+	}
+	sleep_ns(100 * MS);
+	for (int i = B; i <= C; i++) {
+		got[i - B][0] = payloads(&w->n[i].ep4);
+		got[i - B][1] = payloads(&w->n[i].ep6);
+		atomic_store(&w->n[i].ep4.echo, 1);
+		atomic_store(&w->n[i].ep6.echo, 1);
+	}
+}
+
+static void expect_payloads(const char *what, struct payloads p, uint32_t intact,
+			    uint32_t tampered)
+{
+	print_message("%s: %u datagrams, %u intact, %u with the byte tampered, %u otherwise "
+		      "changed\n",
+		      what, p.total, p.intact, p.tampered, p.mangled);
+	if (p.total != intact + tampered || p.intact != intact || p.tampered != tampered ||
+	    p.mangled)
+		fail_msg("%s: %u datagrams arrived (%u intact, %u tampered, %u otherwise changed); "
+			 "expected %u intact and %u tampered",
+			 what, p.total, p.intact, p.tampered, p.mangled, intact, tampered);
+}
+
+/*
+ * Byzantine payloads: A's packets toward B get payload byte k set (IPv4 and
+ * IPv6, each its own rule); B's sockets receive them, first with veth's
+ * checksum offload, then with A computing full checksums that B verifies
+ * (act_csum recomputed them: B's UDP checksum-error counters do not move);
+ * traffic to C is untouched; the read-back shows the rules; applying again
+ * changes nothing; after clearing, intact again.
+ */
+static void test_tamper(void **state)
+{
+	struct world *w = *state;
+	struct fl_tc_tamper rules[2];
+	struct fl_tc_state st = { .tampers = rules, .ntampers = 2 };
+	struct payloads got[2][2];
+	long csum4[2], csum6[2];
+	json_t *r, *f;
+	char *text;
+
+	need_world(w);
+	assert_true(pattern(TAMPER_K4) != TAMPER_V4 && pattern(TAMPER_K6) != TAMPER_V6);
+	rules[0] = (struct fl_tc_tamper){ .dst = w->n[B].v4, .offset = 8 + TAMPER_K4,
+					  .value = TAMPER_V4 };
+	rules[1] = (struct fl_tc_tamper){ .dst = w->n[B].v6, .offset = 8 + TAMPER_K6,
+					  .value = TAMPER_V6 };
+	apply_tamper_or_skip(w, &st);
+	for (int i = B; i <= C; i++) {
+		watch(&w->n[i].ep4, TAMPER_K4, TAMPER_V4);
+		watch(&w->n[i].ep6, TAMPER_K6, TAMPER_V6);
+	}
+	for (int offload = 1; offload >= 0; offload--) {
+		if (tx_csum(w, A, offload) < 0)
+			fail_msg("turn A's transmit checksum offload %s: %s", offload ? "on" : "off",
+				 strerror(errno));
+		csum4[0] = snmp(w, B, "Udp", "InCsumErrors");
+		csum6[0] = snmp6(w, B, "Udp6InCsumErrors");
+		tamper_burst(w, got);
+		csum4[1] = snmp(w, B, "Udp", "InCsumErrors");
+		csum6[1] = snmp6(w, B, "Udp6InCsumErrors");
+		print_message("tamper A->B, %s: UDP payload byte %d := 0x%02x (IPv4), byte %d := "
+			      "0x%02x (IPv6); B's InCsumErrors %ld -> %ld (Udp), %ld -> %ld (Udp6)\n",
+			      offload ? "checksum offload on (veth's default)"
+				      : "checksum offload off (full checksums, verified by B)",
+			      TAMPER_K4, TAMPER_V4, TAMPER_K6, TAMPER_V6, csum4[0], csum4[1], csum6[0],
+			      csum6[1]);
+		expect_payloads("A -> B (IPv4)", got[0][0], 0, TAMPER_N);
+		expect_payloads("A -> B (IPv6)", got[0][1], 0, TAMPER_N);
+		expect_payloads("A -> C (IPv4)", got[1][0], TAMPER_N, 0);
+		expect_payloads("A -> C (IPv6)", got[1][1], TAMPER_N, 0);
+		if (csum4[0] < 0 || csum6[0] < 0 || csum4[1] != csum4[0] || csum6[1] != csum6[0])
+			fail_msg("B counted UDP checksum errors: %ld -> %ld (IPv4), %ld -> %ld (IPv6)",
+				 csum4[0], csum4[1], csum6[0], csum6[1]);
+	}
+
+	r = read_ok(w, A);
+	text = json_dumps(json_object_get(r, "filters"), JSON_COMPACT);
+	print_message("read back from A: filters %s\n", text);
+	free(text);
+	for (int l = 0; l < 2; l++) {
+		const char *l4 = l ? "tcp" : "udp";
+
+		f = find_tamper(r, FL_TC_PRIO_TAMPER4, "10.99.0.2", l4);
+		if (!f)
+			fail_msg("no %s tamper filter toward 10.99.0.2 read back", l4);
+		assert_int_equal(json_integer_value(json_object_get(f, "offset")), 8 + TAMPER_K4);
+		assert_int_equal(json_integer_value(json_object_get(f, "value")), TAMPER_V4);
+		assert_int_equal(json_array_size(json_object_get(f, "csum")), 3);
+		f = find_tamper(r, FL_TC_PRIO_TAMPER6, "fd00:99::2", l4);
+		if (!f)
+			fail_msg("no %s tamper filter toward fd00:99::2 read back", l4);
+		assert_int_equal(json_integer_value(json_object_get(f, "offset")), 8 + TAMPER_K6);
+		assert_int_equal(json_integer_value(json_object_get(f, "value")), TAMPER_V6);
+	}
+	assert_int_equal(json_array_size(json_object_get(r, "filters")), 4);
+	json_decref(r);
+
+	/* applying again changes nothing; clearing restores the payloads */
+	{
+		json_t *r1 = read_ok(w, A), *r2;
+
+		apply_ok(w, A, &st);
+		r2 = read_ok(w, A);
+		if (!json_equal(r1, r2))
+			fail_msg("a second apply of the same tamper rules changed the kernel's filters");
+		json_decref(r1);
+		json_decref(r2);
+	}
+	clear_ok(w, A);
+	tamper_burst(w, got);
+	expect_payloads("after clear, A -> B (IPv4)", got[0][0], TAMPER_N, 0);
+	expect_payloads("after clear, A -> B (IPv6)", got[0][1], TAMPER_N, 0);
+	for (int i = B; i <= C; i++) {
+		watch(&w->n[i].ep4, -1, 0);
+		watch(&w->n[i].ep6, -1, 0);
+	}
+	if (tx_csum(w, A, 1) < 0)
+		fail_msg("turn A's transmit checksum offload back on: %s", strerror(errno));
+}
+
+/*
+ * Tampering and a netem shape toward the same peer combine: csum's
+ * "continue" hands the tampered packet on to the steering filter, so it is
+ * delayed by B's netem too. Echoes from B (untouched on the way back) carry
+ * the tampered byte to A. Then a rule change in place (new value) and one
+ * for every destination.
+ */
+static void test_tamper_with_latency(void **state)
+{
+	struct world *w = *state;
+	struct fl_tc_shape sh = { .netem = { .set = FL_NETEM_LATENCY, .latency_ns = 30 * MS } };
+	struct fl_tc_tamper t = { .offset = 8 + TAMPER_K4, .value = TAMPER_V4 };
+	struct fl_tc_state st = { .shapes = &sh, .nshapes = 1, .tampers = &t, .ntampers = 1 };
+	struct payloads pb, pc;
+	int64_t med_b, med_c;
+	unsigned got_b, got_c;
+	uint32_t run;
+	json_t *r;
+
+	need_world(w);
+	sh.peers = &w->n[B].v4;
+	sh.npeers = 1;
+	t.dst = w->n[B].v4;
+	apply_tamper_or_skip(w, &st);
+	watch(&w->n[A].ep4, TAMPER_K4, TAMPER_V4);
+	run = new_run(w);
+	send_probes(w->n[A].ep4.fd, &w->n[B].sa4, sizeof(w->n[B].sa4), run, 0, 50, 2 * MS,
+		    TAMPER_SIZE);
+	sleep_ns(150 * MS);
+	med_b = median_rtt(&w->n[A].ep4, 50, &got_b);
+	pb = payloads(&w->n[A].ep4);
+	run = new_run(w);
+	send_probes(w->n[A].ep4.fd, &w->n[C].sa4, sizeof(w->n[C].sa4), run, 0, 50, 2 * MS,
+		    TAMPER_SIZE);
+	sleep_ns(100 * MS);
+	med_c = median_rtt(&w->n[A].ep4, 50, &got_c);
+	pc = payloads(&w->n[A].ep4);
+	print_message("latency 30ms + tamper on A toward B: median RTT A-B %.2f ms (%u of 50 "
+		      "echoed, %u tampered), A-C %.3f ms (%u echoed, %u intact)\n",
+		      med_b / 1e6, got_b, pb.tampered, med_c / 1e6, got_c, pc.intact);
+	if (got_b != 50 || got_c != 50)
+		fail_msg("lost probes: %u of 50 to B and %u of 50 to C came back", got_b, got_c);
+	/* netem's delay is a floor: under 30 ms the tampered packets skipped
+	 * B's band (they would take ~0.5 ms); the ceiling only allows for a
+	 * loaded (emulated) machine, the 10% check of netem itself is
+	 * test_latency_per_peer's */
+	if (med_b < 30 * MS || med_b > 50 * MS)
+		fail_msg("median RTT to B %.2f ms: expected 30 ms of B's netem (at most 50 ms on a "
+			 "loaded machine); under it the tampered packets skipped B's netem band",
+			 med_b / 1e6);
+	expect_payloads("echoes from B", pb, 0, 50);
+	expect_payloads("echoes from C", pc, 50, 0);
+	if (med_c >= 10 * MS)
+		fail_msg("median RTT to C %.2f ms: C must see no added delay", med_c / 1e6);
+	r = read_ok(w, A);
+	assert_non_null(find_filter(r, "10.99.0.2", FL_TC_PRIO_STEER4));
+	assert_non_null(find_tamper(r, FL_TC_PRIO_TAMPER4, "10.99.0.2", "udp"));
+	json_decref(r);
+
+	/* another value: the old filters go, the new ones come */
+	t.value = 0x00;
+	apply_ok(w, A, &st);
+	r = read_ok(w, A);
+	assert_int_equal(json_integer_value(json_object_get(
+				 find_tamper(r, FL_TC_PRIO_TAMPER4, "10.99.0.2", "udp"), "value")),
+			 0);
+	assert_int_equal(json_array_size(json_object_get(r, "filters")), 3); /* steer, 2 tamper */
+	json_decref(r);
+
+	/* every destination, both families: C's datagrams too */
+	t.dst = (struct fl_tc_addr){ .family = AF_UNSPEC };
+	t.value = TAMPER_V4;
+	sh.npeers = 0;
+	st.nshapes = 0;
+	apply_ok(w, A, &st);
+	r = read_ok(w, A);
+	assert_non_null(find_tamper(r, FL_TC_PRIO_TAMPER4, "all", "udp"));
+	assert_non_null(find_tamper(r, FL_TC_PRIO_TAMPER6, "all", "tcp"));
+	assert_int_equal(json_array_size(json_object_get(r, "filters")), 4);
+	json_decref(r);
+	run = new_run(w);
+	send_probes(w->n[A].ep4.fd, &w->n[C].sa4, sizeof(w->n[C].sa4), run, 0, 50, MS, TAMPER_SIZE);
+	sleep_ns(50 * MS);
+	expect_payloads("echoes from C, tampering toward all", payloads(&w->n[A].ep4), 0, 50);
+	watch(&w->n[A].ep4, -1, 0);
+}
+
 /* --- 4. switching partitions without a window of full connectivity ---------------- */
 
 /*
@@ -1358,6 +1734,8 @@ int main(void)
 		cmocka_unit_test_setup(test_loss, clean),
 		cmocka_unit_test_setup(test_duplicate, clean),
 		cmocka_unit_test_setup(test_corrupt, clean),
+		cmocka_unit_test_setup(test_tamper, clean),
+		cmocka_unit_test_setup(test_tamper_with_latency, clean),
 		cmocka_unit_test_setup(test_rate, clean),
 		cmocka_unit_test_setup(test_partition_one_way, clean),
 		cmocka_unit_test_setup(test_partition_both_ways, clean),

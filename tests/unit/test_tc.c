@@ -1,7 +1,8 @@
 /* The tc layer's builders, without root and without a kernel: the libnl
  * objects and messages carry the values the kernel expects (units, 32-bit
- * fractions, u32 keys, actions, bands), validation refuses what netem
- * cannot do, and the computed distribution tables equal iproute2's. */
+ * fractions, u32 keys, actions, bands, the raw pedit and csum attributes of
+ * payload tampering), validation refuses what netem cannot do, and the
+ * computed distribution tables equal iproute2's. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -20,6 +21,9 @@
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+#include <linux/tc_act/tc_csum.h>
+#include <linux/tc_act/tc_pedit.h>
+#include <netinet/in.h>
 #include <netlink/attr.h>
 #include <netlink/errno.h>
 #include <netlink/msg.h>
@@ -575,6 +579,321 @@ static void test_state_check(void **state)
 	assert_int_equal(fl_tc_state_check(&st, &err), -E2BIG);
 }
 
+/* --- payload tampering: the raw pedit + csum attributes --------------------- */
+
+/* What the kernel's pedit does with a "set" key to the word in the packet. */
+static void pedit_apply(uint8_t *pkt, const struct tc_pedit_key *k)
+{
+	uint32_t w;
+
+	memcpy(&w, pkt + k->off, 4);
+	w = (w & k->mask) ^ k->val;
+	memcpy(pkt + k->off, &w, 4);
+}
+
+static void test_tamper_key(void **state)
+{
+	struct tc_pedit_key k;
+
+	(void)state;
+	/* byte 49 = word 48, second byte: in packet order the mask keeps bytes
+	 * 0, 2, 3; tc's "offset 48 u8 ... set" computes the same words */
+	assert_int_equal(fl_tc_tamper_key(49, 0xa5, &k), 0);
+	assert_int_equal(k.off, 48);
+	assert_int_equal(k.mask, htonl(0xff00ffff));
+	assert_int_equal(k.val, htonl(0x00a50000));
+	assert_int_equal(k.at | k.offmask | k.shift, 0);
+	for (uint32_t off = 0; off < 16; off++) {
+		uint8_t pkt[64], want[64];
+
+		for (size_t i = 0; i < sizeof(pkt); i++)
+			pkt[i] = want[i] = (uint8_t)(i * 7 + 1);
+		want[off] = 0x3c;
+		assert_int_equal(fl_tc_tamper_key(off, 0x3c, &k), 0);
+		assert_int_equal(k.off, off & ~3u);
+		/* the other three bytes of the word kept, value not bleeding out */
+		assert_int_equal(k.val & k.mask, 0);
+		pedit_apply(pkt, &k);
+		assert_memory_equal(pkt, want, sizeof(pkt));
+	}
+	assert_int_equal(fl_tc_tamper_key(FL_TC_MAX_TAMPER_OFFSET, 1, &k), 0);
+	assert_int_equal(fl_tc_tamper_key(FL_TC_MAX_TAMPER_OFFSET + 1, 1, &k), -ERANGE);
+}
+
+static struct nlattr *attr_in(struct nlattr *parent, int type)
+{
+	return nla_find(nla_data(parent), nla_len(parent), type);
+}
+
+/* The action at `order` in TCA_U32_ACT: checks its kind, returns its options. */
+static struct nlattr *action_opts(struct nlattr *acts, int order, const char *kind)
+{
+	struct nlattr *a = attr_in(acts, order), *k;
+
+	assert_non_null(a);
+	assert_true(a->nla_type & NLA_F_NESTED);
+	k = attr_in(a, TCA_ACT_KIND);
+	assert_non_null(k);
+	assert_string_equal((const char *)nla_data(k), kind);
+	return attr_in(a, TCA_ACT_OPTIONS);
+}
+
+struct tamper_msg {
+	struct nl_msg *msg;
+	struct tcmsg *t;
+	struct nlattr *opts;            /* TCA_OPTIONS */
+	struct tc_u32_sel sel;
+	struct tc_u32_key keys[8];
+	struct tc_pedit_sel psel;
+	struct tc_pedit_key pkey;
+	uint16_t htype, cmd;
+	struct tc_csum csum;
+	int nactions;
+};
+
+/* Build, then take the message apart attribute by attribute. */
+static void tamper_msg(const struct fl_tc_tamper *t, int family, int l4, struct tamper_msg *m)
+{
+	struct nlmsghdr *nlh;
+	struct nlattr *a, *acts, *po, *co, *keys, *key, *x;
+	struct fl_tc_err err = { { 0 } };
+	int r, rem;
+
+	memset(m, 0, sizeof(*m));
+	r = fl_tc_tamper_msg(7, t, family, l4, &m->msg, &err);
+	if (r < 0)
+		fail_msg("fl_tc_tamper_msg: %d %s", r, err.msg);
+	nlh = nlmsg_hdr(m->msg);
+	assert_int_equal(nlh->nlmsg_type, RTM_NEWTFILTER);
+	assert_int_equal(nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL), NLM_F_CREATE | NLM_F_EXCL);
+	m->t = nlmsg_data(nlh);
+	assert_int_equal(m->t->tcm_ifindex, 7);
+	assert_int_equal(m->t->tcm_parent, TC_HANDLE(1, 0));
+	a = nlmsg_find_attr(nlh, sizeof(struct tcmsg), TCA_KIND);
+	assert_non_null(a);
+	assert_string_equal((const char *)nla_data(a), "u32");
+	m->opts = nlmsg_find_attr(nlh, sizeof(struct tcmsg), TCA_OPTIONS);
+	assert_non_null(m->opts);
+	/* TCA_OPTIONS spans to the end of the message, the actions inside */
+	assert_ptr_equal((char *)m->opts + NLA_ALIGN(m->opts->nla_len), (char *)nlmsg_tail(nlh));
+	assert_true(nlh->nlmsg_len <= nlmsg_get_max_size(m->msg));
+
+	a = attr_in(m->opts, TCA_U32_SEL);
+	assert_non_null(a);
+	memcpy(&m->sel, nla_data(a), sizeof(m->sel));
+	assert_true(m->sel.nkeys <= 8);
+	assert_int_equal(nla_len(a), (int)(sizeof(m->sel) + m->sel.nkeys * sizeof(m->keys[0])));
+	memcpy(m->keys, (char *)nla_data(a) + sizeof(m->sel), m->sel.nkeys * sizeof(m->keys[0]));
+	assert_null(attr_in(m->opts, TCA_U32_CLASSID)); /* classification goes on */
+
+	acts = attr_in(m->opts, TCA_U32_ACT);
+	assert_non_null(acts);
+	nla_for_each_nested(x, acts, rem)
+		m->nactions++;
+	po = action_opts(acts, 1, "pedit");
+	assert_non_null(po);
+	assert_null(attr_in(po, TCA_PEDIT_PARMS)); /* the extended form only */
+	a = attr_in(po, TCA_PEDIT_PARMS_EX);
+	assert_non_null(a);
+	assert_int_equal(nla_len(a), (int)(sizeof(m->psel) + sizeof(m->pkey)));
+	memcpy(&m->psel, nla_data(a), sizeof(m->psel));
+	memcpy(&m->pkey, (char *)nla_data(a) + sizeof(m->psel), sizeof(m->pkey));
+	keys = attr_in(po, TCA_PEDIT_KEYS_EX);
+	assert_non_null(keys);
+	key = attr_in(keys, TCA_PEDIT_KEY_EX);
+	assert_non_null(key);
+	a = attr_in(key, TCA_PEDIT_KEY_EX_HTYPE);
+	assert_non_null(a);
+	assert_int_equal(nla_len(a), 2);
+	m->htype = nla_get_u16(a);
+	a = attr_in(key, TCA_PEDIT_KEY_EX_CMD);
+	assert_non_null(a);
+	m->cmd = nla_get_u16(a);
+	co = action_opts(acts, 2, "csum");
+	assert_non_null(co);
+	a = attr_in(co, TCA_CSUM_PARMS);
+	assert_non_null(a);
+	assert_int_equal(nla_len(a), (int)sizeof(m->csum));
+	memcpy(&m->csum, nla_data(a), sizeof(m->csum));
+}
+
+static void expect_u32_key(const struct tc_u32_key *k, uint32_t mask, uint32_t val, int off)
+{
+	assert_int_equal(k->mask, mask);
+	assert_int_equal(k->val, val);
+	assert_int_equal(k->off, off);
+	assert_int_equal(k->offmask, 0);
+}
+
+/* The pedit and csum actions of every tamper filter. */
+static void expect_actions(const struct tamper_msg *m, int l4, uint32_t off, uint32_t mask,
+			   uint32_t val)
+{
+	assert_int_equal(m->nactions, 2);
+	assert_int_equal(m->psel.nkeys, 1);
+	assert_int_equal(m->psel.action, TC_ACT_PIPE); /* on to csum */
+	assert_int_equal(m->psel.index, 0);            /* a new action of its own */
+	assert_int_equal(m->pkey.off, off);
+	assert_int_equal(m->pkey.mask, mask);
+	assert_int_equal(m->pkey.val, val);
+	assert_int_equal(m->pkey.at | m->pkey.offmask | m->pkey.shift, 0);
+	/* offsets from the L4 header, the kernel finding it (IHL, IPv6 chain) */
+	assert_int_equal(m->htype, l4 == IPPROTO_TCP ? TCA_PEDIT_KEY_EX_HDR_TYPE_TCP
+						     : TCA_PEDIT_KEY_EX_HDR_TYPE_UDP);
+	assert_int_equal(m->cmd, TCA_PEDIT_KEY_EX_CMD_SET);
+	assert_int_equal(m->csum.update_flags, TCA_CSUM_UPDATE_FLAG_IPV4HDR |
+						       TCA_CSUM_UPDATE_FLAG_TCP |
+						       TCA_CSUM_UPDATE_FLAG_UDP);
+	assert_int_equal(m->csum.action, TC_ACT_UNSPEC); /* "continue" to the steering */
+	assert_int_equal(m->csum.index, 0);
+}
+
+static void expect_parsed(const struct tamper_msg *m, const struct fl_tc_tamper *t, uint16_t proto,
+			  int l4)
+{
+	struct fl_tc_tamper back;
+	uint32_t flags = 0;
+	int l4b = 0;
+
+	assert_int_equal(fl_tc_tamper_parse(nla_data(m->opts), (size_t)nla_len(m->opts), proto, &back,
+					    &l4b, &flags),
+			 0);
+	assert_true(fl_tc_tamper_dst_equal(&back.dst, &t->dst));
+	assert_int_equal(back.offset, t->offset);
+	assert_int_equal(back.value, t->value);
+	assert_int_equal(l4b, l4);
+	assert_int_equal(flags, FL_TC_TAMPER_CSUM_FLAGS);
+	/* the other family's reading is not ours */
+	assert_int_equal(fl_tc_tamper_parse(nla_data(m->opts), (size_t)nla_len(m->opts),
+					    proto == ETH_P_IP ? ETH_P_IPV6 : ETH_P_IP, &back, &l4b,
+					    &flags),
+			 -ENOENT);
+}
+
+static void test_tamper_msg_ipv4(void **state)
+{
+	struct fl_tc_tamper t = { .dst = addr("10.99.0.2"), .offset = 8 + 41, .value = 0xa5 };
+	struct tamper_msg m;
+
+	(void)state;
+	tamper_msg(&t, AF_INET, IPPROTO_UDP, &m);
+	assert_int_equal(m.t->tcm_info, TC_H_MAKE((uint32_t)FL_TC_PRIO_TAMPER4 << 16, htons(ETH_P_IP)));
+	assert_true(m.sel.flags & TC_U32_TERMINAL);
+	assert_int_equal(m.sel.nkeys, 3);
+	expect_u32_key(&m.keys[0], 0xffffffff, inet_addr("10.99.0.2"), 16); /* dst */
+	expect_u32_key(&m.keys[1], htonl(0x00ff0000), htonl(IPPROTO_UDP << 16), 8); /* protocol */
+	expect_u32_key(&m.keys[2], htonl(0x00003fff), 0, 4); /* MF = 0, fragment offset 0 */
+	expect_actions(&m, IPPROTO_UDP, 48, htonl(0xff00ffff), htonl(0x00a50000));
+	expect_parsed(&m, &t, ETH_P_IP, IPPROTO_UDP);
+	nlmsg_free(m.msg);
+
+	t.offset = 20 + 3; /* TCP payload byte 3: word 20, last byte */
+	tamper_msg(&t, AF_INET, IPPROTO_TCP, &m);
+	expect_u32_key(&m.keys[1], htonl(0x00ff0000), htonl(IPPROTO_TCP << 16), 8);
+	expect_actions(&m, IPPROTO_TCP, 20, htonl(0xffffff00), htonl(0x000000a5));
+	expect_parsed(&m, &t, ETH_P_IP, IPPROTO_TCP);
+	nlmsg_free(m.msg);
+
+	/* every destination: the protocol and fragment keys only */
+	t.dst = (struct fl_tc_addr){ .family = AF_UNSPEC };
+	t.offset = 0;
+	tamper_msg(&t, AF_INET, IPPROTO_UDP, &m);
+	assert_int_equal(m.sel.nkeys, 2);
+	expect_u32_key(&m.keys[0], htonl(0x00ff0000), htonl(IPPROTO_UDP << 16), 8);
+	expect_actions(&m, IPPROTO_UDP, 0, htonl(0x00ffffff), htonl(0xa5000000));
+	expect_parsed(&m, &t, ETH_P_IP, IPPROTO_UDP);
+	nlmsg_free(m.msg);
+}
+
+static void test_tamper_msg_ipv6(void **state)
+{
+	struct fl_tc_tamper t = { .dst = addr("fd00:99::2"), .offset = 8 + 46, .value = 0x01 };
+	struct tamper_msg m;
+
+	(void)state;
+	tamper_msg(&t, AF_INET6, IPPROTO_UDP, &m);
+	assert_int_equal(m.t->tcm_info,
+			 TC_H_MAKE((uint32_t)FL_TC_PRIO_TAMPER6 << 16, htons(ETH_P_IPV6)));
+	assert_int_equal(m.sel.nkeys, 5);
+	for (int i = 0; i < 4; i++)
+		expect_u32_key(&m.keys[i], 0xffffffff, t.dst.u.v6.s6_addr32[i], 24 + 4 * i);
+	expect_u32_key(&m.keys[4], htonl(0x0000ff00), htonl(IPPROTO_UDP << 8), 4); /* next header */
+	expect_actions(&m, IPPROTO_UDP, 52, htonl(0xffff00ff), htonl(0x00000100));
+	expect_parsed(&m, &t, ETH_P_IPV6, IPPROTO_UDP);
+	nlmsg_free(m.msg);
+
+	t.dst = (struct fl_tc_addr){ .family = AF_UNSPEC };
+	tamper_msg(&t, AF_INET6, IPPROTO_TCP, &m);
+	assert_int_equal(m.sel.nkeys, 1);
+	expect_u32_key(&m.keys[0], htonl(0x0000ff00), htonl(IPPROTO_TCP << 8), 4);
+	expect_parsed(&m, &t, ETH_P_IPV6, IPPROTO_TCP);
+	nlmsg_free(m.msg);
+}
+
+static void test_tamper_refused(void **state)
+{
+	struct fl_tc_tamper t = { .dst = addr("10.0.0.2"), .offset = 8, .value = 1 };
+	struct fl_tc_err err = { { 0 } };
+	struct nl_msg *msg = NULL;
+
+	(void)state;
+	assert_int_equal(fl_tc_tamper_msg(7, &t, AF_INET6, IPPROTO_UDP, &msg, &err), -EINVAL);
+	assert_int_equal(fl_tc_tamper_msg(7, &t, AF_INET, IPPROTO_ICMP, &msg, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "neither TCP nor UDP"));
+	t.offset = FL_TC_MAX_TAMPER_OFFSET + 1;
+	assert_int_equal(fl_tc_tamper_msg(7, &t, AF_INET, IPPROTO_UDP, &msg, &err), -ERANGE);
+	assert_non_null(strstr(err.msg, "offset 65512"));
+	assert_null(msg);
+	/* not ours: a parse of something else */
+	{
+		uint32_t junk[4] = { 0 }, flags;
+		int l4;
+
+		assert_int_equal(fl_tc_tamper_parse(junk, sizeof(junk), ETH_P_IP, &t, &l4, &flags),
+				 -ENOENT);
+	}
+}
+
+static void test_tamper_state_check(void **state)
+{
+	struct fl_tc_tamper r[3] = {
+		{ .dst = addr("10.0.0.2"), .offset = 30, .value = 1 },
+		{ .dst = addr("10.0.0.3"), .offset = 30, .value = 2 },
+		{ .dst = addr("10.0.0.2"), .offset = 31, .value = 3 },
+	};
+	struct fl_tc_state st = { .tampers = r, .ntampers = 3 };
+	struct fl_tc_err err;
+
+	(void)state;
+	/* other destinations, other bytes: fine */
+	assert_int_equal(fl_tc_state_check(&st, &err), 0);
+	/* one byte toward one destination, two values: which would win? */
+	r[2].offset = 30;
+	assert_int_equal(fl_tc_state_check(&st, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "tamper rules 1 and 3 both set byte 30 of packets toward "
+					"10.0.0.2, to 0x01 and 0x03"));
+	/* the same rule twice is the rule once */
+	r[2].value = 1;
+	assert_int_equal(fl_tc_state_check(&st, &err), 0);
+	/* a rule for every destination meets all the others */
+	r[2].dst = (struct fl_tc_addr){ .family = AF_UNSPEC };
+	assert_int_equal(fl_tc_state_check(&st, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "tamper rules 2 and 3 both set byte 30"));
+	r[2].offset = 31;
+	assert_int_equal(fl_tc_state_check(&st, &err), 0);
+	r[2].offset = FL_TC_MAX_TAMPER_OFFSET + 1;
+	assert_int_equal(fl_tc_state_check(&st, &err), -ERANGE);
+	r[2].offset = 31;
+	r[2].dst.family = AF_UNIX;
+	assert_int_equal(fl_tc_state_check(&st, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "neither IPv4 nor IPv6"));
+	st.ntampers = FL_TC_MAX_TAMPERS + 1;
+	assert_int_equal(fl_tc_state_check(&st, &err), -E2BIG);
+	st.tampers = NULL;
+	st.ntampers = 1;
+	assert_int_equal(fl_tc_state_check(&st, &err), -EINVAL);
+}
+
 static void test_addresses(void **state)
 {
 	struct fl_tc_addr a, b;
@@ -623,6 +942,11 @@ int main(void)
 		cmocka_unit_test(test_steer),
 		cmocka_unit_test(test_root),
 		cmocka_unit_test(test_state_check),
+		cmocka_unit_test(test_tamper_key),
+		cmocka_unit_test(test_tamper_msg_ipv4),
+		cmocka_unit_test(test_tamper_msg_ipv6),
+		cmocka_unit_test(test_tamper_refused),
+		cmocka_unit_test(test_tamper_state_check),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_errno_from_nl),
 	};

@@ -937,7 +937,7 @@ static void parse_tamper(struct fl_sctx *c, struct fl_fault *f, const struct fl_
 		return;
 	take_keys(c, n, ks, ARRAY_SIZE(ks), "'tamper'", NULL, 0, NULL);
 	if (!KV(0) || !KV(1)) {
-		FL_ERR(c, n, "'tamper' needs 'offset' (bytes into the IP payload) and 'value' (a byte)");
+		FL_ERR(c, n, "'tamper' needs 'offset' (bytes from the start of the TCP/UDP header) and 'value' (a byte)");
 		return;
 	}
 	f->tamper = 1;

@@ -26,8 +26,8 @@
 #define DIST_TABLE_SIZE 16384
 #define DIST_VALUES 4096
 
-__attribute__((format(printf, 2, 3)))
-static void fail(struct fl_tc_err *err, const char *fmt, ...)
+/* Fill err (when given) with a message of ours: the kernel said nothing. */
+void fl_tc_fail(struct fl_tc_err *err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -78,7 +78,7 @@ int fl_tc_netem_check(const struct fl_netem *nm, struct fl_tc_err *err)
 		if (!(nm->set & pcts[i].flag))
 			continue;
 		if (bad_pct(v) || bad_pct(c)) {
-			fail(err, "netem '%s' %g%% (correlation %g%%): percentages lie in 0..100",
+			fl_tc_fail(err, "netem '%s' %g%% (correlation %g%%): percentages lie in 0..100",
 			     pcts[i].name, v, c);
 			return -EINVAL;
 		}
@@ -86,39 +86,39 @@ int fl_tc_netem_check(const struct fl_netem *nm, struct fl_tc_err *err)
 	if (nm->set & FL_NETEM_LATENCY) {
 		if (nm->latency_ns < 0 || nm->jitter_ns < 0 || nm->latency_ns > FL_TC_MAX_DELAY_NS ||
 		    nm->jitter_ns > FL_TC_MAX_DELAY_NS) {
-			fail(err, "netem latency %lld ns, jitter %lld ns: each must lie in 0..274s "
+			fl_tc_fail(err, "netem latency %lld ns, jitter %lld ns: each must lie in 0..274s "
 				  "(netem's 32-bit ticks of 64 ns)",
 			     (long long)nm->latency_ns, (long long)nm->jitter_ns);
 			return -ERANGE;
 		}
 		if (bad_pct(nm->latency_corr)) {
-			fail(err, "netem latency correlation %g%%: percentages lie in 0..100",
+			fl_tc_fail(err, "netem latency correlation %g%%: percentages lie in 0..100",
 			     nm->latency_corr);
 			return -EINVAL;
 		}
 		if ((unsigned)nm->distribution >= FL_DIST__N) {
-			fail(err, "netem distribution %d is unknown", (int)nm->distribution);
+			fl_tc_fail(err, "netem distribution %d is unknown", (int)nm->distribution);
 			return -EINVAL;
 		}
 		if (nm->jitter_ns == 0 && nm->distribution != FL_DIST_NONE &&
 		    nm->distribution != FL_DIST_UNIFORM) {
-			fail(err, "netem distribution '%s' shapes the jitter; set a jitter",
+			fl_tc_fail(err, "netem distribution '%s' shapes the jitter; set a jitter",
 			     dist_name(nm->distribution));
 			return -EINVAL;
 		}
 		if (nm->jitter_ns == 0 && nm->latency_corr > 0) {
-			fail(err, "netem latency correlation applies to the jitter; set a jitter");
+			fl_tc_fail(err, "netem latency correlation applies to the jitter; set a jitter");
 			return -EINVAL;
 		}
 	}
 	if ((nm->set & FL_NETEM_REORDER) && nm->reorder > 0 &&
 	    !((nm->set & FL_NETEM_LATENCY) && nm->latency_ns >= 1000)) {
-		fail(err, "netem reordering needs a latency of at least 1us: netem reorders by "
+		fl_tc_fail(err, "netem reordering needs a latency of at least 1us: netem reorders by "
 			  "sending some packets at once and delaying the rest");
 		return -EINVAL;
 	}
 	if ((nm->set & FL_NETEM_RATE) && nm->rate_bps == 0) {
-		fail(err, "netem rate 0: a rate must be positive");
+		fl_tc_fail(err, "netem rate 0: a rate must be positive");
 		return -EINVAL;
 	}
 	return 0;
@@ -331,7 +331,7 @@ int fl_tc_build_netem(int ifindex, unsigned slot, const struct fl_netem *nm,
 	int e;
 
 	if (slot >= FL_TC_MAX_SHAPES) {
-		fail(err, "netem shape %u: at most %d shapes per interface", slot, FL_TC_MAX_SHAPES);
+		fl_tc_fail(err, "netem shape %u: at most %d shapes per interface", slot, FL_TC_MAX_SHAPES);
 		return -E2BIG;
 	}
 	e = fl_tc_netem_check(nm, err);
@@ -339,7 +339,7 @@ int fl_tc_build_netem(int ifindex, unsigned slot, const struct fl_netem *nm,
 		return e;
 	q = rtnl_qdisc_alloc();
 	if (!q) {
-		fail(err, "build qdisc 'netem': out of memory");
+		fl_tc_fail(err, "build qdisc 'netem': out of memory");
 		return -ENOMEM;
 	}
 	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
@@ -347,7 +347,7 @@ int fl_tc_build_netem(int ifindex, unsigned slot, const struct fl_netem *nm,
 	rtnl_tc_set_handle(TC_CAST(q), fl_tc_netem_handle(slot, d));
 	e = rtnl_tc_set_kind(TC_CAST(q), "netem");
 	if (e < 0) {
-		fail(err, "build qdisc 'netem': %s", nl_geterror(e));
+		fl_tc_fail(err, "build qdisc 'netem': %s", nl_geterror(e));
 		return fl_tc_errno_from_nl(e);
 	}
 	netem_raw(nm, &r);
@@ -364,7 +364,7 @@ int fl_tc_build_netem(int ifindex, unsigned slot, const struct fl_netem *nm,
 	 * fl_tc_netem_msg() appends TCA_NETEM_DELAY_DIST itself. */
 	if (d != FL_DIST_NONE && r.latency_us == 0) {
 		/* as libnl and tc: a table only goes with a latency */
-		fail(err, "netem distribution '%s' needs a latency of at least 1us", dist_name(d));
+		fl_tc_fail(err, "netem distribution '%s' needs a latency of at least 1us", dist_name(d));
 		return -EINVAL;
 	}
 	if (r.loss) {
@@ -415,7 +415,7 @@ int fl_tc_netem_msg(struct rtnl_qdisc *q, const struct fl_netem *nm, int nlm_fla
 
 	e = rtnl_qdisc_build_add_request(q, nlm_flags, &msg);
 	if (e < 0) {
-		fail(err, "build request for qdisc 'netem': %s", nl_geterror(e));
+		fl_tc_fail(err, "build request for qdisc 'netem': %s", nl_geterror(e));
 		return fl_tc_errno_from_nl(e);
 	}
 	/* TCA_OPTIONS (tc_netem_qopt + nested attributes) is libnl's last
@@ -439,7 +439,7 @@ int fl_tc_netem_msg(struct rtnl_qdisc *q, const struct fl_netem *nm, int nlm_fla
 			nlh->nlmsg_len = (uint32_t)(end - (char *)nlh);
 	}
 	if (!opts) {
-		fail(err, "build request for qdisc 'netem': libnl's message has an unexpected layout");
+		fl_tc_fail(err, "build request for qdisc 'netem': libnl's message has an unexpected layout");
 		return -EPROTO;
 	}
 	off = (size_t)((char *)opts - (char *)nlh);
@@ -467,7 +467,7 @@ int fl_tc_netem_msg(struct rtnl_qdisc *q, const struct fl_netem *nm, int nlm_fla
 
 		e = fl_tc_dist_table(effective_dist(nm), &table, &n);
 		if (e < 0) {
-			fail(err, "netem distribution '%s': cannot build its table: %s",
+			fl_tc_fail(err, "netem distribution '%s': cannot build its table: %s",
 			     dist_name(effective_dist(nm)), strerror(-e));
 			return e;
 		}
@@ -478,7 +478,7 @@ int fl_tc_netem_msg(struct rtnl_qdisc *q, const struct fl_netem *nm, int nlm_fla
 		free(table);
 	}
 	if (e < 0) {
-		fail(err, "build request for qdisc 'netem': %s", nl_geterror(e));
+		fl_tc_fail(err, "build request for qdisc 'netem': %s", nl_geterror(e));
 		return fl_tc_errno_from_nl(e);
 	}
 	nlh = nlmsg_hdr(msg);

@@ -22,18 +22,6 @@
 #define IP4_DST_OFF 16 /* in the IPv4 header */
 #define IP6_DST_OFF 24 /* in the IPv6 header: four 32-bit words */
 
-__attribute__((format(printf, 2, 3)))
-static void fail(struct fl_tc_err *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	err->kernel[0] = '\0';
-}
 
 int fl_tc_addr_parse(const char *s, struct fl_tc_addr *out)
 {
@@ -89,12 +77,12 @@ static int u32_dst(int ifindex, const struct fl_tc_addr *dst, int drop, struct r
 
 	fl_tc_addr_format(dst, a, sizeof(a));
 	if (dst->family != AF_INET && dst->family != AF_INET6) {
-		fail(err, "filter dst: address family %d is neither IPv4 nor IPv6", dst->family);
+		fl_tc_fail(err, "filter dst: address family %d is neither IPv4 nor IPv6", dst->family);
 		return -EAFNOSUPPORT;
 	}
 	c = rtnl_cls_alloc();
 	if (!c) {
-		fail(err, "build filter u32 dst %s: out of memory", a);
+		fl_tc_fail(err, "build filter u32 dst %s: out of memory", a);
 		return -ENOMEM;
 	}
 	rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
@@ -116,7 +104,7 @@ static int u32_dst(int ifindex, const struct fl_tc_addr *dst, int drop, struct r
 	if (e >= 0)
 		e = rtnl_u32_set_cls_terminal(c);
 	if (e < 0) {
-		fail(err, "build filter u32 dst %s: %s", a, nl_geterror(e));
+		fl_tc_fail(err, "build filter u32 dst %s: %s", a, nl_geterror(e));
 		return fl_tc_errno_from_nl(e);
 	}
 	*out = c;
@@ -137,7 +125,7 @@ int fl_tc_build_drop(int ifindex, const struct fl_tc_addr *dst, struct rtnl_cls 
 		return e;
 	act = rtnl_act_alloc();
 	if (!act) {
-		fail(err, "build action gact drop for dst %s: out of memory",
+		fl_tc_fail(err, "build action gact drop for dst %s: out of memory",
 		     fl_tc_addr_format(dst, a, sizeof(a)));
 		return -ENOMEM;
 	}
@@ -147,7 +135,7 @@ int fl_tc_build_drop(int ifindex, const struct fl_tc_addr *dst, struct rtnl_cls 
 	if (e >= 0)
 		e = rtnl_u32_add_action(c, act); /* takes its own reference */
 	if (e < 0) {
-		fail(err, "build action gact drop for dst %s: %s",
+		fl_tc_fail(err, "build action gact drop for dst %s: %s",
 		     fl_tc_addr_format(dst, a, sizeof(a)), nl_geterror(e));
 		return fl_tc_errno_from_nl(e);
 	}
@@ -164,7 +152,7 @@ int fl_tc_build_steer(int ifindex, const struct fl_tc_addr *dst, unsigned slot,
 	int e;
 
 	if (slot >= FL_TC_MAX_SHAPES) {
-		fail(err, "filter dst %s: shape %u does not exist (at most %d)",
+		fl_tc_fail(err, "filter dst %s: shape %u does not exist (at most %d)",
 		     fl_tc_addr_format(dst, a, sizeof(a)), slot, FL_TC_MAX_SHAPES);
 		return -E2BIG;
 	}
@@ -173,7 +161,7 @@ int fl_tc_build_steer(int ifindex, const struct fl_tc_addr *dst, unsigned slot,
 		return e;
 	e = rtnl_u32_set_classid(c, fl_tc_band_classid(slot + 1));
 	if (e < 0) {
-		fail(err, "build filter u32 dst %s: %s", fl_tc_addr_format(dst, a, sizeof(a)),
+		fl_tc_fail(err, "build filter u32 dst %s: %s", fl_tc_addr_format(dst, a, sizeof(a)),
 		     nl_geterror(e));
 		return fl_tc_errno_from_nl(e);
 	}

@@ -34,18 +34,6 @@
 #define IP6_NEXTHDR_WORD 4         /* payload length, next header, hop limit */
 #define IP6_NEXTHDR_MASK 0x0000ff00u
 
-__attribute__((format(printf, 2, 3)))
-static void fail(struct fl_tc_err *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	err->kernel[0] = '\0';
-}
 
 static void cls_putp(struct rtnl_cls **c)
 {
@@ -94,7 +82,7 @@ static int tamper_cls(int ifindex, const struct fl_tc_tamper *t, int family, int
 	int e;
 
 	if (!c) {
-		fail(err, "%s: out of memory", what);
+		fl_tc_fail(err, "%s: out of memory", what);
 		return -ENOMEM;
 	}
 	rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
@@ -128,7 +116,7 @@ static int tamper_cls(int ifindex, const struct fl_tc_tamper *t, int family, int
 	if (e >= 0)
 		e = rtnl_u32_set_cls_terminal(c);
 	if (e < 0) {
-		fail(err, "%s: %s", what, nl_geterror(e));
+		fl_tc_fail(err, "%s: %s", what, nl_geterror(e));
 		return fl_tc_errno_from_nl(e);
 	}
 	*out = c;
@@ -210,16 +198,16 @@ int fl_tc_tamper_msg(int ifindex, const struct fl_tc_tamper *t, int family, int 
 		 l4_name(l4), t->offset, t->value);
 	if ((family != AF_INET && family != AF_INET6) ||
 	    (t->dst.family != AF_UNSPEC && t->dst.family != family)) {
-		fail(err, "%s: address family %d for a rule of family %d", what, family,
+		fl_tc_fail(err, "%s: address family %d for a rule of family %d", what, family,
 		     t->dst.family);
 		return -EINVAL;
 	}
 	if (l4 != IPPROTO_TCP && l4 != IPPROTO_UDP) {
-		fail(err, "%s: L4 protocol %d is neither TCP nor UDP", what, l4);
+		fl_tc_fail(err, "%s: L4 protocol %d is neither TCP nor UDP", what, l4);
 		return -EINVAL;
 	}
 	if (t->offset > FL_TC_MAX_TAMPER_OFFSET) {
-		fail(err, "%s: offset %u is past the largest IP payload (at most %u)", what, t->offset,
+		fl_tc_fail(err, "%s: offset %u is past the largest IP payload (at most %u)", what, t->offset,
 		     FL_TC_MAX_TAMPER_OFFSET);
 		return -ERANGE;
 	}
@@ -228,7 +216,7 @@ int fl_tc_tamper_msg(int ifindex, const struct fl_tc_tamper *t, int family, int 
 		return e;
 	e = rtnl_cls_build_add_request(c, NLM_F_CREATE | NLM_F_EXCL, &msg);
 	if (e < 0) {
-		fail(err, "%s: %s", what, nl_geterror(e));
+		fl_tc_fail(err, "%s: %s", what, nl_geterror(e));
 		return fl_tc_errno_from_nl(e);
 	}
 	/* TCA_OPTIONS (the u32 attributes) is libnl's last attribute; the
@@ -250,13 +238,13 @@ int fl_tc_tamper_msg(int ifindex, const struct fl_tc_tamper *t, int family, int 
 			nlh->nlmsg_len = (uint32_t)(end - (char *)nlh);
 	}
 	if (!opts) {
-		fail(err, "%s: libnl's message has an unexpected layout", what);
+		fl_tc_fail(err, "%s: libnl's message has an unexpected layout", what);
 		return -EPROTO;
 	}
 	off = (size_t)((char *)opts - (char *)nlh);
 	e = put_actions(msg, t, l4);
 	if (e < 0) {
-		fail(err, "%s: %s", what, e == -ENOMEM ? "the message is too long" : strerror(-e));
+		fl_tc_fail(err, "%s: %s", what, e == -ENOMEM ? "the message is too long" : strerror(-e));
 		return e;
 	}
 	nlh = nlmsg_hdr(msg);

@@ -5,6 +5,7 @@
  * Everything goes through libnl on a socket the caller owns; libnl's error
  * codes are translated here and never leave. Must never run tc/ip, log, or
  * delete the root qdisc while a partition is to hold. */
+#include "faultline/nlerr.h"
 #include "faultline/tc.h"
 
 #include <arpa/inet.h>
@@ -168,24 +169,11 @@ static int on_ack(struct nl_msg *msg, void *arg)
 static int on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 {
 	struct answer *a = arg;
-	struct nlmsghdr *h = (struct nlmsghdr *)((char *)e - NLMSG_HDRLEN);
-	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
-	int len = nlmsg_datalen(h);
-	int off = sizeof(*e);
 
 	(void)nla;
 	a->done = 1;
 	a->kerr = e->error;
-	a->ext[0] = '\0';
-	if (!(h->nlmsg_flags & NLM_F_ACK_TLVS))
-		return NL_STOP;
-	if (!(h->nlmsg_flags & NLM_F_CAPPED))
-		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
-	if (off >= len ||
-	    nla_parse(tb, NLMSGERR_ATTR_MAX, (struct nlattr *)((char *)e + off), len - off, NULL) < 0)
-		return NL_STOP;
-	if (tb[NLMSGERR_ATTR_MSG])
-		snprintf(a->ext, sizeof(a->ext), "%s", nla_get_string(tb[NLMSGERR_ATTR_MSG]));
+	fl_nl_ext_ack(e, a->ext, sizeof(a->ext));
 	return NL_STOP;
 }
 

@@ -5,6 +5,7 @@
  * never make an object it has not journaled first.
  */
 #include "faultline/netns.h"
+#include "faultline/nlerr.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -376,22 +377,9 @@ static void nlx_close(struct nlx *x)
 static int on_nl_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 {
 	struct nlx *x = arg;
-	struct nlmsghdr *h = (struct nlmsghdr *)((char *)e - NLMSG_HDRLEN);
-	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
-	int len = nlmsg_datalen(h);
-	int off = sizeof(*e);
 
 	(void)nla;
-	x->ext[0] = '\0';
-	if (!(h->nlmsg_flags & NLM_F_ACK_TLVS))
-		return NL_STOP;
-	if (!(h->nlmsg_flags & NLM_F_CAPPED))
-		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
-	if (off >= len ||
-	    nla_parse(tb, NLMSGERR_ATTR_MAX, (struct nlattr *)((char *)e + off), len - off, NULL) < 0)
-		return NL_STOP;
-	if (tb[NLMSGERR_ATTR_MSG])
-		snprintf(x->ext, sizeof(x->ext), "%s", nla_get_string(tb[NLMSGERR_ATTR_MSG]));
+	fl_nl_ext_ack(e, x->ext, sizeof(x->ext));
 	return NL_STOP; /* libnl then returns the usual -NLE_* code */
 }
 

@@ -333,6 +333,9 @@ int fl_tc_netem_parse(const void *opts, size_t len, struct fl_tc_netem_kernel *o
 /* libnl's -NLE_* code as -errno (the boundary: they never leave this module). */
 int fl_tc_errno_from_nl(int nlerr);
 
+/* Fill err (when not NULL) with our own message; kernel text empty. */
+void fl_tc_fail(struct fl_tc_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* "10.0.0.2", "fd00::2". -EINVAL when it is neither. */
 int fl_tc_addr_parse(const char *s, struct fl_tc_addr *out);
 const char *fl_tc_addr_format(const struct fl_tc_addr *a, char *buf, size_t len);

@@ -434,6 +434,14 @@ json_t *fl_cluster_status(struct fl_cluster *c)
 						   5000, &reply, e, sizeof(e)) == 0)
 			json_object_set(n, "faults", json_object_get(reply, "entries"));
 		json_decref(reply);
+		reply = NULL;
+		/* what the kernel holds on the node's link, read back by its agent */
+		if (c->agents[i] && fl_agentc_call(c->agents[i],
+						   json_pack("{s:s, s:s}", "op", "net_read", "iface",
+							     FL_NETNS_IFNAME),
+						   5000, &reply, e, sizeof(e)) == 0)
+			json_object_set(n, "kernel", json_object_get(reply, "kernel"));
+		json_decref(reply);
 		json_array_append_new(nodes, n);
 	}
 	json_object_set_new(o, "scenario", json_string(c->scenario));

@@ -506,12 +506,19 @@ static int cmd_status(int argc, char **argv)
 		printf("cluster '%s' (id %s, state in %s)\n", json_string_value(json_object_get(st, "scenario")),
 		       c->id, c->dir);
 		json_array_foreach(json_object_get(st, "nodes"), i, n) {
-			json_t *faults = json_object_get(n, "faults");
-			printf("  %-12s %-15s agent %-14s %zu fault undo entr%s\n",
-			       json_string_value(json_object_get(n, "name")),
+			json_t *faults = json_object_get(n, "faults"), *k = json_object_get(n, "kernel");
+			printf("  %-12s %-15s agent %-14s %zu fault undo entr%s", json_string_value(json_object_get(n, "name")),
 			       json_string_value(json_object_get(n, "addr")),
 			       json_is_true(json_object_get(n, "agent")) ? "ready" : "NOT ANSWERING",
 			       json_array_size(faults), json_array_size(faults) == 1 ? "y" : "ies");
+			/* read back from the kernel, not from our own bookkeeping */
+			if (k)
+				printf(", kernel holds %zu qdisc%s and %zu filter%s",
+				       json_array_size(json_object_get(k, "qdiscs")),
+				       json_array_size(json_object_get(k, "qdiscs")) == 1 ? "" : "s",
+				       json_array_size(json_object_get(k, "filters")),
+				       json_array_size(json_object_get(k, "filters")) == 1 ? "" : "s");
+			printf("\n");
 		}
 	}
 	json_decref(st);

@@ -63,6 +63,7 @@ inj=$!
 for i in $(seq 50); do grep -q applied "$T/inject.out" && break; sleep 0.1; done
 check "inject reports the fault applied" grep -q "partition applied on" "$T/inject.out"
 check "status shows the fault held" sh -c "$FL status | grep -q '[1-9] fault undo entr'"
+check "status reads back the drop filters the kernel holds" sh -c "$FL status | grep -q 'kernel holds [0-9]* qdiscs\{0,1\} and [1-9][0-9]* filter'"
 check "nothing reaches n2 while isolated ('to')" sh -c "! ip netns exec $(ns n1) ping -n -q -c 3 -i 0.2 -W 1 $a2"
 check "n1 still reaches n3" reach n1 "$a3"
 

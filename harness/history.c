@@ -1,0 +1,356 @@
+/* History and fault-log writers (one write(2) per line under a mutex, so
+ * lines never interleave and a crash loses at most the line being written)
+ * and the history reader. */
+#include "faultline/history.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const f_names[FL_F__N] = { "read", "write", "cas", "add", "read_all" };
+static const char *const out_names[FL_OUTCOME__N] = { "ok", "fail", "info" };
+
+const char *fl_op_f_to_string(enum fl_op_f f)
+{
+	return (unsigned)f < FL_F__N ? f_names[f] : "?";
+}
+
+int fl_op_f_from_string(const char *s)
+{
+	for (int i = 0; s && i < FL_F__N; i++)
+		if (!strcmp(s, f_names[i]))
+			return i;
+	return -1;
+}
+
+const char *fl_outcome_to_string(enum fl_outcome o)
+{
+	return (unsigned)o < FL_OUTCOME__N ? out_names[o] : "?";
+}
+
+int fl_outcome_from_string(const char *s)
+{
+	for (int i = 0; s && i < FL_OUTCOME__N; i++)
+		if (!strcmp(s, out_names[i]))
+			return i;
+	return -1;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct fl_jsonl {
+	int fd;
+	int64_t t0;
+	pthread_mutex_t lock;
+};
+
+int fl_jsonl_open(const char *path, int64_t t0_ns, struct fl_jsonl **out)
+{
+	struct fl_jsonl *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (j->fd < 0) {
+		int r = -errno;
+		free(j);
+		return r;
+	}
+	j->t0 = t0_ns ? t0_ns : mono_ns();
+	pthread_mutex_init(&j->lock, NULL);
+	*out = j;
+	return 0;
+}
+
+int64_t fl_jsonl_now(const struct fl_jsonl *j)
+{
+	return mono_ns() - j->t0;
+}
+
+int fl_jsonl_write(struct fl_jsonl *j, json_t *obj)
+{
+	char *s;
+	size_t len, off = 0;
+	int r = 0;
+
+	if (!json_object_get(obj, "t"))
+		json_object_set_new(obj, "t", json_integer(fl_jsonl_now(j)));
+	s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(obj);
+	if (!s)
+		return -ENOMEM;
+	len = strlen(s);
+	s[len++] = '\n'; /* over the NUL: one write carries the whole line */
+	pthread_mutex_lock(&j->lock);
+	while (off < len) {
+		ssize_t w = write(j->fd, s + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			r = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	pthread_mutex_unlock(&j->lock);
+	free(s);
+	return r;
+}
+
+void fl_jsonl_close(struct fl_jsonl *j)
+{
+	if (!j)
+		return;
+	fsync(j->fd);
+	close(j->fd);
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+}
+
+/* --- history ---------------------------------------------------------------- */
+
+struct open_op {
+	int process;
+	char node[32];
+	enum fl_op_f f;
+	char *key;
+};
+
+struct fl_history {
+	struct fl_jsonl *out;
+	pthread_mutex_t lock;
+	int64_t next;
+	struct open_op *open; /* by index, until completed */
+	size_t cap;
+};
+
+int fl_history_open(const char *path, int64_t t0_ns, struct fl_history **out)
+{
+	struct fl_history *h = calloc(1, sizeof(*h));
+	int r;
+
+	if (!h)
+		return -ENOMEM;
+	if ((r = fl_jsonl_open(path, t0_ns, &h->out)) < 0) {
+		free(h);
+		return r;
+	}
+	pthread_mutex_init(&h->lock, NULL);
+	*out = h;
+	return 0;
+}
+
+int64_t fl_history_invoke(struct fl_history *h, int process, const char *node, enum fl_op_f f,
+			  const char *key, const char *value, const char *expect)
+{
+	json_t *o;
+	int64_t i;
+	int r;
+
+	pthread_mutex_lock(&h->lock);
+	i = h->next++;
+	if ((size_t)i >= h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 1024;
+		struct open_op *v = realloc(h->open, cap * sizeof(*v));
+		if (!v) {
+			pthread_mutex_unlock(&h->lock);
+			return -ENOMEM;
+		}
+		memset(v + h->cap, 0, (cap - h->cap) * sizeof(*v));
+		h->open = v;
+		h->cap = cap;
+	}
+	h->open[i].process = process;
+	snprintf(h->open[i].node, sizeof(h->open[i].node), "%s", node ? node : "");
+	h->open[i].f = f;
+	h->open[i].key = key ? strdup(key) : NULL;
+	pthread_mutex_unlock(&h->lock);
+	o = json_pack("{s:I, s:s, s:I, s:i, s:s, s:s}", "i", (json_int_t)i, "type", "invoke", "t",
+		      (json_int_t)fl_jsonl_now(h->out), "process", process, "node", node ? node : "",
+		      "f", fl_op_f_to_string(f));
+	if (key)
+		json_object_set_new(o, "key", json_string(key));
+	if (value)
+		json_object_set_new(o, "value", json_string(value));
+	if (expect)
+		json_object_set_new(o, "expect", json_string(expect));
+	r = fl_jsonl_write(h->out, o);
+	return r < 0 ? r : i;
+}
+
+int fl_history_complete(struct fl_history *h, int64_t i, enum fl_outcome oc, const char *value,
+			const char *error)
+{
+	struct open_op op;
+	json_t *o;
+
+	pthread_mutex_lock(&h->lock);
+	if (i < 0 || i >= h->next) {
+		pthread_mutex_unlock(&h->lock);
+		return -EINVAL;
+	}
+	op = h->open[i];
+	h->open[i].key = NULL;
+	pthread_mutex_unlock(&h->lock);
+	o = json_pack("{s:I, s:s, s:I, s:i, s:s, s:s}", "i", (json_int_t)i, "type",
+		      fl_outcome_to_string(oc), "t", (json_int_t)fl_jsonl_now(h->out), "process",
+		      op.process, "node", op.node, "f", fl_op_f_to_string(op.f));
+	if (op.key)
+		json_object_set_new(o, "key", json_string(op.key));
+	if (value)
+		json_object_set_new(o, "value", json_string(value));
+	if (error)
+		json_object_set_new(o, "error", json_string(error));
+	free(op.key);
+	return fl_jsonl_write(h->out, o);
+}
+
+void fl_history_close(struct fl_history *h)
+{
+	if (!h)
+		return;
+	for (int64_t i = 0; i < h->next; i++)
+		free(h->open[i].key);
+	free(h->open);
+	fl_jsonl_close(h->out);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+/* --- reader ----------------------------------------------------------------- */
+
+static char *dup_str(json_t *v)
+{
+	return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+}
+
+static int cmp_invoke(const void *a, const void *b)
+{
+	const struct fl_op *x = a, *y = b;
+
+	if (x->invoke_ns != y->invoke_ns)
+		return x->invoke_ns < y->invoke_ns ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int fl_history_load(const char *path, struct fl_ops *out, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, vcap = 0;
+	ssize_t len;
+	struct fl_op *v = NULL;
+	int64_t maxi = -1;
+	int64_t *slot = NULL; /* index -> position in v */
+	size_t scap = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!f) {
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		json_t *o = json_loadb(line, (size_t)len, 0, NULL);
+		const char *type = json_string_value(json_object_get(o, "type"));
+		json_int_t i = json_integer_value(json_object_get(o, "i"));
+		int oc;
+
+		if (!o || !type || !json_is_integer(json_object_get(o, "i")) || i < 0) {
+			out->bad_lines++;
+			json_decref(o);
+			continue;
+		}
+		if ((size_t)i >= scap) {
+			size_t nc = scap ? scap : 1024;
+			while (nc <= (size_t)i)
+				nc *= 2;
+			int64_t *ns = realloc(slot, nc * sizeof(*ns));
+			if (!ns)
+				goto oom;
+			for (size_t k = scap; k < nc; k++)
+				ns[k] = -1;
+			slot = ns;
+			scap = nc;
+		}
+		if (!strcmp(type, "invoke")) {
+			struct fl_op *op;
+			if (out->n == vcap) {
+				size_t nc = vcap ? vcap * 2 : 1024;
+				struct fl_op *nv = realloc(v, nc * sizeof(*nv));
+				if (!nv)
+					goto oom;
+				v = nv;
+				vcap = nc;
+			}
+			op = &v[out->n];
+			memset(op, 0, sizeof(*op));
+			op->i = i;
+			op->process = (int)json_integer_value(json_object_get(o, "process"));
+			snprintf(op->node, sizeof(op->node), "%s",
+				 json_string_value(json_object_get(o, "node")) ?: "");
+			op->f = (enum fl_op_f)(fl_op_f_from_string(
+				json_string_value(json_object_get(o, "f"))) < 0 ? FL_F_READ :
+				fl_op_f_from_string(json_string_value(json_object_get(o, "f"))));
+			op->key = dup_str(json_object_get(o, "key"));
+			op->value = dup_str(json_object_get(o, "value"));
+			op->expect = dup_str(json_object_get(o, "expect"));
+			op->invoke_ns = json_integer_value(json_object_get(o, "t"));
+			op->complete_ns = -1;
+			op->outcome = FL_OUTCOME_INFO;
+			slot[i] = (int64_t)out->n++;
+			if (i > maxi)
+				maxi = i;
+		} else if ((oc = fl_outcome_from_string(type)) >= 0 && slot[i] >= 0) {
+			struct fl_op *op = &v[slot[i]];
+			op->outcome = (enum fl_outcome)oc;
+			op->complete_ns = json_integer_value(json_object_get(o, "t"));
+			if (oc == FL_OUTCOME_OK && op->f != FL_F_WRITE && op->f != FL_F_CAS &&
+			    op->f != FL_F_ADD) {
+				free(op->value);
+				op->value = dup_str(json_object_get(o, "value"));
+			}
+			op->error = dup_str(json_object_get(o, "error"));
+		} else {
+			out->bad_lines++;
+		}
+		json_decref(o);
+	}
+	free(line);
+	free(slot);
+	fclose(f);
+	out->v = v;
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_invoke);
+	return 0;
+oom:
+	free(line);
+	free(slot);
+	fclose(f);
+	out->v = v;
+	fl_ops_release(out);
+	snprintf(err, errlen, "out of memory reading '%s'", path);
+	return -ENOMEM;
+}
+
+void fl_ops_release(struct fl_ops *ops)
+{
+	for (size_t i = 0; i < ops->n; i++) {
+		free(ops->v[i].key);
+		free(ops->v[i].value);
+		free(ops->v[i].expect);
+		free(ops->v[i].error);
+	}
+	free(ops->v);
+	memset(ops, 0, sizeof(*ops));
+}

@@ -1,0 +1,153 @@
+/* System adapters: how to start a node of the system under test, when it
+ * is ready, who leads, client operations, and a per-node state digest.
+ * One adapter per file in harness/systems/ (etcd today; redis and exec
+ * follow), each exporting a struct fl_system_ops.
+ *
+ * Conventions: nothing logs. Functions return 0 or -errno and, on failure,
+ * put one lowercase message in err (errlen bytes; err may be NULL).
+ *
+ * Client operations also say, explicitly, what the caller may conclude
+ * about the operation's effect (enum fl_outcome), which is what the
+ * checkers need:
+ *   FL_OUTCOME_OK    it happened (returns 0);
+ *   FL_OUTCOME_FAIL  it definitely did not happen: a compare-and-set whose
+ *                    compare failed (-ECANCELED), a connection that was
+ *                    refused before anything was sent, an error the system
+ *                    gives only before it proposes a change, and every
+ *                    failed read (a read has no effect);
+ *   FL_OUTCOME_INFO  unknown: a write timed out or its connection was lost
+ *                    after the request went out, or the system said it
+ *                    timed out / is unavailable; it may still take effect.
+ * The return value is -errno for FAIL and INFO (-ETIMEDOUT for time-outs).
+ *
+ * A client belongs to one thread at a time; different clients may be used
+ * from different threads at once (one libcurl easy handle each, whose
+ * connection is kept alive between requests).
+ */
+#ifndef FAULTLINE_SYSTEM_H
+#define FAULTLINE_SYSTEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "faultline/history.h"   /* enum fl_outcome, fl_outcome_to_string() */
+#include "faultline/scenario.h"
+
+/* The cluster as an adapter sees it. Only borrowed pointers. */
+struct fl_sys_nodes {
+	size_t n;                       /* 1..FL_MAX_NODES */
+	const char *const *names;       /* node names */
+	const uint32_t *addrs;          /* IPv4 of each node, host byte order */
+	const char *data_root;          /* node i keeps its data in <data_root>/<name> */
+	const char *token;              /* names this cluster's instance (etcd:
+					 * --initial-cluster-token); NULL: "faultline" */
+	const pid_t *pids;              /* optional: the node processes; wait_ready
+					 * gives up early when one of them has exited */
+};
+
+/* A node's view of the cluster, from its status call. */
+struct fl_sys_status {
+	char node[FL_NODE_NAME_MAX + 1];   /* the node that answered */
+	char leader[FL_NODE_NAME_MAX + 1]; /* its leader's name; "" when it knows none */
+	uint64_t member_id;                /* system-specific ids (etcd: member ids) */
+	uint64_t leader_id;                /* 0: no leader */
+	uint64_t term;                     /* raft term */
+	uint64_t index;                    /* raft index */
+	int64_t revision;                  /* etcd: the store's revision */
+};
+
+/* A client talking to one node. Made by ops->client_open. */
+struct fl_sys_client {
+	const struct fl_system_ops *ops;
+	char node[FL_NODE_NAME_MAX + 1];
+	size_t index;                       /* of the node in fl_sys_nodes */
+	void *impl;
+};
+
+#define FL_DIGEST_HEX 17                /* 16 hex digits and the NUL */
+
+struct fl_system_ops {
+	const char *name;                   /* "etcd" */
+
+	/* The argv that starts node i (execvp'd, no shell): NULL-terminated,
+	 * malloc'd, free with fl_strv_free(). s gives the binary, the
+	 * timeouts and system.args (placeholders expanded). */
+	int (*node_argv)(const struct fl_scenario *s, const struct fl_sys_nodes *nodes, size_t i,
+			 char ***argv, char *err, size_t errlen);
+
+	/* Wait until every node answers its status call and all of them name
+	 * the same leader, at most timeout_ns. leader (may be NULL) gets its
+	 * name. -ETIMEDOUT (err says which node was not ready and why),
+	 * -ECHILD when a node process in nodes->pids has exited. */
+	int (*wait_ready)(const struct fl_sys_nodes *nodes, int64_t timeout_ns, char *leader,
+			  size_t leaderlen, char *err, size_t errlen);
+
+	int (*client_open)(const struct fl_sys_nodes *nodes, size_t i, struct fl_sys_client **out,
+			   char *err, size_t errlen);
+	void (*client_close)(struct fl_sys_client *c); /* NULL is fine */
+
+	/* Every call below is bounded by timeout_ms (the whole request,
+	 * connecting included) and sets *outcome. */
+	int (*status)(struct fl_sys_client *c, int timeout_ms, struct fl_sys_status *st,
+		      enum fl_outcome *outcome, char *err, size_t errlen);
+
+	/* Read key. *value: malloc'd, NUL-terminated (values are text), NULL
+	 * when the key does not exist. serializable: the node answers from its
+	 * own state (may be stale); else the read is linearizable. */
+	int (*get)(struct fl_sys_client *c, const char *key, int serializable, int timeout_ms,
+		   char **value, enum fl_outcome *outcome, char *err, size_t errlen);
+
+	int (*put)(struct fl_sys_client *c, const char *key, const char *value, int timeout_ms,
+		   enum fl_outcome *outcome, char *err, size_t errlen);
+
+	/* Set key to value if its value is expect: -ECANCELED (outcome FAIL)
+	 * when it is not, or the key does not exist. */
+	int (*cas)(struct fl_sys_client *c, const char *key, const char *expect, const char *value,
+		   int timeout_ms, enum fl_outcome *outcome, char *err, size_t errlen);
+
+	/* A digest of the node's whole state, read locally at one revision:
+	 * 16 hex digits into hex. revision and nkeys (may be NULL) tell what
+	 * was read. Equal states give equal digests on every node. */
+	int (*digest)(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIGEST_HEX],
+		      int64_t *revision, size_t *nkeys, char *err, size_t errlen);
+};
+
+extern const struct fl_system_ops fl_etcd_ops;
+
+/* --- etcd specifics, pure (exposed for tests) ------------------------------ */
+
+#define FL_ETCD_CLIENT_PORT 2379
+#define FL_ETCD_PEER_PORT 2380
+
+/* The raft timing faultline gives etcd for scenario s (NULL: defaults).
+ * etcd's own defaults (100 ms heartbeat, 1 s election) make slow machines
+ * (qemu TCG, loaded CI hosts) hold elections all the time, so:
+ *   election  = system.ready_timeout / 24, within [1 s, 5 s]
+ *               (the default 60 s gives 2.5 s);
+ *   and, when checks.failover is on, at most failover.within / 4 (but at
+ *               least 500 ms), so that a failover can be seen in time;
+ *   heartbeat = election / 10 (etcd's guidance), at least 50 ms.
+ * system.args come after these on the command line and etcd takes the last
+ * of a repeated flag, so `--heartbeat-interval=..` there overrides them. */
+void fl_etcd_timing(const struct fl_scenario *s, unsigned *heartbeat_ms, unsigned *election_ms);
+
+/* Expand the placeholders {name} {ip} {peers} {data_dir} {port} of tmpl for
+ * node i ({{ and }} are literal braces). {peers} is etcd's initial-cluster
+ * list "n1=http://IP1:2380,...", {port} the client port. *out malloc'd.
+ * -EINVAL on an unknown placeholder or an unmatched brace. */
+int fl_etcd_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, char **out,
+		   char *err, size_t errlen);
+
+/* The digest of a state, fed one pair at a time in key order:
+ * FNV-1a 64 over, per pair, the key's length (8 bytes, little endian),
+ * the key, the value's length, the value. */
+#define FL_FNV64_INIT 0xcbf29ce484222325ull
+uint64_t fl_digest_add(uint64_t h, const void *key, size_t klen, const void *val, size_t vlen);
+void fl_digest_hex(uint64_t h, char hex[FL_DIGEST_HEX]);
+
+/* Standard base64 with padding. *out malloc'd (decode: NUL-terminated too). */
+int fl_base64_encode(const void *in, size_t len, char **out);
+int fl_base64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen);
+
+#endif

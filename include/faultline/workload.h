@@ -1,0 +1,40 @@
+/* Client workloads: N client threads at a target rate against the nodes
+ * of a running system, every operation recorded in the history as invoke
+ * and completion. After an operation with an unknown outcome ("info") the
+ * client continues as a new process (id + clients), as Jepsen does: the
+ * old one may still have a request in flight.
+ *
+ * register: per key read / write / compare-and-set, written values unique
+ * ("<process>-<n>"), keys spread over clients. (set: to come.) */
+#ifndef FAULTLINE_WORKLOAD_H
+#define FAULTLINE_WORKLOAD_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "faultline/history.h"
+#include "faultline/scenario.h"
+#include "faultline/system.h"
+
+struct fl_workload_stats {
+	uint64_t invoked;
+	uint64_t outcome[FL_OUTCOME__N];
+	uint64_t per_client_ok[1024];
+};
+
+struct fl_workload {
+	const struct fl_scenario *s;       /* workload section: clients, rate, keys, timeout */
+	const struct fl_system_ops *ops;
+	const struct fl_sys_nodes *nodes;
+	struct fl_history *history;
+	uint64_t seed;
+	int64_t duration_ns;               /* from the start of fl_workload_run */
+	volatile sig_atomic_t *stop;       /* set to end early (Ctrl-C); may be NULL */
+};
+
+/* Run until duration_ns or *stop; fills stats. Returns 0 or -errno (a client
+ * that could not be opened at all). */
+int fl_workload_run(const struct fl_workload *w, struct fl_workload_stats *stats, char *err,
+		    size_t errlen);
+
+#endif

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "faultline/exec.h"
 #include "faultline/plan.h"
 #include "faultline/rng.h"
+#include "faultline/run.h"
 #include "faultline/scenario.h"
 #include "faultline/strutil.h"
 #include "faultline/agent.h"
@@ -58,6 +60,7 @@ static void usage_main(FILE *f)
 		"commands:\n"
 		"  validate FILE|DIR...   check scenario files; exit 0 when all are valid, 2 otherwise\n"
 		"  plan FILE              print the resolved fault timeline for a seed\n"
+		"  run FILE               run a scenario end to end (cluster, system, workload, faults)\n"
 		"  up FILE                bring the scenario's cluster up and leave it running\n"
 		"  status                 the running cluster: nodes, addresses, faults held\n"
 		"  inject FAULT [--KEY VALUE]...  hold one fault on the running cluster\n"
@@ -727,6 +730,7 @@ out:
 }
 
 static int cmd_doctor(int argc, char **argv);
+static int cmd_run(int argc, char **argv);
 
 static const struct {
 	const char *name;
@@ -734,7 +738,7 @@ static const struct {
 } commands[] = {
 	{ "validate", cmd_validate }, { "plan", cmd_plan },   { "up", cmd_up },
 	{ "status", cmd_status },     { "inject", cmd_inject }, { "heal", cmd_heal },
-	{ "down", cmd_down },	      { "doctor", cmd_doctor },
+	{ "down", cmd_down },	      { "doctor", cmd_doctor }, { "run", cmd_run },
 };
 
 static int cmd_doctor(int argc, char **argv)
@@ -763,6 +767,155 @@ static int cmd_doctor(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	return missing ? EXIT_USAGE : EXIT_OK;
+}
+
+static void usage_run(FILE *f)
+{
+	fprintf(f, "usage: faultline run [--seed N] [--set PATH=VALUE]... [--runs DIR] [--vm] FILE\n"
+		   "\n"
+		   "Brings the scenario's cluster up, starts the system on every node, drives the\n"
+		   "workload while the nemesis applies the plan, heals, takes everything down, and\n"
+		   "keeps plan.json, history.jsonl, faults.jsonl and the nodes' logs in\n"
+		   "DIR/<scenario>-<UTC time>-<seed>/ (DIR defaults to ./runs). Needs root.\n"
+		   "\n"
+		   "  --vm   run inside a micro-VM on the stock kernel (kernels without netem)\n"
+		   "\n"
+		   "exit status: 0 the run completed, 2 usage, configuration or environment error\n");
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },	     { "set", required_argument, NULL, 's' },
+		{ "seed", required_argument, NULL, 'S' },    { "runs", required_argument, NULL, 'r' },
+		{ "vm", no_argument, NULL, 'v' },	     { 0 },
+	};
+	struct overrides ov = { 0 };
+	struct fl_diags d;
+	struct fl_scenario *s = NULL;
+	struct fl_run_opts o = { .runs_dir = "runs" };
+	uint64_t seed = 0;
+	int ch, have_seed = 0, vm = 0, rc = EXIT_USAGE;
+	char *agent = NULL;
+
+	while ((ch = getopt_long(argc, argv, "hs:S:r:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			usage_run(stdout);
+			free(ov.v);
+			return EXIT_OK;
+		case 's':
+			add_override(&ov, optarg);
+			break;
+		case 'S':
+			if (parse_seed(optarg, &seed) < 0) {
+				fprintf(stderr, "faultline run: bad --seed '%s'\n", optarg);
+				free(ov.v);
+				return EXIT_USAGE;
+			}
+			have_seed = 1;
+			break;
+		case 'r':
+			o.runs_dir = optarg;
+			break;
+		case 'v':
+			vm = 1;
+			break;
+		default:
+			usage_run(stderr);
+			free(ov.v);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		usage_run(stderr);
+		free(ov.v);
+		return EXIT_USAGE;
+	}
+	fl_diags_init(&d);
+	if (fl_scenario_load(argv[optind], ov.v, ov.n, &d, &s) < 0) {
+		fl_diags_print(&d, stderr);
+		goto out;
+	}
+	if (!have_seed)
+		seed = s->has_seed ? s->seed : fl_rng_fresh_seed();
+	if (vm) {
+		/* the same command inside a micro-VM; the runs directory is shared back */
+		char runner[PATH_MAX], runs[PATH_MAX], self[PATH_MAX], copy[PATH_MAX + 64],
+			seedbuf[32], *args[80];
+		size_t n = 0;
+		ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		FILE *in, *out;
+		char buf[8192];
+		size_t got;
+		pid_t pid;
+		int st;
+
+		mkdir(o.runs_dir, 0755);
+		if (k <= 0 || fl_vm_runner(runner, sizeof(runner)) < 0 || !realpath(o.runs_dir, runs)) {
+			fprintf(stderr, "faultline run --vm: cannot find the micro-VM runner or '%s'\n",
+				o.runs_dir);
+			goto out;
+		}
+		self[k] = 0;
+		snprintf(copy, sizeof(copy), "%s/.%s.yaml", runs, s->name);
+		if (!(in = fopen(argv[optind], "r")) || !(out = fopen(copy, "w"))) {
+			fprintf(stderr, "faultline run --vm: cannot copy the scenario into '%s'\n", runs);
+			if (in)
+				fclose(in);
+			goto out;
+		}
+		while ((got = fread(buf, 1, sizeof(buf), in)) > 0)
+			fwrite(buf, 1, got, out);
+		fclose(in);
+		fclose(out);
+		snprintf(seedbuf, sizeof(seedbuf), "%llu", (unsigned long long)seed);
+		args[n++] = runner;
+		args[n++] = (char *)"--share";
+		args[n++] = runs;
+		args[n++] = (char *)"--";
+		args[n++] = self;
+		args[n++] = (char *)"run";
+		args[n++] = (char *)"--seed";
+		args[n++] = seedbuf;
+		args[n++] = (char *)"--runs";
+		args[n++] = runs;
+		for (size_t i = 0; i < ov.n && n < 76; i++) {
+			args[n++] = (char *)"--set";
+			args[n++] = ov.v[i];
+		}
+		args[n++] = copy;
+		args[n] = NULL;
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			setenv("FL_SCENARIO_ORIG", argv[optind], 1); /* for the reproduce line */
+			execv(runner, args);
+			_exit(127);
+		}
+		if (pid < 0 || waitpid(pid, &st, 0) < 0) {
+			unlink(copy);
+			goto out;
+		}
+		unlink(copy);
+		rc = WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_USAGE;
+		if (rc == 125)
+			rc = EXIT_USAGE;
+		goto out;
+	}
+	if (need_root("run") < 0)
+		goto out;
+	agent = agent_path();
+	o.scenario_path = argv[optind];
+	o.seed = seed;
+	o.agent_path = agent;
+	rc = fl_run(s, &o);
+out:
+	free(agent);
+	fl_scenario_free(s);
+	fl_diags_release(&d);
+	free(ov.v);
+	return rc;
 }
 
 /* Inside the micro-VM of `up --vm` (not for people: see vm.h). */

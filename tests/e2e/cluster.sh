@@ -37,7 +37,7 @@ command -v ping >/dev/null || skip_all "needs ping (iputils-ping)"
 snapshot() { { ls /run/netns 2>/dev/null; ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//'; } | sort; }
 ns() { echo "fl-$id-$1"; }
 reach() { # reach FROM TO_ADDR: one ping within 1 s
-	ip netns exec "$(ns "$1")" ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1
+	ip netns exec "$(ns "$1")" ping -n -q -c 2 -i 0.2 -W 1 "$2" >/dev/null 2>&1
 }
 addr() { "$FL" status --json | python3 -c "import json,sys; print([n['addr'] for n in json.load(sys.stdin)['nodes'] if n['name']=='$1'][0])"; }
 

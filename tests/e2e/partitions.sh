@@ -43,7 +43,7 @@ matrix() {
 	for a in $NODES; do
 		for b in $NODES; do
 			[ "$a" = "$b" ] && continue
-			( if ip netns exec "fl-$id-$a" ping -n -q -c 1 -W 1 "$(addr "$b")" >/dev/null 2>&1
+			( if ip netns exec "fl-$id-$a" ping -n -q -c 2 -i 0.2 -W 1 "$(addr "$b")" >/dev/null 2>&1
 			  then echo "$a $b 1"; else echo "$a $b 0"; fi ) &
 		done
 	done

@@ -14,18 +14,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() {
-	what=$1
-	shift
-	n=$((n + 1))
-	if "$@" >"$T/out" 2>&1; then
-		echo "ok $n - $what"
-	else
-		echo "not ok $n - $what"
-		sed 's/^/#   /' "$T/out" | head -20
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/lib/common.sh"
 skip_all() {
 	echo "skip 1 - $1"
 	echo "cluster: skipped ($1)"

@@ -7,18 +7,7 @@ export FAULTLINE_STATE=$(mktemp -d)
 T=$(mktemp -d)
 n=0 failed=0
 trap '"$FL" down >/dev/null 2>&1; rm -rf "$T" "$FAULTLINE_STATE"' EXIT
-check() {
-	what=$1
-	shift
-	n=$((n + 1))
-	if "$@" >"$T/out" 2>&1; then
-		echo "ok $n - $what"
-	else
-		echo "not ok $n - $what"
-		sed 's/^/#   /' "$T/out" | head -20
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/lib/common.sh"
 cat >"$T/vm.yaml" <<'YAML'
 name: e2e-vm
 duration: 10m

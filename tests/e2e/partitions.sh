@@ -10,18 +10,7 @@ T=$(mktemp -d)
 n=0 failed=0
 trap '"$FL" down >/dev/null 2>&1; rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 
-check() {
-	what=$1
-	shift
-	n=$((n + 1))
-	if "$@" >"$T/out" 2>&1; then
-		echo "ok $n - $what"
-	else
-		echo "not ok $n - $what"
-		sed 's/^/#   /' "$T/out" | head -20
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/lib/common.sh"
 [ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
 command -v ping >/dev/null || { echo "skip 1 - needs ping"; exit 0; }
 

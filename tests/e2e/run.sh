@@ -9,18 +9,7 @@ export FAULTLINE_STATE=$(mktemp -d)
 T=$(mktemp -d)
 n=0 failed=0
 trap 'rm -rf "$T" "$FAULTLINE_STATE"' EXIT
-check() {
-	what=$1
-	shift
-	n=$((n + 1))
-	if "$@" >"$T/out" 2>&1; then
-		echo "ok $n - $what"
-	else
-		echo "not ok $n - $what"
-		sed 's/^/#   /' "$T/out" | head -20
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/lib/common.sh"
 [ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
 command -v etcd >/dev/null || { echo "skip 1 - needs etcd (etcd-server)"; exit 0; }
 

@@ -91,17 +91,8 @@ void fl_agent_release(struct fl_agent *a)
 	for (size_t i = 0; i < a->nifaces; i++)
 		free(a->ifaces[i]);
 	a->nifaces = 0;
-	for (size_t i = 0; i < FL_AGENT_MAX_PROCS; i++) {
-		struct fl_proc *p = &a->procs[i];
-		for (char **v = p->argv; v && *v; v++)
-			free(*v);
-		for (char **v = p->env; v && *v; v++)
-			free(*v);
-		free(p->argv);
-		free(p->env);
-		free(p->log);
-		memset(p, 0, sizeof(*p));
-	}
+	for (size_t i = 0; i < FL_AGENT_MAX_PROCS; i++)
+		fl_proc_clear(&a->procs[i]);
 }
 
 int fl_agent_iface_allowed(const struct fl_agent *a, const char *ifname, char *err, size_t errlen)

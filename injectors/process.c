@@ -114,7 +114,7 @@ static int proc_start(struct fl_proc *p, char *err, size_t errlen)
 	return 0;
 }
 
-static void proc_clear(struct fl_proc *p)
+void fl_proc_clear(struct fl_proc *p)
 {
 	for (char **v = p->argv; v && *v; v++)
 		free(*v);
@@ -175,7 +175,7 @@ static int op_spawn(struct fl_agent *a, json_t *req, json_t **reply, char *err, 
 			return -ENOSPC;
 		}
 	} else {
-		proc_clear(p);
+		fl_proc_clear(p);
 	}
 	snprintf(p->id, sizeof(p->id), "%s", id);
 	p->argv = strv_from_json(argv, 0);
@@ -184,12 +184,12 @@ static int op_spawn(struct fl_agent *a, json_t *req, json_t **reply, char *err, 
 	if (json_is_string(json_object_get(req, "log")))
 		p->log = strdup(json_string_value(json_object_get(req, "log")));
 	if (!p->argv || (json_object_get(req, "env") && !p->env)) {
-		proc_clear(p);
+		fl_proc_clear(p);
 		snprintf(err, errlen, "'argv' must be strings and 'env' a mapping of strings");
 		return -EINVAL;
 	}
 	if ((r = proc_start(p, err, errlen)) < 0) {
-		proc_clear(p);
+		fl_proc_clear(p);
 		return r;
 	}
 	*reply = json_pack("{s:i}", "pid", (int)p->pid);

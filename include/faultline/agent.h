@@ -101,6 +101,9 @@ extern volatile sig_atomic_t fl_agent_stop;
 /* Is ifname an interface this agent may change? Sets err when not. */
 int fl_agent_iface_allowed(const struct fl_agent *a, const char *ifname, char *err, size_t errlen);
 
+/* Free a process slot's argv, env and log path and empty it (process.c). */
+void fl_proc_clear(struct fl_proc *p);
+
 /* Reap exited children (non-blocking). */
 void fl_agent_reap(struct fl_agent *a);
 

@@ -192,11 +192,6 @@ out:
 	return NULL;
 }
 
-static const struct fl_system_ops *system_ops(enum fl_system_type t)
-{
-	return t == FL_SYSTEM_ETCD ? &fl_etcd_ops : NULL;
-}
-
 int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 {
 	struct run r = { .s = s };
@@ -212,7 +207,7 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 	time_t now = time(NULL);
 	struct tm tm;
 
-	if (!(r.ops = system_ops(s->system.type))) {
+	if (!(r.ops = fl_system_lookup(s->system.type))) {
 		fprintf(stderr, "faultline run: system type '%s' is not implemented yet (etcd is)\n",
 			fl_system_type_to_string(s->system.type));
 		return 2;
@@ -257,7 +252,7 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 		goto out;
 	}
 	r.nodes = (struct fl_sys_nodes){ .n = r.c->n, .names = names, .addrs = r.c->addrs,
-					 .data_root = data_root, .pids = NULL };
+					 .data_root = data_root, .pids = NULL, .s = s };
 	/* start the system on every node, through its agent */
 	for (size_t i = 0; i < r.c->n; i++) {
 		char **argv = NULL, log[800], abslog[PATH_MAX];
@@ -289,6 +284,33 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 			goto out;
 		}
 		pids[i] = (pid_t)json_integer_value(json_object_get(reply, "pid"));
+		json_decref(reply);
+	}
+	/* then the sidecars (redis: the sentinels), once every server runs */
+	for (size_t i = 0; r.ops->sidecar_argv && i < r.c->n; i++) {
+		char **argv = NULL, log[800], abslog[PATH_MAX], pname[32];
+		json_t *req, *a, *reply = NULL;
+		if (r.ops->sidecar_argv(s, &r.nodes, i, &argv, pname, sizeof(pname), err,
+					sizeof(err)) < 0) {
+			fprintf(stderr, "faultline run: %s\n", err);
+			goto out;
+		}
+		snprintf(log, sizeof(log), "%s/logs/%s-%s.log", dir, names[i], pname);
+		fclose(fopen(log, "a"));
+		if (!realpath(log, abslog))
+			snprintf(abslog, sizeof(abslog), "%s", log);
+		a = json_array();
+		for (char **p = argv; *p; p++)
+			json_array_append_new(a, json_string(*p));
+		fl_strv_free(argv);
+		req = json_pack("{s:s, s:s, s:o, s:s}", "op", "spawn", "id_name", pname, "argv", a,
+				"log", abslog);
+		if (!r.c->agents[i] || fl_agentc_call(r.c->agents[i], req, 10000, &reply, err,
+						      sizeof(err)) < 0) {
+			fprintf(stderr, "faultline run: starting the %s on %s: %s\n", pname, names[i],
+				err);
+			goto out;
+		}
 		json_decref(reply);
 	}
 	printf("%s started on %zu nodes; waiting for a leader (up to %llds)\n",

@@ -830,6 +830,92 @@ static int etcd_cas(struct fl_sys_client *c, const char *key, const char *expect
 }
 
 /*
+ * Sets: element e of the set named k is the key "set/<k>/<e>" (empty
+ * value); reading the set is a range read over the prefix "set/<k>/".
+ */
+static int etcd_add(struct fl_sys_client *c, const char *key, const char *elem, int timeout_ms,
+		    enum fl_outcome *outcome, char *err, size_t errlen)
+{
+	char *k;
+	int r;
+
+	*outcome = FL_OUTCOME_FAIL;
+	if (asprintf(&k, "set/%s/%s", key, elem) < 0) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = etcd_put(c, k, "", timeout_ms, outcome, err, errlen);
+	free(k);
+	return r;
+}
+
+static int etcd_read_set(struct fl_sys_client *c, const char *key, int serializable,
+			 int timeout_ms, char ***elems, enum fl_outcome *outcome, char *err,
+			 size_t errlen)
+{
+	char *prefix = NULL, *end = NULL;
+	json_t *req = NULL, *reply, *kvs, *kv;
+	size_t plen, idx, n = 0;
+	char **v;
+	int r = -ENOMEM;
+
+	*elems = NULL;
+	*outcome = FL_OUTCOME_FAIL;
+	if (asprintf(&prefix, "set/%s/", key) < 0) {
+		prefix = NULL;
+		goto oom;
+	}
+	plen = strlen(prefix);
+	if (!(end = strdup(prefix)))
+		goto oom;
+	end[plen - 1]++; /* '/' + 1: the first key after the prefix */
+	req = json_object();
+	if (!req || b64_json(req, "key", prefix) < 0 || b64_json(req, "range_end", end) < 0 ||
+	    (serializable && json_object_set_new(req, "serializable", json_true())))
+		goto oom;
+	r = call(c, "/v3/kv/range", req, REQ_READ, timeout_ms, &reply, outcome, err, errlen);
+	req = NULL;
+	if (r < 0)
+		goto out;
+	kvs = json_object_get(reply, "kvs");
+	v = calloc(json_array_size(kvs) + 1, sizeof(*v));
+	if (!v) {
+		json_decref(reply);
+		r = -ENOMEM;
+		goto oom;
+	}
+	json_array_foreach(kvs, idx, kv) {
+		const char *k64 = json_string_value(json_object_get(kv, "key"));
+		unsigned char *k = NULL;
+		size_t kl = 0;
+
+		if (!k64 || fl_base64_decode(k64, strlen(k64), &k, &kl) < 0 || kl < plen) {
+			free(k);
+			fl_strv_free(v);
+			json_decref(reply);
+			*outcome = FL_OUTCOME_FAIL;
+			seterr(err, errlen, "node %s: range answer with a malformed key", c->node);
+			r = -EPROTO;
+			goto out;
+		}
+		memmove(k, k + plen, kl - plen + 1);
+		v[n++] = (char *)k;
+	}
+	json_decref(reply);
+	*elems = v;
+	r = 0;
+	goto out;
+oom:
+	*outcome = FL_OUTCOME_FAIL;
+	seterr(err, errlen, "out of memory");
+out:
+	json_decref(req);
+	free(prefix);
+	free(end);
+	return r;
+}
+
+/*
  * The whole keyspace ("\0" .. "\0" = every key), serializable, in pages of
  * DIGEST_PAGE keys; every page after the first is pinned to the first one's
  * revision, so the digest is of one consistent state of this node.
@@ -1033,5 +1119,7 @@ const struct fl_system_ops fl_etcd_ops = {
 	.get = etcd_get,
 	.put = etcd_put,
 	.cas = etcd_cas,
+	.add = etcd_add,
+	.read_set = etcd_read_set,
 	.digest = etcd_digest,
 };

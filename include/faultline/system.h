@@ -1,7 +1,8 @@
 /* System adapters: how to start a node of the system under test, when it
  * is ready, who leads, client operations, and a per-node state digest.
- * One adapter per file in harness/systems/ (etcd today; redis and exec
- * follow), each exporting a struct fl_system_ops.
+ * One adapter per file in harness/systems/ (etcd, redis, exec), each
+ * exporting a struct fl_system_ops; fl_system_lookup() finds one by the
+ * scenario's system.type.
  *
  * Conventions: nothing logs. Functions return 0 or -errno and, on failure,
  * put one lowercase message in err (errlen bytes; err may be NULL).
@@ -44,6 +45,8 @@ struct fl_sys_nodes {
 					 * --initial-cluster-token); NULL: "faultline" */
 	const pid_t *pids;              /* optional: the node processes; wait_ready
 					 * gives up early when one of them has exited */
+	const struct fl_scenario *s;    /* optional: the scenario (exec: its client
+					 * argv; timeouts); NULL in some tests */
 };
 
 /* A node's view of the cluster, from its status call. */
@@ -76,6 +79,15 @@ struct fl_system_ops {
 	int (*node_argv)(const struct fl_scenario *s, const struct fl_sys_nodes *nodes, size_t i,
 			 char ***argv, char *err, size_t errlen);
 
+	/* Optional (NULL: none): a second process per node started after
+	 * every node's main one (redis: its sentinel). Same contract as
+	 * node_argv; name (namelen bytes) gets its agent process name, which
+	 * process faults never target (they hit the main process, "sut").
+	 * May write configuration files under the node's data directory. */
+	int (*sidecar_argv)(const struct fl_scenario *s, const struct fl_sys_nodes *nodes,
+			    size_t i, char ***argv, char *name, size_t namelen, char *err,
+			    size_t errlen);
+
 	/* Wait until every node answers its status call and all of them name
 	 * the same leader, at most timeout_ns. leader (may be NULL) gets its
 	 * name. -ETIMEDOUT (err says which node was not ready and why),
@@ -106,6 +118,17 @@ struct fl_system_ops {
 	int (*cas)(struct fl_sys_client *c, const char *key, const char *expect, const char *value,
 		   int timeout_ms, enum fl_outcome *outcome, char *err, size_t errlen);
 
+	/* Sets (the set workload); NULL when the adapter has none. add puts
+	 * elem into the set named key (adding an element already there is ok).
+	 * read_set returns the whole set: *elems malloc'd, NULL-terminated,
+	 * free with fl_strv_free(); an absent set is an empty one.
+	 * serializable as for get. */
+	int (*add)(struct fl_sys_client *c, const char *key, const char *elem, int timeout_ms,
+		   enum fl_outcome *outcome, char *err, size_t errlen);
+	int (*read_set)(struct fl_sys_client *c, const char *key, int serializable,
+			int timeout_ms, char ***elems, enum fl_outcome *outcome, char *err,
+			size_t errlen);
+
 	/* A digest of the node's whole state, read locally at one revision:
 	 * 16 hex digits into hex. revision and nkeys (may be NULL) tell what
 	 * was read. Equal states give equal digests on every node. */
@@ -114,6 +137,9 @@ struct fl_system_ops {
 };
 
 extern const struct fl_system_ops fl_etcd_ops;
+
+/* The adapter for a system type, or NULL when it has none yet. */
+const struct fl_system_ops *fl_system_lookup(enum fl_system_type t);
 
 /* --- etcd specifics, pure (exposed for tests) ------------------------------ */
 

@@ -124,6 +124,7 @@ struct open_op {
 	int process;
 	char node[32];
 	enum fl_op_f f;
+	int final;
 	char *key;
 };
 
@@ -133,7 +134,15 @@ struct fl_history {
 	int64_t next;
 	struct open_op *open; /* by index, until completed */
 	size_t cap;
+	int final;            /* invokes from now on are final reads */
 };
+
+void fl_history_set_final(struct fl_history *h, int on)
+{
+	pthread_mutex_lock(&h->lock);
+	h->final = on != 0;
+	pthread_mutex_unlock(&h->lock);
+}
 
 int fl_history_open(const char *path, int64_t t0_ns, struct fl_history **out)
 {
@@ -156,9 +165,10 @@ int64_t fl_history_invoke(struct fl_history *h, int process, const char *node, e
 {
 	json_t *o;
 	int64_t i;
-	int r;
+	int r, final;
 
 	pthread_mutex_lock(&h->lock);
+	final = h->final;
 	i = h->next++;
 	if ((size_t)i >= h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 1024;
@@ -174,6 +184,7 @@ int64_t fl_history_invoke(struct fl_history *h, int process, const char *node, e
 	h->open[i].process = process;
 	snprintf(h->open[i].node, sizeof(h->open[i].node), "%s", node ? node : "");
 	h->open[i].f = f;
+	h->open[i].final = h->final;
 	h->open[i].key = key ? strdup(key) : NULL;
 	pthread_mutex_unlock(&h->lock);
 	o = json_pack("{s:I, s:s, s:I, s:i, s:s, s:s}", "i", (json_int_t)i, "type", "invoke", "t",
@@ -185,12 +196,14 @@ int64_t fl_history_invoke(struct fl_history *h, int process, const char *node, e
 		json_object_set_new(o, "value", json_string(value));
 	if (expect)
 		json_object_set_new(o, "expect", json_string(expect));
+	if (final)
+		json_object_set_new(o, "final", json_true());
 	r = fl_jsonl_write(h->out, o);
 	return r < 0 ? r : i;
 }
 
-int fl_history_complete(struct fl_history *h, int64_t i, enum fl_outcome oc, const char *value,
-			const char *error)
+static int complete(struct fl_history *h, int64_t i, enum fl_outcome oc, json_t *value,
+		    const char *error)
 {
 	struct open_op op;
 	json_t *o;
@@ -198,6 +211,7 @@ int fl_history_complete(struct fl_history *h, int64_t i, enum fl_outcome oc, con
 	pthread_mutex_lock(&h->lock);
 	if (i < 0 || i >= h->next) {
 		pthread_mutex_unlock(&h->lock);
+		json_decref(value);
 		return -EINVAL;
 	}
 	op = h->open[i];
@@ -209,11 +223,32 @@ int fl_history_complete(struct fl_history *h, int64_t i, enum fl_outcome oc, con
 	if (op.key)
 		json_object_set_new(o, "key", json_string(op.key));
 	if (value)
-		json_object_set_new(o, "value", json_string(value));
+		json_object_set_new(o, "value", value);
 	if (error)
 		json_object_set_new(o, "error", json_string(error));
+	if (op.final)
+		json_object_set_new(o, "final", json_true());
 	free(op.key);
 	return fl_jsonl_write(h->out, o);
+}
+
+int fl_history_complete(struct fl_history *h, int64_t i, enum fl_outcome oc, const char *value,
+			const char *error)
+{
+	return complete(h, i, oc, value ? json_string(value) : NULL, error);
+}
+
+int fl_history_complete_set(struct fl_history *h, int64_t i, enum fl_outcome oc,
+			    char *const *elems, const char *error)
+{
+	json_t *a = NULL;
+
+	if (elems) {
+		a = json_array();
+		for (size_t k = 0; elems[k]; k++)
+			json_array_append_new(a, json_string(elems[k]));
+	}
+	return complete(h, i, oc, a, error);
 }
 
 void fl_history_close(struct fl_history *h)
@@ -306,6 +341,7 @@ int fl_history_load(const char *path, struct fl_ops *out, char *err, size_t errl
 			op->value = dup_str(json_object_get(o, "value"));
 			op->expect = dup_str(json_object_get(o, "expect"));
 			op->invoke_ns = json_integer_value(json_object_get(o, "t"));
+			op->final = json_is_true(json_object_get(o, "final"));
 			op->complete_ns = -1;
 			op->outcome = FL_OUTCOME_INFO;
 			slot[i] = (int64_t)out->n++;
@@ -317,8 +353,28 @@ int fl_history_load(const char *path, struct fl_ops *out, char *err, size_t errl
 			op->complete_ns = json_integer_value(json_object_get(o, "t"));
 			if (oc == FL_OUTCOME_OK && op->f != FL_F_WRITE && op->f != FL_F_CAS &&
 			    op->f != FL_F_ADD) {
+				json_t *val = json_object_get(o, "value");
 				free(op->value);
-				op->value = dup_str(json_object_get(o, "value"));
+				op->value = dup_str(val);
+				if (json_is_array(val)) {
+					size_t k, m = json_array_size(val);
+					json_t *e;
+					op->elems = calloc(m + 1, sizeof(*op->elems));
+					if (!op->elems) {
+						json_decref(o);
+						goto oom;
+					}
+					json_array_foreach(val, k, e) {
+						char *d;
+						if (!json_is_string(e))
+							continue;
+						if (!(d = strdup(json_string_value(e)))) {
+							json_decref(o);
+							goto oom;
+						}
+						op->elems[op->nelems++] = d;
+					}
+				}
 			}
 			op->error = dup_str(json_object_get(o, "error"));
 		} else {
@@ -350,6 +406,9 @@ void fl_ops_release(struct fl_ops *ops)
 		free(ops->v[i].value);
 		free(ops->v[i].expect);
 		free(ops->v[i].error);
+		for (size_t k = 0; k < ops->v[i].nelems; k++)
+			free(ops->v[i].elems[k]);
+		free(ops->v[i].elems);
 	}
 	free(ops->v);
 	memset(ops, 0, sizeof(*ops));

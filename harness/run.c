@@ -62,7 +62,119 @@ struct run {
 	int64_t t0, end;
 	uint64_t applied, failed;
 	char leader_note[128];
+	struct fl_jsonl *status_log;
+	volatile int sampling;
 };
+
+/* --- status samples: what every node says about the leader, over time ----- */
+
+struct sampler {
+	struct run *r;
+	size_t node;
+	pthread_t t;
+	int started;
+};
+
+#define SAMPLE_EVERY_MS 250
+
+/* One thread per node, so a paused or unreachable node never delays the
+ * others' samples. A line per sample: {"t","node","ok","leader","term"}. */
+static void *sampler_main(void *arg)
+{
+	struct sampler *sm = arg;
+	struct run *r = sm->r;
+	struct fl_sys_client *c = NULL;
+	char e[256];
+
+	while (r->sampling) {
+		struct fl_sys_status st;
+		enum fl_outcome oc;
+		int64_t next = mono() + SAMPLE_EVERY_MS * 1000000LL;
+		json_t *o;
+
+		if (!c && r->ops->client_open(&r->nodes, sm->node, &c, e, sizeof(e)) < 0)
+			c = NULL;
+		if (c && r->ops->status(c, 1000, &st, &oc, e, sizeof(e)) == 0) {
+			o = json_pack("{s:s, s:b, s:s, s:I}", "node", r->nodes.names[sm->node], "ok", 1,
+				      "leader", st.leader, "term", (json_int_t)st.term);
+		} else {
+			o = json_pack("{s:s, s:b, s:s}", "node", r->nodes.names[sm->node], "ok", 0,
+				      "error", c ? e : "cannot open a client");
+		}
+		fl_jsonl_write(r->status_log, o);
+		while (r->sampling && mono() < next) {
+			struct timespec ts = { 0, 20 * 1000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (c)
+		r->ops->client_close(c);
+	return NULL;
+}
+
+/* --- convergence: digests of every node until they agree ------------------ */
+
+/* Ask every node for its digest every 500 ms until all answer the same, or
+ * budget_ns passes; every answer goes to digests.jsonl. Returns 0 when they
+ * agreed (*took_ns: from the call), -ETIMEDOUT or -ENOTSUP. */
+static int converge(struct run *r, const char *dir, int64_t budget_ns, int64_t *took_ns)
+{
+	struct fl_sys_client *c[FL_MAX_NODES] = { 0 };
+	struct fl_jsonl *log = NULL;
+	char path[700];
+	int64_t start = mono();
+	int rc = -ETIMEDOUT;
+
+	if (!r->ops->digest)
+		return -ENOTSUP;
+	snprintf(path, sizeof(path), "%s/digests.jsonl", dir);
+	if (fl_jsonl_open(path, r->t0, &log) < 0)
+		return -EIO;
+	for (;;) {
+		char first[FL_DIGEST_HEX] = "";
+		int agree = 1;
+		for (size_t i = 0; i < r->nodes.n; i++) {
+			char hex[FL_DIGEST_HEX], e[256];
+			int64_t rev = 0;
+			size_t nkeys = 0;
+			if (!c[i] && r->ops->client_open(&r->nodes, i, &c[i], e, sizeof(e)) < 0)
+				c[i] = NULL;
+			if (c[i] && r->ops->digest(c[i], 2000, hex, &rev, &nkeys, e, sizeof(e)) == 0) {
+				fl_jsonl_write(log, json_pack("{s:s, s:s, s:I, s:I}", "node",
+							      r->nodes.names[i], "digest", hex,
+							      "revision", (json_int_t)rev, "keys",
+							      (json_int_t)nkeys));
+				if (!first[0])
+					memcpy(first, hex, sizeof(first));
+				else if (strcmp(first, hex))
+					agree = 0;
+			} else {
+				fl_jsonl_write(log, json_pack("{s:s, s:s}", "node", r->nodes.names[i],
+							      "error", c[i] ? e : "no client"));
+				agree = 0;
+			}
+		}
+		if (agree) {
+			*took_ns = mono() - start;
+			fl_jsonl_write(log, json_pack("{s:b, s:s}", "converged", 1, "digest", first));
+			rc = 0;
+			break;
+		}
+		if (mono() - start >= budget_ns || interrupted) {
+			fl_jsonl_write(log, json_pack("{s:b}", "converged", 0));
+			break;
+		}
+		{
+			struct timespec ts = { 0, 500 * 1000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	for (size_t i = 0; i < r->nodes.n; i++)
+		if (c[i])
+			r->ops->client_close(c[i]);
+	fl_jsonl_close(log);
+	return rc;
+}
 
 /* The leader as the nodes see it now: the name most of them report. */
 static int resolve_leader(void *ctx, int *leader)
@@ -202,14 +314,21 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 	struct fl_workload_stats ws = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	pthread_t nem;
-	int nem_started = 0, rc = 2;
+	struct sampler samplers[FL_MAX_NODES] = { 0 };
+	struct fl_workload w;
+	int nem_started = 0, rc = 2, was_interrupted;
 	char data_root[] = "/var/tmp/faultline-data-XXXXXX";
 	time_t now = time(NULL);
 	struct tm tm;
 
 	if (!(r.ops = fl_system_lookup(s->system.type))) {
-		fprintf(stderr, "faultline run: system type '%s' is not implemented yet (etcd is)\n",
+		fprintf(stderr, "faultline run: system type '%s' is not implemented yet\n",
 			fl_system_type_to_string(s->system.type));
+		return 2;
+	}
+	if (s->workload.type == FL_WORKLOAD_SET && (!r.ops->add || !r.ops->read_set)) {
+		fprintf(stderr, "faultline run: system '%s' has no set operations (workload: set)\n",
+			r.ops->name);
 		return 2;
 	}
 	gmtime_r(&now, &tm);
@@ -332,14 +451,22 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 	snprintf(path, sizeof(path), "%s/faults.jsonl", dir);
 	if (fl_jsonl_open(path, r.t0, &r.faults) < 0)
 		goto out;
+	snprintf(path, sizeof(path), "%s/status.jsonl", dir);
+	if (fl_jsonl_open(path, r.t0, &r.status_log) < 0)
+		goto out;
+	r.sampling = 1;
+	for (size_t i = 0; i < r.nodes.n; i++) {
+		samplers[i] = (struct sampler){ .r = &r, .node = i };
+		samplers[i].started = pthread_create(&samplers[i].t, NULL, sampler_main,
+						     &samplers[i]) == 0;
+	}
 	r.x = (struct fl_exec){ .s = s, .agents = r.c->agents, .addrs = r.c->addrs, .iface = "eth0",
 				.timeout_ms = 10000, .resolve_leader = resolve_leader, .ctx = &r };
 	if (pthread_create(&nem, NULL, nemesis_main, &r) == 0)
 		nem_started = 1;
-	if (s->workload.type == FL_WORKLOAD_REGISTER) {
-		struct fl_workload w = { .s = s, .ops = r.ops, .nodes = &r.nodes, .history = h,
-					 .seed = o->seed, .duration_ns = s->duration_ns,
-					 .stop = &interrupted };
+	w = (struct fl_workload){ .s = s, .ops = r.ops, .nodes = &r.nodes, .history = h,
+				  .seed = o->seed, .duration_ns = s->duration_ns, .stop = &interrupted };
+	if (s->workload.type != FL_WORKLOAD_NONE) {
 		if (fl_workload_run(&w, &ws, err, sizeof(err)) < 0)
 			fprintf(stderr, "faultline run: workload: %s\n", err);
 	} else {
@@ -348,9 +475,35 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 			nanosleep(&ts, NULL);
 		}
 	}
+	was_interrupted = interrupted;
 	interrupted = 1; /* the nemesis stops and heals what still holds */
 	if (nem_started)
 		pthread_join(nem, NULL);
+	interrupted = was_interrupted;
+	if (interrupted) {
+		printf("interrupted: faults healed; no convergence wait or final reads\n");
+	} else {
+		/* healed: the nodes should agree again, then every key is read back */
+		int64_t budget = s->checks.converge ? s->checks.converge_within_ns : 30 * FL_NS_PER_S;
+		int64_t took = 0;
+		int cr = converge(&r, dir, budget, &took);
+		if (cr == 0)
+			printf("[%6.1fs] converged: every node's digest equal after %.1fs\n",
+			       (double)(mono() - r.t0) / 1e9, (double)took / 1e9);
+		else if (cr == -ETIMEDOUT)
+			printf("[%6.1fs] not converged: digests still differ after %.1fs (see "
+			       "digests.jsonl)\n", (double)(mono() - r.t0) / 1e9, (double)budget / 1e9);
+		if (s->workload.type != FL_WORKLOAD_NONE) {
+			struct fl_workload_stats fs = { 0 };
+			char e2[256] = "";
+			int fr = fl_workload_final_reads(&w, budget > 10 * FL_NS_PER_S ? budget
+							    : 10 * FL_NS_PER_S, &fs, e2, sizeof(e2));
+			printf("[%6.1fs] final reads: %u key%s from each of %zu nodes%s%s\n",
+			       (double)(mono() - r.t0) / 1e9, s->workload.keys,
+			       s->workload.keys == 1 ? "" : "s", r.nodes.n, fr < 0 ? ": " : "",
+			       fr < 0 ? e2 : "");
+		}
+	}
 	printf("\nops: %llu invoked, %llu ok, %llu fail, %llu info; faults: %llu applied, %llu failed\n",
 	       (unsigned long long)ws.invoked, (unsigned long long)ws.outcome[FL_OUTCOME_OK],
 	       (unsigned long long)ws.outcome[FL_OUTCOME_FAIL],
@@ -360,6 +513,11 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 	       "verdict yet)\n", dir);
 	rc = r.failed ? 2 : 0;
 out:
+	r.sampling = 0;
+	for (size_t i = 0; i < FL_MAX_NODES; i++)
+		if (samplers[i].started)
+			pthread_join(samplers[i].t, NULL);
+	fl_jsonl_close(r.status_log);
 	for (size_t i = 0; i < FL_MAX_NODES; i++)
 		if (r.status_clients[i])
 			r.ops->client_close(r.status_clients[i]);

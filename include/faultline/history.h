@@ -12,7 +12,10 @@
  *   {"i":7,"type":"ok"|"fail"|"info","t":1250000,"process":3,"node":"n2","f":"cas",
  *    "key":"k1","value":...,"error":"..."}   (value: what a read returned)
  * "info" means the outcome is unknown (timeout, connection lost after
- * sending): the operation may or may not have taken effect. */
+ * sending): the operation may or may not have taken effect.
+ * A set read ("f":"read_all") completes with "value" as a list of strings.
+ * Final reads (after the faults are healed and the nodes converged, one
+ * per key from every node) carry "final":true on both lines. */
 #ifndef FAULTLINE_HISTORY_H
 #define FAULTLINE_HISTORY_H
 
@@ -45,6 +48,12 @@ int64_t fl_history_invoke(struct fl_history *h, int process, const char *node, e
 			  const char *key, const char *value, const char *expect);
 int fl_history_complete(struct fl_history *h, int64_t i, enum fl_outcome o, const char *value,
 			const char *error);
+/* The same for a set read: elems (NULL-terminated; NULL unless ok) becomes
+ * the "value" list. */
+int fl_history_complete_set(struct fl_history *h, int64_t i, enum fl_outcome o,
+			    char *const *elems, const char *error);
+/* From now on, operations invoked are final reads (on != 0) or not. */
+void fl_history_set_final(struct fl_history *h, int on);
 void fl_history_close(struct fl_history *h);
 
 /* One operation read back: invoke and completion paired by index. */
@@ -54,6 +63,9 @@ struct fl_op {
 	char node[32];
 	enum fl_op_f f;
 	char *key, *value, *expect; /* value: written, or read (on ok) */
+	char **elems;               /* read_all ok: the set read, NULL-terminated */
+	size_t nelems;
+	int final;                  /* a final read */
 	int64_t invoke_ns, complete_ns; /* complete_ns = -1 while open */
 	enum fl_outcome outcome;        /* FL_OUTCOME_INFO for ops never completed */
 	char *error;

@@ -4,8 +4,13 @@
  * client continues as a new process (id + clients), as Jepsen does: the
  * old one may still have a request in flight.
  *
- * register: per key read / write / compare-and-set, written values unique
- * ("<process>-<n>"), keys spread over clients. (set: to come.) */
+ * register: per key (k0, k1, ...) read / write / compare-and-set, written
+ * values unique ("<process>-<n>"), keys spread over clients at random. A
+ * compare-and-set expects the value the client last read or wrote for that
+ * key (it reads first when it knows none), so it succeeds unless another
+ * client wrote in between.
+ * set: adds unique elements ("<process>-<n>") to sets s0, s1, ...
+ * After the run, fl_workload_final_reads reads every key from every node. */
 #ifndef FAULTLINE_WORKLOAD_H
 #define FAULTLINE_WORKLOAD_H
 
@@ -36,5 +41,14 @@ struct fl_workload {
  * that could not be opened at all). */
 int fl_workload_run(const struct fl_workload *w, struct fl_workload_stats *stats, char *err,
 		    size_t errlen);
+
+/* Final reads, after the faults are healed: every key (register: a
+ * linearizable read; set: the whole set) through every node, marked final
+ * in the history, each asked again (every 200 ms) until it answers or
+ * budget_ns is spent. Processes FL_FINAL_PROCESS + node index. stats (may
+ * be NULL) is added to. -ETIMEDOUT when some read never answered. */
+#define FL_FINAL_PROCESS 1000000
+int fl_workload_final_reads(const struct fl_workload *w, int64_t budget_ns,
+			    struct fl_workload_stats *stats, char *err, size_t errlen);
 
 #endif

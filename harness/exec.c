@@ -99,6 +99,7 @@ static int apply_partition(struct fl_exec *x, const struct fl_plan_step *st, con
 			}
 		}
 	}
+	memcpy(x->blocked, blocked, sizeof(x->blocked));
 	for (size_t i = 0; i < n; i++) {
 		if (!(blocked[i] & all))
 			continue;

@@ -909,6 +909,8 @@ static int cmd_run(int argc, char **argv)
 	o.scenario_path = argv[optind];
 	o.seed = seed;
 	o.agent_path = agent;
+	o.overrides = ov.v;
+	o.noverrides = ov.n;
 	rc = fl_run(s, &o);
 out:
 	free(agent);

@@ -19,6 +19,7 @@
 #include "faultline/cluster.h"
 #include "faultline/exec.h"
 #include "faultline/history.h"
+#include "faultline/invariants.h"
 #include "faultline/plan.h"
 #include "faultline/strutil.h"
 #include "faultline/system.h"
@@ -277,6 +278,17 @@ static void *nemesis_main(void *arg)
 					json_array_append_new(nodes, json_string(r->nodes.names[i]));
 			json_object_set_new(o, "nodes", nodes);
 		}
+		if (!ev[k].heal && rc == 0 && f->kind == FL_FAULT_PARTITION) {
+			json_t *b = json_object();
+			for (size_t i = 0; i < r->nodes.n; i++) {
+				json_t *to = json_array();
+				for (size_t j = 0; j < r->nodes.n; j++)
+					if (r->x.blocked[i] & (1ull << j))
+						json_array_append_new(to, json_string(r->nodes.names[j]));
+				json_object_set_new(b, r->nodes.names[i], to);
+			}
+			json_object_set_new(o, "blocked", b);
+		}
 		if (!ev[k].heal && r->leader_note[0])
 			json_object_set_new(o, "leader", json_string(r->leader_note));
 		if (rc < 0)
@@ -304,6 +316,55 @@ out:
 	return NULL;
 }
 
+/* run.json (what was run, and how to load it again) and a copy of the
+ * scenario file as scenario.yaml. */
+static void write_run_meta(const char *dir, const struct fl_scenario *s,
+			   const struct fl_run_opts *o)
+{
+	char path[700], buf[65536], stamp[32];
+	json_t *meta, *ov = json_array();
+	time_t now = time(NULL);
+	struct tm tm;
+	FILE *in, *out;
+	size_t len;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	for (size_t i = 0; i < o->noverrides; i++)
+		json_array_append_new(ov, json_string(o->overrides[i]));
+	meta = json_pack("{s:s, s:s, s:I, s:o, s:s, s:s, s:s, s:s}", "scenario", s->name, "file",
+			 getenv("FL_SCENARIO_ORIG") ? getenv("FL_SCENARIO_ORIG") : o->scenario_path,
+			 "seed", (json_int_t)o->seed, "overrides", ov, "started", stamp, "version",
+			 FL_VERSION, "provider", "netns", "system",
+			 fl_system_type_to_string(s->system.type));
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	if (meta)
+		json_dump_file(meta, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(meta);
+	snprintf(path, sizeof(path), "%s/scenario.yaml", dir);
+	if (!(in = fopen(o->scenario_path, "r")))
+		return;
+	if ((out = fopen(path, "w"))) {
+		while ((len = fread(buf, 1, sizeof(buf), in)) > 0)
+			fwrite(buf, 1, len, out);
+		fclose(out);
+	}
+	fclose(in);
+}
+
+/* The reproduce line: the file the user gave, the seed, every --set. */
+static void print_reproduce(const struct fl_run_opts *o)
+{
+	/* under --vm the file is a copy: name the one the user gave */
+	printf("reproduce: faultline run %s --seed %llu",
+	       getenv("FL_SCENARIO_ORIG") ? getenv("FL_SCENARIO_ORIG") : o->scenario_path,
+	       (unsigned long long)o->seed);
+	for (size_t i = 0; i < o->noverrides; i++)
+		printf(strpbrk(o->overrides[i], " \t'\"$`\\") ? " --set '%s'" : " --set %s",
+		       o->overrides[i]);
+	printf("\n");
+}
+
 int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 {
 	struct run r = { .s = s };
@@ -316,7 +377,7 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 	pthread_t nem;
 	struct sampler samplers[FL_MAX_NODES] = { 0 };
 	struct fl_workload w;
-	int nem_started = 0, rc = 2, was_interrupted;
+	int nem_started = 0, rc = 2, was_interrupted, judge = 0;
 	char data_root[] = "/var/tmp/faultline-data-XXXXXX";
 	time_t now = time(NULL);
 	struct tm tm;
@@ -353,6 +414,7 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 			fclose(f);
 		}
 	}
+	write_run_meta(dir, s, o);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
@@ -509,9 +571,8 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 	       (unsigned long long)ws.outcome[FL_OUTCOME_FAIL],
 	       (unsigned long long)ws.outcome[FL_OUTCOME_INFO], (unsigned long long)r.applied,
 	       (unsigned long long)r.failed);
-	printf("history: %s/history.jsonl (the checkers that judge it arrive with issue 5: no "
-	       "verdict yet)\n", dir);
 	rc = r.failed ? 2 : 0;
+	judge = 1;
 out:
 	r.sampling = 0;
 	for (size_t i = 0; i < FL_MAX_NODES; i++)
@@ -533,9 +594,13 @@ out:
 		nftw(data_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	fl_plan_free(r.plan);
 	(void)pids;
-	/* under --vm the file is a copy: name the one the user gave */
-	printf("reproduce: faultline run %s --seed %llu\n",
-	       getenv("FL_SCENARIO_ORIG") ? getenv("FL_SCENARIO_ORIG") : o->scenario_path,
-	       (unsigned long long)o->seed);
+	if (judge) {
+		/* the files are closed: judge what they hold */
+		int v = fl_run_verdict(dir, s, stdout);
+		if (rc == 0)
+			rc = v;
+		printf("run directory: %s\n", dir);
+	}
+	print_reproduce(o);
 	return rc;
 }

@@ -259,7 +259,8 @@ int fl_workload_final_reads(const struct fl_workload *w, int64_t budget_ns,
 			snprintf(k, sizeof(k), "%s%u", set ? "s" : "k", key);
 			/* a node that lost its leader a moment ago may refuse once or
 			 * twice: ask again while the budget lasts */
-			do {
+			/* the budget is spent: the rest counts as unanswered */
+			while (mono() < deadline && !(w->stop && *w->stop)) {
 				int64_t i;
 				e[0] = 0;
 				if (set) {
@@ -285,11 +286,13 @@ int fl_workload_final_reads(const struct fl_workload *w, int64_t budget_ns,
 					st->invoked++;
 					st->outcome[oc]++;
 				}
-				if (oc != FL_OUTCOME_OK) {
+				if (oc == FL_OUTCOME_OK)
+					break;
+				{
 					struct timespec ts = { 0, 200 * 1000000 };
 					nanosleep(&ts, NULL);
 				}
-			} while (oc != FL_OUTCOME_OK && mono() < deadline && !(w->stop && *w->stop));
+			}
 			if (oc != FL_OUTCOME_OK)
 				missing++;
 		}

@@ -19,6 +19,9 @@ struct fl_exec {
 	/* for leader/followers; NULL when the system is not running: refused */
 	int (*resolve_leader)(void *ctx, int *leader);
 	void *ctx;
+	/* out: after a partition is applied, blocked[i] = the nodes node i can
+	 * no longer send to (the run logs it; the failover check reads it) */
+	uint64_t blocked[FL_MAX_NODES];
 };
 
 /* Apply st as fault fault_id ("f0.3"). Returns 0, or -errno with err set; on

@@ -3,8 +3,10 @@
  * workload drives it while the nemesis applies the plan, everything is
  * healed, the cluster goes down, and the run directory keeps the plan, the
  * history, the fault log and every node's log:
- *   runs/<scenario>-<UTC time>-<seed>/{scenario.yaml, plan.json,
- *        history.jsonl, faults.jsonl, logs/<node>.log, summary.json}
+ *   runs/<scenario>-<UTC time>-<seed>/{run.json, scenario.yaml, plan.json,
+ *        history.jsonl, faults.jsonl, status.jsonl, digests.jsonl,
+ *        logs/<node>.log}
+ * run.json says how to load the scenario again (file, seed, overrides).
  * Symbolic targets (leader, followers) are resolved when a fault fires,
  * from the nodes' own status, and the resolution is logged. Ctrl-C heals,
  * stops the workload and keeps the history. */
@@ -20,10 +22,14 @@ struct fl_run_opts {
 	const char *runs_dir;      /* default "runs" */
 	uint64_t seed;
 	const char *agent_path;
+	char *const *overrides;    /* the --set arguments, for run.json and the reproduce line */
+	size_t noverrides;
 };
 
-/* Returns the exit status: 0 (run complete), 2 (configuration or
- * environment error). Prints progress and the reproduce line. */
+/* Returns the exit status: 0 every enabled check passed, 1 a check
+ * failed, 3 none failed but one could not decide, 2 configuration or
+ * environment error (or a fault that could not be applied). Prints
+ * progress, the table of checks (fl_run_verdict) and the reproduce line. */
 int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o);
 
 #endif

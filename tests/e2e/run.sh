@@ -23,7 +23,14 @@ dir=$(ls -d "$T"/runs/quickstart-*-42 2>/dev/null | head -1)
 check "the run directory is named scenario-time-seed" test -n "$dir"
 check "it holds plan, history, faults and node logs" \
 	sh -c "test -s '$dir/plan.json' -a -s '$dir/history.jsonl' -a -s '$dir/faults.jsonl' -a -s '$dir/logs/n1.log'"
-check "the reproduce line is printed" grep -q '^reproduce: faultline run scenarios/quickstart.yaml --seed 42$' "$T/run.out"
+check "the reproduce line is printed, with every --set" grep -q '^reproduce: faultline run scenarios/quickstart.yaml --seed 42 --set duration=35s --set nemesis.0.at=8s --set nemesis.0.for=8s --set nemesis.1.at=20s --set nemesis.1.for=8s$' "$T/run.out"
+check "run.json names file, seed and overrides; scenario.yaml is a copy" python3 -c "
+import json
+m = json.load(open('$dir/run.json'))
+assert m['file'] == 'scenarios/quickstart.yaml' and m['seed'] == 42, m
+assert m['overrides'][0] == 'duration=35s' and len(m['overrides']) == 5, m
+assert open('$dir/scenario.yaml').read() == open('scenarios/quickstart.yaml').read()
+"
 check "history: every client (5) did work, and ok ops exist" python3 -c "
 import json
 ops = [json.loads(l) for l in open('$dir/history.jsonl')]
@@ -40,6 +47,9 @@ applied = {e['fault'] for e in ev if e['event'] == 'apply' and e['ok']}
 healed = {e['fault'] for e in ev if e['event'] == 'heal'}
 assert applied == {'f0.0', 'f1.0'} and healed == applied, (applied, healed)
 assert any('leader' in e for e in ev if e['fault'] == 'f0.0'), ev
+b = [e['blocked'] for e in ev if e['fault'] == 'f0.0' and e['event'] == 'apply'][0]
+cut = [n for n in b if len(b[n]) == 2]
+assert len(cut) == 1 and all(cut[0] in b[m] for m in b if m != cut[0]), b
 "
 after=$( { ls /run/netns 2>/dev/null; ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//'; } | sort)
 check "nothing left behind: namespaces and links" test "$before" = "$after"

@@ -1,0 +1,849 @@
+/* Failover, integrity and SLO checks over a run's files (see invariants.h). */
+#include "faultline/invariants.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "faultline/system.h"
+#include "faultline/units.h"
+
+const char *fl_verdict_to_string(enum fl_verdict v)
+{
+	static const char *const names[] = { "PASS", "FAIL", "UNKNOWN" };
+	return (unsigned)v < 3 ? names[v] : "?";
+}
+
+static void result(struct fl_check_result *r, const char *name, enum fl_verdict v,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void result(struct fl_check_result *r, const char *name, enum fl_verdict v,
+		   const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->verdict = v;
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+	if (!r->figures)
+		r->figures = json_object();
+}
+
+void fl_check_result_release(struct fl_check_result *r)
+{
+	json_decref(r->figures);
+	r->figures = NULL;
+}
+
+/* --- loading ------------------------------------------------------------------- */
+
+static json_t *load_jsonl(const char *path)
+{
+	json_t *a = json_array();
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	if (!f)
+		return a;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		json_t *o = json_loadb(line, (size_t)len, 0, NULL);
+		if (json_is_object(o))
+			json_array_append_new(a, o);
+		else
+			json_decref(o);
+	}
+	free(line);
+	fclose(f);
+	return a;
+}
+
+int fl_run_data_load(const char *dir, const char *const *nodes, size_t nnodes,
+		     struct fl_run_data *d, char *err, size_t errlen)
+{
+	char path[4096];
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(path, sizeof(path), "%s/history.jsonl", dir);
+	if ((r = fl_history_load(path, &d->ops, err, errlen)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/faults.jsonl", dir);
+	d->faults = load_jsonl(path);
+	snprintf(path, sizeof(path), "%s/status.jsonl", dir);
+	d->status = load_jsonl(path);
+	snprintf(path, sizeof(path), "%s/digests.jsonl", dir);
+	d->digests = load_jsonl(path);
+	d->nodes = nodes;
+	d->nnodes = nnodes;
+	return 0;
+}
+
+void fl_run_data_release(struct fl_run_data *d)
+{
+	fl_ops_release(&d->ops);
+	json_decref(d->faults);
+	json_decref(d->status);
+	json_decref(d->digests);
+	memset(d, 0, sizeof(*d));
+}
+
+/* --- shared helpers -------------------------------------------------------------- */
+
+static int64_t jt(json_t *o)
+{
+	return json_integer_value(json_object_get(o, "t"));
+}
+
+static const char *js(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static int is_write(enum fl_op_f f)
+{
+	return f == FL_F_WRITE || f == FL_F_CAS || f == FL_F_ADD;
+}
+
+static int node_index(const struct fl_run_data *d, const char *name)
+{
+	for (size_t i = 0; name && i < d->nnodes; i++)
+		if (!strcmp(d->nodes[i], name))
+			return (int)i;
+	return -1;
+}
+
+static double secs(int64_t ns)
+{
+	return (double)ns / 1e9;
+}
+
+/* The end of the workload: the last completion (or invoke) of a non-final op. */
+static int64_t workload_end(const struct fl_run_data *d)
+{
+	int64_t end = 0;
+
+	for (size_t i = 0; i < d->ops.n; i++) {
+		const struct fl_op *o = &d->ops.v[i];
+		if (o->final)
+			continue;
+		if (o->invoke_ns > end)
+			end = o->invoke_ns;
+		if (o->complete_ns > end)
+			end = o->complete_ns;
+	}
+	return end;
+}
+
+/* The leader most nodes named in their last ok sample at or before t;
+ * term: the highest term among those naming it. 0 when none. */
+static int leader_at(const struct fl_run_data *d, int64_t t, char *leader, size_t len,
+		     uint64_t *term)
+{
+	int64_t last[FL_MAX_NODES];
+	json_t *pick[FL_MAX_NODES] = { 0 };
+	int votes[FL_MAX_NODES] = { 0 }, best = -1;
+	size_t idx;
+	json_t *o;
+
+	for (size_t i = 0; i < FL_MAX_NODES; i++)
+		last[i] = -1;
+	json_array_foreach(d->status, idx, o) {
+		int n = node_index(d, js(o, "node"));
+		if (n < 0 || jt(o) > t || jt(o) < last[n])
+			continue;
+		last[n] = jt(o);
+		pick[n] = json_is_true(json_object_get(o, "ok")) ? o : NULL;
+	}
+	for (size_t i = 0; i < d->nnodes; i++) {
+		int l = pick[i] ? node_index(d, js(pick[i], "leader")) : -1;
+		if (l >= 0)
+			votes[l]++;
+	}
+	for (size_t i = 0; i < d->nnodes; i++)
+		if (votes[i] && (best < 0 || votes[i] > votes[best]))
+			best = (int)i;
+	if (best < 0)
+		return 0;
+	snprintf(leader, len, "%s", d->nodes[best]);
+	*term = 0;
+	for (size_t i = 0; i < d->nnodes; i++)
+		if (pick[i] && node_index(d, js(pick[i], "leader")) == best) {
+			uint64_t tm = (uint64_t)json_integer_value(json_object_get(pick[i], "term"));
+			if (tm > *term)
+				*term = tm;
+		}
+	return 1;
+}
+
+/* The longest stretch in [from, to) without an ok completion. */
+static int64_t longest_gap(const struct fl_run_data *d, int64_t from, int64_t to)
+{
+	int64_t prev = from, gap = 0;
+	size_t n = 0;
+	int64_t *t = malloc((d->ops.n + 1) * sizeof(*t));
+
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < d->ops.n; i++) {
+		const struct fl_op *o = &d->ops.v[i];
+		if (!o->final && o->outcome == FL_OUTCOME_OK && o->complete_ns >= from &&
+		    o->complete_ns < to)
+			t[n++] = o->complete_ns;
+	}
+	/* completions are not sorted (ops are sorted by invoke) */
+	for (size_t i = 1; i < n; i++) {
+		int64_t v = t[i];
+		size_t j = i;
+		while (j > 0 && t[j - 1] > v) {
+			t[j] = t[j - 1];
+			j--;
+		}
+		t[j] = v;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (t[i] - prev > gap)
+			gap = t[i] - prev;
+		prev = t[i];
+	}
+	if (to - prev > gap)
+		gap = to - prev;
+	free(t);
+	return gap;
+}
+
+/* A fault instance from faults.jsonl. */
+struct window {
+	const char *id, *kind;
+	int64_t start, end;
+	json_t *apply;
+};
+
+/* Applied faults with their heal time (or end). At most cap. */
+static size_t windows(const struct fl_run_data *d, int64_t end, struct window *w, size_t cap)
+{
+	size_t n = 0, idx;
+	json_t *o;
+
+	json_array_foreach(d->faults, idx, o) {
+		const char *ev = js(o, "event"), *id = js(o, "fault");
+		if (!ev || !id)
+			continue;
+		if (!strcmp(ev, "apply") && json_is_true(json_object_get(o, "ok")) && n < cap) {
+			w[n] = (struct window){ id, js(o, "kind") ? js(o, "kind") : "?", jt(o), end,
+						o };
+			n++;
+		} else if (!strcmp(ev, "heal")) {
+			for (size_t k = 0; k < n; k++)
+				if (!strcmp(w[k].id, id) && w[k].end == end)
+					w[k].end = jt(o);
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		if (!strcmp(w[k].kind, "restart") || !strcmp(w[k].kind, "reboot"))
+			w[k].end = w[k].start;
+	return n;
+}
+
+#define MAX_WINDOWS 256
+
+/* --- failover ------------------------------------------------------------------- */
+
+static int in_list(json_t *arr, const char *name)
+{
+	size_t idx;
+	json_t *v;
+
+	json_array_foreach(arr, idx, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), name))
+			return 1;
+	return 0;
+}
+
+/* Does the fault of w take the leader away? why: how. */
+static int removes_leader(const struct fl_run_data *d, const struct window *w, const char *leader,
+			  char *why, size_t len)
+{
+	static const char *const node_kinds[] = { "kill", "pause", "restart", "suspend",
+						  "power-off", "reboot" };
+	json_t *blocked;
+	int reach = 1;
+
+	for (size_t k = 0; k < sizeof(node_kinds) / sizeof(node_kinds[0]); k++)
+		if (!strcmp(w->kind, node_kinds[k])) {
+			if (!in_list(json_object_get(w->apply, "nodes"), leader))
+				return 0;
+			snprintf(why, len, "%s of the leader %s", w->kind, leader);
+			return 1;
+		}
+	if (strcmp(w->kind, "partition") || !(blocked = json_object_get(w->apply, "blocked")))
+		return 0;
+	for (size_t i = 0; i < d->nnodes; i++) {
+		if (!strcmp(d->nodes[i], leader))
+			continue;
+		if (!in_list(json_object_get(blocked, leader), d->nodes[i]) &&
+		    !in_list(json_object_get(blocked, d->nodes[i]), leader))
+			reach++;
+	}
+	if ((size_t)reach * 2 > d->nnodes)
+		return 0;
+	snprintf(why, len, "partition leaves the leader %s with %d of %zu nodes", leader, reach,
+		 d->nnodes);
+	return 1;
+}
+
+void fl_check_failover(const struct fl_scenario *s, const struct fl_run_data *d,
+		       struct fl_check_result *r)
+{
+	struct window w[MAX_WINDOWS];
+	int64_t end = workload_end(d), within = s->checks.failover_within_ns;
+	size_t nw = windows(d, end, w, MAX_WINDOWS), removed = 0, failed = 0;
+	json_t *per = json_array();
+	char first_fail[300] = "";
+	int64_t worst = 0;
+
+	result(r, "failover", FL_PASS, "%s", "");
+	json_object_set_new(r->figures, "longest_gap_s",
+			    json_real(secs(longest_gap(d, 0, end))));
+	for (size_t k = 0; k < nw; k++) {
+		char leader[FL_NODE_NAME_MAX + 1], how[160];
+		uint64_t term = 0;
+		int64_t t_leader = -1, t_write = -1;
+		size_t idx;
+		json_t *o, *fig;
+
+		fig = json_pack("{s:s, s:s, s:f, s:f, s:f}", "fault", w[k].id, "kind", w[k].kind,
+				"start_s", secs(w[k].start), "end_s", secs(w[k].end), "longest_gap_s",
+				secs(longest_gap(d, w[k].start, w[k].end > w[k].start ? w[k].end
+								 : w[k].start + within)));
+		json_array_append_new(per, fig);
+		if (!leader_at(d, w[k].start, leader, sizeof(leader), &term)) {
+			json_object_set_new(fig, "leader", json_null());
+			continue;
+		}
+		json_object_set_new(fig, "leader", json_string(leader));
+		if (!removes_leader(d, &w[k], leader, how, sizeof(how)))
+			continue;
+		removed++;
+		json_object_set_new(fig, "removes_leader", json_string(how));
+		json_array_foreach(d->status, idx, o) {
+			const char *l = js(o, "leader");
+			uint64_t tm = (uint64_t)json_integer_value(json_object_get(o, "term"));
+			if (jt(o) <= w[k].start || !json_is_true(json_object_get(o, "ok")) || !l ||
+			    node_index(d, l) < 0)
+				continue;
+			if ((strcmp(l, leader) || tm > term) && (t_leader < 0 || jt(o) < t_leader)) {
+				t_leader = jt(o);
+				json_object_set_new(fig, "new_leader", json_string(l));
+			}
+		}
+		for (size_t i = 0; i < d->ops.n; i++) {
+			const struct fl_op *op = &d->ops.v[i];
+			if (!op->final && is_write(op->f) && op->outcome == FL_OUTCOME_OK &&
+			    op->invoke_ns >= w[k].start &&
+			    (t_write < 0 || op->complete_ns < t_write))
+				t_write = op->complete_ns;
+		}
+		json_object_set_new(fig, "new_leader_s",
+				    t_leader < 0 ? json_null() : json_real(secs(t_leader - w[k].start)));
+		json_object_set_new(fig, "first_write_s",
+				    t_write < 0 ? json_null() : json_real(secs(t_write - w[k].start)));
+		if (t_leader < 0 || t_leader - w[k].start > within || t_write < 0 ||
+		    t_write - w[k].start > within) {
+			failed++;
+			if (!first_fail[0]) {
+				if (t_leader < 0)
+					snprintf(first_fail, sizeof(first_fail),
+						 "%s (%s): no new leader observed", w[k].id, how);
+				else if (t_write < 0)
+					snprintf(first_fail, sizeof(first_fail),
+						 "%s (%s): new leader after %.1fs, but no write "
+						 "acknowledged after the fault", w[k].id, how,
+						 secs(t_leader - w[k].start));
+				else
+					snprintf(first_fail, sizeof(first_fail),
+						 "%s (%s): new leader after %.1fs, first write after "
+						 "%.1fs, limit %.1fs", w[k].id, how,
+						 secs(t_leader - w[k].start), secs(t_write - w[k].start),
+						 secs(within));
+			}
+		} else {
+			int64_t m = t_leader > t_write ? t_leader : t_write;
+			if (m - w[k].start > worst)
+				worst = m - w[k].start;
+		}
+	}
+	json_object_set_new(r->figures, "faults", per);
+	json_object_set_new(r->figures, "within_s", json_real(secs(within)));
+	if (failed)
+		result(r, "failover", FL_FAIL, "%s%s", first_fail,
+		       failed > 1 ? " (and more)" : "");
+	else if (!removed)
+		result(r, "failover", FL_UNKNOWN,
+		       "no fault removed a known leader (no status samples before the faults?)");
+	else
+		result(r, "failover", FL_PASS,
+		       "%zu leader-removing fault%s, new leader and first write within %.1fs "
+		       "(limit %.1fs)", removed, removed == 1 ? "" : "s", secs(worst), secs(within));
+}
+
+/* --- no lost writes ------------------------------------------------------------- */
+
+static const struct fl_op *writer_of(const struct fl_run_data *d, const char *key, const char *v)
+{
+	for (size_t i = 0; i < d->ops.n; i++) {
+		const struct fl_op *o = &d->ops.v[i];
+		if ((o->f == FL_F_WRITE || o->f == FL_F_CAS) && o->outcome != FL_OUTCOME_FAIL &&
+		    o->key && o->value && !strcmp(o->key, key) && !strcmp(o->value, v))
+			return o;
+	}
+	return NULL;
+}
+
+static void lost_register(const struct fl_scenario *s, const struct fl_run_data *d,
+			  struct fl_check_result *r)
+{
+	size_t keys = 0, lost = 0, acked = 0;
+	char first[300] = "";
+	json_t *lost_list = json_array();
+
+	for (unsigned k = 0; k < s->workload.keys; k++) {
+		char key[32];
+		const struct fl_op *fin = NULL, *src;
+		snprintf(key, sizeof(key), "k%u", k);
+		/* every node's final read must agree */
+		for (size_t i = 0; i < d->ops.n; i++) {
+			const struct fl_op *o = &d->ops.v[i];
+			if (!o->final || o->f != FL_F_READ || o->outcome != FL_OUTCOME_OK ||
+			    !o->key || strcmp(o->key, key))
+				continue;
+			if (fin && !(fin->value == o->value ||
+				     (fin->value && o->value && !strcmp(fin->value, o->value)))) {
+				result(r, "no_lost_writes", FL_FAIL,
+				       "final reads of %s disagree: %s reads %s, %s reads %s", key,
+				       fin->node, fin->value ? fin->value : "nothing", o->node,
+				       o->value ? o->value : "nothing");
+				json_decref(lost_list);
+				return;
+			}
+			fin = o;
+		}
+		for (size_t i = 0; i < d->ops.n; i++) {
+			const struct fl_op *o = &d->ops.v[i];
+			if (!o->final && is_write(o->f) && o->outcome == FL_OUTCOME_OK && o->key &&
+			    !strcmp(o->key, key))
+				acked++;
+		}
+		if (!fin) {
+			result(r, "no_lost_writes", FL_UNKNOWN, "no final read of %s answered", key);
+			json_decref(lost_list);
+			return;
+		}
+		keys++;
+		src = fin->value ? writer_of(d, key, fin->value) : NULL;
+		if (fin->value && !src) {
+			result(r, "no_lost_writes", FL_FAIL,
+			       "final value of %s is %s, which no client wrote", key, fin->value);
+			json_decref(lost_list);
+			return;
+		}
+		for (size_t i = 0; i < d->ops.n; i++) {
+			const struct fl_op *o = &d->ops.v[i];
+			if (o->final || !is_write(o->f) || o->outcome != FL_OUTCOME_OK || !o->key ||
+			    strcmp(o->key, key))
+				continue;
+			/* absent at the end, or overwritten by something older */
+			if (!src || (src->outcome == FL_OUTCOME_OK && src->complete_ns < o->invoke_ns)) {
+				lost++;
+				if (json_array_size(lost_list) < 20)
+					json_array_append_new(lost_list,
+							      json_pack("{s:s, s:s, s:I}", "key", key,
+									"value", o->value ? o->value : "",
+									"i", (json_int_t)o->i));
+				if (!first[0])
+					snprintf(first, sizeof(first),
+						 "write %s=%s acknowledged at %.3fs is lost: the final "
+						 "value is %s%s%s", key, o->value ? o->value : "",
+						 secs(o->complete_ns), src ? src->value : "nothing",
+						 src ? ", written before it began" : "", "");
+			}
+		}
+	}
+	json_object_set_new(r->figures, "keys", json_integer((json_int_t)keys));
+	json_object_set_new(r->figures, "acknowledged", json_integer((json_int_t)acked));
+	json_object_set_new(r->figures, "lost", json_integer((json_int_t)lost));
+	json_object_set_new(r->figures, "lost_writes", lost_list);
+	if (lost)
+		result(r, "no_lost_writes", FL_FAIL, "%zu acknowledged write%s lost; first: %s", lost,
+		       lost == 1 ? "" : "s", first);
+	else
+		result(r, "no_lost_writes", FL_PASS,
+		       "%zu keys: every final value is consistent with the %zu acknowledged writes",
+		       keys, acked);
+}
+
+static int has_elem(const struct fl_op *o, const char *e)
+{
+	for (size_t k = 0; k < o->nelems; k++)
+		if (!strcmp(o->elems[k], e))
+			return 1;
+	return 0;
+}
+
+static void lost_set(const struct fl_scenario *s, const struct fl_run_data *d,
+		     struct fl_check_result *r)
+{
+	size_t acked = 0, lost = 0, reads = 0, unexpected = 0;
+	char first[300] = "";
+	json_t *lost_list = json_array();
+
+	for (unsigned k = 0; k < s->workload.keys; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "s%u", k);
+		for (size_t node = 0; node < d->nnodes; node++) {
+			const struct fl_op *fin = NULL;
+			/* the last answered final read of this set from this node */
+			for (size_t i = 0; i < d->ops.n; i++) {
+				const struct fl_op *o = &d->ops.v[i];
+				if (o->final && o->f == FL_F_READ_ALL && o->outcome == FL_OUTCOME_OK &&
+				    o->key && !strcmp(o->key, key) && !strcmp(o->node, d->nodes[node]))
+					fin = o;
+			}
+			if (!fin) {
+				result(r, "no_lost_writes", FL_UNKNOWN,
+				       "no final read of %s from %s answered", key, d->nodes[node]);
+				json_decref(lost_list);
+				return;
+			}
+			reads++;
+			for (size_t i = 0; i < d->ops.n; i++) {
+				const struct fl_op *o = &d->ops.v[i];
+				if (o->final || o->f != FL_F_ADD || o->outcome != FL_OUTCOME_OK ||
+				    !o->key || strcmp(o->key, key))
+					continue;
+				if (node == 0)
+					acked++;
+				if (has_elem(fin, o->value))
+					continue;
+				lost++;
+				if (json_array_size(lost_list) < 20)
+					json_array_append_new(lost_list,
+							      json_pack("{s:s, s:s, s:s}", "key", key,
+									"element", o->value, "node",
+									d->nodes[node]));
+				if (!first[0])
+					snprintf(first, sizeof(first),
+						 "%s of %s, acknowledged at %.3fs by %s, is missing on "
+						 "%s", o->value, key, secs(o->complete_ns), o->node,
+						 d->nodes[node]);
+			}
+			for (size_t e = 0; e < fin->nelems; e++) {
+				int known = 0;
+				for (size_t i = 0; i < d->ops.n && !known; i++) {
+					const struct fl_op *o = &d->ops.v[i];
+					known = o->f == FL_F_ADD && o->outcome != FL_OUTCOME_FAIL &&
+						o->key && !strcmp(o->key, key) && o->value &&
+						!strcmp(o->value, fin->elems[e]);
+				}
+				if (!known && !unexpected++)
+					snprintf(first + strlen(first), sizeof(first) - strlen(first),
+						 "%s%s holds %s, which no client added",
+						 first[0] ? "; " : "", d->nodes[node], fin->elems[e]);
+			}
+		}
+	}
+	json_object_set_new(r->figures, "acknowledged", json_integer((json_int_t)acked));
+	json_object_set_new(r->figures, "lost", json_integer((json_int_t)lost));
+	json_object_set_new(r->figures, "unexpected", json_integer((json_int_t)unexpected));
+	json_object_set_new(r->figures, "lost_elements", lost_list);
+	if (lost || unexpected)
+		result(r, "no_lost_writes", FL_FAIL,
+		       "%zu acknowledged add%s missing from final reads (over %zu node reads), "
+		       "%zu unexpected; first: %s", lost, lost == 1 ? "" : "s", reads, unexpected,
+		       first);
+	else
+		result(r, "no_lost_writes", FL_PASS,
+		       "all %zu acknowledged adds are in every node's final read", acked);
+}
+
+void fl_check_no_lost_writes(const struct fl_scenario *s, const struct fl_run_data *d,
+			     struct fl_check_result *r)
+{
+	result(r, "no_lost_writes", FL_PASS, "%s", "");
+	if (s->workload.type == FL_WORKLOAD_SET)
+		lost_set(s, d, r);
+	else
+		lost_register(s, d, r);
+}
+
+/* --- converge ------------------------------------------------------------------- */
+
+void fl_check_converge(const struct fl_scenario *s, const struct fl_run_data *d,
+		       struct fl_check_result *r)
+{
+	int64_t from = workload_end(d), within = s->checks.converge_within_ns;
+	size_t idx;
+	json_t *o, *done = NULL;
+	char last[FL_MAX_NODES][FL_DIGEST_HEX];
+
+	memset(last, 0, sizeof(last));
+	result(r, "converge", FL_UNKNOWN, "%s", "");
+	json_array_foreach(d->faults, idx, o)
+		if (js(o, "event") && !strcmp(js(o, "event"), "heal") && jt(o) > from)
+			from = jt(o);
+	json_array_foreach(d->digests, idx, o) {
+		int n = node_index(d, js(o, "node"));
+		if (json_object_get(o, "converged"))
+			done = o;
+		else if (n >= 0 && js(o, "digest"))
+			snprintf(last[n], sizeof(last[n]), "%s", js(o, "digest"));
+	}
+	if (!done) {
+		result(r, "converge", FL_UNKNOWN, "no digests were compared (system without digests?)");
+		return;
+	}
+	json_object_set_new(r->figures, "within_s", json_real(secs(within)));
+	if (!json_is_true(json_object_get(done, "converged"))) {
+		char list[300] = "";
+		for (size_t i = 0; i < d->nnodes; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%.16s=%.16s",
+				 i ? " " : "", d->nodes[i], last[i][0] ? last[i] : "?");
+		result(r, "converge", FL_FAIL, "digests still differ %.1fs after the heal: %.300s",
+		       secs(jt(done) - from), list);
+		return;
+	}
+	json_object_set_new(r->figures, "converged_after_s", json_real(secs(jt(done) - from)));
+	if (jt(done) - from > within)
+		result(r, "converge", FL_FAIL, "digests equal only %.1fs after the heal (limit %.1fs)",
+		       secs(jt(done) - from), secs(within));
+	else
+		result(r, "converge", FL_PASS, "every node's digest %s, %.1fs after the heal",
+		       js(done, "digest") ? js(done, "digest") : "", secs(jt(done) - from));
+}
+
+/* --- leader per term ------------------------------------------------------------- */
+
+void fl_check_leader_per_term(const struct fl_scenario *s, const struct fl_run_data *d,
+			      struct fl_check_result *r)
+{
+	json_t *by_term = json_object(), *o;
+	size_t idx, samples = 0;
+	const char *bad = NULL;
+
+	(void)s;
+	result(r, "leader_per_term", FL_PASS, "%s", "");
+	json_array_foreach(d->status, idx, o) {
+		const char *l = js(o, "leader");
+		char term[32];
+		json_t *seen;
+		if (!json_is_true(json_object_get(o, "ok")) || !l || !*l)
+			continue;
+		samples++;
+		snprintf(term, sizeof(term), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(o, "term")));
+		seen = json_object_get(by_term, term);
+		if (!seen) {
+			json_object_set_new(by_term, term, json_pack("{s:s, s:s, s:I}", "leader", l,
+								     "by", js(o, "node"), "t",
+								     (json_int_t)jt(o)));
+		} else if (strcmp(js(seen, "leader"), l) && !bad) {
+			bad = term;
+			result(r, "leader_per_term", FL_FAIL,
+			       "term %s has two leaders: %s (named by %s at %.3fs) and %s (named by %s "
+			       "at %.3fs)", term, js(seen, "leader"), js(seen, "by"), secs(jt(seen)), l,
+			       js(o, "node"), secs(jt(o)));
+		}
+	}
+	json_object_set_new(r->figures, "samples", json_integer((json_int_t)samples));
+	json_object_set_new(r->figures, "terms", json_integer((json_int_t)json_object_size(by_term)));
+	json_decref(by_term);
+	if (bad)
+		return;
+	if (!samples)
+		result(r, "leader_per_term", FL_UNKNOWN, "no status sample named a leader");
+	else
+		result(r, "leader_per_term", FL_PASS, "%zu samples, one leader in each of %" PRIu64
+		       " terms", samples, (uint64_t)json_integer_value(
+			       json_object_get(r->figures, "terms")));
+}
+
+/* --- SLOs ------------------------------------------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct lat {
+	size_t n, ok, all;
+	int64_t p50, p99, max;
+};
+
+/* Latency of ok ops and availability among ops invoked in [from, to). */
+static void measure(const struct fl_run_data *d, int64_t from, int64_t to, struct lat *l)
+{
+	int64_t *v = malloc((d->ops.n + 1) * sizeof(*v));
+
+	memset(l, 0, sizeof(*l));
+	if (!v)
+		return;
+	for (size_t i = 0; i < d->ops.n; i++) {
+		const struct fl_op *o = &d->ops.v[i];
+		if (o->final || o->invoke_ns < from || o->invoke_ns >= to)
+			continue;
+		l->all++;
+		if (o->outcome == FL_OUTCOME_OK) {
+			l->ok++;
+			v[l->n++] = o->complete_ns - o->invoke_ns;
+		}
+	}
+	if (l->n) {
+		qsort(v, l->n, sizeof(*v), cmp_i64);
+		l->p50 = v[(l->n * 50 + 99) / 100 - 1];
+		l->p99 = v[(l->n * 99 + 99) / 100 - 1];
+		l->max = v[l->n - 1];
+	}
+	free(v);
+}
+
+static json_t *lat_json(const struct lat *l)
+{
+	return json_pack("{s:I, s:I, s:f, s:f, s:f, s:f}", "ops", (json_int_t)l->all, "ok",
+			 (json_int_t)l->ok, "availability",
+			 l->all ? 100.0 * (double)l->ok / (double)l->all : 0.0, "p50_ms",
+			 (double)l->p50 / 1e6, "p99_ms", (double)l->p99 / 1e6, "max_ms",
+			 (double)l->max / 1e6);
+}
+
+static json_t *per_window(const struct fl_run_data *d)
+{
+	struct window w[MAX_WINDOWS];
+	size_t nw = windows(d, workload_end(d), w, MAX_WINDOWS);
+	json_t *a = json_array();
+
+	for (size_t k = 0; k < nw; k++) {
+		struct lat l;
+		json_t *o;
+		if (w[k].end <= w[k].start)
+			continue;
+		measure(d, w[k].start, w[k].end, &l);
+		o = lat_json(&l);
+		json_object_set_new(o, "fault", json_string(w[k].id));
+		json_object_set_new(o, "kind", json_string(w[k].kind));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+void fl_check_latency(const struct fl_scenario *s, const struct fl_run_data *d,
+		      struct fl_check_result *r)
+{
+	struct lat l;
+	char over[200] = "";
+
+	measure(d, 0, INT64_MAX, &l);
+	result(r, "latency", FL_PASS, "%s", "");
+	json_object_set_new(r->figures, "run", lat_json(&l));
+	json_object_set_new(r->figures, "faults", per_window(d));
+	if (!l.n) {
+		result(r, "latency", FL_UNKNOWN, "no operation succeeded: no latency to judge");
+		return;
+	}
+	if (s->checks.latency_p50_ns && l.p50 > s->checks.latency_p50_ns)
+		snprintf(over, sizeof(over), "p50 %.1f ms > %.1f ms", (double)l.p50 / 1e6,
+			 (double)s->checks.latency_p50_ns / 1e6);
+	else if (s->checks.latency_p99_ns && l.p99 > s->checks.latency_p99_ns)
+		snprintf(over, sizeof(over), "p99 %.1f ms > %.1f ms", (double)l.p99 / 1e6,
+			 (double)s->checks.latency_p99_ns / 1e6);
+	else if (s->checks.latency_max_ns && l.max > s->checks.latency_max_ns)
+		snprintf(over, sizeof(over), "max %.1f ms > %.1f ms", (double)l.max / 1e6,
+			 (double)s->checks.latency_max_ns / 1e6);
+	if (over[0])
+		result(r, "latency", FL_FAIL, "%s (%zu ok ops)", over, l.n);
+	else
+		result(r, "latency", FL_PASS, "p50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu ok ops)",
+		       (double)l.p50 / 1e6, (double)l.p99 / 1e6, (double)l.max / 1e6, l.n);
+}
+
+void fl_check_availability(const struct fl_scenario *s, const struct fl_run_data *d,
+			   struct fl_check_result *r)
+{
+	struct lat l;
+	double a;
+
+	measure(d, 0, INT64_MAX, &l);
+	result(r, "availability", FL_PASS, "%s", "");
+	json_object_set_new(r->figures, "run", lat_json(&l));
+	json_object_set_new(r->figures, "faults", per_window(d));
+	if (!l.all) {
+		result(r, "availability", FL_UNKNOWN, "no operation was invoked");
+		return;
+	}
+	a = 100.0 * (double)l.ok / (double)l.all;
+	result(r, "availability", a + 1e-9 >= s->checks.availability_min ? FL_PASS : FL_FAIL,
+	       "%.1f%% of %zu operations succeeded (minimum %.1f%%)", a, l.all,
+	       s->checks.availability_min);
+}
+
+size_t fl_invariants_check(const struct fl_scenario *s, const struct fl_run_data *d,
+			   struct fl_check_result *res)
+{
+	size_t n = 0;
+
+	if (s->checks.failover)
+		fl_check_failover(s, d, &res[n++]);
+	if (s->checks.no_lost_writes)
+		fl_check_no_lost_writes(s, d, &res[n++]);
+	if (s->checks.converge)
+		fl_check_converge(s, d, &res[n++]);
+	if (s->checks.leader_per_term)
+		fl_check_leader_per_term(s, d, &res[n++]);
+	if (s->checks.latency)
+		fl_check_latency(s, d, &res[n++]);
+	if (s->checks.availability)
+		fl_check_availability(s, d, &res[n++]);
+	return n;
+}
+
+/* --- the verdict of a run ----------------------------------------------------------- */
+
+int fl_run_verdict(const char *dir, const struct fl_scenario *s, FILE *out)
+{
+	struct fl_check_result res[16];
+	struct fl_run_data d;
+	const char *nodes[FL_MAX_NODES];
+	char err[512];
+	size_t n = 0;
+	int fail = 0, unknown = 0;
+
+	memset(res, 0, sizeof(res));
+	for (size_t i = 0; i < s->cluster.nnodes; i++)
+		nodes[i] = s->cluster.nodes[i];
+	if (fl_run_data_load(dir, nodes, s->cluster.nnodes, &d, err, sizeof(err)) < 0) {
+		fprintf(out, "checks: %s\n", err);
+		return 2;
+	}
+	if (s->checks.linearizable)
+		result(&res[n++], "linearizable", FL_UNKNOWN,
+		       "the linearizability checker is not built in yet");
+	n += fl_invariants_check(s, &d, res + n);
+	fprintf(out, "\n%-16s %-8s %s\n", "check", "verdict", "why");
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "%-16s %-8s %s\n", res[i].name, fl_verdict_to_string(res[i].verdict),
+			res[i].why);
+		fail |= res[i].verdict == FL_FAIL;
+		unknown |= res[i].verdict == FL_UNKNOWN;
+		fl_check_result_release(&res[i]);
+	}
+	if (!n)
+		fprintf(out, "(the scenario enables no checks)\n");
+	fl_run_data_release(&d);
+	return fail ? 1 : unknown ? 3 : 0;
+}

@@ -1,0 +1,100 @@
+/* The checks of a run other than linearizability, computed from the files
+ * a run leaves (see run.h): failover, integrity (no_lost_writes, converge,
+ * leader_per_term) and the SLOs (latency, availability). Each gives a
+ * verdict, one line of why, and its figures as JSON (for results.json).
+ *
+ * What each one reads and decides:
+ *  failover         faults.jsonl + status.jsonl + history. The leader at a
+ *                   fault is the one most nodes named in their last status
+ *                   sample before it. A fault removes it when it is a
+ *                   process/VM fault on the leader, or a partition after
+ *                   which the leader reaches (both ways) no majority. Then:
+ *                   time until any node names a different leader, or the
+ *                   same one in a later term (a new leader observed), and
+ *                   until the first write invoked after the fault is
+ *                   acknowledged; FAIL when either exceeds `within` or never
+ *                   happens. Figures also give the longest window without a
+ *                   successful operation, overall and inside each fault.
+ *  no_lost_writes   the final reads. set: every acknowledged add is in
+ *                   every node's final read, and nothing that was never
+ *                   added is. register: every node's final read of a key
+ *                   agrees; a final value must have been written; an
+ *                   acknowledged write w is lost when the final value comes
+ *                   from a write that completed before w was invoked (w
+ *                   should have replaced it); a key read as absent loses
+ *                   every acknowledged write to it.
+ *  converge         digests.jsonl: all digests equal, and within `within`
+ *                   of the end of the last fault (or of the workload).
+ *  leader_per_term  status.jsonl: no term in which two different nodes
+ *                   are named leader.
+ *  latency          ok operations: p50 / p99 / max against the limits, over
+ *                   the run (figures per fault window too).
+ *  availability     ok / all operations invoked (final reads excluded),
+ *                   over the run (figures per fault window too).
+ * A check without the data it needs (no final reads, no samples) is
+ * UNKNOWN, never PASS. */
+#ifndef FAULTLINE_INVARIANTS_H
+#define FAULTLINE_INVARIANTS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "faultline/history.h"
+#include "faultline/scenario.h"
+
+enum fl_verdict { FL_PASS, FL_FAIL, FL_UNKNOWN };
+const char *fl_verdict_to_string(enum fl_verdict v); /* "PASS" "FAIL" "UNKNOWN" */
+
+struct fl_check_result {
+	char name[32];          /* "failover", "no_lost_writes", ... */
+	enum fl_verdict verdict;
+	char why[512];          /* one line */
+	json_t *figures;        /* owned; an object */
+};
+
+/* What a run directory holds, loaded. */
+struct fl_run_data {
+	struct fl_ops ops;          /* history.jsonl, sorted by invoke */
+	json_t *faults;             /* faults.jsonl lines (array) */
+	json_t *status;             /* status.jsonl lines */
+	json_t *digests;            /* digests.jsonl lines */
+	const char *const *nodes;   /* borrowed: node names */
+	size_t nnodes;
+};
+
+/* Load the files of dir (a missing status/digests file is an empty list;
+ * a missing history is an error). */
+int fl_run_data_load(const char *dir, const char *const *nodes, size_t nnodes,
+		     struct fl_run_data *d, char *err, size_t errlen);
+void fl_run_data_release(struct fl_run_data *d);
+
+/* Every check s enables except linearizable, appended to res (room for
+ * at least 8). Returns how many were added. */
+size_t fl_invariants_check(const struct fl_scenario *s, const struct fl_run_data *d,
+			   struct fl_check_result *res);
+
+/* The single checks (exposed for tests). */
+void fl_check_failover(const struct fl_scenario *s, const struct fl_run_data *d,
+		       struct fl_check_result *r);
+void fl_check_no_lost_writes(const struct fl_scenario *s, const struct fl_run_data *d,
+			     struct fl_check_result *r);
+void fl_check_converge(const struct fl_scenario *s, const struct fl_run_data *d,
+		       struct fl_check_result *r);
+void fl_check_leader_per_term(const struct fl_scenario *s, const struct fl_run_data *d,
+			      struct fl_check_result *r);
+void fl_check_latency(const struct fl_scenario *s, const struct fl_run_data *d,
+		      struct fl_check_result *r);
+void fl_check_availability(const struct fl_scenario *s, const struct fl_run_data *d,
+			   struct fl_check_result *r);
+
+void fl_check_result_release(struct fl_check_result *r);
+
+/* Judge the run in dir (scenario s, as it ran): every enabled check,
+ * printed to out as a table (check, PASS/FAIL/UNKNOWN, why). Returns the
+ * exit status: 0 all pass, 1 a check failed, 3 none failed but one could
+ * not decide, 2 the run's files cannot be read. */
+int fl_run_verdict(const char *dir, const struct fl_scenario *s, FILE *out);
+
+#endif

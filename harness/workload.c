@@ -64,7 +64,7 @@ static void *client_main(void *arg)
 		char key[32], val[48], *got = NULL, err[256] = "";
 		enum fl_outcome oc = FL_OUTCOME_INFO;
 		int64_t i;
-		unsigned what = (unsigned)fl_rng_below(&rng, 3);
+		unsigned what = w->writes_only ? 1 : (unsigned)fl_rng_below(&rng, 3);
 		const char *node = w->nodes->names[c->node];
 
 		if (gap) {

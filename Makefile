@@ -70,12 +70,15 @@ UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 KERNEL_SRC := $(sort $(wildcard tests/kernel/test_*.c))
 KERNEL_BIN := $(KERNEL_SRC:tests/kernel/%.c=$(BUILD)/tests/kernel/%)
+# Benchmarks: built and run by `make bench` only, never by `make check`.
+BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/bench/%)
 
 ALL_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(AGENT_OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o) \
-           $(KERNEL_SRC:%.c=$(BUILD)/%.o)
+           $(KERNEL_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all check check-unit check-kernel check-e2e deps check-deps install uninstall \
-        clean demo tests FORCE
+        clean demo tests bench bench-build FORCE
 all: $(BUILD)/faultline $(BUILD)/faultline-agent
 
 # A change of compiler or flags rebuilds everything (git's GIT-CFLAGS stamp).
@@ -104,6 +107,9 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)
 
 $(BUILD)/tests/kernel/%: $(BUILD)/tests/kernel/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+$(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 tests: $(UNIT_BIN) $(KERNEL_BIN)
 
@@ -163,6 +169,15 @@ check-e2e: all
 	  $(E2E_VM) || rc=1; \
 	FAULTLINE=$(BUILD)/faultline tests/run-tier e2e-host $(BUILD)/tests/e2e-host.tally \
 	  $(E2E_HOST) || rc=1; exit $$rc
+
+# Throughput of the register workload against a local 3-node etcd, beside
+# etcdctl's own load checks (about 3 minutes; README "Benchmarks"):
+#   make bench BENCH_ARGS="--seconds 2 --repeat 1 --no-etcdctl"
+BENCH_ARGS ?=
+bench-build: $(BENCH_BIN)
+
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do $$b $(BENCH_ARGS) || exit 1; done
 
 # The quickstart on a real 3-node etcd cluster: directly when this kernel has
 # the traffic-control pieces (faultline doctor), else inside a micro-VM.

@@ -74,7 +74,7 @@ static enum fl_outcome register_op(struct client *c, struct fl_sys_client *sc, s
 	const char *node = w->nodes->names[c->node];
 	char k[32], val[48], *got = NULL, err[256] = "";
 	enum fl_outcome oc = FL_OUTCOME_INFO;
-	unsigned what = (unsigned)fl_rng_below(rng, 3);
+	unsigned what = w->writes_only ? 1 : (unsigned)fl_rng_below(rng, 3);
 	int64_t i;
 
 	snprintf(k, sizeof(k), "k%u", key);

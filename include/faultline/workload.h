@@ -35,6 +35,8 @@ struct fl_workload {
 	uint64_t seed;
 	int64_t duration_ns;               /* from the start of fl_workload_run */
 	volatile sig_atomic_t *stop;       /* set to end early (Ctrl-C); may be NULL */
+	int writes_only;                   /* register: puts only (benchmarks: etcd's own
+					    * load tools only put) */
 };
 
 /* Run until duration_ns or *stop; fills stats. Returns 0 or -errno (a client

@@ -25,8 +25,12 @@
  *                   every acknowledged write to it.
  *  converge         digests.jsonl: all digests equal, and within `within`
  *                   of the end of the last fault (or of the workload).
- *  leader_per_term  status.jsonl: no term in which two different nodes
- *                   are named leader.
+ *  leader_per_term  status.jsonl: no term that two different nodes claim
+ *                   to lead. Only a node's claim about itself counts, once
+ *                   held for a second (first to last sample): reported
+ *                   terms may lag elections (etcd 3.4 reports the term of
+ *                   its last applied entry, so a new leader shows the old
+ *                   term until its first entry commits, followers longer).
  *  latency          ok operations: p50 / p99 / max against the limits, over
  *                   the run (figures per fault window too).
  *  availability     ok / all operations invoked (final reads excluded),

@@ -849,39 +849,3 @@ size_t fl_invariants_check(const struct fl_scenario *s, const struct fl_run_data
 		fl_check_availability(s, d, &res[n++]);
 	return n;
 }
-
-/* --- the verdict of a run ----------------------------------------------------------- */
-
-int fl_run_verdict(const char *dir, const struct fl_scenario *s, FILE *out)
-{
-	struct fl_check_result res[16];
-	struct fl_run_data d;
-	const char *nodes[FL_MAX_NODES];
-	char err[512];
-	size_t n = 0;
-	int fail = 0, unknown = 0;
-
-	memset(res, 0, sizeof(res));
-	for (size_t i = 0; i < s->cluster.nnodes; i++)
-		nodes[i] = s->cluster.nodes[i];
-	if (fl_run_data_load(dir, nodes, s->cluster.nnodes, &d, err, sizeof(err)) < 0) {
-		fprintf(out, "checks: %s\n", err);
-		return 2;
-	}
-	if (s->checks.linearizable)
-		result(&res[n++], "linearizable", FL_UNKNOWN,
-		       "the linearizability checker is not built in yet");
-	n += fl_invariants_check(s, &d, res + n);
-	fprintf(out, "\n%-16s %-8s %s\n", "check", "verdict", "why");
-	for (size_t i = 0; i < n; i++) {
-		fprintf(out, "%-16s %-8s %s\n", res[i].name, fl_verdict_to_string(res[i].verdict),
-			res[i].why);
-		fail |= res[i].verdict == FL_FAIL;
-		unknown |= res[i].verdict == FL_UNKNOWN;
-		fl_check_result_release(&res[i]);
-	}
-	if (!n)
-		fprintf(out, "(the scenario enables no checks)\n");
-	fl_run_data_release(&d);
-	return fail ? 1 : unknown ? 3 : 0;
-}

@@ -19,7 +19,7 @@
 #include "faultline/cluster.h"
 #include "faultline/exec.h"
 #include "faultline/history.h"
-#include "faultline/invariants.h"
+#include "faultline/report.h"
 #include "faultline/plan.h"
 #include "faultline/strutil.h"
 #include "faultline/system.h"

@@ -43,7 +43,6 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "faultline/history.h"
 #include "faultline/scenario.h"
@@ -95,10 +94,5 @@ void fl_check_availability(const struct fl_scenario *s, const struct fl_run_data
 
 void fl_check_result_release(struct fl_check_result *r);
 
-/* Judge the run in dir (scenario s, as it ran): every enabled check,
- * printed to out as a table (check, PASS/FAIL/UNKNOWN, why). Returns the
- * exit status: 0 all pass, 1 a check failed, 3 none failed but one could
- * not decide, 2 the run's files cannot be read. */
-int fl_run_verdict(const char *dir, const struct fl_scenario *s, FILE *out);
 
 #endif

@@ -52,6 +52,13 @@ b = [e['blocked'] for e in ev if e['fault'] == 'f0.0' and e['event'] == 'apply']
 cut = [n for n in b if len(b[n]) == 2]
 assert len(cut) == 1 and all(cut[0] in b[m] for m in b if m != cut[0]), b
 "
+check "results.json holds every check of the scenario, junit.xml validates" sh -c "python3 -c \"
+import json
+r = json.load(open('$dir/results.json'))
+names = [c['name'] for c in r['checks']]
+assert names == ['linearizable', 'failover', 'no_lost_writes', 'converge', 'leader_per_term', 'availability'], names
+assert r['seed'] == 42 and r['ops']['total'] > 50 and len(r['faults']) == 2, r
+\" && xmllint --noout --schema tests/junit.xsd '$dir/junit.xml'"
 after=$( { ls /run/netns 2>/dev/null; ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//'; } | sort)
 check "nothing left behind: namespaces and links" test "$before" = "$after"
 check "no etcd left running" sh -c "! pidof etcd"

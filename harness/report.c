@@ -1,0 +1,370 @@
+/* results.json, junit.xml and the verdict of a run (see report.h). */
+#include "faultline/report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef FL_VERSION
+#define FL_VERSION "0.1.0"
+#endif
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct(const int64_t *v, size_t n, unsigned q)
+{
+	return n ? (double)v[(n * q + 99) / 100 - 1] / 1e6 : 0.0;
+}
+
+/* op counts per outcome and per function; latency of ok ops (not final) */
+static void ops_figures(const struct fl_run_data *d, json_t *res)
+{
+	int64_t *lat = malloc((d->ops.n + 1) * sizeof(*lat));
+	size_t counts[FL_F__N][FL_OUTCOME__N] = { { 0 } }, total[FL_OUTCOME__N] = { 0 }, n = 0,
+	       final = 0;
+	json_t *by = json_object(), *ops;
+
+	for (size_t i = 0; i < d->ops.n; i++) {
+		const struct fl_op *o = &d->ops.v[i];
+		if (o->final) {
+			final++;
+			continue;
+		}
+		counts[o->f][o->outcome]++;
+		total[o->outcome]++;
+		if (o->outcome == FL_OUTCOME_OK && lat)
+			lat[n++] = o->complete_ns - o->invoke_ns;
+	}
+	for (int f = 0; f < FL_F__N; f++) {
+		if (!counts[f][0] && !counts[f][1] && !counts[f][2])
+			continue;
+		json_object_set_new(by, fl_op_f_to_string((enum fl_op_f)f),
+				    json_pack("{s:I, s:I, s:I}", "ok", (json_int_t)counts[f][0],
+					      "fail", (json_int_t)counts[f][1], "info",
+					      (json_int_t)counts[f][2]));
+	}
+	ops = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "total",
+			(json_int_t)(total[0] + total[1] + total[2]), "ok", (json_int_t)total[0],
+			"fail", (json_int_t)total[1], "info", (json_int_t)total[2], "final_reads",
+			(json_int_t)final, "by_f", by);
+	json_object_set_new(res, "ops", ops);
+	if (lat && n)
+		qsort(lat, n, sizeof(*lat), cmp_i64);
+	json_object_set_new(res, "latency_ms",
+			    json_pack("{s:f, s:f, s:f, s:f, s:f}", "p50", pct(lat, n, 50), "p90",
+				      pct(lat, n, 90), "p99", pct(lat, n, 99), "p999",
+				      n ? (double)lat[(n * 999 + 999) / 1000 - 1] / 1e6 : 0.0, "max", n ? (double)lat[n - 1] / 1e6 : 0.0));
+	free(lat);
+}
+
+/* fault instances: apply and heal paired */
+static json_t *faults_figures(const struct fl_run_data *d)
+{
+	json_t *a = json_array(), *o;
+	size_t idx;
+
+	json_array_foreach(d->faults, idx, o) {
+		const char *ev = json_string_value(json_object_get(o, "event"));
+		const char *id = json_string_value(json_object_get(o, "fault"));
+		double t = (double)json_integer_value(json_object_get(o, "t")) / 1e9;
+		if (!ev || !id)
+			continue;
+		if (!strcmp(ev, "apply")) {
+			json_t *f = json_pack("{s:s, s:s, s:b, s:f, s:n}", "id", id, "kind",
+					      json_string_value(json_object_get(o, "kind")) ?: "?",
+					      "applied", json_is_true(json_object_get(o, "ok")),
+					      "start_s", t, "end_s");
+			if (json_object_get(o, "nodes"))
+				json_object_set(f, "nodes", json_object_get(o, "nodes"));
+			if (json_object_get(o, "leader"))
+				json_object_set(f, "leader", json_object_get(o, "leader"));
+			if (json_object_get(o, "error"))
+				json_object_set(f, "error", json_object_get(o, "error"));
+			json_array_append_new(a, f);
+		} else if (!strcmp(ev, "heal")) {
+			size_t k;
+			json_t *f;
+			json_array_foreach(a, k, f)
+				if (!strcmp(json_string_value(json_object_get(f, "id")), id) &&
+				    json_is_null(json_object_get(f, "end_s")))
+					json_object_set_new(f, "end_s", json_real(t));
+		}
+	}
+	return a;
+}
+
+json_t *fl_results_build(const struct fl_scenario *s, json_t *meta,
+			 const struct fl_check_result *res, size_t n, const struct fl_run_data *d)
+{
+	json_t *r = json_object(), *checks = json_array(), *nodes = json_array();
+	int fail = 0, unknown = 0;
+	const char *keys[] = { "file", "seed", "overrides", "started", "version", "provider",
+			       "accel" };
+
+	json_object_set_new(r, "scenario", json_string(s->name));
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (meta && json_object_get(meta, keys[k]))
+			json_object_set(r, keys[k], json_object_get(meta, keys[k]));
+	if (!json_object_get(r, "version"))
+		json_object_set_new(r, "version", json_string(FL_VERSION));
+	json_object_set_new(r, "checked_by", json_string(FL_VERSION));
+	json_object_set_new(r, "system", json_string(fl_system_type_to_string(s->system.type)));
+	json_object_set_new(r, "workload",
+			    json_pack("{s:s, s:i, s:f, s:i}", "type",
+				      fl_workload_type_to_string(s->workload.type), "clients",
+				      (int)s->workload.clients, "rate", s->workload.rate, "keys",
+				      (int)s->workload.keys));
+	for (size_t i = 0; i < s->cluster.nnodes; i++)
+		json_array_append_new(nodes, json_string(s->cluster.nodes[i]));
+	json_object_set_new(r, "nodes", nodes);
+	json_object_set_new(r, "duration_s", json_real((double)s->duration_ns / 1e9));
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(checks,
+				      json_pack("{s:s, s:s, s:s, s:O}", "name", res[i].name, "verdict",
+						fl_verdict_to_string(res[i].verdict), "why", res[i].why,
+						"figures", res[i].figures ? res[i].figures
+									  : json_object()));
+		fail |= res[i].verdict == FL_FAIL;
+		unknown |= res[i].verdict == FL_UNKNOWN;
+	}
+	json_object_set_new(r, "verdict",
+			    json_string(fail ? "FAIL" : unknown ? "UNKNOWN" : "PASS"));
+	json_object_set_new(r, "checks", checks);
+	if (d) {
+		json_object_set_new(r, "faults", faults_figures(d));
+		ops_figures(d, r);
+	}
+	return r;
+}
+
+int fl_json_write_atomic(const char *path, json_t *obj, char *err, size_t errlen)
+{
+	char tmp[4200];
+	int fd, r = 0;
+	char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	size_t len, off = 0;
+
+	if (!text) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	len = strlen(text);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+		free(text);
+		return r;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			r = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (!r && (write(fd, "\n", 1) != 1 || fsync(fd) < 0))
+		r = -errno;
+	close(fd);
+	free(text);
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r) {
+		snprintf(err, errlen, "cannot write '%s': %s", path, strerror(-r));
+		unlink(tmp);
+	}
+	return r;
+}
+
+/* XML text: the five entities escaped; control characters XML 1.0 cannot
+ * carry are dropped. */
+static void xml_text(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		switch (c) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&apos;", f); break;
+		default:
+			if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r')
+				fputc(c, f);
+		}
+	}
+}
+
+static const char *jstr(json_t *o, const char *k, const char *dflt)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : dflt;
+}
+
+int fl_junit_write(const char *path, json_t *const *results, size_t n, char *err,
+		   size_t errlen)
+{
+	char tmp[4200];
+	size_t tests = 0, failures = 0, errors = 0;
+	FILE *f;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+		json_t *c;
+		json_array_foreach(json_object_get(results[i], "checks"), k, c) {
+			tests++;
+			failures += !strcmp(jstr(c, "verdict", ""), "FAIL");
+			errors += !strcmp(jstr(c, "verdict", ""), "UNKNOWN");
+		}
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (!(f = fopen(tmp, "w"))) {
+		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+		return -errno;
+	}
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	fprintf(f, "<testsuites name=\"faultline\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\">\n",
+		tests, failures, errors);
+	for (size_t i = 0; i < n; i++) {
+		json_t *r = results[i], *checks = json_object_get(r, "checks"), *c;
+		size_t k, sf = 0, se = 0;
+		char name[300];
+
+		json_array_foreach(checks, k, c) {
+			sf += !strcmp(jstr(c, "verdict", ""), "FAIL");
+			se += !strcmp(jstr(c, "verdict", ""), "UNKNOWN");
+		}
+		snprintf(name, sizeof(name), "%s", jstr(r, "scenario", "scenario"));
+		fprintf(f, "  <testsuite name=\"");
+		xml_text(f, name);
+		fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\"",
+			json_array_size(checks), sf, se,
+			json_number_value(json_object_get(r, "duration_s")));
+		if (json_string_value(json_object_get(r, "started"))) {
+			/* JUnit wants a timestamp without a zone: the UTC time, "Z" dropped */
+			char ts[32];
+			snprintf(ts, sizeof(ts), "%s", jstr(r, "started", ""));
+			if (ts[0] && ts[strlen(ts) - 1] == 'Z')
+				ts[strlen(ts) - 1] = 0;
+			fprintf(f, " timestamp=\"");
+			xml_text(f, ts);
+			fprintf(f, "\"");
+		}
+		fprintf(f, ">\n    <properties>\n");
+		{
+			static const char *const props[] = { "file", "version", "provider", "accel",
+							     "system" };
+			for (size_t p = 0; p < sizeof(props) / sizeof(props[0]); p++) {
+				if (!json_string_value(json_object_get(r, props[p])))
+					continue;
+				fprintf(f, "      <property name=\"%s\" value=\"", props[p]);
+				xml_text(f, jstr(r, props[p], ""));
+				fprintf(f, "\"/>\n");
+			}
+			if (json_is_integer(json_object_get(r, "seed")))
+				fprintf(f, "      <property name=\"seed\" value=\"%" JSON_INTEGER_FORMAT
+					   "\"/>\n", json_integer_value(json_object_get(r, "seed")));
+		}
+		fprintf(f, "    </properties>\n");
+		json_array_foreach(checks, k, c) {
+			const char *v = jstr(c, "verdict", "");
+			fprintf(f, "    <testcase classname=\"faultline.");
+			xml_text(f, name);
+			fprintf(f, "\" name=\"");
+			xml_text(f, jstr(c, "name", "?"));
+			fprintf(f, "\" time=\"0\"");
+			if (!strcmp(v, "PASS")) {
+				fprintf(f, "/>\n");
+				continue;
+			}
+			fprintf(f, ">\n      <%s message=\"", !strcmp(v, "FAIL") ? "failure" : "error");
+			xml_text(f, jstr(c, "why", ""));
+			fprintf(f, "\" type=\"%s\">", v);
+			xml_text(f, jstr(c, "why", ""));
+			fprintf(f, "</%s>\n    </testcase>\n", !strcmp(v, "FAIL") ? "failure" : "error");
+		}
+		fprintf(f, "  </testsuite>\n");
+	}
+	fprintf(f, "</testsuites>\n");
+	if (fflush(f) || fsync(fileno(f)) < 0 || ferror(f)) {
+		fclose(f);
+		unlink(tmp);
+		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+		return -EIO;
+	}
+	fclose(f);
+	if (rename(tmp, path) < 0) {
+		int r = -errno;
+		unlink(tmp);
+		snprintf(err, errlen, "cannot write '%s': %s", path, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int fl_run_verdict(const char *dir, const struct fl_scenario *s, FILE *out)
+{
+	struct fl_check_result res[16];
+	struct fl_run_data d;
+	const char *nodes[FL_MAX_NODES];
+	char err[512], path[4200];
+	size_t n = 0;
+	int fail = 0, unknown = 0, rc;
+	json_t *meta, *results;
+
+	memset(res, 0, sizeof(res));
+	for (size_t i = 0; i < s->cluster.nnodes; i++)
+		nodes[i] = s->cluster.nodes[i];
+	if (fl_run_data_load(dir, nodes, s->cluster.nnodes, &d, err, sizeof(err)) < 0) {
+		fprintf(out, "checks: %s\n", err);
+		return 2;
+	}
+	if (s->checks.linearizable) {
+		snprintf(res[n].name, sizeof(res[n].name), "linearizable");
+		res[n].verdict = FL_UNKNOWN;
+		snprintf(res[n].why, sizeof(res[n].why),
+			 "the linearizability checker is not built in yet");
+		res[n++].figures = json_object();
+	}
+	n += fl_invariants_check(s, &d, res + n);
+	fprintf(out, "\n%-16s %-8s %s\n", "check", "verdict", "why");
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "%-16s %-8s %s\n", res[i].name, fl_verdict_to_string(res[i].verdict),
+			res[i].why);
+		fail |= res[i].verdict == FL_FAIL;
+		unknown |= res[i].verdict == FL_UNKNOWN;
+	}
+	if (!n)
+		fprintf(out, "(the scenario enables no checks)\n");
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	meta = json_load_file(path, 0, NULL);
+	results = fl_results_build(s, meta, res, n, &d);
+	rc = fail ? 1 : unknown ? 3 : 0;
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	if (fl_json_write_atomic(path, results, err, sizeof(err)) < 0) {
+		fprintf(out, "checks: %s\n", err);
+		rc = 2;
+	}
+	snprintf(path, sizeof(path), "%s/junit.xml", dir);
+	if (fl_junit_write(path, &results, 1, err, sizeof(err)) < 0) {
+		fprintf(out, "checks: %s\n", err);
+		rc = 2;
+	}
+	json_decref(results);
+	json_decref(meta);
+	for (size_t i = 0; i < n; i++)
+		fl_check_result_release(&res[i]);
+	fl_run_data_release(&d);
+	return rc;
+}

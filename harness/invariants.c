@@ -303,7 +303,7 @@ void fl_check_failover(const struct fl_scenario *s, const struct fl_run_data *d,
 {
 	struct window w[MAX_WINDOWS];
 	int64_t end = workload_end(d), within = s->checks.failover_within_ns;
-	size_t nw = windows(d, end, w, MAX_WINDOWS), removed = 0, failed = 0;
+	size_t nw = windows(d, end, w, MAX_WINDOWS), removed = 0, failed = 0, healed_first = 0;
 	json_t *per = json_array();
 	char first_fail[300] = "";
 	int64_t worst = 0;
@@ -315,6 +315,7 @@ void fl_check_failover(const struct fl_scenario *s, const struct fl_run_data *d,
 		char leader[FL_NODE_NAME_MAX + 1], how[160];
 		uint64_t term = 0;
 		int64_t t_leader = -1, t_write = -1;
+		int healed_in_time;
 		size_t idx;
 		json_t *o, *fig;
 
@@ -354,13 +355,29 @@ void fl_check_failover(const struct fl_scenario *s, const struct fl_run_data *d,
 				    t_leader < 0 ? json_null() : json_real(secs(t_leader - w[k].start)));
 		json_object_set_new(fig, "first_write_s",
 				    t_write < 0 ? json_null() : json_real(secs(t_write - w[k].start)));
-		if (t_leader < 0 || t_leader - w[k].start > within || t_write < 0 ||
-		    t_write - w[k].start > within) {
+		/* back in service within the bound: a write acknowledged, and either
+		 * a new leader observed or the fault already over (the old leader
+		 * back: a fault shorter than the bound needs no failover) */
+		healed_in_time = w[k].end > w[k].start && w[k].end - w[k].start <= within &&
+				 (t_leader < 0 || t_leader > w[k].end);
+		if (healed_in_time) {
+			json_object_set_new(fig, "healed_before_failover", json_true());
+			healed_first++;
+		}
+		if ((!healed_in_time && (t_leader < 0 || t_leader - w[k].start > within)) ||
+		    t_write < 0 || t_write - w[k].start > within) {
 			failed++;
 			if (!first_fail[0]) {
-				if (t_leader < 0)
+				if (t_leader < 0 && !healed_in_time)
 					snprintf(first_fail, sizeof(first_fail),
 						 "%s (%s): no new leader observed", w[k].id, how);
+				else if (t_leader < 0 || healed_in_time)
+					snprintf(first_fail, sizeof(first_fail),
+						 "%s (%s): healed after %.1fs without a new leader, "
+						 "first write after %s%.1fs, limit %.1fs", w[k].id, how,
+						 secs(w[k].end - w[k].start), t_write < 0 ? "never: " : "",
+						 t_write < 0 ? 0.0 : secs(t_write - w[k].start),
+						 secs(within));
 				else if (t_write < 0)
 					snprintf(first_fail, sizeof(first_fail),
 						 "%s (%s): new leader after %.1fs, but no write "
@@ -374,7 +391,7 @@ void fl_check_failover(const struct fl_scenario *s, const struct fl_run_data *d,
 						 secs(within));
 			}
 		} else {
-			int64_t m = t_leader > t_write ? t_leader : t_write;
+			int64_t m = t_leader > t_write && !healed_in_time ? t_leader : t_write;
 			if (m - w[k].start > worst)
 				worst = m - w[k].start;
 		}
@@ -390,7 +407,10 @@ void fl_check_failover(const struct fl_scenario *s, const struct fl_run_data *d,
 	else
 		result(r, "failover", FL_PASS,
 		       "%zu leader-removing fault%s, new leader and first write within %.1fs "
-		       "(limit %.1fs)", removed, removed == 1 ? "" : "s", secs(worst), secs(within));
+		       "(limit %.1fs)%s", removed, removed == 1 ? "" : "s", secs(worst), secs(within),
+		       !healed_first ? "" : healed_first == removed
+				? "; each healed before a new leader came, writes resumed in time"
+				: "; some healed before a new leader came, writes resumed in time");
 }
 
 /* --- no lost writes ------------------------------------------------------------- */

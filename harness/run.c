@@ -65,7 +65,62 @@ struct run {
 	char leader_note[128];
 	struct fl_jsonl *status_log;
 	volatile int sampling;
+	/* for the progress line */
+	pthread_mutex_t mu;
+	char said_leader[FL_MAX_NODES][FL_NODE_NAME_MAX + 1]; /* each node's last answer */
+	int active_faults;
+	uint64_t live[FL_OUTCOME__N];
+	volatile int progressing;
+	int tty;
 };
+
+/* The leader most nodes name now ("-" when none), for the progress line. */
+static void current_leader(struct run *r, char *out, size_t len)
+{
+	int votes[FL_MAX_NODES] = { 0 }, best = -1;
+
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->nodes.n; i++)
+		for (size_t k = 0; k < r->nodes.n; k++)
+			if (r->said_leader[i][0] && !strcmp(r->said_leader[i], r->nodes.names[k]))
+				votes[k]++;
+	pthread_mutex_unlock(&r->mu);
+	for (size_t k = 0; k < r->nodes.n; k++)
+		if (votes[k] && (best < 0 || votes[k] > votes[best]))
+			best = (int)k;
+	snprintf(out, len, "%s", best < 0 ? "-" : r->nodes.names[best]);
+}
+
+/* The progress line: on a terminal rewritten every second; otherwise a
+ * plain line every 10 s (logs of nightly jobs stay readable). */
+static void *progress_main(void *arg)
+{
+	struct run *r = arg;
+	int64_t every = (r->tty ? 1 : 10) * FL_NS_PER_S, next = mono() + every;
+
+	while (r->progressing) {
+		char leader[FL_NODE_NAME_MAX + 1];
+		struct timespec ts = { 0, 100 * 1000000 };
+
+		nanosleep(&ts, NULL);
+		if (mono() < next || !r->progressing)
+			continue;
+		next += every;
+		current_leader(r, leader, sizeof(leader));
+		printf("%s[%6.1fs / %.0fs] ops ok %llu fail %llu info %llu | faults active %d | "
+		       "leader %s%s", r->tty ? "\r\033[K" : "", (double)(mono() - r->t0) / 1e9,
+		       (double)r->s->duration_ns / 1e9,
+		       (unsigned long long)__atomic_load_n(&r->live[FL_OUTCOME_OK], __ATOMIC_RELAXED),
+		       (unsigned long long)__atomic_load_n(&r->live[FL_OUTCOME_FAIL], __ATOMIC_RELAXED),
+		       (unsigned long long)__atomic_load_n(&r->live[FL_OUTCOME_INFO], __ATOMIC_RELAXED),
+		       __atomic_load_n(&r->active_faults, __ATOMIC_RELAXED), leader,
+		       r->tty ? "" : "\n");
+		fflush(stdout);
+	}
+	if (r->tty)
+		printf("\r\033[K");
+	return NULL;
+}
 
 /* --- status samples: what every node says about the leader, over time ----- */
 
@@ -96,9 +151,15 @@ static void *sampler_main(void *arg)
 		if (!c && r->ops->client_open(&r->nodes, sm->node, &c, e, sizeof(e)) < 0)
 			c = NULL;
 		if (c && r->ops->status(c, 1000, &st, &oc, e, sizeof(e)) == 0) {
+			pthread_mutex_lock(&r->mu);
+			snprintf(r->said_leader[sm->node], sizeof(r->said_leader[0]), "%s", st.leader);
+			pthread_mutex_unlock(&r->mu);
 			o = json_pack("{s:s, s:b, s:s, s:I}", "node", r->nodes.names[sm->node], "ok", 1,
 				      "leader", st.leader, "term", (json_int_t)st.term);
 		} else {
+			pthread_mutex_lock(&r->mu);
+			r->said_leader[sm->node][0] = 0;
+			pthread_mutex_unlock(&r->mu);
 			o = json_pack("{s:s, s:b, s:s}", "node", r->nodes.names[sm->node], "ok", 0,
 				      "error", c ? e : "cannot open a client");
 		}
@@ -260,12 +321,15 @@ static void *nemesis_main(void *arg)
 				continue;
 			rc = fl_exec_heal(&r->x, touched[ev[k].step], id, err, sizeof(err));
 			active[ev[k].step] = 0;
+			__atomic_fetch_sub(&r->active_faults, 1, __ATOMIC_RELAXED);
 		} else {
 			r->leader_note[0] = 0;
 			rc = fl_exec_apply(&r->x, st, id, &touched[ev[k].step], err, sizeof(err));
 			active[ev[k].step] = rc == 0;
-			if (rc == 0)
+			if (rc == 0) {
 				r->applied++;
+				__atomic_fetch_add(&r->active_faults, 1, __ATOMIC_RELAXED);
+			}
 			else
 				r->failed++;
 		}
@@ -294,6 +358,8 @@ static void *nemesis_main(void *arg)
 		if (rc < 0)
 			json_object_set_new(o, "error", json_string(err));
 		fl_jsonl_write(r->faults, o);
+		if (r->tty)
+			printf("\r\033[K");
 		printf("[%6.1fs] %s %s %s%s%s\n", (double)(mono() - r->t0) / 1e9,
 		       ev[k].heal ? "healed " : "applied", id, fl_fault_kind_to_string(f->kind),
 		       rc < 0 ? ": " : "", rc < 0 ? err : "");
@@ -367,7 +433,7 @@ static void print_reproduce(const struct fl_run_opts *o)
 
 int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 {
-	struct run r = { .s = s };
+	struct run r = { .s = s, .mu = PTHREAD_MUTEX_INITIALIZER, .tty = isatty(STDOUT_FILENO) };
 	char dir[512], path[700], err[512] = "", stamp[32], leader[64] = "";
 	const char *names[FL_MAX_NODES];
 	pid_t pids[FL_MAX_NODES] = { 0 };
@@ -377,7 +443,8 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 	pthread_t nem;
 	struct sampler samplers[FL_MAX_NODES] = { 0 };
 	struct fl_workload w;
-	int nem_started = 0, rc = 2, was_interrupted, judge = 0;
+	int nem_started = 0, rc = 2, was_interrupted, judge = 0, prog_started = 0;
+	pthread_t prog;
 	char data_root[] = "/var/tmp/faultline-data-XXXXXX";
 	time_t now = time(NULL);
 	struct tm tm;
@@ -527,7 +594,10 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 	if (pthread_create(&nem, NULL, nemesis_main, &r) == 0)
 		nem_started = 1;
 	w = (struct fl_workload){ .s = s, .ops = r.ops, .nodes = &r.nodes, .history = h,
-				  .seed = o->seed, .duration_ns = s->duration_ns, .stop = &interrupted };
+				  .seed = o->seed, .duration_ns = s->duration_ns, .stop = &interrupted,
+				  .live = r.live };
+	r.progressing = 1;
+	prog_started = pthread_create(&prog, NULL, progress_main, &r) == 0;
 	if (s->workload.type != FL_WORKLOAD_NONE) {
 		if (fl_workload_run(&w, &ws, err, sizeof(err)) < 0)
 			fprintf(stderr, "faultline run: workload: %s\n", err);
@@ -539,6 +609,10 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 	}
 	was_interrupted = interrupted;
 	interrupted = 1; /* the nemesis stops and heals what still holds */
+	r.progressing = 0;
+	if (prog_started)
+		pthread_join(prog, NULL);
+	prog_started = 0;
 	if (nem_started)
 		pthread_join(nem, NULL);
 	interrupted = was_interrupted;
@@ -574,6 +648,9 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 	rc = r.failed ? 2 : 0;
 	judge = 1;
 out:
+	r.progressing = 0;
+	if (prog_started)
+		pthread_join(prog, NULL);
 	r.sampling = 0;
 	for (size_t i = 0; i < FL_MAX_NODES; i++)
 		if (samplers[i].started)

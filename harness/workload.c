@@ -176,6 +176,8 @@ static void *client_main(void *arg)
 			oc = register_op(c, sc, &rng, &kn, key, process, &n, timeout_ms);
 		c->invoked++;
 		c->counts[oc]++;
+		if (w->live)
+			__atomic_fetch_add(&w->live[oc], 1, __ATOMIC_RELAXED);
 		if (oc == FL_OUTCOME_INFO) {
 			process += (int)s->workload.clients; /* the old one may still be in flight */
 			n = 0;

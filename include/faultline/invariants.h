@@ -13,7 +13,9 @@
  *                   same one in a later term (a new leader observed), and
  *                   until the first write invoked after the fault is
  *                   acknowledged; FAIL when either exceeds `within` or never
- *                   happens. Figures also give the longest window without a
+ *                   happens — except that a fault healed within `within`
+ *                   before any new leader showed up needs no new leader
+ *                   (the old one is back), only the write. Figures also give the longest window without a
  *                   successful operation, overall and inside each fault.
  *  no_lost_writes   the final reads. set: every acknowledged add is in
  *                   every node's final read, and nothing that was never

@@ -37,6 +37,8 @@ struct fl_workload {
 	volatile sig_atomic_t *stop;       /* set to end early (Ctrl-C); may be NULL */
 	int writes_only;                   /* register: puts only (benchmarks: etcd's own
 					    * load tools only put) */
+	uint64_t *live;                    /* optional: [FL_OUTCOME__N] completed ops so far,
+					    * added to atomically as ops complete (progress) */
 };
 
 /* Run until duration_ns or *stop; fills stats. Returns 0 or -errno (a client

@@ -142,6 +142,7 @@ static void test_failover(void **state)
 	fl_run_data_release(&d);
 
 	d = failover_run(17, 13); /* the new leader shows up 7 s after: too late */
+	json_array_remove(d.faults, 1); /* and the kill holds to the end */
 	fl_check_failover(&s, &d, &r);
 	expect(&r, FL_FAIL, "new leader after 7.0s");
 	fl_run_data_release(&d);
@@ -149,6 +150,13 @@ static void test_failover(void **state)
 	d = failover_run(12, 18); /* the first write after the fault lands 8 s after */
 	fl_check_failover(&s, &d, &r);
 	expect(&r, FL_FAIL, "first write after 8.0s");
+	fl_run_data_release(&d);
+
+	/* no new leader, but the kill was over after 5 s (within the bound) and
+	 * writes resumed at 13 s: the old leader is back, which is fine */
+	d = failover_run(30, 13);
+	fl_check_failover(&s, &d, &r);
+	expect(&r, FL_PASS, NULL);
 	fl_run_data_release(&d);
 
 	/* no status samples at all: nobody knows the leader */

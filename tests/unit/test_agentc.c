@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "faultline/agentc.h"
@@ -77,6 +78,7 @@ static void test_harness_killed(void **state)
 	assert_true(harness >= 0);
 	if (harness == 0) {
 		struct fl_agentc *c;
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
 		json_t *r;
 		char err[256];
 		char *extra[] = { (char *)"--heal-after", (char *)"30s", NULL };
@@ -96,6 +98,11 @@ static void test_harness_killed(void **state)
 	close(p[1]);
 	assert_int_equal(read(p[0], &sut, sizeof(sut)), sizeof(sut));
 	close(p[0]);
+	/* SIGSTOP lands asynchronously: on a loaded machine give it a moment */
+	for (int i = 0; i < 200 && alive(sut) != 'T'; i++)
+		usleep(10000);
+	if (alive(sut) != 'T')
+		kill(harness, SIGKILL);
 	assert_int_equal(alive(sut), 'T');
 	kill(harness, SIGKILL);
 	waitpid(harness, NULL, 0);

@@ -137,6 +137,7 @@ struct fl_system_ops {
 };
 
 extern const struct fl_system_ops fl_etcd_ops;
+extern const struct fl_system_ops fl_exec_system_ops; /* fl_exec_* is the fault executor */
 
 /* The adapter for a system type, or NULL when it has none yet. */
 const struct fl_system_ops *fl_system_lookup(enum fl_system_type t);

@@ -5,12 +5,12 @@
 # example for writing a client of your own system.
 #
 # usage: etcd-client.sh HOST:PORT
-# ETCD_CLIENT_TIMEOUT (default 1s) bounds each etcdctl call; keep it below
+# FL_CLIENT_TIMEOUT (default 1s) bounds each etcdctl call; keep it below
 # the workload's timeout, so that a slow etcd gets a precise "info timeout"
 # from here instead of faultline killing this script.
 set -u
 ep=${1:?usage: etcd-client.sh HOST:PORT}
-tmo=${ETCD_CLIENT_TIMEOUT:-1s}
+tmo=${FL_CLIENT_TIMEOUT:-1s}
 export ETCDCTL_API=3
 errf=$(mktemp) || exit 1
 trap 'rm -f "$errf"' EXIT

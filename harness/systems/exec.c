@@ -64,25 +64,28 @@ static int64_t now_ms(void)
  */
 static int resolve_program(const struct fl_scenario *s, char **prog, char *err, size_t errlen)
 {
-	const char *slash, *file = s ? s->file : NULL;
+	const char *slash, *file = s ? s->file : NULL, *rel = *prog;
 	char cwd[PATH_MAX], *p;
 	int n;
 
-	if ((*prog)[0] == '/' || !strchr(*prog, '/'))
+	if (rel[0] == '/' || !strchr(rel, '/'))
 		return 0;
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
 	slash = file ? strrchr(file, '/') : NULL;
 	if (slash && file[0] == '/') {
-		n = asprintf(&p, "%.*s/%s", (int)(slash - file), file, *prog);
+		n = asprintf(&p, "%.*s/%s", (int)(slash - file), file, rel);
 	} else {
 		if (!getcwd(cwd, sizeof(cwd))) {
-			seterr(err, errlen, "cannot resolve '%s': no current directory: %s", *prog,
-			       strerror(errno));
-			return -errno;
+			n = -errno;
+			seterr(err, errlen, "cannot resolve '%s': no current directory: %s", rel,
+			       strerror(-n));
+			return n;
 		}
 		if (slash)
-			n = asprintf(&p, "%s/%.*s/%s", cwd, (int)(slash - file), file, *prog);
+			n = asprintf(&p, "%s/%.*s/%s", cwd, (int)(slash - file), file, rel);
 		else
-			n = asprintf(&p, "%s/%s", cwd, *prog);
+			n = asprintf(&p, "%s/%s", cwd, rel);
 	}
 	if (n < 0) {
 		seterr(err, errlen, "out of memory");
@@ -145,7 +148,7 @@ static int exec_node_argv(const struct fl_scenario *s, const struct fl_sys_nodes
 		if (r == 0 && mkdir(dd, 0700) < 0 && errno != EEXIST) {
 			r = -errno;
 			seterr(err, errlen, "node %s: cannot create '%s': %s", nodes->names[i], dd,
-			       strerror(errno));
+			       strerror(-r));
 		}
 		free(dd);
 		if (r < 0) {
@@ -170,15 +173,24 @@ struct exec_client {
 	size_t len, cap;
 };
 
-static int env_overridden(const char *entry, const struct fl_scenario *s)
+static int is_ours(const char *entry, size_t len)
 {
 	static const char *const ours[] = { "FAULTLINE_NODE", "FAULTLINE_NODE_IP",
 					    "FAULTLINE_NODES" };
-	size_t len = strcspn(entry, "=");
 
 	for (size_t k = 0; k < sizeof(ours) / sizeof(ours[0]); k++)
 		if (strlen(ours[k]) == len && !strncmp(entry, ours[k], len))
 			return 1;
+	return 0;
+}
+
+/* Is the variable of environ entry set again by system.env or by us? */
+static int env_overridden(const char *entry, const struct fl_scenario *s)
+{
+	size_t len = strcspn(entry, "=");
+
+	if (is_ours(entry, len))
+		return 1;
 	for (size_t k = 0; k < s->system.nenv; k++)
 		if (strlen(s->system.env[k].name) == len && !strncmp(entry, s->system.env[k].name, len))
 			return 1;
@@ -199,9 +211,9 @@ static char *fmt(const char *f, ...)
 	return p;
 }
 
-/* This process's environment, then FAULTLINE_NODE, FAULTLINE_NODE_IP,
- * FAULTLINE_NODES ("n1=IP1 n2=IP2 ..."), then system.env; a name set by
- * a later one is left out of the earlier ones. */
+/* This process's environment, then system.env, then FAULTLINE_NODE,
+ * FAULTLINE_NODE_IP and FAULTLINE_NODES ("n1=IP1 n2=IP2 ..."); a name set
+ * by a later one is left out of the earlier ones (faultline's own win). */
 static char **make_env(const struct fl_scenario *s, const struct fl_sys_nodes *nodes, size_t i)
 {
 	size_t ne = 0, k = 0, alen = nodes->n * (FL_NODE_NAME_MAX + 18) + 1;
@@ -225,13 +237,14 @@ static char **make_env(const struct fl_scenario *s, const struct fl_sys_nodes *n
 		snprintf(all + used, alen - used, "%s%s=%u.%u.%u.%u", j ? " " : "", nodes->names[j],
 			 a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
 	}
+	for (size_t j = 0; j < s->system.nenv; j++)
+		if (!is_ours(s->system.env[j].name, strlen(s->system.env[j].name)) &&
+		    !(env[k++] = fmt("%s=%s", s->system.env[j].name, s->system.env[j].value)))
+			goto oom;
 	if (!(env[k++] = fmt("FAULTLINE_NODE=%s", nodes->names[i])) ||
 	    !(env[k++] = fmt("FAULTLINE_NODE_IP=%s", ip)) ||
 	    !(env[k++] = fmt("FAULTLINE_NODES=%s", all)))
 		goto oom;
-	for (size_t j = 0; j < s->system.nenv; j++)
-		if (!(env[k++] = fmt("%s=%s", s->system.env[j].name, s->system.env[j].value)))
-			goto oom;
 	free(all);
 	free(ip);
 	return env;
@@ -663,7 +676,8 @@ static int roundtrip(struct fl_sys_client *c, const char *request, enum req_kind
 	return 0;
 }
 
-/* Split a reply into words at runs of blanks. *words: pointers into line. */
+/* Split a reply into words at runs of blanks: words[0..max) point into line,
+ * which gets NULs; with words NULL, only count. */
 static size_t split(char *line, char **words, size_t max)
 {
 	size_t n = 0;
@@ -679,8 +693,11 @@ static size_t split(char *line, char **words, size_t max)
 		n++;
 		while (*p && *p != ' ' && *p != '\t')
 			p++;
-		if (*p)
-			*p++ = '\0';
+		if (*p) {
+			if (words)
+				*p = '\0';
+			p++;
+		}
 	}
 	return n;
 }

@@ -1080,7 +1080,8 @@ static int exec_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns,
 		char first[FL_NODE_NAME_MAX + 1] = "";
 		size_t named = 0, none = 0;
 		int64_t left = deadline - now_ms();
-		int tmo = left > 2000 ? 2000 : left < 100 ? 100 : (int)left;
+		/* client programs may run a command or two per status: room for that */
+		int tmo = left > 5000 ? 5000 : left < 100 ? 100 : (int)left;
 
 		for (size_t i = 0; i < nodes->n; i++) {
 			struct fl_sys_status st;

@@ -513,7 +513,8 @@ static void parse_cluster(struct fl_sctx *c, const struct fl_ynode *n)
 
 /* --- system ---------------------------------------------------------------- */
 
-static const char *const placeholders[] = { "name", "ip", "peers", "data_dir", "port" };
+static const char *const placeholders[] = { "name",     "ip",   "peers",
+					     "peer_ips", "data_dir", "port" };
 
 static void check_placeholders(struct fl_sctx *c, const struct fl_ynode *list, const char *key)
 {
@@ -563,7 +564,7 @@ static void check_placeholders(struct fl_sctx *c, const struct fl_ynode *list, c
 				else
 					FL_ERR(c, list->items[i], "unknown placeholder '{%s}' in '%s'; "
 								  "known: {name} {ip} {peers} "
-								  "{data_dir} {port}", word, key);
+								  "{peer_ips} {data_dir} {port}", word, key);
 			}
 			p = e + 1;
 		}

@@ -214,92 +214,10 @@ static void sb_add(struct sbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-static void peers_list(struct sbuf *b, const struct fl_sys_nodes *nodes)
-{
-	for (size_t k = 0; k < nodes->n; k++) {
-		char a[20], item[96];
-
-		ip4(nodes->addrs[k], a, sizeof(a));
-		snprintf(item, sizeof(item), "%s%s=http://%s:%d", k ? "," : "", nodes->names[k], a,
-			 FL_ETCD_PEER_PORT);
-		sb_str(b, item);
-	}
-}
-
-static void data_dir(const struct fl_sys_nodes *nodes, size_t i, struct sbuf *b)
-{
-	sb_str(b, nodes->data_root ? nodes->data_root : ".");
-	sb_str(b, "/");
-	sb_str(b, nodes->names[i]);
-}
-
 int fl_etcd_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, char **out,
 		   char *err, size_t errlen)
 {
-	struct sbuf b = { 0 };
-	const char *p = tmpl;
-
-	while (*p) {
-		const char *e;
-		size_t len;
-		char a[20];
-
-		if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
-			sb_add(&b, p, 1);
-			p += 2;
-			continue;
-		}
-		if (*p == '}') {
-			seterr(err, errlen, "unmatched '}' in '%s'", tmpl);
-			goto bad;
-		}
-		if (*p != '{') {
-			sb_add(&b, p++, 1);
-			continue;
-		}
-		e = strchr(p, '}');
-		if (!e) {
-			seterr(err, errlen, "unclosed '{' in '%s'", tmpl);
-			goto bad;
-		}
-		len = (size_t)(e - p - 1);
-#define IS(w) (len == strlen(w) && !strncmp(p + 1, w, len))
-		if (IS("name")) {
-			sb_str(&b, nodes->names[i]);
-		} else if (IS("ip")) {
-			ip4(nodes->addrs[i], a, sizeof(a));
-			sb_str(&b, a);
-		} else if (IS("peers")) {
-			peers_list(&b, nodes);
-		} else if (IS("data_dir")) {
-			data_dir(nodes, i, &b);
-		} else if (IS("port")) {
-			snprintf(a, sizeof(a), "%d", FL_ETCD_CLIENT_PORT);
-			sb_str(&b, a);
-		} else {
-			seterr(err, errlen, "unknown placeholder '%.*s' in '%s'", (int)(len + 2), p,
-			       tmpl);
-			goto bad;
-		}
-#undef IS
-		p = e + 1;
-	}
-	sb_add(&b, "", 0);
-	if (b.oom) {
-		seterr(err, errlen, "out of memory");
-		free(b.p);
-		return -ENOMEM;
-	}
-	*out = b.p;
-	return 0;
-bad:
-	free(b.p);
-	return -EINVAL;
+	return fl_sys_expand(tmpl, nodes, i, FL_ETCD_CLIENT_PORT, out, err, errlen);
 }
 
 /* --- node argv ------------------------------------------------------------------- */
@@ -312,7 +230,7 @@ static int etcd_node_argv(const struct fl_scenario *s, const struct fl_sys_nodes
 	size_t k = 0;
 	unsigned hb, el;
 	char a[20], buf[128];
-	struct sbuf dd = { 0 }, peers = { 0 };
+	char *dd = NULL, *peers = NULL;
 	int r = -ENOMEM;
 
 	if (!nodes || i >= nodes->n || nodes->n > FL_MAX_NODES) {
@@ -324,16 +242,17 @@ static int etcd_node_argv(const struct fl_scenario *s, const struct fl_sys_nodes
 		goto oom;
 	fl_etcd_timing(s, &hb, &el);
 	ip4(nodes->addrs[i], a, sizeof(a));
-	data_dir(nodes, i, &dd);
-	peers_list(&peers, nodes);
-	if (dd.oom || peers.oom)
-		goto oom;
+	r = fl_etcd_expand("{data_dir}", nodes, i, &dd, err, errlen);
+	if (r == 0)
+		r = fl_etcd_expand("{peers}", nodes, i, &peers, err, errlen);
+	if (r < 0)
+		goto fail;
 #define ADD(str) do { if (!(argv[k++] = strdup(str))) goto oom; } while (0)
 	ADD(s && s->system.binary ? s->system.binary : "etcd");
 	ADD("--name");
 	ADD(nodes->names[i]);
 	ADD("--data-dir");
-	ADD(dd.p);
+	ADD(dd);
 	snprintf(buf, sizeof(buf), "http://%s:%d", a, FL_ETCD_CLIENT_PORT);
 	ADD("--listen-client-urls");
 	ADD(buf);
@@ -345,7 +264,7 @@ static int etcd_node_argv(const struct fl_scenario *s, const struct fl_sys_nodes
 	ADD("--initial-advertise-peer-urls");
 	ADD(buf);
 	ADD("--initial-cluster");
-	ADD(peers.p);
+	ADD(peers);
 	ADD("--initial-cluster-state");
 	ADD("new");
 	ADD("--initial-cluster-token");
@@ -363,16 +282,16 @@ static int etcd_node_argv(const struct fl_scenario *s, const struct fl_sys_nodes
 			goto fail;
 		k++;
 	}
-	free(dd.p);
-	free(peers.p);
+	free(dd);
+	free(peers);
 	*argvp = argv;
 	return 0;
 oom:
 	seterr(err, errlen, "out of memory");
 	r = -ENOMEM;
 fail:
-	free(dd.p);
-	free(peers.p);
+	free(dd);
+	free(peers);
 	fl_strv_free(argv);
 	return r;
 }
@@ -1017,25 +936,6 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * FL_NS_PER_S + ts.tv_nsec;
 }
 
-/* Has the node process exited (gone, or a zombie)? */
-static int exited(pid_t pid)
-{
-	char path[64], buf[256], *p;
-	FILE *f;
-	int gone;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 1;
-	gone = !fgets(buf, sizeof(buf), f);
-	fclose(f);
-	if (gone)
-		return 1;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
-}
-
 static int etcd_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns, char *leader,
 			   size_t leaderlen, char *err, size_t errlen)
 {
@@ -1068,7 +968,7 @@ static int etcd_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns,
 			enum fl_outcome o;
 			char e1[200];
 
-			if (nodes->pids && nodes->pids[i] > 0 && exited(nodes->pids[i])) {
+			if (nodes->pids && nodes->pids[i] > 0 && fl_sys_pid_exited(nodes->pids[i])) {
 				seterr(err, errlen, "node %s: %s exited before the cluster was ready",
 				       nodes->names[i], "etcd");
 				r = -ECHILD;

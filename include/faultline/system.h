@@ -137,9 +137,42 @@ struct fl_system_ops {
 };
 
 extern const struct fl_system_ops fl_etcd_ops;
+extern const struct fl_system_ops fl_exec_system_ops; /* fl_exec_* is the fault executor */
 
 /* The adapter for a system type, or NULL when it has none yet. */
 const struct fl_system_ops *fl_system_lookup(enum fl_system_type t);
+
+/* --- shared by the adapters ------------------------------------------------ */
+
+/*
+ * Expand the placeholders of an argv template for node i; {{ and }} are
+ * literal braces. The same for every adapter (etcd and redis args, exec
+ * start and client):
+ *   {name}      the node's name
+ *   {ip}        its IPv4 address
+ *   {peers}     etcd's --initial-cluster list over every node, in cluster
+ *               order: "n1=http://IP1:2380,n2=http://IP2:2380,..." (the
+ *               peer port is always FL_ETCD_PEER_PORT, whatever the system)
+ *   {peer_ips}  every node's address, in cluster order, self included:
+ *               "IP1,IP2,IP3" (the generic list)
+ *   {data_dir}  <data_root>/<name> ("./<name>" without a data_root)
+ *   {port}      port, the adapter's client port (etcd 2379, exec
+ *               FL_EXEC_PORT)
+ * *out malloc'd. -EINVAL on an unknown placeholder or an unmatched brace.
+ */
+int fl_sys_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, int port,
+		  char **out, char *err, size_t errlen);
+
+/* Has process pid exited (gone, or a zombie not yet reaped)? Reads /proc. */
+int fl_sys_pid_exited(pid_t pid);
+
+/* --- exec specifics (exposed for tests) ------------------------------------ */
+
+/* What {port} means for exec: nothing to faultline, which never connects to
+ * it; a conventional number so that start and client agree on one port
+ * without repeating it. */
+#define FL_EXEC_PORT 2379
+#define FL_EXEC_LINE_MAX (1u << 20) /* a reply line longer than this is malformed */
 
 /* --- etcd specifics, pure (exposed for tests) ------------------------------ */
 
@@ -158,10 +191,7 @@ const struct fl_system_ops *fl_system_lookup(enum fl_system_type t);
  * of a repeated flag, so `--heartbeat-interval=..` there overrides them. */
 void fl_etcd_timing(const struct fl_scenario *s, unsigned *heartbeat_ms, unsigned *election_ms);
 
-/* Expand the placeholders {name} {ip} {peers} {data_dir} {port} of tmpl for
- * node i ({{ and }} are literal braces). {peers} is etcd's initial-cluster
- * list "n1=http://IP1:2380,...", {port} the client port. *out malloc'd.
- * -EINVAL on an unknown placeholder or an unmatched brace. */
+/* fl_sys_expand() with {port} = FL_ETCD_CLIENT_PORT. */
 int fl_etcd_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, char **out,
 		   char *err, size_t errlen);
 

@@ -94,6 +94,10 @@ static void test_expand_errors(void **state)
 	assert_string_equal(out, "n1=http://10.0.0.2:2380,n2=http://10.0.0.3:2380,"
 				 "n3=http://10.0.0.4:2380");
 	free(out);
+	assert_int_equal(fl_sys_expand("{peer_ips} {ip}:{port}", &n, 2, 7000, &out, err, sizeof(err)),
+			 0);
+	assert_string_equal(out, "10.0.0.2,10.0.0.3,10.0.0.4 10.0.0.4:7000");
+	free(out);
 	assert_int_equal(fl_etcd_expand("a{{b}}c", &n, 0, &out, err, sizeof(err)), 0);
 	assert_string_equal(out, "a{b}c");
 	free(out);

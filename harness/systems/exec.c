@@ -1,0 +1,1156 @@
+/* The exec system adapter: any system under test, started by the scenario's
+ * system.start argv and driven through a user program (system.client) that
+ * speaks faultline's line protocol on stdin/stdout (README.md, "The exec
+ * line protocol"). One client program per fl_sys_client, in its own process
+ * group; it must never outlive its client, and a reply that arrives after
+ * its request gave up must never be taken as the answer to the next one:
+ * a client that times out or falls out of step is killed, and a new one
+ * is started on the next call.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "faultline/strutil.h"
+#include "faultline/system.h"
+#include "faultline/units.h"
+
+extern char **environ;
+
+#define CLOSE_GRACE_MS 200   /* client_close: time to exit after stdin closes */
+#define EOF_GRACE_MS 100     /* after EOF on its stdout: time to exit by itself */
+#define QUOTE_MAX 200        /* bytes of a bad reply quoted in an error */
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- argv ------------------------------------------------------------------------- */
+
+/*
+ * A program path with a '/' that is not absolute is relative to the
+ * scenario file's directory (s->file, made absolute against the cwd), so a
+ * scenario and its scripts move together. Bare names go through PATH.
+ */
+static int resolve_program(const struct fl_scenario *s, char **prog, char *err, size_t errlen)
+{
+	const char *slash, *file = s ? s->file : NULL, *rel = *prog;
+	char cwd[PATH_MAX], *p;
+	int n;
+
+	if (rel[0] == '/' || !strchr(rel, '/'))
+		return 0;
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	slash = file ? strrchr(file, '/') : NULL;
+	if (slash && file[0] == '/') {
+		n = asprintf(&p, "%.*s/%s", (int)(slash - file), file, rel);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd))) {
+			n = -errno;
+			seterr(err, errlen, "cannot resolve '%s': no current directory: %s", rel,
+			       strerror(-n));
+			return n;
+		}
+		if (slash)
+			n = asprintf(&p, "%s/%.*s/%s", cwd, (int)(slash - file), file, rel);
+		else
+			n = asprintf(&p, "%s/%s", cwd, rel);
+	}
+	if (n < 0) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	free(*prog);
+	*prog = p;
+	return 0;
+}
+
+/* tmpl expanded for node i, its program resolved; *argvp for fl_strv_free. */
+static int expand_argv(const struct fl_scenario *s, char *const *tmpl, const char *what,
+		       const struct fl_sys_nodes *nodes, size_t i, char ***argvp, char *err,
+		       size_t errlen)
+{
+	size_t n = tmpl ? fl_strv_len(tmpl) : 0;
+	char **argv;
+	int r;
+
+	if (!n) {
+		seterr(err, errlen, "exec: the scenario has no system.%s argv", what);
+		return -EINVAL;
+	}
+	if (!nodes || i >= nodes->n || nodes->n > FL_MAX_NODES) {
+		seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
+		return -EINVAL;
+	}
+	argv = calloc(n + 1, sizeof(*argv));
+	if (!argv) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < n; k++) {
+		r = fl_sys_expand(tmpl[k], nodes, i, FL_EXEC_PORT, &argv[k], err, errlen);
+		if (r < 0)
+			goto fail;
+	}
+	r = resolve_program(s, &argv[0], err, errlen);
+	if (r < 0)
+		goto fail;
+	*argvp = argv;
+	return 0;
+fail:
+	fl_strv_free(argv);
+	return r;
+}
+
+/* The node's data directory exists when it starts ({data_dir}); 0700. */
+static int exec_node_argv(const struct fl_scenario *s, const struct fl_sys_nodes *nodes, size_t i,
+			  char ***argvp, char *err, size_t errlen)
+{
+	char **argv, *dd = NULL;
+	int r;
+
+	r = expand_argv(s, s ? s->system.start : NULL, "start", nodes, i, &argv, err, errlen);
+	if (r < 0)
+		return r;
+	if (nodes->data_root) {
+		r = fl_sys_expand("{data_dir}", nodes, i, FL_EXEC_PORT, &dd, err, errlen);
+		if (r == 0 && mkdir(dd, 0700) < 0 && errno != EEXIST) {
+			r = -errno;
+			seterr(err, errlen, "node %s: cannot create '%s': %s", nodes->names[i], dd,
+			       strerror(-r));
+		}
+		free(dd);
+		if (r < 0) {
+			fl_strv_free(argv);
+			return r;
+		}
+	}
+	*argvp = argv;
+	return 0;
+}
+
+/* --- the client process ----------------------------------------------------------- */
+
+struct exec_client {
+	char **argv;
+	char **envp;
+	size_t n;                                        /* nodes, to check status replies */
+	char names[FL_MAX_NODES][FL_NODE_NAME_MAX + 1];
+	pid_t pid;                                       /* 0: none running */
+	int to_fd, from_fd;                              /* its stdin, its stdout */
+	char *buf;                                       /* read, not yet taken */
+	size_t len, cap;
+};
+
+static int is_ours(const char *entry, size_t len)
+{
+	static const char *const ours[] = { "FAULTLINE_NODE", "FAULTLINE_NODE_IP",
+					    "FAULTLINE_NODES" };
+
+	for (size_t k = 0; k < sizeof(ours) / sizeof(ours[0]); k++)
+		if (strlen(ours[k]) == len && !strncmp(entry, ours[k], len))
+			return 1;
+	return 0;
+}
+
+/* Is the variable of environ entry set again by system.env or by us? */
+static int env_overridden(const char *entry, const struct fl_scenario *s)
+{
+	size_t len = strcspn(entry, "=");
+
+	if (is_ours(entry, len))
+		return 1;
+	for (size_t k = 0; k < s->system.nenv; k++)
+		if (strlen(s->system.env[k].name) == len && !strncmp(entry, s->system.env[k].name, len))
+			return 1;
+	return 0;
+}
+
+/* vasprintf, NULL on failure (asprintf leaves its pointer undefined then). */
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, f);
+	if (vasprintf(&p, f, ap) < 0)
+		p = NULL;
+	va_end(ap);
+	return p;
+}
+
+/* This process's environment, then system.env, then FAULTLINE_NODE,
+ * FAULTLINE_NODE_IP and FAULTLINE_NODES ("n1=IP1 n2=IP2 ..."); a name set
+ * by a later one is left out of the earlier ones (faultline's own win). */
+static char **make_env(const struct fl_scenario *s, const struct fl_sys_nodes *nodes, size_t i)
+{
+	size_t ne = 0, k = 0, alen = nodes->n * (FL_NODE_NAME_MAX + 18) + 1;
+	char **env, *all = NULL, *ip = NULL;
+
+	while (environ && environ[ne])
+		ne++;
+	env = calloc(ne + 3 + s->system.nenv + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t j = 0; j < ne; j++)
+		if (!env_overridden(environ[j], s) && !(env[k++] = strdup(environ[j])))
+			goto oom;
+	all = calloc(1, alen);
+	if (!all || fl_sys_expand("{ip}", nodes, i, FL_EXEC_PORT, &ip, NULL, 0) < 0)
+		goto oom;
+	for (size_t j = 0; j < nodes->n; j++) {
+		uint32_t a = nodes->addrs[j];
+		size_t used = strlen(all);
+
+		snprintf(all + used, alen - used, "%s%s=%u.%u.%u.%u", j ? " " : "", nodes->names[j],
+			 a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+	}
+	for (size_t j = 0; j < s->system.nenv; j++)
+		if (!is_ours(s->system.env[j].name, strlen(s->system.env[j].name)) &&
+		    !(env[k++] = fmt("%s=%s", s->system.env[j].name, s->system.env[j].value)))
+			goto oom;
+	if (!(env[k++] = fmt("FAULTLINE_NODE=%s", nodes->names[i])) ||
+	    !(env[k++] = fmt("FAULTLINE_NODE_IP=%s", ip)) ||
+	    !(env[k++] = fmt("FAULTLINE_NODES=%s", all)))
+		goto oom;
+	free(all);
+	free(ip);
+	return env;
+oom:
+	free(all);
+	free(ip);
+	fl_strv_free(env);
+	return NULL;
+}
+
+static int exited_nowait(pid_t pid)
+{
+	siginfo_t si = { 0 };
+
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+}
+
+/*
+ * Stop the client program: close its stdin, give it grace_ms to exit by
+ * itself, then SIGKILL its whole process group (the leader is not reaped
+ * yet, so the group id cannot have been reused) and reap it. *status (may
+ * be NULL) gets its wait status, -1 when none.
+ */
+static void stop_client(struct exec_client *x, int grace_ms, int *status)
+{
+	int st = -1;
+
+	if (x->to_fd >= 0)
+		close(x->to_fd);
+	x->to_fd = -1;
+	if (x->pid > 0) {
+		int64_t until = now_ms() + grace_ms;
+
+		while (grace_ms > 0 && !exited_nowait(x->pid) && now_ms() < until) {
+			struct timespec ts = { 0, 5 * 1000000 };
+
+			nanosleep(&ts, NULL);
+		}
+		kill(-x->pid, SIGKILL);
+		while (waitpid(x->pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	x->pid = 0;
+	if (x->from_fd >= 0)
+		close(x->from_fd);
+	x->from_fd = -1;
+	x->len = 0;
+	if (status)
+		*status = st;
+}
+
+static void describe_status(int st, char *buf, size_t len)
+{
+	if (st == -1)
+		snprintf(buf, len, "is gone");
+	else if (WIFEXITED(st))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+		snprintf(buf, len, "closed its stdout and was killed");
+	else if (WIFSIGNALED(st))
+		snprintf(buf, len, "was killed by signal %d", WTERMSIG(st));
+	else
+		snprintf(buf, len, "ended");
+}
+
+static int start_client(struct fl_sys_client *c, char *err, size_t errlen)
+{
+	struct exec_client *x = c->impl;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, def;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, r;
+	pid_t pid;
+
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+		r = -errno;
+		seterr(err, errlen, "node %s: pipe: %s", c->node, strerror(errno));
+		goto fail;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	/* dup2 onto 0 and 1 clears close-on-exec there; every other end closes */
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGHUP);
+	sigaddset(&def, SIGQUIT);
+	sigaddset(&def, SIGCHLD);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setpgroup(&at, 0); /* its own group, killed as a whole */
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+					      POSIX_SPAWN_SETSIGDEF);
+	if (strchr(x->argv[0], '/'))
+		r = posix_spawn(&pid, x->argv[0], &fa, &at, x->argv, x->envp);
+	else
+		r = posix_spawnp(&pid, x->argv[0], &fa, &at, x->argv, x->envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (r) {
+		seterr(err, errlen, "node %s: cannot start client program '%s': %s", c->node,
+		       x->argv[0], strerror(r));
+		r = -r;
+		goto fail;
+	}
+	close(in[0]);
+	close(out[1]);
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	x->pid = pid;
+	x->to_fd = in[1];
+	x->from_fd = out[0];
+	x->len = 0;
+	return 0;
+fail:
+	for (int k = 0; k < 2; k++) {
+		if (in[k] >= 0)
+			close(in[k]);
+		if (out[k] >= 0)
+			close(out[k]);
+	}
+	return r;
+}
+
+static void exec_client_close(struct fl_sys_client *c)
+{
+	struct exec_client *x;
+
+	if (!c)
+		return;
+	x = c->impl;
+	if (x) {
+		stop_client(x, CLOSE_GRACE_MS, NULL);
+		fl_strv_free(x->argv);
+		fl_strv_free(x->envp);
+		free(x->buf);
+		free(x);
+	}
+	free(c);
+}
+
+static int exec_client_open(const struct fl_sys_nodes *nodes, size_t i, struct fl_sys_client **out,
+			    char *err, size_t errlen)
+{
+	struct fl_sys_client *c;
+	struct exec_client *x;
+	int r;
+
+	if (!nodes || i >= nodes->n || nodes->n > FL_MAX_NODES) {
+		seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
+		return -EINVAL;
+	}
+	if (!nodes->s) {
+		seterr(err, errlen, "exec: no scenario given (fl_sys_nodes.s), so no client argv");
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	x = calloc(1, sizeof(*x));
+	if (!c || !x) {
+		free(c);
+		free(x);
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->ops = &fl_exec_system_ops;
+	c->index = i;
+	c->impl = x;
+	snprintf(c->node, sizeof(c->node), "%s", nodes->names[i]);
+	x->to_fd = x->from_fd = -1;
+	x->n = nodes->n;
+	for (size_t k = 0; k < nodes->n; k++)
+		snprintf(x->names[k], sizeof(x->names[k]), "%s", nodes->names[k]);
+	r = expand_argv(nodes->s, nodes->s->system.client, "client", nodes, i, &x->argv, err,
+			errlen);
+	if (r < 0)
+		goto fail;
+	x->envp = make_env(nodes->s, nodes, i);
+	if (!x->envp) {
+		seterr(err, errlen, "out of memory");
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = start_client(c, err, errlen);
+	if (r < 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	exec_client_close(c);
+	return r;
+}
+
+/* --- one request, one reply ------------------------------------------------------- */
+
+enum req_kind { REQ_READ, REQ_WRITE };
+
+/*
+ * Write all of line to the client's stdin before the deadline. SIGPIPE
+ * (the client has gone) is blocked for this thread and, if it was raised
+ * here, taken back, so the harness never dies of it. *sent: bytes written.
+ */
+static int write_all(int fd, const char *p, size_t len, int64_t deadline, size_t *sent)
+{
+	sigset_t pipe_set, old, pending;
+	int was_pending, r = 0;
+
+	*sent = 0;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	while (*sent < len) {
+		ssize_t w = write(fd, p + *sent, len - *sent);
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		int64_t left;
+
+		if (w > 0) {
+			*sent += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EAGAIN) {
+			r = -errno;
+			break;
+		}
+		left = deadline - now_ms();
+		if (left <= 0) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+	}
+	if (r == -EPIPE && !was_pending) {
+		struct timespec zero = { 0, 0 };
+
+		sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+/* Take the first line out of the buffer (without its "\n" or "\r\n"). */
+static char *take_line(struct exec_client *x)
+{
+	char *nl = x->len ? memchr(x->buf, '\n', x->len) : NULL, *line;
+	size_t n;
+
+	if (!nl)
+		return NULL;
+	n = (size_t)(nl - x->buf);
+	line = malloc(n + 1);
+	if (!line)
+		return NULL;
+	memcpy(line, x->buf, n);
+	line[n] = '\0';
+	if (n && line[n - 1] == '\r')
+		line[n - 1] = '\0';
+	x->len -= n + 1;
+	memmove(x->buf, nl + 1, x->len);
+	return line;
+}
+
+/* Read what is there (up to the cap); 1 read, 0 nothing now, -EPIPE EOF. */
+static int read_some(struct exec_client *x)
+{
+	ssize_t n;
+
+	if (x->cap - x->len < 65536) {
+		size_t cap = x->cap ? x->cap * 2 : 65536;
+		char *b;
+
+		if (cap > FL_EXEC_LINE_MAX + 65536)
+			cap = FL_EXEC_LINE_MAX + 65536;
+		if (cap <= x->len)
+			return 1; /* full: the caller sees an over-long line */
+		b = realloc(x->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		x->buf = b;
+		x->cap = cap;
+	}
+	n = read(x->from_fd, x->buf + x->len, x->cap - x->len);
+	if (n > 0) {
+		x->len += (size_t)n;
+		return 1;
+	}
+	if (n == 0)
+		return -EPIPE;
+	return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+}
+
+/* Quote for an error message: at most QUOTE_MAX bytes, controls as '?'. */
+static void quote(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t k = 0;
+
+	for (size_t j = 0; j < len && k + 4 < outlen && j < QUOTE_MAX; j++)
+		out[k++] = isprint((unsigned char)s[j]) ? s[j] : '?';
+	if (len > QUOTE_MAX && k + 4 < outlen) {
+		memcpy(out + k, "...", 3);
+		k += 3;
+	}
+	out[k] = '\0';
+}
+
+/*
+ * Send request (one line, without its "\n") and read one reply line into
+ * *line, within timeout_ms. On failure, *outcome says what the caller may
+ * conclude: FAIL when the request surely did not reach the program, or it
+ * was a read; INFO when a write went out and no answer came back. The
+ * client program is killed when it timed out, went away, or wrote out of
+ * turn, and a new one is started by the next call.
+ */
+static int roundtrip(struct fl_sys_client *c, const char *request, enum req_kind kind,
+		     int timeout_ms, char **line, enum fl_outcome *outcome, char *err,
+		     size_t errlen)
+{
+	struct exec_client *x = c->impl;
+	int64_t deadline = now_ms() + (timeout_ms < 1 ? 1 : timeout_ms);
+	size_t len = strlen(request), sent = 0;
+	char *msg, q[QUOTE_MAX + 8], why[64];
+	int r, st;
+
+	*line = NULL;
+	*outcome = FL_OUTCOME_FAIL;
+	if (len + 1 > FL_EXEC_LINE_MAX) {
+		seterr(err, errlen, "node %s: request of %zu bytes is over the line limit", c->node,
+		       len);
+		return -EMSGSIZE;
+	}
+	/* anything it wrote since the last reply is out of turn */
+	if (x->pid > 0) {
+		while ((r = read_some(x)) == 1 && x->len < FL_EXEC_LINE_MAX)
+			;
+		if (r == -EPIPE || exited_nowait(x->pid)) {
+			stop_client(x, 0, NULL); /* gone between calls: a fresh one below */
+		} else if (x->len) {
+			quote(x->buf, x->len, q, sizeof(q));
+			stop_client(x, 0, NULL);
+			seterr(err, errlen, "node %s: client program wrote '%s' with no request "
+			       "pending (out of step: restarted)", c->node, q);
+			return -EPROTO;
+		}
+	}
+	if (x->pid <= 0) {
+		r = start_client(c, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	if (asprintf(&msg, "%s\n", request) < 0) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = write_all(x->to_fd, msg, len + 1, deadline, &sent);
+	free(msg);
+	if (r < 0) {
+		if (sent && kind == REQ_WRITE)
+			*outcome = FL_OUTCOME_INFO;
+		stop_client(x, r == -EPIPE ? EOF_GRACE_MS : 0, &st);
+		if (r == -EPIPE) {
+			describe_status(st, why, sizeof(why));
+			seterr(err, errlen, "node %s: client program %s before reading '%s'", c->node,
+			       why, request);
+			return -ECONNRESET;
+		}
+		seterr(err, errlen, "node %s: sending '%s' to the client program: %s", c->node,
+		       request, strerror(-r));
+		return r;
+	}
+	/* from here on a write may have happened */
+	if (kind == REQ_WRITE)
+		*outcome = FL_OUTCOME_INFO;
+	for (;;) {
+		struct pollfd pfd = { .fd = x->from_fd, .events = POLLIN };
+		int64_t left;
+
+		if ((*line = take_line(x)))
+			break;
+		if (x->len >= FL_EXEC_LINE_MAX) {
+			quote(x->buf, x->len, q, sizeof(q));
+			stop_client(x, 0, NULL);
+			seterr(err, errlen, "node %s: malformed reply to '%s': longer than %u bytes: "
+			       "'%s'", c->node, request, FL_EXEC_LINE_MAX, q);
+			return -EPROTO;
+		}
+		r = read_some(x);
+		if (r == 1)
+			continue;
+		if (r == -EPIPE) {
+			stop_client(x, EOF_GRACE_MS, &st);
+			describe_status(st, why, sizeof(why));
+			seterr(err, errlen, "node %s: client program %s without answering '%s'",
+			       c->node, why, request);
+			return -ECONNRESET;
+		}
+		if (r < 0) {
+			stop_client(x, 0, NULL);
+			seterr(err, errlen, "node %s: reading from the client program: %s", c->node,
+			       strerror(-r));
+			return r;
+		}
+		left = deadline - now_ms();
+		if (left <= 0) {
+			stop_client(x, 0, NULL);
+			seterr(err, errlen, "node %s: no answer to '%s' within %d ms (client program "
+			       "killed)", c->node, request, timeout_ms);
+			return -ETIMEDOUT;
+		}
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+			r = -errno;
+			stop_client(x, 0, NULL);
+			seterr(err, errlen, "node %s: poll: %s", c->node, strerror(-r));
+			return r;
+		}
+	}
+	if (!*line) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Split a reply into words at runs of blanks: words[0..max) point into line,
+ * which gets NULs; with words NULL, only count. */
+static size_t split(char *line, char **words, size_t max)
+{
+	size_t n = 0;
+	char *p = line;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		if (n < max)
+			words[n] = p;
+		n++;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		if (*p) {
+			if (words)
+				*p = '\0';
+			p++;
+		}
+	}
+	return n;
+}
+
+/* The errno a "fail"/"info" reason maps to (README.md). */
+static int reason_errno(const char *word, int is_cas)
+{
+	if (!word)
+		return -EIO;
+	if (is_cas && !strcmp(word, "compare"))
+		return -ECANCELED;
+	if (!strcmp(word, "timeout"))
+		return -ETIMEDOUT;
+	if (!strcmp(word, "unavailable"))
+		return -EAGAIN;
+	if (!strcmp(word, "refused"))
+		return -ECONNREFUSED;
+	return -EIO;
+}
+
+enum op { OP_STATUS, OP_GET, OP_PUT, OP_CAS, OP_ADD, OP_READ_SET, OP_DIGEST };
+
+/*
+ * One operation: request out, reply in, the reply's kind sorted out.
+ * Returns 0 with the "ok" reply's words after "ok" in words[0..*nwords)
+ * (pointers into *line, which the caller frees), or -errno with *outcome
+ * and err set.
+ */
+static int do_op(struct fl_sys_client *c, enum op op, const char *request, int timeout_ms,
+		 char **line, char ***words, size_t *nwords, enum fl_outcome *outcome, char *err,
+		 size_t errlen)
+{
+	enum req_kind kind = op == OP_PUT || op == OP_CAS || op == OP_ADD ? REQ_WRITE : REQ_READ;
+	char **w = NULL, *copy = NULL, q[QUOTE_MAX + 8];
+	size_t n;
+	int r;
+
+	*line = NULL;
+	*words = NULL;
+	r = roundtrip(c, request, kind, timeout_ms, line, outcome, err, errlen);
+	if (r < 0)
+		return r;
+	if (!(copy = strdup(*line)))
+		goto oom;
+	n = split(*line, NULL, 0);
+	w = calloc(n + 1, sizeof(*w));
+	if (!w)
+		goto oom;
+	split(*line, w, n);
+	if (n && !strcmp(w[0], "ok")) {
+		*outcome = FL_OUTCOME_OK;
+		*words = w;
+		*nwords = n - 1;
+		memmove(w, w + 1, n * sizeof(*w));
+		free(copy);
+		return 0;
+	}
+	if (n && (!strcmp(w[0], "fail") || !strcmp(w[0], "info"))) {
+		const char *rest = copy + strspn(copy, " \t");
+
+		rest += strcspn(rest, " \t");
+		rest += strspn(rest, " \t");
+		quote(rest, strlen(rest), q, sizeof(q));
+		r = reason_errno(n > 1 ? w[1] : NULL, op == OP_CAS);
+		*outcome = w[0][0] == 'f' || kind == REQ_READ ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
+		seterr(err, errlen, "node %s: %s%s: %s %s", c->node,
+		       r == -ECANCELED ? "compare failed: " : "", request, w[0],
+		       *rest ? q : "(no reason given)");
+	} else if (n == 1 && !strcmp(w[0], "unsupported")) {
+		*outcome = FL_OUTCOME_FAIL;
+		r = -ENOTSUP;
+		seterr(err, errlen, "node %s: the client program does not support '%.*s'", c->node,
+		       (int)strcspn(request, " "), request);
+	} else {
+		/* an answer came, so the stream is in step; what it says is unknown */
+		*outcome = kind == REQ_READ ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
+		r = -EPROTO;
+		quote(copy, strlen(copy), q, sizeof(q));
+		seterr(err, errlen, "node %s: malformed reply to '%s': '%s'", c->node, request, q);
+	}
+	free(w);
+	free(copy);
+	free(*line);
+	*line = NULL;
+	return r;
+oom:
+	free(copy);
+	free(*line);
+	*line = NULL;
+	*outcome = kind == REQ_READ ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
+	seterr(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+/* An ok reply that is not what the op needs: malformed, outcome as for do_op. */
+static int malformed(struct fl_sys_client *c, const char *request, char **words, size_t n,
+		     const char *need, enum req_kind kind, enum fl_outcome *outcome, char *err,
+		     size_t errlen)
+{
+	char got[QUOTE_MAX + 8] = "ok";
+	size_t k = 2;
+
+	for (size_t j = 0; j < n && k + 2 < sizeof(got); j++) {
+		got[k++] = ' ';
+		for (const char *p = words[j]; *p && k + 1 < sizeof(got); p++)
+			got[k++] = isprint((unsigned char)*p) ? *p : '?';
+	}
+	got[k] = '\0';
+	*outcome = kind == REQ_READ ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
+	seterr(err, errlen, "node %s: malformed reply to '%s': '%s' (want %s)", c->node, request,
+	       got, need);
+	return -EPROTO;
+}
+
+/* Keys, values and elements are single words: no blanks, no controls. */
+static int check_word(struct fl_sys_client *c, const char *what, const char *s, char *err,
+		      size_t errlen)
+{
+	if (!*s) {
+		seterr(err, errlen, "node %s: empty %s: the line protocol cannot carry it", c->node,
+		       what);
+		return -EINVAL;
+	}
+	for (const char *p = s; *p; p++)
+		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) {
+			seterr(err, errlen, "node %s: %s '%s' has a blank or control character: the "
+			       "line protocol cannot carry it", c->node, what, s);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno || *end ? -EINVAL : 0;
+}
+
+static int exec_status(struct fl_sys_client *c, int timeout_ms, struct fl_sys_status *st,
+		       enum fl_outcome *outcome, char *err, size_t errlen)
+{
+	struct exec_client *x = c->impl;
+	char *line, **w;
+	size_t n;
+	int r, leader = -1;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(st->node, sizeof(st->node), "%s", c->node);
+	st->member_id = c->index + 1;
+	r = do_op(c, OP_STATUS, "status", timeout_ms, &line, &w, &n, outcome, err, errlen);
+	if (r < 0)
+		return r;
+	if (n == 2 && strcmp(w[0], "-"))
+		for (size_t k = 0; k < x->n; k++)
+			if (!strcmp(x->names[k], w[0]))
+				leader = (int)k;
+	if (n != 2 || (leader < 0 && strcmp(w[0], "-")) || parse_u64(w[1], &st->term) < 0) {
+		r = malformed(c, "status", w, n, "'ok LEADER TERM', LEADER a node's name or '-'",
+			      REQ_READ, outcome, err, errlen);
+		memset(st, 0, sizeof(*st));
+		snprintf(st->node, sizeof(st->node), "%s", c->node);
+	} else if (leader >= 0) {
+		snprintf(st->leader, sizeof(st->leader), "%s", x->names[leader]);
+		st->leader_id = (uint64_t)leader + 1;
+	}
+	free(w);
+	free(line);
+	return r;
+}
+
+static int exec_get(struct fl_sys_client *c, const char *key, int serializable, int timeout_ms,
+		    char **value, enum fl_outcome *outcome, char *err, size_t errlen)
+{
+	char *req, *line, **w;
+	size_t n;
+	int r;
+
+	*value = NULL;
+	*outcome = FL_OUTCOME_FAIL;
+	if ((r = check_word(c, "key", key, err, errlen)) < 0)
+		return r;
+	if (asprintf(&req, "%s %s", serializable ? "get-local" : "get", key) < 0) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = do_op(c, OP_GET, req, timeout_ms, &line, &w, &n, outcome, err, errlen);
+	if (r == 0) {
+		if (n > 1)
+			r = malformed(c, req, w, n, "'ok VALUE', or 'ok' for no such key", REQ_READ,
+				      outcome, err, errlen);
+		else if (n == 1 && !(*value = strdup(w[0]))) {
+			*outcome = FL_OUTCOME_FAIL;
+			seterr(err, errlen, "out of memory");
+			r = -ENOMEM;
+		}
+		free(w);
+		free(line);
+	}
+	free(req);
+	return r;
+}
+
+/* put, cas and add: "ok" and whatever words follow it (ignored). */
+static int write_op(struct fl_sys_client *c, enum op op, const char *req, int timeout_ms,
+		    enum fl_outcome *outcome, char *err, size_t errlen)
+{
+	char *line, **w;
+	size_t n;
+	int r = do_op(c, op, req, timeout_ms, &line, &w, &n, outcome, err, errlen);
+
+	if (r == 0) {
+		free(w);
+		free(line);
+	}
+	return r;
+}
+
+static int exec_put(struct fl_sys_client *c, const char *key, const char *value, int timeout_ms,
+		    enum fl_outcome *outcome, char *err, size_t errlen)
+{
+	char *req;
+	int r;
+
+	*outcome = FL_OUTCOME_FAIL;
+	if ((r = check_word(c, "key", key, err, errlen)) < 0 ||
+	    (r = check_word(c, "value", value, err, errlen)) < 0)
+		return r;
+	if (asprintf(&req, "put %s %s", key, value) < 0) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = write_op(c, OP_PUT, req, timeout_ms, outcome, err, errlen);
+	free(req);
+	return r;
+}
+
+static int exec_cas(struct fl_sys_client *c, const char *key, const char *expect,
+		    const char *value, int timeout_ms, enum fl_outcome *outcome, char *err,
+		    size_t errlen)
+{
+	char *req;
+	int r;
+
+	*outcome = FL_OUTCOME_FAIL;
+	if ((r = check_word(c, "key", key, err, errlen)) < 0 ||
+	    (r = check_word(c, "expected value", expect, err, errlen)) < 0 ||
+	    (r = check_word(c, "value", value, err, errlen)) < 0)
+		return r;
+	if (asprintf(&req, "cas %s %s %s", key, expect, value) < 0) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = write_op(c, OP_CAS, req, timeout_ms, outcome, err, errlen);
+	free(req);
+	return r;
+}
+
+static int exec_add(struct fl_sys_client *c, const char *key, const char *elem, int timeout_ms,
+		    enum fl_outcome *outcome, char *err, size_t errlen)
+{
+	char *req;
+	int r;
+
+	*outcome = FL_OUTCOME_FAIL;
+	if ((r = check_word(c, "key", key, err, errlen)) < 0 ||
+	    (r = check_word(c, "element", elem, err, errlen)) < 0)
+		return r;
+	if (asprintf(&req, "add %s %s", key, elem) < 0) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = write_op(c, OP_ADD, req, timeout_ms, outcome, err, errlen);
+	free(req);
+	return r;
+}
+
+static int exec_read_set(struct fl_sys_client *c, const char *key, int serializable,
+			 int timeout_ms, char ***elems, enum fl_outcome *outcome, char *err,
+			 size_t errlen)
+{
+	char *req, *line, **w, **v = NULL;
+	size_t n;
+	int r;
+
+	*elems = NULL;
+	*outcome = FL_OUTCOME_FAIL;
+	if ((r = check_word(c, "key", key, err, errlen)) < 0)
+		return r;
+	if (asprintf(&req, "%s %s", serializable ? "read-set-local" : "read-set", key) < 0) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = do_op(c, OP_READ_SET, req, timeout_ms, &line, &w, &n, outcome, err, errlen);
+	free(req);
+	if (r < 0)
+		return r;
+	v = calloc(n + 1, sizeof(*v));
+	for (size_t k = 0; v && k < n; k++)
+		if (!(v[k] = strdup(w[k]))) {
+			fl_strv_free(v);
+			v = NULL;
+		}
+	free(w);
+	free(line);
+	if (!v) {
+		*outcome = FL_OUTCOME_FAIL;
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	*elems = v;
+	return 0;
+}
+
+/* "ok DIGEST [KEYS [REVISION]]": 16 hex digits are the digest as they
+ * are; any other word is hashed (FNV-1a 64, as fl_digest_add(word, "")). */
+static int exec_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIGEST_HEX],
+		       int64_t *revision, size_t *nkeys, char *err, size_t errlen)
+{
+	enum fl_outcome o;
+	char *line, **w;
+	uint64_t keys = 0, rev = 0;
+	size_t n, len;
+	int r;
+
+	r = do_op(c, OP_DIGEST, "digest", timeout_ms, &line, &w, &n, &o, err, errlen);
+	if (r < 0)
+		return r;
+	if (n < 1 || n > 3 || (n > 1 && parse_u64(w[1], &keys) < 0) ||
+	    (n > 2 && (parse_u64(w[2], &rev) < 0 || rev > INT64_MAX))) {
+		r = malformed(c, "digest", w, n, "'ok DIGEST [KEYS [REVISION]]'", REQ_READ, &o, err,
+			      errlen);
+	} else {
+		len = strlen(w[0]);
+		if (len == 16 && strspn(w[0], "0123456789abcdefABCDEF") == 16) {
+			for (size_t k = 0; k < 16; k++)
+				hex[k] = (char)tolower((unsigned char)w[0][k]);
+			hex[16] = '\0';
+		} else {
+			fl_digest_hex(fl_digest_add(FL_FNV64_INIT, w[0], len, "", 0), hex);
+		}
+		if (revision)
+			*revision = (int64_t)rev;
+		if (nkeys)
+			*nkeys = (size_t)keys;
+	}
+	free(w);
+	free(line);
+	return r;
+}
+
+/* --- readiness -------------------------------------------------------------------- */
+
+/*
+ * Ready when every node answers status and either all name the same
+ * leader, or all answer '-' (a leaderless system: *leader gets "").
+ */
+static int exec_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns, char *leader,
+			   size_t leaderlen, char *err, size_t errlen)
+{
+	struct fl_sys_client *cl[FL_MAX_NODES] = { 0 };
+	int64_t deadline = now_ms() + timeout_ns / FL_NS_PER_MS;
+	char why[300] = "not asked yet";
+	int r = 0;
+
+	if (!nodes || !nodes->n || nodes->n > FL_MAX_NODES) {
+		seterr(err, errlen, "a cluster needs 1..%d nodes", FL_MAX_NODES);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < nodes->n; i++) {
+		r = exec_client_open(nodes, i, &cl[i], err, errlen);
+		if (r < 0)
+			goto out;
+	}
+	for (;;) {
+		char first[FL_NODE_NAME_MAX + 1] = "";
+		size_t named = 0, none = 0;
+		int64_t left = deadline - now_ms();
+		/* client programs may run a command or two per status: room for that */
+		int tmo = left > 5000 ? 5000 : left < 100 ? 100 : (int)left;
+
+		for (size_t i = 0; i < nodes->n; i++) {
+			struct fl_sys_status st;
+			enum fl_outcome o;
+			char e1[256];
+
+			if (nodes->pids && nodes->pids[i] > 0 && fl_sys_pid_exited(nodes->pids[i])) {
+				seterr(err, errlen, "node %s: its process exited before the cluster "
+				       "was ready", nodes->names[i]);
+				r = -ECHILD;
+				goto out;
+			}
+			r = exec_status(cl[i], tmo, &st, &o, e1, sizeof(e1));
+			if (r == -ENOTSUP) {
+				seterr(err, errlen, "%s; readiness needs 'status' (a system without a "
+				       "leader answers 'ok - 0')", e1);
+				goto out;
+			}
+			if (r < 0) {
+				snprintf(why, sizeof(why), "%s", e1);
+				break;
+			}
+			if (!st.leader[0]) {
+				none++;
+				snprintf(why, sizeof(why), "node %s knows no leader (term %" PRIu64 ")",
+					 nodes->names[i], st.term);
+			} else if (first[0] && strcmp(first, st.leader)) {
+				snprintf(why, sizeof(why), "nodes disagree on the leader: %s and %s",
+					 first, st.leader);
+				break;
+			} else {
+				snprintf(first, sizeof(first), "%s", st.leader);
+				named++;
+			}
+		}
+		if (named == nodes->n || none == nodes->n) {
+			if (leader && leaderlen)
+				snprintf(leader, leaderlen, "%s", first);
+			r = 0;
+			goto out;
+		}
+		if (named && none)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why), " while others name %s",
+				 first);
+		if (now_ms() >= deadline) {
+			seterr(err, errlen, "exec cluster not ready within %lld ms: %s",
+			       (long long)(timeout_ns / FL_NS_PER_MS), why);
+			r = -ETIMEDOUT;
+			goto out;
+		}
+		usleep(100000);
+	}
+out:
+	for (size_t i = 0; i < nodes->n; i++)
+		exec_client_close(cl[i]);
+	return r;
+}
+
+const struct fl_system_ops fl_exec_system_ops = {
+	.name = "exec",
+	.node_argv = exec_node_argv,
+	.wait_ready = exec_wait_ready,
+	.client_open = exec_client_open,
+	.client_close = exec_client_close,
+	.status = exec_status,
+	.get = exec_get,
+	.put = exec_put,
+	.cas = exec_cas,
+	.add = exec_add,
+	.read_set = exec_read_set,
+	.digest = exec_digest,
+};

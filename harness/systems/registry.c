@@ -6,7 +6,8 @@ const struct fl_system_ops *fl_system_lookup(enum fl_system_type t)
 	switch (t) {
 	case FL_SYSTEM_ETCD:
 		return &fl_etcd_ops;
-	case FL_SYSTEM_REDIS: /* harness/systems/redis.c: being written */
+	case FL_SYSTEM_REDIS:
+		return &fl_redis_ops;
 	case FL_SYSTEM_EXEC:  /* harness/systems/exec.c: being written */
 	case FL_SYSTEM__N:
 		break;

@@ -612,8 +612,9 @@ static int redis_sidecar_argv(const struct fl_scenario *s, const struct fl_sys_n
 	argv = calloc(4, sizeof(*argv));
 	if (!argv)
 		goto oom;
-	/* a system.binary of its own is a redis-server: its sentinel mode */
-	if (s && s->system.binary) {
+	/* a system.binary other than the default is a redis-server of its own:
+	 * its sentinel mode, so that servers and sentinels are one build */
+	if (s && s->system.binary && strcmp(s->system.binary, "redis-server")) {
 		if (!(argv[0] = strdup(s->system.binary)) || !(argv[1] = strdup(conf)) ||
 		    !(argv[2] = strdup("--sentinel")))
 			goto oom;

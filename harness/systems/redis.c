@@ -360,7 +360,7 @@ void fl_redis_timing(const struct fl_scenario *s, unsigned *down_after_ms,
 
 	fl_etcd_timing(s, &hb, &el);
 	*down_after_ms = el;
-	*failover_timeout_ms = 3 * el < 1000 ? 1000 : 3 * el;
+	*failover_timeout_ms = el < 2000 ? 2000 : el;
 }
 
 static void data_dir(const struct fl_sys_nodes *nodes, size_t i, struct sbuf *b)
@@ -1613,6 +1613,14 @@ static int ready_once(const struct fl_sys_nodes *nodes, struct fl_sys_client **c
 		if (strcmp(v.flags, "master")) {
 			snprintf(why_, whylen, "the sentinel of %s flags the primary '%s'",
 				 nodes->names[i], v.flags);
+			return -EAGAIN;
+		}
+		/* a replica the sentinels have not met yet (they read the primary's INFO
+		 * every 10 s) would be left behind by a failover, replicating from the
+		 * dead primary for good */
+		if (v.replicas != (long long)nodes->n - 1) {
+			snprintf(why_, whylen, "the sentinel of %s knows %lld replicas of %zu",
+				 nodes->names[i], v.replicas, nodes->n - 1);
 			return -EAGAIN;
 		}
 		if (v.other_sentinels != (long long)nodes->n - 1) {

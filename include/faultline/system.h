@@ -180,9 +180,12 @@ int fl_etcd_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i,
  * as fl_etcd_timing:
  *   down_after       = the election timeout fl_etcd_timing gives (1 s..5 s,
  *                      at most failover.within / 4 but at least 500 ms);
- *   failover_timeout = 3 x down_after, at least 1 s (Sentinel also waits
+ *   failover_timeout = down_after, at least 2 s. Sentinel waits
  *                      2 x failover-timeout before it retries a failover
- *                      that did not finish, and caps its vote wait at it).
+ *                      whose vote split (which happens: every sentinel
+ *                      sees the primary go at about the same time), and
+ *                      its default of 3 minutes would hide every failover;
+ *                      2 s leaves a slow machine time for the promotion.
  * system.args do not reach the sentinels; these are the only knobs. */
 void fl_redis_timing(const struct fl_scenario *s, unsigned *down_after_ms,
 		     unsigned *failover_timeout_ms);

@@ -374,7 +374,7 @@ static void test_sidecar_argv(void **state)
 		 "sentinel announce-ip 10.0.0.3\n"
 		 "sentinel monitor fl-x 10.0.0.2 6379 2\n"
 		 "sentinel down-after-milliseconds fl-x 1000\n"
-		 "sentinel failover-timeout fl-x 3000\n"
+		 "sentinel failover-timeout fl-x 2000\n"
 		 "sentinel parallel-syncs fl-x 1\n", tmpdir);
 	assert_string_equal(text, want);
 	free(text);
@@ -393,7 +393,7 @@ static void test_sidecar_argv(void **state)
 	text = slurp(conf);
 	assert_non_null(strstr(text, "sentinel monitor faultline 10.0.0.2 6379 3\n"));
 	assert_non_null(strstr(text, "sentinel down-after-milliseconds faultline 2500\n"));
-	assert_non_null(strstr(text, "sentinel failover-timeout faultline 7500\n"));
+	assert_non_null(strstr(text, "sentinel failover-timeout faultline 2500\n"));
 	free(text);
 	/* a token that would break the configuration */
 	n.token = "a b\nsentinel x";
@@ -418,18 +418,18 @@ static void test_timing(void **state)
 	(void)state;
 	fl_redis_timing(NULL, &da, &ft);
 	assert_int_equal(da, 2500);
-	assert_int_equal(ft, 7500);
+	assert_int_equal(ft, 2500);
 	s = load("name: t\nduration: 1m\nsystem: {type: redis, ready_timeout: 10m}\n");
 	fl_redis_timing(s, &da, &ft);
 	assert_int_equal(da, 5000);
-	assert_int_equal(ft, 15000);
+	assert_int_equal(ft, 5000);
 	fl_scenario_free(s);
 	s = load("name: t\nduration: 1m\nsystem: {type: redis}\n"
 		 "nemesis:\n  - fault: kill\n    at: 10s\n    targets: leader\n"
 		 "checks:\n  failover: {within: 1s}\n");
 	fl_redis_timing(s, &da, &ft);
 	assert_int_equal(da, 500);  /* failover.within / 4, at least 500 ms */
-	assert_int_equal(ft, 1500);
+	assert_int_equal(ft, 2000);
 	fl_scenario_free(s);
 }
 
@@ -472,6 +472,7 @@ static struct {
 	uint32_t primary;            /* what every sentinel names; 0: none */
 	unsigned epoch;
 	int other_sentinels;
+	int replicas;
 	const char *mode[4];         /* per server n1..n3 (index 1..3): "ok", "readonly", ... */
 	/* what the fakes saw: "<last octet>:<port> <COMMAND>" */
 	char log[LOGMAX][64];
@@ -517,9 +518,9 @@ static char *sentinel_answer(const struct fl_resp *cmd)
 	if (arg_is(cmd, 1, "master") && arg_is(cmd, 2, "faultline"))
 		return dupf("*10\r\n$4\r\nname\r\n$9\r\nfaultline\r\n$5\r\nflags\r\n$6\r\nmaster\r\n"
 			    "$12\r\nconfig-epoch\r\n$%d\r\n%u\r\n"
-			    "$10\r\nnum-slaves\r\n$1\r\n2\r\n"
+			    "$10\r\nnum-slaves\r\n$1\r\n%d\r\n"
 			    "$19\r\nnum-other-sentinels\r\n$1\r\n%d\r\n",
-			    fake.epoch >= 10 ? 2 : 1, fake.epoch, fake.other_sentinels);
+			    fake.epoch >= 10 ? 2 : 1, fake.epoch, fake.replicas, fake.other_sentinels);
 	return strdup("-ERR No such master with that name\r\n");
 }
 
@@ -763,6 +764,7 @@ static void script(uint32_t primary)
 	fake.primary = primary;
 	fake.epoch = 3;
 	fake.other_sentinels = 2;
+	fake.replicas = 2;
 	for (int k = 0; k < 4; k++)
 		fake.mode[k] = "ok";
 	fake.nlog = 0;
@@ -1041,6 +1043,14 @@ static void test_wait_ready(void **state)
 	assert_int_equal(fl_redis_ops.wait_ready(&n3, 300 * FL_NS_PER_MS, leader, sizeof(leader),
 						 err, sizeof(err)), -ETIMEDOUT);
 	assert_non_null(strstr(err, "the sentinel of n1 knows 1 other sentinels of 2"));
+	/* a sentinel that has not met every replica yet */
+	script(A2);
+	pthread_mutex_lock(&fake.lock);
+	fake.replicas = 1;
+	pthread_mutex_unlock(&fake.lock);
+	assert_int_equal(fl_redis_ops.wait_ready(&n3, 300 * FL_NS_PER_MS, leader, sizeof(leader),
+						 err, sizeof(err)), -ETIMEDOUT);
+	assert_non_null(strstr(err, "the sentinel of n1 knows 1 replicas of 2"));
 	/* a primary that says it is a replica */
 	script(A2);
 	set_mode(2, "replica");

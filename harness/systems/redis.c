@@ -770,51 +770,55 @@ static int conn_call(struct conn *cn, uint32_t addr, int port, const char *req, 
 		return r;
 	}
 	*sent = 1;
-	for (;;) {
+	/* read whatever is there, then parse: a large reply is parsed a few
+	 * times, not once per chunk */
+	for (int drained = 0;;) {
 		size_t used;
 		ssize_t n;
 
-		r = fl_resp_parse(cn->in.p, cn->in.len, reply, &used);
-		if (r == 0) {
-			if (used < cn->in.len)
-				conn_close(cn); /* more than one reply to one request */
-			else
-				cn->in.len = 0;
-			return 0;
-		}
-		if (r != -EAGAIN) {
-			conn_close(cn);
-			return r;
-		}
-		if (cn->in.len >= MAX_REPLY) {
-			conn_close(cn);
-			return -EFBIG;
+		if (drained || cn->in.len >= MAX_REPLY) {
+			r = fl_resp_parse(cn->in.p, cn->in.len, reply, &used);
+			if (r == 0) {
+				if (used < cn->in.len)
+					conn_close(cn); /* more than one reply to one request */
+				else
+					cn->in.len = 0;
+				return 0;
+			}
+			if (r == -EAGAIN && cn->in.len >= MAX_REPLY)
+				r = -EFBIG;
+			if (r != -EAGAIN)
+				break;
+			r = wait_fd(cn->fd, POLLIN, deadline);
+			if (r <= 0) {
+				r = r ? r : -ETIMEDOUT;
+				break;
+			}
+			drained = 0;
 		}
 		if (sb_reserve(&cn->in, READ_CHUNK) < 0) {
 			cn->in.oom = 0;
-			conn_close(cn);
-			return -ENOMEM;
+			r = -ENOMEM;
+			break;
 		}
 		n = recv(cn->fd, cn->in.p + cn->in.len, cn->in.cap - cn->in.len - 1, 0);
 		if (n > 0) {
 			cn->in.len += (size_t)n;
-			continue;
-		}
-		if (n == 0) {
-			r = -ECONNRESET;
-		} else if (errno == EINTR) {
-			continue;
+		} else if (n == 0) {
+			/* a server may answer and hang up */
+			r = fl_resp_parse(cn->in.p, cn->in.len, reply, &used);
+			if (r < 0)
+				r = -ECONNRESET;
+			break;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			r = wait_fd(cn->fd, POLLIN, deadline);
-			if (r > 0)
-				continue;
-			r = r ? r : -ETIMEDOUT;
-		} else {
+			drained = 1;
+		} else if (errno != EINTR) {
 			r = -errno;
+			break;
 		}
-		conn_close(cn);
-		return r;
 	}
+	conn_close(cn);
+	return r;
 }
 
 /* --- the client ------------------------------------------------------------------------- */

@@ -454,7 +454,7 @@ static void test_expand(void **state)
 
 /* --- fake sentinels and servers ------------------------------------------------------------- */
 
-enum fake_act { ANSWER, HANG_UP, SILENT };
+enum fake_act { ANSWER, HANG_UP, SILENT, ANSWER_HANG_UP };
 
 #define NLISTEN 6
 #define MAXCONN 32
@@ -536,6 +536,19 @@ static char *server_answer(const struct fl_resp *cmd, const char *mode, enum fak
 		*act = SILENT;
 		return NULL;
 	}
+	if (!strcmp(mode, "bye")) {
+		*act = ANSWER_HANG_UP;
+		return strdup("+OK\r\n");
+	}
+	if (!strcmp(mode, "big") && !strcasecmp(c, "GET")) {
+		size_t n = 3u << 20;
+		char *b = malloc(n + 32);
+		int h = sprintf(b, "$%zu\r\n", n);
+
+		memset(b + h, 'v', n);
+		memcpy(b + h + n, "\r\n", 3);
+		return b;
+	}
 	if (!strcmp(mode, "readonly"))
 		return strdup("-READONLY You can't write against a read only replica.\r\n");
 	if (!strcmp(mode, "err"))
@@ -600,6 +613,19 @@ static void fake_log(const struct fconn *fc, const struct fl_resp *cmd)
 	pthread_mutex_unlock(&fake.lock);
 }
 
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 /* 0: keep the connection; -1: close it */
 static int fake_serve(struct fconn *fc)
 {
@@ -630,11 +656,13 @@ static int fake_serve(struct fconn *fc)
 			return -1;
 		if (act == SILENT)
 			return 0; /* keeps it until the client gives up */
-		if (!answer || write(fc->fd, answer, strlen(answer)) < 0) {
+		if (!answer || write_all(fc->fd, answer, strlen(answer)) < 0) {
 			free(answer);
 			return -1;
 		}
 		free(answer);
+		if (act == ANSWER_HANG_UP)
+			return -1;
 	}
 }
 
@@ -931,6 +959,16 @@ static void test_lost_and_silent(void **state)
 	assert_string_equal(err, "node n1: primary 127.0.0.62:6379: no answer in time");
 	EXPECT(fl_redis_ops.get(c, "k", 0, 300, &v, &o, err, sizeof(err)), -ETIMEDOUT,
 	       FL_OUTCOME_FAIL);
+	/* an answer and then the connection closed: the answer counts */
+	set_mode(2, "bye");
+	EXPECT(fl_redis_ops.put(c, "k", "v", 1000, &o, err, sizeof(err)), 0, FL_OUTCOME_OK);
+	EXPECT(fl_redis_ops.put(c, "k", "v", 1000, &o, err, sizeof(err)), 0, FL_OUTCOME_OK);
+	/* a reply of many reads */
+	set_mode(2, "big");
+	EXPECT(fl_redis_ops.get(c, "k", 0, 5000, &v, &o, err, sizeof(err)), 0, FL_OUTCOME_OK);
+	assert_int_equal(strlen(v), 3u << 20);
+	assert_int_equal(v[12345], 'v');
+	free(v);
 	/* and it works again after all that */
 	set_mode(2, "ok");
 	EXPECT(fl_redis_ops.get(c, "k", 0, 1000, &v, &o, err, sizeof(err)), 0, FL_OUTCOME_OK);

@@ -243,15 +243,19 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
-static void make_tmp(void)
+/* a data root per test, removed even when the test fails */
+static int make_tmp(void **state)
 {
+	(void)state;
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/fl-redis-unit-XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
+	return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-static void drop_tmp(void)
+static int drop_tmp(void **state)
 {
+	(void)state;
 	nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	return 0;
 }
 
 static void expect_argv(char **argv, const char *const *want)
@@ -280,7 +284,6 @@ static void test_node_argv(void **state)
 	struct stat st;
 
 	(void)state;
-	make_tmp();
 	n.data_root = tmpdir;
 	snprintf(dd, sizeof(dd), "%s/n1", tmpdir);
 	{
@@ -321,7 +324,6 @@ static void test_node_argv(void **state)
 	n.data_root = "/nonexistent-fl/x";
 	assert_int_equal(fl_redis_ops.node_argv(s, &n, 0, &argv, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "cannot create data directory '/nonexistent-fl/x/n1'"));
-	drop_tmp();
 	fl_scenario_free(s);
 	fl_scenario_free(sb);
 }
@@ -351,7 +353,6 @@ static void test_sidecar_argv(void **state)
 	struct stat st;
 
 	(void)state;
-	make_tmp();
 	n.data_root = tmpdir;
 	snprintf(conf, sizeof(conf), "%s/n2/sentinel.conf", tmpdir);
 	assert_int_equal(fl_redis_ops.sidecar_argv(s, &n, 1, &argv, name, sizeof(name), err,
@@ -405,7 +406,6 @@ static void test_sidecar_argv(void **state)
 	n.data_root = "/nonexistent-fl";
 	assert_true(fl_redis_ops.sidecar_argv(sb, &n, 0, &argv, name, sizeof(name), err,
 					      sizeof(err)) < 0);
-	drop_tmp();
 	fl_scenario_free(s);
 	fl_scenario_free(sb);
 }
@@ -1115,8 +1115,8 @@ int main(void)
 		cmocka_unit_test(test_resp_arrays),
 		cmocka_unit_test(test_resp_hostile),
 		cmocka_unit_test(test_resp_command),
-		cmocka_unit_test(test_node_argv),
-		cmocka_unit_test(test_sidecar_argv),
+		cmocka_unit_test_setup_teardown(test_node_argv, make_tmp, drop_tmp),
+		cmocka_unit_test_setup_teardown(test_sidecar_argv, make_tmp, drop_tmp),
 		cmocka_unit_test(test_timing),
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_ops_ok),

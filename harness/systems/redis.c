@@ -1422,6 +1422,66 @@ fail:
 	return r;
 }
 
+static int string_value(struct fl_sys_client *c, int64_t deadline, const struct bytes *key,
+			struct sbuf *val, int *skip, char *err, size_t errlen)
+{
+	const char *argv[] = { "GET", key->p };
+	struct fl_resp *g;
+	enum fl_outcome o;
+	int r;
+
+	r = request(c, T_LOCAL, REQ_READ, deadline, argv, 2, &g, &o, err, errlen);
+	if (r < 0)
+		return r;
+	if (g->type == FL_RESP_NIL)
+		*skip = 1; /* gone since TYPE */
+	else if (g->type == FL_RESP_BULK)
+		sb_add(val, g->str, g->len);
+	else
+		return bad_reply(c, REQ_READ, "GET", g, &o, err, errlen);
+	fl_resp_free(g);
+	return 0;
+}
+
+/* A set's members, sorted, joined by "\n" (an empty set: ""). */
+static int set_value(struct fl_sys_client *c, int64_t deadline, const struct bytes *key,
+		     struct sbuf *val, char *err, size_t errlen)
+{
+	const char *argv[] = { "SMEMBERS", key->p };
+	struct fl_resp *m;
+	struct bytes *e;
+	enum fl_outcome o;
+	int r;
+
+	r = request(c, T_LOCAL, REQ_READ, deadline, argv, 2, &m, &o, err, errlen);
+	if (r < 0)
+		return r;
+	if (m->type != FL_RESP_ARRAY)
+		return bad_reply(c, REQ_READ, "SMEMBERS", m, &o, err, errlen);
+	for (size_t k = 0; k < m->n; k++)
+		if (m->elems[k].type != FL_RESP_BULK)
+			return bad_reply(c, REQ_READ, "SMEMBERS", m, &o, err, errlen);
+	e = calloc(m->n ? m->n : 1, sizeof(*e));
+	if (!e) {
+		fl_resp_free(m);
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < m->n; k++) {
+		e[k].p = m->elems[k].str; /* borrowed from m */
+		e[k].len = m->elems[k].len;
+	}
+	qsort(e, m->n, sizeof(*e), bytes_cmp);
+	for (size_t k = 0; k < m->n; k++) {
+		if (k)
+			sb_add(val, "\n", 1);
+		sb_add(val, e[k].p, e[k].len);
+	}
+	free(e);
+	fl_resp_free(m);
+	return 0;
+}
+
 /* The value a key contributes: a string as it is, a set as its elements
  * sorted and joined by "\n", any other type as "<type>". *val malloc'd;
  * *skip when the key went away since the scan. */
@@ -1444,52 +1504,9 @@ static int key_value(struct fl_sys_client *c, int64_t deadline, const struct byt
 	if (!strcmp(rep->str, "none")) {
 		*skip = 1;
 	} else if (!strcmp(rep->str, "string")) {
-		const char *argv[] = { "GET", key->p };
-		struct fl_resp *g;
-
-		r = request(c, T_LOCAL, REQ_READ, deadline, argv, 2, &g, &o, err, errlen);
-		if (r == 0 && g->type == FL_RESP_NIL)
-			*skip = 1;
-		else if (r == 0 && g->type == FL_RESP_BULK)
-			sb_add(val, g->str, g->len);
-		else if (r == 0)
-			r = bad_reply(c, REQ_READ, "GET", g, &o, err, errlen), g = NULL;
-		fl_resp_free(g);
+		r = string_value(c, deadline, key, val, skip, err, errlen);
 	} else if (!strcmp(rep->str, "set")) {
-		const char *argv[] = { "SMEMBERS", key->p };
-		struct fl_resp *m;
-
-		r = request(c, T_LOCAL, REQ_READ, deadline, argv, 2, &m, &o, err, errlen);
-		if (r == 0 && m->type == FL_RESP_ARRAY) {
-			struct bytes *e = calloc(m->n ? m->n : 1, sizeof(*e));
-
-			for (size_t k = 0; e && k < m->n; k++) {
-				if (m->elems[k].type != FL_RESP_BULK) {
-					r = -EPROTO;
-					break;
-				}
-				e[k].p = m->elems[k].str;
-				e[k].len = m->elems[k].len;
-			}
-			if (!e) {
-				r = -ENOMEM;
-			} else if (r == 0) {
-				qsort(e, m->n, sizeof(*e), bytes_cmp);
-				for (size_t k = 0; k < m->n; k++) {
-					if (k)
-						sb_add(val, "\n", 1);
-					sb_add(val, e[k].p, e[k].len);
-				}
-			}
-			free(e); /* the strings stay m's */
-			if (r == -EPROTO)
-				r = bad_reply(c, REQ_READ, "SMEMBERS", m, &o, err, errlen), m = NULL;
-			else if (r == -ENOMEM)
-				seterr(err, errlen, "out of memory");
-		} else if (r == 0) {
-			r = bad_reply(c, REQ_READ, "SMEMBERS", m, &o, err, errlen), m = NULL;
-		}
-		fl_resp_free(m);
+		r = set_value(c, deadline, key, val, err, errlen);
 	} else {
 		sb_printf(val, "<%s>", rep->str);
 	}

@@ -477,6 +477,7 @@ static struct {
 	/* what the fakes saw: "<last octet>:<port> <COMMAND>" */
 	char log[LOGMAX][64];
 	int nlog;
+	int closed;                  /* connections the fakes have closed */
 } fake = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 struct fconn {
@@ -717,6 +718,9 @@ static void *fake_main(void *arg)
 			}
 			if (drop) {
 				close(fc->fd);
+				pthread_mutex_lock(&fake.lock);
+				fake.closed++;
+				pthread_mutex_unlock(&fake.lock);
 				conns[k] = conns[--nconn];
 				/* the moved one has no poll entry this round */
 				p[1 + NLISTEN + k].revents = 0;
@@ -937,6 +941,7 @@ static void test_lost_and_silent(void **state)
 {
 	struct fl_sys_client *c;
 	enum fl_outcome o;
+	int closed;
 	char err[256] = "", *v = NULL;
 
 	(void)state;
@@ -961,7 +966,22 @@ static void test_lost_and_silent(void **state)
 	       FL_OUTCOME_FAIL);
 	/* an answer and then the connection closed: the answer counts */
 	set_mode(2, "bye");
+	pthread_mutex_lock(&fake.lock);
+	closed = fake.closed;
+	pthread_mutex_unlock(&fake.lock);
 	EXPECT(fl_redis_ops.put(c, "k", "v", 1000, &o, err, sizeof(err)), 0, FL_OUTCOME_OK);
+	/* once the close has happened, the next request sees it before sending and
+	 * goes out on a new connection (sent into the closing one, it would be lost) */
+	for (int k = 0; k < 200; k++) {
+		int now;
+
+		pthread_mutex_lock(&fake.lock);
+		now = fake.closed;
+		pthread_mutex_unlock(&fake.lock);
+		if (now > closed)
+			break;
+		usleep(10000);
+	}
 	EXPECT(fl_redis_ops.put(c, "k", "v", 1000, &o, err, sizeof(err)), 0, FL_OUTCOME_OK);
 	/* a reply of many reads */
 	set_mode(2, "big");

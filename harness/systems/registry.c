@@ -6,9 +6,10 @@ const struct fl_system_ops *fl_system_lookup(enum fl_system_type t)
 	switch (t) {
 	case FL_SYSTEM_ETCD:
 		return &fl_etcd_ops;
+	case FL_SYSTEM_REDIS:
+		return &fl_redis_ops;
 	case FL_SYSTEM_EXEC:
 		return &fl_exec_system_ops;
-	case FL_SYSTEM_REDIS: /* harness/systems/redis.c: being written */
 	case FL_SYSTEM__N:
 		break;
 	}

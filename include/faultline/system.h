@@ -138,6 +138,7 @@ struct fl_system_ops {
 
 extern const struct fl_system_ops fl_etcd_ops;
 extern const struct fl_system_ops fl_exec_system_ops; /* fl_exec_* is the fault executor */
+extern const struct fl_system_ops fl_redis_ops;
 
 /* The adapter for a system type, or NULL when it has none yet. */
 const struct fl_system_ops *fl_system_lookup(enum fl_system_type t);
@@ -194,6 +195,35 @@ void fl_etcd_timing(const struct fl_scenario *s, unsigned *heartbeat_ms, unsigne
 /* fl_sys_expand() with {port} = FL_ETCD_CLIENT_PORT. */
 int fl_etcd_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, char **out,
 		   char *err, size_t errlen);
+
+/* --- redis specifics, pure (exposed for tests) ----------------------------- */
+
+/* Node 0 starts as the primary, the others as its replicas; one sentinel per
+ * node (the sidecar) monitors the master named nodes->token (NULL:
+ * "faultline") with a quorum of a majority of the nodes. The leader is the
+ * primary a node's sentinel names; leader_id is that node's index + 1,
+ * member_id the asking node's index + 1, term Sentinel's config epoch. */
+#define FL_REDIS_PORT 6379
+#define FL_REDIS_SENTINEL_PORT 26379
+
+/* Sentinel's timing for scenario s (NULL: defaults), for the same reasons
+ * as fl_etcd_timing:
+ *   down_after       = the election timeout fl_etcd_timing gives (1 s..5 s,
+ *                      at most failover.within / 4 but at least 500 ms);
+ *   failover_timeout = down_after, at least 2 s. Sentinel waits
+ *                      2 x failover-timeout before it retries a failover
+ *                      whose vote split (which happens: every sentinel
+ *                      sees the primary go at about the same time), and
+ *                      its default of 3 minutes would hide every failover;
+ *                      2 s leaves a slow machine time for the promotion.
+ * system.args do not reach the sentinels; these are the only knobs. */
+void fl_redis_timing(const struct fl_scenario *s, unsigned *down_after_ms,
+		     unsigned *failover_timeout_ms);
+
+/* fl_sys_expand() with {port} = 6379 (the placeholders are the same for
+ * every system: {peer_ips} lists the nodes' addresses). */
+int fl_redis_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, char **out,
+		    char *err, size_t errlen);
 
 /* The digest of a state, fed one pair at a time in key order:
  * FNV-1a 64 over, per pair, the key's length (8 bytes, little endian),

@@ -577,7 +577,7 @@ int fl_check_read(FILE *f, const char *name, int format, struct fl_lin_history *
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
-	int64_t ln = 0;
+	int64_t ln = 0, first = 0;
 	int r = 0;
 
 	if (!(ps.h = fl_lin_history_new()))
@@ -587,10 +587,10 @@ int fl_check_read(FILE *f, const char *name, int format, struct fl_lin_history *
 		if (format < 0) {
 			if (!*skip_ws(line))
 				continue;
+			/* lines before the first recognisable one (a log's preamble) are skipped */
 			if ((format = fl_check_detect_format(line)) < 0) {
-				bad(&ps, ln, "%s", "unknown history format (expected faultline history.jsonl, "
-						   "a Jepsen etcd log or EDN kv ops)");
-				break;
+				first = first ? first : ln;
+				continue;
 			}
 		}
 		switch (format) {
@@ -613,6 +613,10 @@ int fl_check_read(FILE *f, const char *name, int format, struct fl_lin_history *
 	free(line);
 	if (!r && ferror(f))
 		r = -EIO;
+	if (format < 0 && first) {
+		bad(&ps, first, "%s", "unknown history format (expected faultline history.jsonl, "
+				      "a Jepsen etcd log or EDN kv ops)");
+	}
 	if (format < 0) /* nothing in it: an empty history (linearizable) */
 		format = FL_CHECK_FAULTLINE;
 	if (!r)

@@ -305,10 +305,14 @@ static int account(struct lin_search *s, size_t more)
 	size_t now = atomic_fetch_add(&s->sh->mem, more) + more;
 	size_t peak = atomic_load(&s->sh->peak);
 
+	if (now > s->sh->mem_limit) { /* refuse before allocating: the bound holds */
+		atomic_fetch_sub(&s->sh->mem, more);
+		return -ENOSPC;
+	}
 	s->held += more;
 	while (now > peak && !atomic_compare_exchange_weak(&s->sh->peak, &peak, now))
 		;
-	return now > s->sh->mem_limit ? -ENOSPC : 0;
+	return 0;
 }
 
 static void search_release(struct lin_search *s)

@@ -708,7 +708,7 @@ static int window_fails(struct lin_job *j, struct lin_model *md, const struct li
 	for (size_t i = a; i <= e; i++)
 		buf[n++] = ops[i];
 	*nbuf = n;
-	if ((r = search_init(&s, buf, n, md, j->sh, 20000)) < 0) {
+	if ((r = search_init(&s, buf, n, md, j->sh, 8000)) < 0) {
 		search_release(&s);
 		return r == -ENOSPC ? 0 : r;
 	}
@@ -724,7 +724,7 @@ static int find_window(struct lin_job *j, struct lin_model *md, const struct lin
 	struct fl_lin_part *p = j->out;
 	struct lin_op *buf = malloc(n * sizeof(*buf)), *best = NULL;
 	size_t last = f, nbuf, nbest = 0;
-	int effort = j->window_effort ? j->window_effort : 200, r = 0;
+	int effort = j->window_effort ? j->window_effort : 64, r = 0;
 
 	if (!buf)
 		return -ENOMEM;

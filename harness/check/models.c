@@ -110,12 +110,14 @@ static int grow_loc(struct lin_model *md)
 
 static uint64_t loc_hash(const struct lin_model *md, size_t i)
 {
-	return lin_hash_bytes(md->set_el + md->set_off[i], md->set_n[i] * sizeof(uint32_t));
+	return md->set_n[i] ? lin_hash_bytes(md->set_el + md->set_off[i], md->set_n[i] * sizeof(uint32_t)) :
+			      lin_hash_bytes("", 0);
 }
 
 static int loc_equal(const struct lin_model *md, size_t i, const void *p, size_t len)
 {
-	return md->set_n[i] * sizeof(uint32_t) == len && !memcmp(md->set_el + md->set_off[i], p, len);
+	return md->set_n[i] * sizeof(uint32_t) == len &&
+	       (!len || !memcmp(md->set_el + md->set_off[i], p, len));
 }
 
 static int ltab_rehash(struct lin_model *md)
@@ -166,7 +168,8 @@ static int64_t loc_intern(struct lin_model *md, const void *p, size_t len)
 			md->set_el = e;
 			md->el_cap = cap;
 		}
-		memcpy(md->set_el + md->nel, p, len);
+		if (len)
+			memcpy(md->set_el + md->nel, p, len);
 		md->set_off[md->nloc] = (uint32_t)md->nel;
 		md->set_n[md->nloc] = (uint32_t)n;
 		md->nel += n;
@@ -450,7 +453,8 @@ int lin_model_step_slow(struct lin_model *md, uint32_t s, const struct lin_op *o
 		e = n + 1 <= 64 ? sbuf : malloc((n + 1) * sizeof(*e));
 		if (!e)
 			return -ENOMEM;
-		memcpy(e, md->set_el + md->set_off[s], n * sizeof(*e));
+		if (n)
+			memcpy(e, md->set_el + md->set_off[s], n * sizeof(*e));
 		for (k = 0; k < n && e[k] < op->a; k++)
 			;
 		if (k < n && e[k] == op->a) {
@@ -474,5 +478,6 @@ int lin_model_step_slow(struct lin_model *md, uint32_t s, const struct lin_op *o
 
 void lin_sort_u32(uint32_t *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cmp_u32);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_u32);
 }

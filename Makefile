@@ -207,6 +207,16 @@ clean:
 
 -include $(ALL_OBJ:.o=.d)
 
+# Linearizability checker benchmark (not part of make check): Porcupine's
+# corpora from ../shared/data (or $FAULTLINE_SHARED_DATA) and a generated
+# 1,000,000-op history.
+.PHONY: bench-check
+bench-check: $(BUILD)/faultline $(BUILD)/tests/bench/bench_check
+	$(BUILD)/tests/bench/bench_check $(BUILD)/faultline
+
+$(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
 # Coverage-guided fuzzing of the scenario loader (clang + libFuzzer):
 #   make fuzz FUZZ_SECONDS=60
 FUZZ_SECONDS ?= 30

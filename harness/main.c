@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "faultline/check_cli.h"
 #include "faultline/cluster.h"
 #include "faultline/diag.h"
 #include "faultline/doctor.h"
@@ -67,6 +68,7 @@ static void usage_main(FILE *f)
 		"  heal                   heal every fault of the running cluster\n"
 		"  down                   remove the running cluster and everything it made\n"
 		"  doctor                 what this machine can do: tc pieces, VMs, systems\n"
+		"  check FILE...          is each history linearizable (exit 0 yes, 1 violation, 3 unknown)\n"
 		"\n"
 		"Run 'faultline COMMAND --help' for a command's options.\n");
 }
@@ -739,6 +741,7 @@ static const struct {
 	{ "validate", cmd_validate }, { "plan", cmd_plan },   { "up", cmd_up },
 	{ "status", cmd_status },     { "inject", cmd_inject }, { "heal", cmd_heal },
 	{ "down", cmd_down },	      { "doctor", cmd_doctor }, { "run", cmd_run },
+	{ "check", fl_cmd_check },
 };
 
 static int cmd_doctor(int argc, char **argv)

@@ -1,0 +1,998 @@
+/* The linearizability search: WGL over a doubly linked list of call/return
+ * events with lift/unlift, memoising (linearized set, state) in an
+ * open-addressing table. The linearized set is hashed incrementally (XOR of
+ * per-op random keys) and stored compactly: everything below the first
+ * unlinearized op plus the few linearized beyond it, or everything below
+ * the highest linearized op minus the few skipped. The inner loop never
+ * allocates except to grow the table. Keys are checked in parallel threads.
+ * Must never report a verdict it did not prove: limits give UNKNOWN. */
+#include "linear-priv.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const model_names[FL_LIN_MODEL__N] = { "register", "cas-register", "kv", "set" };
+static const char *const kind_names[FL_LIN_KIND__N] = { "read", "write", "cas",
+							"append", "add", "read_all" };
+
+const char *fl_lin_model_to_string(enum fl_lin_model m)
+{
+	return (unsigned)m < FL_LIN_MODEL__N ? model_names[m] : "?";
+}
+
+int fl_lin_model_from_string(const char *s)
+{
+	for (int i = 0; s && i < FL_LIN_MODEL__N; i++)
+		if (!strcmp(s, model_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+const char *fl_lin_kind_to_string(enum fl_lin_kind k)
+{
+	return (unsigned)k < FL_LIN_KIND__N ? kind_names[k] : "?";
+}
+
+const char *fl_lin_verdict_to_string(enum fl_lin_verdict v)
+{
+	return v == FL_LIN_OK ? "linearizable" : v == FL_LIN_VIOLATION ? "violation" : "unknown";
+}
+
+const char *fl_lin_limit_to_string(enum fl_lin_limit l)
+{
+	return l == FL_LIN_LIMIT_TIME ? "time limit" : l == FL_LIN_LIMIT_MEMORY ? "memory limit" :
+	       l == FL_LIN_LIMIT_STOPPED ? "stopped" : "";
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* --- history ------------------------------------------------------------------ */
+
+struct fl_lin_history *fl_lin_history_new(void)
+{
+	struct fl_lin_history *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->vals = calloc(16, sizeof(*h->vals));
+	if (!h->vals) {
+		free(h);
+		return NULL;
+	}
+	h->vals_cap = 16;
+	h->nvals = 1; /* id 0: nil */
+	return h;
+}
+
+void fl_lin_history_free(struct fl_lin_history *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->nkeys; i++)
+		free(h->keys[i]);
+	for (size_t i = 0; i < h->nvals; i++)
+		free(h->vals[i]);
+	free(h->keys);
+	free(h->vals);
+	free(h->ops);
+	free(h->elems);
+	free(h->ktab);
+	free(h->vtab);
+	free(h);
+}
+
+static int tab_rehash(uint32_t **tab, size_t *cap, char **strs, size_t n)
+{
+	size_t nc = *cap ? *cap * 2 : 256;
+	uint32_t *t = malloc(nc * sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	memset(t, 0xff, nc * sizeof(*t));
+	for (size_t i = 0; i < n; i++) {
+		if (!strs[i])
+			continue;
+		size_t j = lin_hash_bytes(strs[i], strlen(strs[i])) & (nc - 1);
+		while (t[j] != UINT32_MAX)
+			j = (j + 1) & (nc - 1);
+		t[j] = (uint32_t)i;
+	}
+	free(*tab);
+	*tab = t;
+	*cap = nc;
+	return 0;
+}
+
+/* Find or add s in (strs, n) through tab. Strings never contain NUL here:
+ * a value with an embedded NUL is cut there (the formats cannot carry one). */
+static int64_t intern(uint32_t **tab, size_t *tcap, char ***strs, size_t *n, size_t *cap,
+		      const char *s, size_t len, int insert)
+{
+	size_t j;
+
+	if (memchr(s, 0, len))
+		len = strlen(s);
+	if (insert && 2 * (*n + 1) > *tcap && tab_rehash(tab, tcap, *strs, *n) < 0)
+		return -ENOMEM;
+	if (!*tcap)
+		return -1;
+	for (j = lin_hash_bytes(s, len) & (*tcap - 1); (*tab)[j] != UINT32_MAX;
+	     j = (j + 1) & (*tcap - 1)) {
+		const char *t = (*strs)[(*tab)[j]];
+		if (!strncmp(t, s, len) && !t[len])
+			return (*tab)[j];
+	}
+	if (!insert)
+		return -1;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		char **v = realloc(*strs, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		*strs = v;
+		*cap = nc;
+	}
+	if (!((*strs)[*n] = strndup(s, len)))
+		return -ENOMEM;
+	(*tab)[j] = (uint32_t)*n;
+	return (int64_t)(*n)++;
+}
+
+int64_t fl_lin_history_key(struct fl_lin_history *h, const char *s, size_t len)
+{
+	if (!s)
+		s = "", len = 0;
+	return intern(&h->ktab, &h->ktab_cap, &h->keys, &h->nkeys, &h->keys_cap, s, len, 1);
+}
+
+int64_t fl_lin_history_value(struct fl_lin_history *h, const char *s, size_t len)
+{
+	if (!s)
+		return FL_LIN_NIL;
+	return intern(&h->vtab, &h->vtab_cap, &h->vals, &h->nvals, &h->vals_cap, s, len, 1);
+}
+
+int64_t lin_history_find_value(const struct fl_lin_history *h, const char *s, size_t len)
+{
+	/* const: intern() does not write when insert is 0 */
+	struct fl_lin_history *w = (struct fl_lin_history *)h;
+
+	return intern(&w->vtab, &w->vtab_cap, &w->vals, &w->nvals, &w->vals_cap, s, len, 0);
+}
+
+int fl_lin_history_add(struct fl_lin_history *h, const struct fl_lin_op *op, const uint32_t *elems,
+		       size_t nelems)
+{
+	struct fl_lin_op *o;
+
+	if (op->kind >= FL_LIN_KIND__N || op->key >= h->nkeys || op->ret < op->call)
+		return -EINVAL;
+	if (h->n == h->cap) {
+		size_t nc = h->cap ? h->cap * 2 : 1024;
+		struct fl_lin_op *v = realloc(h->ops, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		h->ops = v;
+		h->cap = nc;
+	}
+	o = &h->ops[h->n];
+	*o = *op;
+	if (op->kind == FL_LIN_READ_ALL) {
+		size_t k = 0;
+		if (h->nelems + nelems > h->elems_cap) {
+			size_t nc = h->elems_cap ? h->elems_cap : 256;
+			while (nc < h->nelems + nelems)
+				nc *= 2;
+			uint32_t *e = realloc(h->elems, nc * sizeof(*e));
+			if (!e)
+				return -ENOMEM;
+			h->elems = e;
+			h->elems_cap = nc;
+		}
+		if (nelems)
+			memcpy(h->elems + h->nelems, elems, nelems * sizeof(*elems));
+		lin_sort_u32(h->elems + h->nelems, nelems);
+		for (size_t i = 0; i < nelems; i++) /* dedupe */
+			if (!k || h->elems[h->nelems + k - 1] != h->elems[h->nelems + i])
+				h->elems[h->nelems + k++] = h->elems[h->nelems + i];
+		o->a = (uint32_t)h->nelems;
+		o->b = (uint32_t)k;
+		h->nelems += k;
+	}
+	h->n++;
+	return 0;
+}
+
+int64_t fl_lin_history_invalid_for(const struct fl_lin_history *h, enum fl_lin_model m)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		int k = h->ops[i].kind, ok;
+		switch (m) {
+		case FL_LIN_REGISTER:
+			ok = k == FL_LIN_READ || k == FL_LIN_WRITE;
+			break;
+		case FL_LIN_CAS_REGISTER:
+			ok = k == FL_LIN_READ || k == FL_LIN_WRITE || k == FL_LIN_CAS;
+			break;
+		case FL_LIN_KV:
+			ok = k == FL_LIN_READ || k == FL_LIN_WRITE || k == FL_LIN_APPEND;
+			break;
+		case FL_LIN_SET:
+			ok = k == FL_LIN_ADD || k == FL_LIN_READ_ALL;
+			break;
+		default:
+			ok = 0;
+		}
+		if (!ok)
+			return (int64_t)i;
+	}
+	return -1;
+}
+
+/* --- the search ------------------------------------------------------------------ */
+
+/* Shared by every partition of one check. */
+struct lin_shared {
+	int64_t deadline; /* 0: none */
+	size_t mem_limit;
+	atomic_size_t mem, peak;
+	atomic_int stop; /* a limit was hit, or a key violates: everybody stops */
+	int all_keys;
+};
+
+enum { SR_OK, SR_VIOLATION, SR_TIME, SR_MEMORY, SR_BUDGET, SR_STOPPED };
+
+struct lin_ent {
+	int32_t prev, next, match; /* match: the return entry of a call entry, -1 on returns */
+	uint32_t op;
+};
+
+struct lin_frame {
+	int32_t e;
+	uint32_t state, hi, forced;
+};
+
+/* A memo entry: the set S is [0,pos) + list (form A) or [0,pos) - list
+ * (form B, top bit of k), with the state. */
+struct lin_centry {
+	uint64_t h;
+	uint32_t state, pos, k, off;
+};
+#define CE_EMPTY UINT32_MAX
+#define CE_FORM_B 0x80000000u
+
+struct lin_search {
+	const struct lin_op *ops;
+	size_t n;
+	struct lin_model *md;
+	struct lin_shared *sh;
+	uint64_t budget; /* steps; 0 = unlimited */
+	int own_violation; /* a window check: SR_STOPPED (set by this key) does not stop it */
+
+	struct lin_ent *ent;
+	uint64_t *bits, *z;
+	struct lin_frame *stack;
+	struct lin_centry *tab;
+	size_t tcap, tn;
+	uint32_t *arena;
+	size_t na, acap;
+	size_t held; /* bytes counted in sh->mem */
+
+	size_t best; /* longest prefix */
+	uint64_t steps;
+};
+
+static int account(struct lin_search *s, size_t more)
+{
+	size_t now = atomic_fetch_add(&s->sh->mem, more) + more;
+	size_t peak = atomic_load(&s->sh->peak);
+
+	if (now > s->sh->mem_limit) { /* refuse before allocating: the bound holds */
+		atomic_fetch_sub(&s->sh->mem, more);
+		return -ENOSPC;
+	}
+	s->held += more;
+	while (now > peak && !atomic_compare_exchange_weak(&s->sh->peak, &peak, now))
+		;
+	return 0;
+}
+
+static void search_release(struct lin_search *s)
+{
+	if (s->sh && s->held)
+		atomic_fetch_sub(&s->sh->mem, s->held);
+	free(s->ent);
+	free(s->bits);
+	free(s->z);
+	free(s->stack);
+	free(s->tab);
+	free(s->arena);
+	memset(s, 0, sizeof(*s));
+}
+
+struct ev {
+	int64_t t;
+	uint32_t op;
+	int ret;
+};
+
+static int cmp_ev(const void *a, const void *b)
+{
+	const struct ev *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	if (x->ret != y->ret) /* calls first at equal times: touching ops are concurrent */
+		return x->ret - y->ret;
+	return x->op < y->op ? -1 : x->op > y->op;
+}
+
+static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
+		       struct lin_model *md, struct lin_shared *sh, uint64_t budget)
+{
+	struct ev *ev;
+	int32_t *where;
+	size_t nw = (n + 64) / 64;
+	uint64_t seed = 0x5eed0f11e5ULL;
+
+	memset(s, 0, sizeof(*s));
+	s->ops = ops;
+	s->n = n;
+	s->md = md;
+	s->sh = sh;
+	s->budget = budget;
+	s->ent = malloc((2 * n + 1) * sizeof(*s->ent));
+	s->bits = calloc(nw, sizeof(*s->bits));
+	s->z = malloc((n + 1) * sizeof(*s->z));
+	s->stack = malloc((n + 1) * sizeof(*s->stack));
+	s->tcap = 1024;
+	s->tab = malloc(s->tcap * sizeof(*s->tab));
+	s->acap = 1024;
+	s->arena = malloc(s->acap * sizeof(*s->arena));
+	ev = malloc((2 * n + 1) * sizeof(*ev));
+	where = malloc((2 * n + 1) * sizeof(*where));
+	if (!s->ent || !s->bits || !s->z || !s->stack || !s->tab || !s->arena || !ev || !where) {
+		free(ev);
+		free(where);
+		search_release(s);
+		return -ENOMEM;
+	}
+	memset(s->tab, 0xff, s->tcap * sizeof(*s->tab));
+	for (size_t i = 0; i < n; i++) {
+		s->z[i] = mix64(seed += 0x9e3779b97f4a7c15ULL);
+		ev[2 * i] = (struct ev){ ops[i].call, (uint32_t)i, 0 };
+		ev[2 * i + 1] = (struct ev){ ops[i].ret, (uint32_t)i, 1 };
+	}
+	qsort(ev, 2 * n, sizeof(*ev), cmp_ev);
+	/* entry 0 is the head sentinel; event k is entry k + 1 */
+	s->ent[0] = (struct lin_ent){ -1, n ? 1 : -1, -1, 0 };
+	for (size_t k = 0; k < 2 * n; k++) {
+		int32_t e = (int32_t)k + 1;
+		s->ent[e] = (struct lin_ent){ e - 1, k + 1 < 2 * n ? e + 1 : -1, -1, ev[k].op };
+		if (!ev[k].ret)
+			where[ev[k].op] = e;
+		else
+			s->ent[where[ev[k].op]].match = e;
+	}
+	free(ev);
+	free(where);
+	return account(s, (2 * n + 1) * sizeof(*s->ent) + nw * 8 + (n + 1) * 8 +
+				  (n + 1) * sizeof(*s->stack) + s->tcap * sizeof(*s->tab) +
+				  s->acap * 4);
+}
+
+static inline void lift(struct lin_ent *ent, int32_t e)
+{
+	int32_t r = ent[e].match;
+
+	ent[ent[e].prev].next = ent[e].next;
+	if (ent[e].next >= 0)
+		ent[ent[e].next].prev = ent[e].prev;
+	ent[ent[r].prev].next = ent[r].next;
+	if (ent[r].next >= 0)
+		ent[ent[r].next].prev = ent[r].prev;
+}
+
+static inline void unlift(struct lin_ent *ent, int32_t e)
+{
+	int32_t r = ent[e].match;
+
+	ent[ent[r].prev].next = r;
+	if (ent[r].next >= 0)
+		ent[ent[r].next].prev = r;
+	ent[ent[e].prev].next = e;
+	if (ent[e].next >= 0)
+		ent[ent[e].next].prev = e;
+}
+
+static inline size_t slot_of(uint64_t h, uint32_t state, size_t cap)
+{
+	return mix64(h ^ ((uint64_t)state * 0x9e3779b97f4a7c15ULL)) & (cap - 1);
+}
+
+static inline int in_set(const uint64_t *bits, uint32_t i)
+{
+	return (bits[i >> 6] >> (i & 63)) & 1;
+}
+
+static int same_set(const struct lin_search *s, const struct lin_centry *c, size_t cnt,
+		    uint32_t m, uint32_t hi)
+{
+	uint32_t k = c->k & ~CE_FORM_B;
+	const uint32_t *l = s->arena + c->off;
+
+	if (!(c->k & CE_FORM_B)) {
+		if (cnt != (size_t)c->pos + k || m < c->pos)
+			return 0;
+		for (uint32_t i = 0; i < k; i++)
+			if (!in_set(s->bits, l[i]))
+				return 0;
+	} else {
+		if (hi != c->pos || cnt + k != c->pos)
+			return 0;
+		for (uint32_t i = 0; i < k; i++)
+			if (in_set(s->bits, l[i]))
+				return 0;
+	}
+	return 1;
+}
+
+static int grow_table(struct lin_search *s)
+{
+	size_t nc = s->tcap * 2;
+	struct lin_centry *t;
+	int r;
+
+	if ((r = account(s, s->tcap * sizeof(*t))) < 0)
+		return r;
+	if (!(t = malloc(nc * sizeof(*t))))
+		return -ENOMEM;
+	memset(t, 0xff, nc * sizeof(*t));
+	for (size_t i = 0; i < s->tcap; i++) {
+		if (s->tab[i].pos == CE_EMPTY)
+			continue;
+		size_t j = slot_of(s->tab[i].h, s->tab[i].state, nc);
+		while (t[j].pos != CE_EMPTY)
+			j = (j + 1) & (nc - 1);
+		t[j] = s->tab[i];
+	}
+	free(s->tab);
+	s->tab = t;
+	s->tcap = nc;
+	return 0;
+}
+
+/* Remember (S, state): 1 when new, 0 when seen before, < 0 on a limit. */
+static int cache_add(struct lin_search *s, uint64_t h, uint32_t state, size_t cnt, uint32_t m,
+		     uint32_t hi)
+{
+	size_t j, ka, kb, k;
+	struct lin_centry *c;
+	int r;
+
+	for (j = slot_of(h, state, s->tcap); s->tab[j].pos != CE_EMPTY; j = (j + 1) & (s->tcap - 1)) {
+		c = &s->tab[j];
+		if (c->h == h && c->state == state && same_set(s, c, cnt, m, hi))
+			return 0;
+	}
+	ka = cnt - m;  /* linearized ops above the first unlinearized one */
+	kb = hi - cnt; /* unlinearized ops below the highest linearized one */
+	k = ka <= kb ? ka : kb;
+	if (s->na + k > s->acap) {
+		size_t nc = s->acap * 2;
+		while (nc < s->na + k)
+			nc *= 2;
+		if ((r = account(s, (nc - s->acap) * 4)) < 0)
+			return r;
+		uint32_t *a = realloc(s->arena, nc * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		s->arena = a;
+		s->acap = nc;
+	}
+	c = &s->tab[j];
+	c->h = h;
+	c->state = state;
+	c->off = (uint32_t)s->na;
+	if (ka <= kb) {
+		c->pos = m;
+		c->k = (uint32_t)ka;
+		for (size_t w = (m + 1) >> 6, got = 0; got < ka; w++) {
+			uint64_t b = s->bits[w];
+			if (w == (m + 1) >> 6)
+				b &= ~0ULL << ((m + 1) & 63);
+			while (b && got < ka) {
+				s->arena[s->na++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
+				b &= b - 1;
+				got++;
+			}
+		}
+	} else {
+		c->pos = hi;
+		c->k = (uint32_t)kb | CE_FORM_B;
+		for (size_t w = m >> 6, got = 0; got < kb; w++) {
+			uint64_t b = ~s->bits[w];
+			if (w == m >> 6)
+				b &= ~0ULL << (m & 63);
+			while (b && got < kb) {
+				s->arena[s->na++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
+				b &= b - 1;
+				got++;
+			}
+		}
+	}
+	if (2 * ++s->tn > s->tcap && (r = grow_table(s)) < 0)
+		return r;
+	return 1;
+}
+
+static int limits_hit(struct lin_search *s)
+{
+	int st = atomic_load_explicit(&s->sh->stop, memory_order_relaxed);
+
+	if (st && !(st == SR_STOPPED && s->own_violation))
+		return st;
+	if (s->sh->deadline && now_ns() > s->sh->deadline) {
+		atomic_store(&s->sh->stop, SR_TIME);
+		return SR_TIME;
+	}
+	return 0;
+}
+
+/* A pure op (a read, a failed compare) changes no state. When one can take
+ * effect now it may be linearized now without losing any linearization:
+ * moving it earlier in a valid order changes no other op's state, and no
+ * unlinearized op must precede it (it is callable). So the search takes it
+ * without trying alternatives at this level ("forced"). */
+static inline int is_pure(const struct lin_op *op)
+{
+	return op->kind == FL_LIN_READ || op->kind == FL_LIN_READ_ALL ||
+	       (op->kind == FL_LIN_CAS && (op->flags & FL_LIN_CAS_FAILED));
+}
+
+/* Run WGL from state init: SR_OK, SR_VIOLATION, SR_TIME, SR_MEMORY, SR_BUDGET,
+ * SR_STOPPED or -ENOMEM. */
+static int search_run(struct lin_search *s, uint32_t init)
+{
+	struct lin_ent *ent = s->ent;
+	const struct lin_op *ops = s->ops;
+	uint64_t *bits = s->bits, h = 0;
+	uint32_t state = init, hi = 0;
+	size_t cnt = 0, sp = 0;
+	int32_t e = ent[0].next;
+	int r, forced = 0, level = 1; /* level: e is the first entry tried at this level */
+
+	s->best = 0;
+	while (ent[0].next >= 0) {
+		if (!(++s->steps & 0xfff)) {
+			if ((r = limits_hit(s)))
+				return r;
+			if (s->budget && s->steps > s->budget)
+				return SR_BUDGET;
+		}
+		if (level) {
+			/* a pure op that holds now goes first, alone */
+			level = 0;
+			forced = 0;
+			for (int32_t f = e; ent[f].match >= 0; f = ent[f].next) {
+				const struct lin_op *op = &ops[ent[f].op];
+				uint32_t ns;
+				if (is_pure(op) && lin_step(s->md, state, op, &ns) > 0) {
+					e = f;
+					forced = 1;
+					break;
+				}
+			}
+		}
+		struct lin_ent *x = &ent[e];
+		if (x->match >= 0) {
+			uint32_t o = x->op, ns;
+			r = lin_step(s->md, state, &ops[o], &ns);
+			if (r < 0)
+				return r;
+			if (r) {
+				uint32_t nhi = o + 1 > hi ? o + 1 : hi, m;
+				bits[o >> 6] |= 1ULL << (o & 63);
+				h ^= s->z[o];
+				cnt++;
+				lift(ent, e);
+				m = ent[0].next >= 0 ? ent[ent[0].next].op : (uint32_t)s->n;
+				r = cache_add(s, h, ns, cnt, m, nhi);
+				if (r > 0) {
+					s->stack[sp++] = (struct lin_frame){ e, state, hi, (uint32_t)forced };
+					state = ns;
+					hi = nhi;
+					if (m > s->best)
+						s->best = m;
+					e = ent[0].next;
+					level = 1;
+					continue;
+				}
+				if (r < 0) {
+					if (r == -ENOSPC) {
+						atomic_store(&s->sh->stop, SR_MEMORY);
+						return SR_MEMORY;
+					}
+					return r;
+				}
+				unlift(ent, e);
+				bits[o >> 6] &= ~(1ULL << (o & 63));
+				h ^= s->z[o];
+				cnt--;
+				if (forced) {
+					/* the forced configuration failed before: so does this level */
+					e = -1;
+					goto backtrack;
+				}
+			}
+			e = x->next;
+			continue;
+		}
+	backtrack:
+		/* a return entry: nothing more to try at this level */
+		for (;;) {
+			if (!sp)
+				return SR_VIOLATION;
+			struct lin_frame f = s->stack[--sp];
+			uint32_t o = ent[f.e].op;
+			state = f.state;
+			hi = f.hi;
+			unlift(ent, f.e);
+			bits[o >> 6] &= ~(1ULL << (o & 63));
+			h ^= s->z[o];
+			cnt--;
+			if (!f.forced) {
+				e = ent[f.e].next;
+				forced = 0;
+				break;
+			}
+		}
+	}
+	s->best = s->n;
+	return SR_OK;
+}
+
+/* --- partitions ------------------------------------------------------------------ */
+
+struct lin_job {
+	const struct fl_lin_history *h;
+	enum fl_lin_model m;
+	struct lin_shared *sh;
+	const struct lin_kvpre *pre;
+	int window_effort;
+	uint32_t *idx; /* this key's op indices, by call time */
+	size_t n;
+	struct fl_lin_part *out;
+	int err;
+};
+
+/* Window [a, e] of part ops: ops a..e, plus earlier ops still pending at
+ * ops[a].call made optional (an unknown outcome; reads and failed cases
+ * dropped, they change nothing). Checked from any initial state. */
+static int window_fails(struct lin_job *j, struct lin_model *md, const struct lin_op *ops,
+			size_t a, size_t e, struct lin_op *buf, size_t *nbuf)
+{
+	struct lin_search s;
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < a; i++) {
+		struct lin_op o = ops[i];
+		if (o.ret < ops[a].call)
+			continue;
+		if (o.kind == FL_LIN_READ || o.kind == FL_LIN_READ_ALL ||
+		    (o.flags & FL_LIN_CAS_FAILED))
+			continue;
+		o.ret = FL_LIN_INF;
+		o.flags = 0;
+		buf[n++] = o;
+	}
+	for (size_t i = a; i <= e; i++)
+		buf[n++] = ops[i];
+	*nbuf = n;
+	if ((r = search_init(&s, buf, n, md, j->sh, 8000)) < 0) {
+		search_release(&s);
+		return r == -ENOSPC ? 0 : r;
+	}
+	s.own_violation = 1;
+	r = search_run(&s, LIN_ANY);
+	search_release(&s);
+	return r == SR_VIOLATION ? 1 : r < 0 ? r : 0;
+}
+
+static int find_window(struct lin_job *j, struct lin_model *md, const struct lin_op *ops, size_t n,
+		       size_t f)
+{
+	struct fl_lin_part *p = j->out;
+	struct lin_op *buf = malloc(n * sizeof(*buf)), *best = NULL;
+	size_t last = f, nbuf, nbest = 0;
+	int effort = j->window_effort ? j->window_effort : 64, r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (last + 1 < n && ops[last + 1].call <= ops[f].ret)
+		last++;
+	for (size_t e = f; effort > 0 && e <= last && e < f + 8; e++) {
+		for (size_t a = e; a-- > 0 && e - a <= 48 && effort > 0;) {
+			effort--;
+			if ((r = window_fails(j, md, ops, a, e, buf, &nbuf)) < 0)
+				goto out;
+			if (r) {
+				if (!best || nbuf < nbest) {
+					free(best);
+					best = buf;
+					nbest = nbuf;
+					if (!(buf = malloc(n * sizeof(*buf)))) {
+						r = -ENOMEM;
+						goto out;
+					}
+				}
+				break;
+			}
+			if (atomic_load(&j->sh->stop) && atomic_load(&j->sh->stop) != SR_STOPPED)
+				effort = 0;
+		}
+	}
+	r = 0;
+	p->window_verified = best != NULL;
+	if (!best) {
+		nbest = last + 1;
+		best = buf;
+		buf = NULL;
+		memcpy(best, ops, nbest * sizeof(*best));
+	}
+	if (!(p->window = malloc(nbest * sizeof(*p->window)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nbest; i++)
+		p->window[i] = best[i].gidx;
+	p->nwindow = nbest;
+out:
+	free(buf);
+	free(best);
+	return r;
+}
+
+static void run_job(struct lin_job *j)
+{
+	struct fl_lin_part *p = j->out;
+	struct lin_model md;
+	struct lin_search s;
+	struct lin_op *ops = NULL;
+	int64_t t0 = now_ns();
+	int r;
+
+	p->nops = j->n;
+	if ((r = lin_model_init(&md, j->m, j->h, j->pre)) < 0)
+		goto out;
+	if (!(ops = malloc((j->n + 1) * sizeof(*ops)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < j->n; i++)
+		if ((r = lin_model_map(&md, &j->h->ops[j->idx[i]], j->idx[i], &ops[i])) < 0)
+			goto out;
+	r = search_init(&s, ops, j->n, &md, j->sh, 0);
+	if (r == -ENOSPC) {
+		r = SR_MEMORY;
+	} else if (r >= 0) {
+		r = search_run(&s, 0); /* nil, "", {} are all id 0 */
+		p->prefix = s.best;
+		p->steps = s.steps;
+		p->cache_entries = s.tn;
+	}
+	search_release(&s);
+	if (r < 0)
+		goto out;
+	switch (r) {
+	case SR_OK:
+		p->verdict = FL_LIN_OK;
+		break;
+	case SR_VIOLATION:
+		if (!j->sh->all_keys) {
+			int zero = 0;
+			atomic_compare_exchange_strong(&j->sh->stop, &zero, SR_STOPPED);
+		}
+		p->verdict = FL_LIN_VIOLATION;
+		p->failed_op = ops[p->prefix].gidx;
+		if (j->window_effort >= 0)
+			r = find_window(j, &md, ops, j->n, p->prefix);
+		break;
+	default:
+		p->verdict = FL_LIN_UNKNOWN;
+		p->limit = r == SR_TIME ? FL_LIN_LIMIT_TIME : r == SR_STOPPED ? FL_LIN_LIMIT_STOPPED :
+			   FL_LIN_LIMIT_MEMORY;
+		break;
+	}
+out:
+	if (r < 0)
+		j->err = r;
+	p->elapsed_ns = now_ns() - t0;
+	free(ops);
+	lin_model_release(&md);
+}
+
+struct lin_pool {
+	struct lin_job *jobs;
+	size_t n;
+	atomic_size_t next;
+};
+
+static void *worker(void *arg)
+{
+	struct lin_pool *pool = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&pool->next, 1)) < pool->n)
+		run_job(&pool->jobs[i]);
+	return NULL;
+}
+
+static int cmp_job_size(const void *a, const void *b)
+{
+	const struct lin_job *x = a, *y = b;
+
+	return x->n < y->n ? 1 : x->n > y->n ? -1 : 0;
+}
+
+static int cmp_idx_call(const void *a, const void *b, void *arg)
+{
+	const struct fl_lin_op *ops = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	if (ops[x].call != ops[y].call)
+		return ops[x].call < ops[y].call ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+void fl_lin_result_free(struct fl_lin_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nparts; i++)
+		free(r->parts[i].window);
+	free(r->parts);
+	free(r);
+}
+
+int fl_lin_check(const struct fl_lin_history *h, enum fl_lin_model m,
+		 const struct fl_lin_limits *lim, struct fl_lin_result **out)
+{
+	struct fl_lin_limits dflt = { 0 };
+	struct lin_shared sh = { 0 };
+	struct lin_kvpre pre = { 0 };
+	struct fl_lin_result *res = NULL;
+	struct lin_job *jobs = NULL;
+	struct lin_pool pool = { 0 };
+	size_t *count = NULL, *start = NULL, nparts = 0;
+	uint32_t *idx = NULL;
+	pthread_t *th = NULL;
+	int64_t t0 = now_ns();
+	int nth, r = 0;
+
+	if ((unsigned)m >= FL_LIN_MODEL__N || fl_lin_history_invalid_for(h, m) >= 0)
+		return -EINVAL;
+	if (h->n >= UINT32_MAX / 2)
+		return -E2BIG;
+	if (!lim)
+		lim = &dflt;
+	sh.deadline = lim->timeout_ns > 0 ? t0 + lim->timeout_ns : 0;
+	sh.mem_limit = lim->memory_bytes ? lim->memory_bytes : (size_t)1 << 30;
+	sh.all_keys = lim->all_keys;
+	nth = lim->threads > 0 ? lim->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (nth < 1)
+		nth = 1;
+
+	res = calloc(1, sizeof(*res));
+	count = calloc(h->nkeys + 1, sizeof(*count));
+	start = calloc(h->nkeys + 1, sizeof(*start));
+	idx = malloc((h->n + 1) * sizeof(*idx));
+	if (!res || !count || !start || !idx) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < h->n; i++)
+		count[h->ops[i].key]++;
+	for (size_t k = 0, at = 0; k < h->nkeys; k++) {
+		start[k] = at;
+		at += count[k];
+		nparts += count[k] > 0;
+	}
+	for (size_t i = 0; i < h->n; i++)
+		idx[start[h->ops[i].key]++] = (uint32_t)i;
+	if (m == FL_LIN_KV && (r = lin_kvpre_init(&pre, h)) < 0)
+		goto out;
+	res->parts = calloc(nparts + 1, sizeof(*res->parts));
+	jobs = calloc(nparts + 1, sizeof(*jobs));
+	if (!res->parts || !jobs) {
+		r = -ENOMEM;
+		goto out;
+	}
+	res->nparts = nparts;
+	for (size_t k = 0, p = 0, at = 0; k < h->nkeys; k++) {
+		if (!count[k])
+			continue;
+		qsort_r(idx + at, count[k], sizeof(*idx), cmp_idx_call, h->ops);
+		res->parts[p].key = (uint32_t)k;
+		res->parts[p].failed_op = -1;
+		jobs[p] = (struct lin_job){ h, m, &sh, &pre, lim->window_effort, idx + at, count[k],
+					    &res->parts[p], 0 };
+		at += count[k];
+		p++;
+	}
+	/* biggest first, so one huge key does not start last; results stay in key order */
+	qsort(jobs, nparts, sizeof(*jobs), cmp_job_size);
+	pool.jobs = jobs;
+	pool.n = nparts;
+	if ((size_t)nth > nparts)
+		nth = (int)nparts;
+	if (nth > 1 && !(th = calloc((size_t)nth, sizeof(*th)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (nth > 1) {
+		int started = 0;
+		for (int t = 0; t < nth; t++)
+			if (!pthread_create(&th[t], NULL, worker, &pool))
+				started++;
+			else
+				break;
+		if (!started)
+			worker(&pool);
+		for (int t = 0; t < started; t++)
+			pthread_join(th[t], NULL);
+	} else {
+		worker(&pool);
+	}
+	for (size_t p = 0; p < nparts; p++)
+		if (jobs[p].err && !r)
+			r = jobs[p].err;
+	if (r < 0)
+		goto out;
+	res->verdict = FL_LIN_OK;
+	for (size_t p = 0; p < nparts; p++) {
+		struct fl_lin_part *pt = &res->parts[p];
+		if (pt->verdict == FL_LIN_VIOLATION)
+			res->verdict = FL_LIN_VIOLATION;
+		else if (pt->verdict == FL_LIN_UNKNOWN && res->verdict == FL_LIN_OK) {
+			res->verdict = FL_LIN_UNKNOWN;
+			res->limit = pt->limit;
+		}
+	}
+	if (res->verdict != FL_LIN_UNKNOWN)
+		res->limit = FL_LIN_LIMIT_NONE;
+	res->peak_cache_bytes = atomic_load(&sh.peak);
+	res->elapsed_ns = now_ns() - t0;
+out:
+	lin_kvpre_release(&pre);
+	free(th);
+	free(jobs);
+	free(idx);
+	free(count);
+	free(start);
+	if (r < 0) {
+		fl_lin_result_free(res);
+		return r;
+	}
+	*out = res;
+	return 0;
+}

@@ -1,6 +1,10 @@
 /* results.json, junit.xml and the verdict of a run (see report.h). */
 #include "faultline/report.h"
 
+#include "faultline/check_cli.h"
+#include "faultline/check_input.h"
+#include "faultline/linear.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -313,6 +317,80 @@ int fl_junit_write(const char *path, json_t *const *results, size_t n, char *err
 	return 0;
 }
 
+/* The linearizable check of a run: its history through the checker
+ * (linear.h), with the model the history implies and the scenario's
+ * timeout. */
+static void check_linearizable(const struct fl_scenario *s, const char *history,
+			       struct fl_check_result *r)
+{
+	struct fl_lin_history *h = NULL;
+	struct fl_lin_result *lr = NULL;
+	struct fl_lin_limits lim = { .timeout_ns = s->checks.linearizable_timeout_ns };
+	struct fl_diags dg = { 0 };
+	enum fl_check_format fmt;
+	enum fl_lin_model m;
+	int rc;
+
+	snprintf(r->name, sizeof(r->name), "linearizable");
+	r->figures = json_object();
+	r->verdict = FL_UNKNOWN;
+	rc = fl_check_load(history, FL_CHECK_FAULTLINE, &h, &fmt, &m, &dg);
+	if (rc < 0) {
+		snprintf(r->why, sizeof(r->why), "the history cannot be read: %s",
+			 dg.n ? dg.v[0].msg : strerror(-rc));
+		goto out;
+	}
+	if ((rc = fl_lin_check(h, m, &lim, &lr)) < 0) {
+		snprintf(r->why, sizeof(r->why), "the checker failed: %s", strerror(-rc));
+		goto out;
+	}
+	json_object_set_new(r->figures, "model", json_string(fl_lin_model_to_string(m)));
+	json_object_set_new(r->figures, "ops", json_integer((json_int_t)h->n));
+	json_object_set_new(r->figures, "keys", json_integer((json_int_t)lr->nparts));
+	json_object_set_new(r->figures, "elapsed_ms", json_real((double)lr->elapsed_ns / 1e6));
+	if (lr->verdict == FL_LIN_OK) {
+		r->verdict = FL_PASS;
+		snprintf(r->why, sizeof(r->why), "%zu ops on %zu keys (%s model), checked in %.0f ms",
+			 h->n, lr->nparts, fl_lin_model_to_string(m), (double)lr->elapsed_ns / 1e6);
+	} else if (lr->verdict == FL_LIN_UNKNOWN) {
+		snprintf(r->why, sizeof(r->why), "%s after %.1f s (linearizable.timeout)",
+			 fl_lin_limit_to_string(lr->limit), (double)lr->elapsed_ns / 1e9);
+	} else {
+		for (size_t k = 0; k < lr->nparts; k++) {
+			const struct fl_lin_part *pt = &lr->parts[k];
+			json_t *win = json_array();
+			char what[400];
+			if (pt->verdict != FL_LIN_VIOLATION)
+				continue;
+			fl_lin_describe_op(h, (size_t)pt->failed_op, what, sizeof(what));
+			for (size_t w = 0; w < pt->nwindow; w++) {
+				char wb[400];
+				fl_lin_describe_op(h, pt->window[w], wb, sizeof(wb));
+				json_array_append_new(win, json_pack("{s:I, s:s}", "line",
+								     (json_int_t)h->ops[pt->window[w]].src,
+								     "op", wb));
+			}
+			json_object_set_new(r->figures, "violation",
+					    json_pack("{s:s, s:I, s:I, s:I, s:s, s:o, s:b}", "key",
+						      h->keys[pt->key], "key_ops", (json_int_t)pt->nops,
+						      "prefix", (json_int_t)pt->prefix, "failed_line",
+						      (json_int_t)h->ops[pt->failed_op].src, "failed_op",
+						      what, "window", win, "window_verified",
+						      pt->window_verified));
+			r->verdict = FL_FAIL;
+			snprintf(r->why, sizeof(r->why),
+				 "key '%s' is not linearizable: no order fits history.jsonl %s "
+				 "(%s window of %zu ops)", h->keys[pt->key], what,
+				 pt->window_verified ? "a" : "an unverified", pt->nwindow);
+			break;
+		}
+	}
+out:
+	fl_lin_result_free(lr);
+	fl_lin_history_free(h);
+	fl_diags_release(&dg);
+}
+
 int fl_run_verdict(const char *dir, const struct fl_scenario *s, FILE *out)
 {
 	struct fl_check_result res[16];
@@ -331,11 +409,8 @@ int fl_run_verdict(const char *dir, const struct fl_scenario *s, FILE *out)
 		return 2;
 	}
 	if (s->checks.linearizable) {
-		snprintf(res[n].name, sizeof(res[n].name), "linearizable");
-		res[n].verdict = FL_UNKNOWN;
-		snprintf(res[n].why, sizeof(res[n].why),
-			 "the linearizability checker is not built in yet");
-		res[n++].figures = json_object();
+		snprintf(path, sizeof(path), "%s/history.jsonl", dir);
+		check_linearizable(s, path, &res[n++]);
 	}
 	n += fl_invariants_check(s, &d, res + n);
 	fprintf(out, "\n%-16s %-8s %s\n", "check", "verdict", "why");

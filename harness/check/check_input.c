@@ -51,7 +51,7 @@ struct pend {
 	int64_t call, line;
 	uint32_t key, a, b;
 	uint8_t kind, open, flags;
-	uint16_t process;
+	uint32_t process;
 };
 
 struct parser {
@@ -185,7 +185,7 @@ static int faultline_line(struct parser *ps, const char *line, size_t len, int64
 		p->call = json_integer_value(json_object_get(o, "t"));
 		p->line = ln;
 		p->kind = (uint8_t)kinds[fk];
-		p->process = (uint16_t)json_integer_value(json_object_get(o, "process"));
+		p->process = (uint32_t)json_integer_value(json_object_get(o, "process"));
 		if ((id = fl_lin_history_key(ps->h, key ? key : "", key ? strlen(key) : 0)) < 0)
 			goto oom;
 		p->key = (uint32_t)id;
@@ -356,7 +356,7 @@ static int etcd_line(struct parser *ps, const char *line, int64_t ln)
 		p->call = ln;
 		p->line = ln;
 		p->kind = (uint8_t)kind;
-		p->process = (uint16_t)proc;
+		p->process = (uint32_t)proc;
 		if ((id = fl_lin_history_key(ps->h, "", 0)) < 0) /* one register */
 			return (int)id;
 		p->key = (uint32_t)id;
@@ -543,7 +543,7 @@ static int edn_line(struct parser *ps, const char *line, int64_t ln)
 		p->line = ln;
 		p->kind = (uint8_t)kind;
 		p->key = (uint32_t)kid;
-		p->process = (uint16_t)proc;
+		p->process = (uint32_t)proc;
 		p->a = (uint32_t)id;
 		p->open = 1;
 		return 0;

@@ -2,6 +2,12 @@
  * per file and the details of violations. Never exits (main() does). */
 #include "faultline/check_cli.h"
 
+#include <jansson.h>
+#include <sys/stat.h>
+
+#include "faultline/report.h"
+#include "faultline/scenario.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -117,6 +123,50 @@ void fl_lin_print_details(FILE *out, const struct fl_lin_history *h,
 	}
 }
 
+/* A run directory: judge it again with every check its scenario enables
+ * (the scenario as it ran: scenario.yaml and the --set overrides from
+ * run.json). Returns fl_run_verdict's status. */
+static int check_run_dir(const char *dir)
+{
+	char path[4200];
+	json_t *meta, *ov;
+	char **overrides = NULL;
+	size_t n = 0, idx;
+	struct fl_diags d;
+	struct fl_scenario *s = NULL;
+	json_t *v;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	if (!(meta = json_load_file(path, 0, NULL))) {
+		fprintf(stderr, "%s: not a history file, nor a run directory (no readable run.json)\n",
+			dir);
+		return CHECK_USAGE;
+	}
+	ov = json_object_get(meta, "overrides");
+	overrides = calloc(json_array_size(ov) + 1, sizeof(*overrides));
+	json_array_foreach(ov, idx, v)
+		if (overrides && json_is_string(v))
+			overrides[n++] = (char *)json_string_value(v);
+	snprintf(path, sizeof(path), "%s/scenario.yaml", dir);
+	fl_diags_init(&d);
+	if (!overrides || fl_scenario_load(path, overrides, n, &d, &s) < 0) {
+		fl_diags_print(&d, stderr);
+		fl_diags_release(&d);
+		free(overrides);
+		json_decref(meta);
+		return CHECK_USAGE;
+	}
+	fl_diags_release(&d);
+	printf("%s: run of %s, seed %" JSON_INTEGER_FORMAT "\n", dir, s->name,
+	       json_integer_value(json_object_get(meta, "seed")));
+	rc = fl_run_verdict(dir, s, stdout);
+	fl_scenario_free(s);
+	free(overrides);
+	json_decref(meta);
+	return rc;
+}
+
 int fl_cmd_check(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -203,6 +253,16 @@ int fl_cmd_check(int argc, char **argv)
 		int64_t bad_op;
 		int r;
 
+		{
+			struct stat st;
+			if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+				r = check_run_dir(argv[i]);
+				any_viol |= r == CHECK_VIOLATION;
+				any_bad |= r == CHECK_USAGE;
+				any_unknown |= r == CHECK_UNKNOWN;
+				continue;
+			}
+		}
 		fl_diags_init(&d);
 		r = fl_check_load(argv[i], format, &h, &fmt, &m, &d);
 		if (r < 0) {

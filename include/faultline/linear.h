@@ -66,7 +66,7 @@ struct fl_lin_op {
 	uint32_t key;       /* id from fl_lin_history_key(): the partition */
 	uint8_t kind;       /* enum fl_lin_kind */
 	uint8_t flags;      /* FL_LIN_CAS_FAILED */
-	uint16_t process;   /* the client, for reports only */
+	uint32_t process;   /* the client, for reports only */
 	uint32_t a, b;
 	int64_t src;        /* the caller's reference (input line number), for reports */
 };

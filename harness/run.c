@@ -365,6 +365,11 @@ static void *nemesis_main(void *arg)
 		       rc < 0 ? ": " : "", rc < 0 ? err : "");
 		fflush(stdout);
 	}
+	/* faults without 'for' hold until the run ends (or Ctrl-C) */
+	while (!interrupted) {
+		struct timespec ts = { 0, 20 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
 	/* whatever still holds is healed now */
 	for (size_t i = 0; i < p->nsteps; i++) {
 		char id[32], err[512];

@@ -852,7 +852,7 @@ static int cmd_run(int argc, char **argv)
 		char buf[8192];
 		size_t got;
 		pid_t pid;
-		int st;
+		int st, is_copy = 0;
 
 		mkdir(o.runs_dir, 0755);
 		if (k <= 0 || fl_vm_runner(runner, sizeof(runner)) < 0 || !realpath(o.runs_dir, runs)) {
@@ -861,6 +861,14 @@ static int cmd_run(int argc, char **argv)
 			goto out;
 		}
 		self[k] = 0;
+		/* the guest sees the host's files read-only, except /tmp and /run
+		 * (its own): a scenario elsewhere is used where it is, so that
+		 * paths relative to it (exec scripts) still work; one in /tmp or
+		 * /run is copied into the shared runs directory */
+		if (realpath(argv[optind], copy) && strncmp(copy, "/tmp/", 5) &&
+		    strncmp(copy, "/run/", 5))
+			goto copied;
+		is_copy = 1;
 		snprintf(copy, sizeof(copy), "%s/.%s.yaml", runs, s->name);
 		if (!(in = fopen(argv[optind], "r")) || !(out = fopen(copy, "w"))) {
 			fprintf(stderr, "faultline run --vm: cannot copy the scenario into '%s'\n", runs);
@@ -872,6 +880,7 @@ static int cmd_run(int argc, char **argv)
 			fwrite(buf, 1, got, out);
 		fclose(in);
 		fclose(out);
+copied:
 		snprintf(seedbuf, sizeof(seedbuf), "%llu", (unsigned long long)seed);
 		args[n++] = runner;
 		args[n++] = (char *)"--share";
@@ -897,10 +906,12 @@ static int cmd_run(int argc, char **argv)
 			_exit(127);
 		}
 		if (pid < 0 || waitpid(pid, &st, 0) < 0) {
-			unlink(copy);
+			if (is_copy)
+				unlink(copy);
 			goto out;
 		}
-		unlink(copy);
+		if (is_copy)
+			unlink(copy); /* never the user's own file */
 		rc = WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_USAGE;
 		if (rc == 125)
 			rc = EXIT_USAGE;

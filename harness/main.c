@@ -774,74 +774,44 @@ static int cmd_doctor(int argc, char **argv)
 
 static void usage_run(FILE *f)
 {
-	fprintf(f, "usage: faultline run [--seed N] [--set PATH=VALUE]... [--runs DIR] [--vm] FILE\n"
+	fprintf(f, "usage: faultline run [--seed N] [--set PATH=VALUE]... [--runs DIR] [--vm]\n"
+		   "                     [--junit FILE] [--keep N] FILE|DIR...\n"
 		   "\n"
 		   "Brings the scenario's cluster up, starts the system on every node, drives the\n"
-		   "workload while the nemesis applies the plan, heals, takes everything down, and\n"
-		   "keeps plan.json, history.jsonl, faults.jsonl and the nodes' logs in\n"
+		   "workload while the nemesis applies the plan, heals, takes everything down,\n"
+		   "judges the run with the scenario's checks, and keeps everything (plan, history,\n"
+		   "faults, status samples, digests, logs, results.json, junit.xml) in\n"
 		   "DIR/<scenario>-<UTC time>-<seed>/ (DIR defaults to ./runs). Needs root.\n"
+		   "Several files, or directories of *.yaml, run in turn with one summary.\n"
 		   "\n"
-		   "  --vm   run inside a micro-VM on the stock kernel (kernels without netem)\n"
+		   "  --vm        run inside a micro-VM on the stock kernel (kernels without netem)\n"
+		   "  --junit F   also write one JUnit file with a testsuite per scenario\n"
+		   "  --keep N    keep only the newest N run directories of each scenario run\n"
 		   "\n"
-		   "exit status: 0 the run completed, 2 usage, configuration or environment error\n");
+		   "exit status (the worst over all scenarios): 0 every check passed, 1 a check\n"
+		   "failed, 3 a check could not decide, 2 usage, configuration or environment error\n");
 }
 
-static int cmd_run(int argc, char **argv)
+/* One scenario file through `run` (in place, or inside a micro-VM). Sets
+ * *name and *seed_out to find its run directory afterwards. */
+static int run_one(const char *file, struct overrides ov, uint64_t seed, int have_seed, int vm,
+		   const char *runs_dir, char *name, size_t namelen, uint64_t *seed_out)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },	     { "set", required_argument, NULL, 's' },
-		{ "seed", required_argument, NULL, 'S' },    { "runs", required_argument, NULL, 'r' },
-		{ "vm", no_argument, NULL, 'v' },	     { 0 },
-	};
-	struct overrides ov = { 0 };
 	struct fl_diags d;
 	struct fl_scenario *s = NULL;
-	struct fl_run_opts o = { .runs_dir = "runs" };
-	uint64_t seed = 0;
-	int ch, have_seed = 0, vm = 0, rc = EXIT_USAGE;
+	struct fl_run_opts o = { .runs_dir = runs_dir };
+	int rc = EXIT_USAGE;
 	char *agent = NULL;
 
-	while ((ch = getopt_long(argc, argv, "hs:S:r:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			usage_run(stdout);
-			free(ov.v);
-			return EXIT_OK;
-		case 's':
-			add_override(&ov, optarg);
-			break;
-		case 'S':
-			if (parse_seed(optarg, &seed) < 0) {
-				fprintf(stderr, "faultline run: bad --seed '%s'\n", optarg);
-				free(ov.v);
-				return EXIT_USAGE;
-			}
-			have_seed = 1;
-			break;
-		case 'r':
-			o.runs_dir = optarg;
-			break;
-		case 'v':
-			vm = 1;
-			break;
-		default:
-			usage_run(stderr);
-			free(ov.v);
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		usage_run(stderr);
-		free(ov.v);
-		return EXIT_USAGE;
-	}
 	fl_diags_init(&d);
-	if (fl_scenario_load(argv[optind], ov.v, ov.n, &d, &s) < 0) {
+	if (fl_scenario_load(file, ov.v, ov.n, &d, &s) < 0) {
 		fl_diags_print(&d, stderr);
 		goto out;
 	}
 	if (!have_seed)
 		seed = s->has_seed ? s->seed : fl_rng_fresh_seed();
+	snprintf(name, namelen, "%s", s->name);
+	*seed_out = seed;
 	if (vm) {
 		/* the same command inside a micro-VM; the runs directory is shared back */
 		char runner[PATH_MAX], runs[PATH_MAX], self[PATH_MAX], copy[PATH_MAX + 64],
@@ -865,12 +835,12 @@ static int cmd_run(int argc, char **argv)
 		 * (its own): a scenario elsewhere is used where it is, so that
 		 * paths relative to it (exec scripts) still work; one in /tmp or
 		 * /run is copied into the shared runs directory */
-		if (realpath(argv[optind], copy) && strncmp(copy, "/tmp/", 5) &&
+		if (realpath(file, copy) && strncmp(copy, "/tmp/", 5) &&
 		    strncmp(copy, "/run/", 5))
 			goto copied;
 		is_copy = 1;
 		snprintf(copy, sizeof(copy), "%s/.%s.yaml", runs, s->name);
-		if (!(in = fopen(argv[optind], "r")) || !(out = fopen(copy, "w"))) {
+		if (!(in = fopen(file, "r")) || !(out = fopen(copy, "w"))) {
 			fprintf(stderr, "faultline run --vm: cannot copy the scenario into '%s'\n", runs);
 			if (in)
 				fclose(in);
@@ -901,7 +871,7 @@ copied:
 		fflush(stdout);
 		pid = fork();
 		if (pid == 0) {
-			setenv("FL_SCENARIO_ORIG", argv[optind], 1); /* for the reproduce line */
+			setenv("FL_SCENARIO_ORIG", file, 1); /* for the reproduce line */
 			execv(runner, args);
 			_exit(127);
 		}
@@ -920,7 +890,7 @@ copied:
 	if (need_root("run") < 0)
 		goto out;
 	agent = agent_path();
-	o.scenario_path = argv[optind];
+	o.scenario_path = file;
 	o.seed = seed;
 	o.agent_path = agent;
 	o.overrides = ov.v;
@@ -930,6 +900,87 @@ out:
 	free(agent);
 	fl_scenario_free(s);
 	fl_diags_release(&d);
+	return rc;
+}
+
+struct run_one_ctx {
+	struct overrides ov;
+	uint64_t seed;
+	int have_seed, vm;
+};
+
+static int run_one_cb(void *ctx, const char *file, const char *runs_dir, char *name,
+		      size_t namelen, uint64_t *seed)
+{
+	struct run_one_ctx *c = ctx;
+
+	return run_one(file, c->ov, c->seed, c->have_seed, c->vm, runs_dir, name, namelen, seed);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },	     { "set", required_argument, NULL, 's' },
+		{ "seed", required_argument, NULL, 'S' },    { "runs", required_argument, NULL, 'r' },
+		{ "vm", no_argument, NULL, 'v' },	     { "junit", required_argument, NULL, 'j' },
+		{ "keep", required_argument, NULL, 'k' },    { 0 },
+	};
+	struct overrides ov = { 0 };
+	const char *runs_dir = "runs", *junit = NULL;
+	uint64_t seed = 0;
+	long keep = 0;
+	int ch, have_seed = 0, vm = 0, rc;
+
+	while ((ch = getopt_long(argc, argv, "hs:S:r:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			usage_run(stdout);
+			free(ov.v);
+			return EXIT_OK;
+		case 's':
+			add_override(&ov, optarg);
+			break;
+		case 'S':
+			if (parse_seed(optarg, &seed) < 0) {
+				fprintf(stderr, "faultline run: bad --seed '%s'\n", optarg);
+				free(ov.v);
+				return EXIT_USAGE;
+			}
+			have_seed = 1;
+			break;
+		case 'r':
+			runs_dir = optarg;
+			break;
+		case 'j':
+			junit = optarg;
+			break;
+		case 'k': {
+			char *end;
+			keep = strtol(optarg, &end, 10);
+			if (*end || keep < 1) {
+				fprintf(stderr, "faultline run: bad --keep '%s' (a count, at least 1)\n",
+					optarg);
+				free(ov.v);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case 'v':
+			vm = 1;
+			break;
+		default:
+			usage_run(stderr);
+			free(ov.v);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage_run(stderr);
+		free(ov.v);
+		return EXIT_USAGE;
+	}
+	rc = fl_run_many(argc - optind, argv + optind, runs_dir, junit, keep, run_one_cb,
+			 &(struct run_one_ctx){ ov, seed, have_seed, vm });
 	free(ov.v);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #ifndef FAULTLINE_RUN_H
 #define FAULTLINE_RUN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "faultline/scenario.h"
@@ -31,5 +32,18 @@ struct fl_run_opts {
  * environment error (or a fault that could not be applied). Prints
  * progress, the table of checks (fl_run_verdict) and the reproduce line. */
 int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o);
+
+/* Several scenarios (nightly use): args are files or directories (their
+ * *.yaml, *.yml, sorted), run in turn through fn, which sets the scenario's
+ * name and seed so its run directory can be found in runs_dir. With more
+ * than one file, a summary table at the end; junit (may be NULL): one JUnit
+ * file with every run's testsuite (a run without a verdict appears as an
+ * error); keep > 0: after each run, only the newest `keep` run directories
+ * of that scenario stay. Returns the worst exit status: 2 (error) before 1
+ * (a check failed) before 3 (undecided) before 0. */
+typedef int (*fl_run_one_fn)(void *ctx, const char *file, const char *runs_dir, char *name,
+			     size_t namelen, uint64_t *seed);
+int fl_run_many(int nargs, char **args, const char *runs_dir, const char *junit, long keep,
+		fl_run_one_fn fn, void *ctx);
 
 #endif

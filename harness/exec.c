@@ -61,10 +61,15 @@ static int concrete(struct fl_exec *x, const struct fl_targets *t, uint64_t *mas
 		*mask = all;
 		return 0;
 	}
-	if (!x->resolve_leader || x->resolve_leader(x->ctx, &leader) < 0) {
+	if (!x->resolve_leader) {
 		snprintf(err, errlen, "target '%s' needs the system's current leader, which only "
 				      "'faultline run' knows", fl_target_kind_to_string(t->kind));
 		return -EOPNOTSUPP;
+	}
+	if (x->resolve_leader(x->ctx, &leader) < 0) {
+		snprintf(err, errlen, "target '%s': no node names a leader right now",
+			 fl_target_kind_to_string(t->kind));
+		return -EAGAIN;
 	}
 	*mask = t->kind == FL_TARGET_LEADER ? 1ull << leader : all & ~(1ull << leader);
 	return 0;

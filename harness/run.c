@@ -72,6 +72,7 @@ struct run {
 	uint64_t live[FL_OUTCOME__N];
 	volatile int progressing;
 	int tty;
+	int status_ms; /* per status call: the workload's op timeout, 1..10 s */
 };
 
 /* The leader most nodes name now ("-" when none), for the progress line. */
@@ -150,7 +151,7 @@ static void *sampler_main(void *arg)
 
 		if (!c && r->ops->client_open(&r->nodes, sm->node, &c, e, sizeof(e)) < 0)
 			c = NULL;
-		if (c && r->ops->status(c, 1000, &st, &oc, e, sizeof(e)) == 0) {
+		if (c && r->ops->status(c, r->status_ms, &st, &oc, e, sizeof(e)) == 0) {
 			pthread_mutex_lock(&r->mu);
 			snprintf(r->said_leader[sm->node], sizeof(r->said_leader[0]), "%s", st.leader);
 			pthread_mutex_unlock(&r->mu);
@@ -249,7 +250,7 @@ static int resolve_leader(void *ctx, int *leader)
 		enum fl_outcome oc;
 		char e[128];
 		if (!r->status_clients[i] ||
-		    r->ops->status(r->status_clients[i], 2000, &st, &oc, e, sizeof(e)) < 0 ||
+		    r->ops->status(r->status_clients[i], r->status_ms, &st, &oc, e, sizeof(e)) < 0 ||
 		    !st.leader[0])
 			continue;
 		for (size_t k = 0; k < r->nodes.n; k++)
@@ -439,6 +440,12 @@ static void print_reproduce(const struct fl_run_opts *o)
 int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 {
 	struct run r = { .s = s, .mu = PTHREAD_MUTEX_INITIALIZER, .tty = isatty(STDOUT_FILENO) };
+	/* a status call may be slow (an exec client runs a program per request) */
+	r.status_ms = (int)(s->workload.timeout_ns / 1000000);
+	if (r.status_ms < 1000)
+		r.status_ms = 1000;
+	if (r.status_ms > 10000)
+		r.status_ms = 10000;
 	char dir[512], path[700], err[512] = "", stamp[32], leader[64] = "";
 	const char *names[FL_MAX_NODES];
 	pid_t pids[FL_MAX_NODES] = { 0 };

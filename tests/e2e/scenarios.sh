@@ -40,8 +40,9 @@ run_scenario() {
 	want=${EXPECT_EXIT:-0}
 	check "$name: run exits with a verdict ($want), the table printed" \
 		sh -c "case ' $want ' in *' $st '*) ;; *) exit 1;; esac; grep -q '^check  *verdict  *why' '$T/$name.out'"
-	check "$name: no check fails$( [ -n "$EXPECT_EXIT" ] && echo ' (except as expected)')" \
-		sh -c "[ -n '$EXPECT_EXIT' ] || ! grep -q '^[a-z_]*  *FAIL ' '$T/$name.out'"
+	# the checks that may fail (redis: losing acknowledged writes is its known flaw)
+	check "$name: no check fails${MAY_FAIL:+ but $MAY_FAIL}" \
+		sh -c "! grep '^[a-z_]*  *FAIL ' '$T/$name.out' | grep -qv '^\\(${MAY_FAIL:-none}\\) '"
 	dir=$(ls -d "$T"/runs/"$name"-* 2>/dev/null | head -1)
 	check "$name: history has ok ops from every client, final reads from every node" \
 		python3 - "$dir" "$clients" <<'PY'
@@ -98,10 +99,10 @@ run_scenario scenarios/etcd-latency-loss-minority.yaml --set duration=40s \
 	--set nemesis.0.at=8s --set nemesis.0.for=10s --set nemesis.1.at=22s --set nemesis.1.for=10s
 run_scenario scenarios/etcd-byzantine.yaml --set duration=35s \
 	--set nemesis.0.at=6s --set nemesis.0.for=10s --set nemesis.1.at=20s --set nemesis.1.for=10s
-EXPECT_EXIT="0 1 3"
+EXPECT_EXIT="0 1" MAY_FAIL=no_lost_writes
 run_scenario scenarios/redis-sentinel-partition.yaml --set duration=40s \
 	--set nemesis.0.at=10s --set nemesis.0.for=12s
-EXPECT_EXIT=
+EXPECT_EXIT= MAY_FAIL=
 [ -f scenarios/exec-etcd.yaml ] && run_scenario scenarios/exec-etcd.yaml
 echo "scenarios: $((n - failed)) of $n checks passed"
 [ "$failed" -eq 0 ]

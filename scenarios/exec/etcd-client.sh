@@ -1,68 +1,65 @@
 #!/bin/sh
-# A faultline exec client for etcd, through etcdctl: it speaks faultline's
-# line protocol (README.md, "The exec line protocol") on stdin/stdout, one
-# etcdctl command per request. Used by scenarios/exec-etcd.yaml; a worked
-# example for writing a client of your own system.
+# A faultline exec client for etcd: it speaks faultline's line protocol
+# (README.md, "The exec line protocol") on stdin/stdout and turns each
+# request into one call to etcd's v3 HTTP/JSON gateway with curl (keys and
+# values in base64). Used by scenarios/exec-etcd.yaml; a worked example for
+# writing a client of your own system.
 #
 # usage: etcd-client.sh HOST:PORT
-# FL_CLIENT_TIMEOUT (default 1s) bounds each etcdctl call; keep it below
+# FL_CLIENT_TIMEOUT (default 1.5s; "2s", "1500ms" or seconds) bounds each call; keep it below
 # the workload's timeout, so that a slow etcd gets a precise "info timeout"
 # from here instead of faultline killing this script.
 set -u
 ep=${1:?usage: etcd-client.sh HOST:PORT}
-tmo=${FL_CLIENT_TIMEOUT:-1s}
-export ETCDCTL_API=3
-errf=$(mktemp) || exit 1
-trap 'rm -f "$errf"' EXIT
+tmo=${FL_CLIENT_TIMEOUT:-1.5}
+case $tmo in
+*ms) tmo=$(awk "BEGIN { print ${tmo%ms} / 1000 }") ;;
+*s) tmo=${tmo%s} ;;
+esac
+nl='
+'
 
-# Requests arrive on fd 3; etcdctl gets /dev/null as stdin (txn gets a pipe),
-# so no child can swallow a request meant for this loop.
+# Requests arrive on fd 3; children get /dev/null as stdin, so none of them
+# can swallow a request meant for this loop.
 exec 3<&0 0</dev/null
 
-ctl() {
-	etcdctl --endpoints="$ep" --dial-timeout="$tmo" --command-timeout="$tmo" "$@" 2>"$errf"
-}
+b64() { printf '%s' "$1" | base64 -w0; }
 
-# The reason of a failure, on one line, led by a word faultline understands.
-why() {
-	msg=$(grep '^Error' "$errf" | tail -n 1)
-	[ -n "$msg" ] || msg=$(tail -n 1 "$errf")
-	msg=$(printf '%s' "$msg" | tr '\t\r\n' '   ')
-	case $msg in
-	*"deadline exceeded"* | *"timed out"*) echo "timeout $msg" ;;
-	*"no leader"* | *"unavailable"* | *"Unavailable"*) echo "unavailable $msg" ;;
-	*) echo "etcdctl ${msg:-failed}" ;;
+# call PATH JSON: 0 with the answer in $body when etcd said 200; else 1 with
+# $why a reason led by a word faultline understands, and $sent = 0 when the
+# request never left (nothing can have happened).
+call() {
+	sent=1
+	out=$(curl -sS --max-time "$tmo" -o - -w "$nl%{http_code}" -X POST "http://$ep$1" \
+		--data-binary "$2" 2>&1)
+	rc=$?
+	code=${out##*"$nl"}
+	body=${out%"$nl"*}
+	case $rc in
+	0) ;;
+	7) sent=0; why="refused $(printf '%s' "$body" | tail -n 1)"; return 1 ;;
+	28) why="timeout no answer within ${tmo}s"; return 1 ;;
+	*) why="curl exit $rc: $(printf '%s' "$body" | tail -n 1)"; return 1 ;;
 	esac
+	[ "$code" = 200 ] && return 0
+	msg=$(printf '%s' "$body" | sed -n 's/.*"message":"\([^"]*\)".*/\1/p')
+	case $msg in
+	*"deadline exceeded"* | *"timed out"*) why="timeout $msg" ;;
+	*"no leader"* | *"unavailable"*) why="unavailable $msg" ;;
+	*) why="http $code ${msg:-from etcd}" ;;
+	esac
+	return 1
 }
 
-members=""  # "ID=name ..." from member list, refreshed on an unknown ID
+# The first value of a string field in $body (JSON as the gateway writes it).
+field() { printf '%s' "$body" | sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | head -n 1; }
 
-status() {
-	st=$(ctl endpoint status -w fields) || { echo "fail $(why)"; return; }
-	leader=$(printf '%s\n' "$st" | sed -n 's/^"Leader" : //p')
-	term=$(printf '%s\n' "$st" | sed -n 's/^"RaftTerm" : //p' | head -n 1)
-	if [ -z "$leader" ] || [ -z "$term" ]; then
-		echo "fail etcdctl endpoint status said no leader or term"
-		return
-	fi
-	if [ "$leader" = 0 ]; then
-		echo "ok - $term"
-		return
-	fi
-	name=$(leader_name "$leader")
-	if [ -z "$name" ]; then
-		ml=$(ctl member list -w fields) || { echo "fail $(why)"; return; }
-		members=$(printf '%s\n' "$ml" | awk '
-			$1 == "\"ID\"" { id = $3 }
-			$1 == "\"Name\"" { gsub(/"/, "", $3); if ($3 != "") printf "%s=%s ", id, $3 }')
-		name=$(leader_name "$leader")
-	fi
-	if [ -n "$name" ]; then
-		echo "ok $name $term"
-	else
-		echo "fail leader $leader is not a named member"
-	fi
-}
+# Outcome words: a read that failed changed nothing; a write that was sent
+# and got no clear answer may still happen.
+rfail() { echo "fail $why"; }
+wfail() { if [ "$sent" = 0 ]; then echo "fail $why"; else echo "info $why"; fi; }
+
+members=""  # "ID=name ..." from the member list, refreshed on an unknown ID
 
 leader_name() {
 	for m in $members; do
@@ -70,47 +67,78 @@ leader_name() {
 	done
 }
 
+status() {
+	call /v3/maintenance/status '{}' || { rfail; return; }
+	leader=$(field leader)
+	term=$(field raftTerm)
+	if [ -z "$leader" ] || [ "$leader" = 0 ]; then
+		echo "ok - ${term:-0}"
+		return
+	fi
+	name=$(leader_name "$leader")
+	if [ -z "$name" ]; then
+		call /v3/cluster/member/list '{}' || { rfail; return; }
+		members=$(printf '%s' "$body" | tr '{' '\n' |
+			sed -n 's/.*"ID":"\([0-9]*\)".*"name":"\([^"]*\)".*/\1=\2/p' | tr '\n' ' ')
+		name=$(leader_name "$leader")
+	fi
+	if [ -n "$name" ]; then echo "ok $name ${term:-0}"; else echo "fail leader $leader has no name"; fi
+}
+
 get() { # KEY l|s
-	v=$(ctl get --consistency="$2" --print-value-only -- "$1") || { echo "fail $(why)"; return; }
-	echo "ok${v:+ $v}"
-}
-
-put() {
-	ctl put -- "$1" "$2" >/dev/null || { echo "info $(why)"; return; }
-	echo ok
-}
-
-cas() { # KEY EXPECT VALUE: a value compare, then the put, in one transaction
-	out=$(printf 'value("%s") = "%s"\n\nput %s %s\n\n\n' "$1" "$2" "$1" "$3" | ctl txn) ||
-		{ echo "info $(why)"; return; }
-	case $out in
-	SUCCESS*) echo ok ;;
-	FAILURE*) echo "fail compare $1 is not $2" ;;
-	*) echo "info etcdctl txn said $(printf '%s' "$out" | head -n 1)" ;;
+	ser=false
+	[ "$2" = s ] && ser=true
+	call /v3/kv/range "{\"key\":\"$(b64 "$1")\",\"serializable\":$ser}" || { rfail; return; }
+	v=$(field value)
+	case $body in
+	*'"kvs"'*) echo "ok $(printf '%s' "$v" | base64 -d)" ;;
+	*) echo ok ;;
 	esac
 }
 
-# A set is the keys set/KEY/ELEM (empty values), read back with a prefix read.
+put() {
+	call /v3/kv/put "{\"key\":\"$(b64 "$1")\",\"value\":\"$(b64 "$2")\"}" || { wfail; return; }
+	echo ok
+}
+
+cas() { # KEY EXPECT VALUE: compare the value, then put, in one transaction
+	k=$(b64 "$1")
+	call /v3/kv/txn "{\"compare\":[{\"key\":\"$k\",\"value\":\"$(b64 "$2")\",\
+\"target\":\"VALUE\",\"result\":\"EQUAL\"}],\"success\":[{\"requestPut\":\
+{\"key\":\"$k\",\"value\":\"$(b64 "$3")\"}}]}" || { wfail; return; }
+	case $body in
+	*'"succeeded":true'*) echo ok ;;
+	*) echo "fail compare $1 is not $2" ;;
+	esac
+}
+
+# A set is the keys set/KEY/ELEM (empty values), read back with a prefix
+# read (range_end: the prefix with its last byte, '/', raised to '0').
 add() {
-	ctl put -- "set/$1/$2" "" >/dev/null || { echo "info $(why)"; return; }
+	call /v3/kv/put "{\"key\":\"$(b64 "set/$1/$2")\",\"value\":\"\"}" || { wfail; return; }
 	echo ok
 }
 
 read_set() { # KEY l|s
-	keys=$(ctl get --consistency="$2" --prefix --keys-only -- "set/$1/") ||
-		{ echo "fail $(why)"; return; }
+	ser=false
+	[ "$2" = s ] && ser=true
+	call /v3/kv/range "{\"key\":\"$(b64 "set/$1/")\",\"range_end\":\"$(b64 "set/${1}0")\",\
+\"keys_only\":true,\"serializable\":$ser}" || { rfail; return; }
 	line=ok
-	for k in $keys; do
+	for k in $(printf '%s' "$body" | tr '{' '\n' | sed -n 's/.*"key":"\([^"]*\)".*/\1/p'); do
+		k=$(printf '%s' "$k" | base64 -d)
 		line="$line ${k#set/$1/}"
 	done
 	echo "$line"
 }
 
-# The whole keyspace, read locally: equal states print equal text, and
-# faultline hashes whatever word comes back into its 16-hex digest.
+# The whole keyspace, read locally: equal states give equal text (the
+# header, which names the answering member, is left out), and faultline
+# hashes whatever word comes back into its 16-hex digest.
 digest() {
-	all=$(ctl get --consistency=s --from-key "") || { echo "fail $(why)"; return; }
-	sum=$(printf '%s\n' "$all" | cksum | tr ' ' '-')
+	call /v3/kv/range '{"key":"AA==","range_end":"AA==","serializable":true}' ||
+		{ rfail; return; }
+	sum=$(printf '%s' "$body" | sed 's/^{"header":{[^}]*}//' | cksum | tr ' ' '-')
 	echo "ok cksum-$sum"
 }
 

@@ -142,7 +142,8 @@ static const char css[] =
 	"svg .p99{fill:none;stroke:#8e24aa;stroke-width:1.5}\n"
 	"svg .viol{fill:none;stroke:#d62728;stroke-width:1.5}\n"
 	"svg .bad{fill:#d62728;stroke:#7f0000;stroke-width:1.5}"
-	"svg text.badl{fill:#d62728;font-weight:700}\n"
+	"svg text.badl{fill:#d62728;font-weight:700;stroke:#fff;stroke-width:3px;"
+	"paint-order:stroke}\n"
 	"svg .unk{fill-opacity:.35;stroke-dasharray:4 3;stroke:#555}\n"
 	".sw{display:inline-block;width:12px;height:10px;margin:0 4px 0 12px;"
 	"vertical-align:middle}\n";
@@ -614,8 +615,20 @@ static void client_lanes(FILE *f, const struct view *v, double y, unsigned lanes
 /* ok (and fail/info) completions per second, per bucket. */
 static void throughput(FILE *f, const struct view *v, double y, double h, double bucket)
 {
-	size_t nb = (size_t)ceil(v->tmax / bucket) + 1;
-	double *ok = calloc(nb, sizeof(*ok)), *bad = calloc(nb, sizeof(*bad)), top = 0, step;
+	/* a last partial bucket counts when it is at least half a bucket long
+	 * (as a rate over its own length); a shorter one is left out */
+	size_t full = (size_t)floor(v->tmax / bucket), nb;
+	double rem = v->tmax - (double)full * bucket, last_len = bucket;
+	double *ok, *bad, top = 0, step;
+
+	if (rem >= bucket / 2 || !full) {
+		nb = full + 1;
+		last_len = rem > 0 ? rem : bucket;
+	} else {
+		nb = full;
+	}
+	ok = calloc(nb, sizeof(*ok));
+	bad = calloc(nb, sizeof(*bad));
 
 	panel_title(f, y + 12, "ok ops/s");
 	if (!ok || !bad)
@@ -627,11 +640,11 @@ static void throughput(FILE *f, const struct view *v, double y, double h, double
 			continue;
 		b = (size_t)(sec(op->complete_ns) / bucket);
 		if (b >= nb)
-			b = nb - 1;
+			continue;
 		if (op->outcome == FL_OUTCOME_OK)
-			ok[b] += 1 / bucket;
+			ok[b] += 1 / (b == nb - 1 ? last_len : bucket);
 		else
-			bad[b] += 1 / bucket;
+			bad[b] += 1 / (b == nb - 1 ? last_len : bucket);
 	}
 	for (size_t b = 0; b < nb; b++) {
 		if (ok[b] > top)
@@ -653,9 +666,7 @@ static void throughput(FILE *f, const struct view *v, double y, double h, double
 		double *val = pass ? bad : ok;
 		fprintf(f, "<polyline class=\"%s\" points=\"", pass ? "thf" : "thr");
 		for (size_t b = 0; b < nb; b++) {
-			double t = ((double)b + 0.5) * bucket;
-			if (t > v->tmax)
-				t = v->tmax;
+			double t = (double)b * bucket + (b == nb - 1 ? last_len : bucket) / 2;
 			fprintf(f, "%.1f,%.1f ", xs(v, t), y + h - val[b] / top * h);
 		}
 		fputs("\"/>\n", f);
@@ -946,8 +957,8 @@ static void section_violation(FILE *f, const struct view *v, json_t *viol, const
 	else
 		fprintf(f, "No smaller contradiction was found within the effort bound: the window is "
 			   "the key's first %zu operations.", n);
-	fputs(" Each bar spans [invoke, complete]; a dashed bar never completed (its outcome is "
-	      "unknown: it may take effect at any time after its invocation, or never).", f);
+	fputs(" Each bar spans [invoke, complete]; a dashed bar has an unknown outcome (it may "
+	      "take effect at any time after its invocation, or never: the dotted line).", f);
 	if (rows < n)
 		fprintf(f, " The first %zu of the %zu are drawn.", rows, n);
 	fputs("</p>\n", f);
@@ -990,14 +1001,28 @@ static void section_violation(FILE *f, const struct view *v, json_t *viol, const
 		unknown = op->complete_ns < 0 || op->outcome == FL_OUTCOME_INFO;
 		a = WX(sec(op->invoke_ns));
 		b = op->complete_ns < 0 ? bx1 : WX(sec(op->complete_ns));
-		if (b - a < 3)
-			b = a + 3;
+		if (b - a < 4)
+			b = a + 4;
+		if (w[k].failed)
+			/* a line down the chart at its invocation: what came before is its past */
+			fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+				   "stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>\n",
+				a, y - 4, a, y + rows * rowh);
+		if (unknown && b < bx1)
+			/* an unknown outcome may take effect after its completion too */
+			fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+				   "stroke-dasharray=\"1 3\"><title>outcome unknown: it may take effect "
+				   "later, or never</title></line>\n",
+				b, yy + rowh / 2, bx1, yy + rowh / 2, kind_colour(op->f));
 		fprintf(f, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
 			   "fill=\"%s\"><title>",
 			w[k].failed ? "bad" : unknown ? "unk" : "", a, yy + 3, b - a, rowh - 6,
 			w[k].failed ? "#d62728" : kind_colour(op->f));
 		esc(f, w[k].text);
 		fputs("</title></rect>\n", f);
+		if (w[k].failed)
+			fprintf(f, "<text class=\"badl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">"
+				   "impossible \xe2\x86\x92</text>\n", a - 4, yy + 14);
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\"%s>", tx, yy + 14,
 			w[k].failed ? " class=\"badl\"" : "");
 		esc(f, w[k].text);

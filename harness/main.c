@@ -994,7 +994,10 @@ static int report_run_dir(const char *dir, int quiet)
 	fl_scenario_free(s);
 	if (rc == EXIT_USAGE)
 		return EXIT_USAGE;
-	printf("%s%s/report.html\n", quiet ? "" : "report: ", dir);
+	len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	printf("%s%.*s/report.html\n", quiet ? "" : "report: ", (int)len, dir);
 	return EXIT_OK;
 }
 

@@ -779,8 +779,8 @@ static void section_timeline(FILE *f, const struct view *v)
 	      "<span class=\"sw\" style=\"background:#8e24aa\"></span>p99 of ok ops", f);
 	fprintf(f, " per %g s; ok ops/s per %g s (dashed: fail and info).", bucket, bucket);
 	if (v->stride > 1)
-		fprintf(f, " <b>Sampled:</b> the client lanes and the latency dots show every %zu-th "
-			   "operation (%zu of %zu); rates and quantiles use all of them.",
+		fprintf(f, " <b>Sampled:</b> the client lanes and the latency dots show 1 operation "
+			   "in %zu (%zu of %zu); rates and quantiles use all of them.",
 			v->stride, (v->nops + v->stride - 1) / v->stride, v->nops);
 	fputs(" Final reads are not drawn.</p>\n", f);
 	if (!clients)

@@ -513,7 +513,7 @@ static void leader_band(FILE *f, const struct view *v, double y, double h)
 	const struct fl_run_data *d = v->d;
 	size_t n = json_array_size(d->status), m = 0, idx;
 	struct sample *sm = calloc(n + 1, sizeof(*sm));
-	int said[64], cur = -2;
+	int said[FL_MAX_NODES], cur = -2;
 	double seg_start = 0;
 	json_t *o;
 
@@ -526,27 +526,29 @@ static void leader_band(FILE *f, const struct view *v, double y, double h)
 	}
 	json_array_foreach(d->status, idx, o) {
 		int node = node_index(d, jstr(o, "node", NULL));
-		if (node < 0 || node >= 64)
+		if (node < 0 || node >= FL_MAX_NODES)
 			continue;
 		sm[m].t = json_integer_value(json_object_get(o, "t"));
 		sm[m].node = node;
 		sm[m].leader = json_is_true(json_object_get(o, "ok"))
 				       ? node_index(d, jstr(o, "leader", NULL))
 				       : -1;
+		if (sm[m].leader >= FL_MAX_NODES)
+			sm[m].leader = -1;
 		m++;
 	}
 	qsort(sm, m, sizeof(*sm), cmp_sample);
-	for (size_t i = 0; i < 64; i++)
+	for (size_t i = 0; i < FL_MAX_NODES; i++)
 		said[i] = -1;
 	for (size_t i = 0; i <= m; i++) {
-		int best = -1, votes[64] = { 0 };
+		int best = -1, votes[FL_MAX_NODES] = { 0 };
 		double t = i < m ? sec(sm[i].t) : v->tmax;
 		if (i < m) {
 			said[sm[i].node] = sm[i].leader;
-			for (size_t k = 0; k < d->nnodes && k < 64; k++)
+			for (size_t k = 0; k < d->nnodes && k < FL_MAX_NODES; k++)
 				if (said[k] >= 0)
 					votes[said[k]]++;
-			for (int k = 0; k < (int)d->nnodes && k < 64; k++)
+			for (int k = 0; k < (int)d->nnodes && k < FL_MAX_NODES; k++)
 				if (votes[k] && (best < 0 || votes[k] > votes[best]))
 					best = k;
 		}

@@ -35,7 +35,8 @@ TEST_PKGS := cmocka
 DEB_BUILD := gcc make pkg-config libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev \
              libvirt-dev libcurl4-openssl-dev libcmocka-dev
 DEB_TEST  := iproute2 qemu-system-x86 busybox-static linux-image-amd64 kmod cpio \
-             libxml2-utils iputils-ping etcd-server etcd-client redis-server redis-sentinel
+             libxml2-utils iputils-ping etcd-server etcd-client redis-server redis-sentinel \
+             chromium
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)

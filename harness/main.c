@@ -20,6 +20,8 @@
 #include "faultline/doctor.h"
 #include "faultline/exec.h"
 #include "faultline/plan.h"
+#include "faultline/report.h"
+#include "faultline/report_html.h"
 #include "faultline/rng.h"
 #include "faultline/run.h"
 #include "faultline/scenario.h"
@@ -69,6 +71,8 @@ static void usage_main(FILE *f)
 		"  down                   remove the running cluster and everything it made\n"
 		"  doctor                 what this machine can do: tc pieces, VMs, systems\n"
 		"  check FILE...          is each history linearizable (exit 0 yes, 1 violation, 3 unknown)\n"
+		"  report RUN_DIR...      render a run's reports again: results.json, junit.xml, report.html\n"
+		"  report --index DIR     DIR/index.html: every run in DIR, newest first, with its verdicts\n"
 		"\n"
 		"Run 'faultline COMMAND --help' for a command's options.\n");
 }
@@ -733,6 +737,7 @@ out:
 
 static int cmd_doctor(int argc, char **argv);
 static int cmd_run(int argc, char **argv);
+static int cmd_report(int argc, char **argv);
 
 static const struct {
 	const char *name;
@@ -741,7 +746,7 @@ static const struct {
 	{ "validate", cmd_validate }, { "plan", cmd_plan },   { "up", cmd_up },
 	{ "status", cmd_status },     { "inject", cmd_inject }, { "heal", cmd_heal },
 	{ "down", cmd_down },	      { "doctor", cmd_doctor }, { "run", cmd_run },
-	{ "check", fl_cmd_check },
+	{ "check", fl_cmd_check },    { "report", cmd_report },
 };
 
 static int cmd_doctor(int argc, char **argv)
@@ -982,6 +987,118 @@ static int cmd_run(int argc, char **argv)
 	rc = fl_run_many(argc - optind, argv + optind, runs_dir, junit, keep, run_one_cb,
 			 &(struct run_one_ctx){ ov, seed, have_seed, vm });
 	free(ov.v);
+	return rc;
+}
+
+static void usage_report(FILE *f)
+{
+	fprintf(f, "usage: faultline report [--quiet] RUN_DIR...\n"
+		   "       faultline report [--quiet] --index DIR [RUN_DIR...]\n"
+		   "\n"
+		   "Renders each run directory's reports again from its files: judges the run\n"
+		   "with the checks its scenario enables (scenario.yaml and the --set overrides\n"
+		   "in run.json), prints the table of checks and rewrites results.json,\n"
+		   "junit.xml and report.html.\n"
+		   "\n"
+		   "  --index DIR  then write DIR/index.html: every run directory in DIR, newest\n"
+		   "               first, with scenario, start, seed, verdicts and a link to its\n"
+		   "               report (runs without results.json are \"not judged\")\n"
+		   "  --quiet      print only the files written (and errors)\n"
+		   "\n"
+		   "exit status: 0 every report was written (whatever the verdicts), 2 a run\n"
+		   "directory could not be read or a file not written\n");
+}
+
+/* One run directory: fl_run_verdict's table to stdout, or (--quiet) kept
+ * in memory and shown only when something could not be done. */
+static int report_run_dir(const char *dir, int quiet)
+{
+	struct fl_diags d;
+	struct fl_scenario *s = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = stdout;
+	int rc;
+
+	fl_diags_init(&d);
+	if (fl_run_scenario_load(dir, &d, &s, NULL) < 0) {
+		if (d.n)
+			fl_diags_print(&d, stderr);
+		else
+			fprintf(stderr, "faultline report: '%s' is not a run directory (no readable "
+					"run.json)\n", dir);
+		fl_diags_release(&d);
+		return EXIT_USAGE;
+	}
+	fl_diags_release(&d);
+	if (quiet && !(out = open_memstream(&buf, &len)))
+		out = stdout;
+	if (out == stdout)
+		printf("%s: run of %s\n", dir, s->name);
+	rc = fl_run_verdict(dir, s, out);
+	if (out != stdout) {
+		fclose(out);
+		if (rc == EXIT_USAGE)
+			fprintf(stderr, "%s:%s", dir, buf ? buf : "\n");
+		free(buf);
+	}
+	fl_scenario_free(s);
+	if (rc == EXIT_USAGE)
+		return EXIT_USAGE;
+	len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	printf("%s%.*s/report.html\n", quiet ? "" : "report: ", (int)len, dir);
+	return EXIT_OK;
+}
+
+static int cmd_report(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "index", required_argument, NULL, 'i' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ 0 },
+	};
+	const char *index = NULL;
+	int ch, quiet = 0, rc = EXIT_OK;
+
+	while ((ch = getopt_long(argc, argv, "hi:q", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			usage_report(stdout);
+			return EXIT_OK;
+		case 'i':
+			index = optarg;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		default:
+			usage_report(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc && !index) {
+		fprintf(stderr, "faultline report: no run directory given\n");
+		usage_report(stderr);
+		return EXIT_USAGE;
+	}
+	for (int i = optind; i < argc; i++)
+		if (report_run_dir(argv[i], quiet) != EXIT_OK)
+			rc = EXIT_USAGE;
+	if (index) {
+		char err[512];
+		size_t n = 0;
+		if (fl_report_index_write(index, &n, err, sizeof(err)) < 0) {
+			fprintf(stderr, "faultline report: %s\n", err);
+			return EXIT_USAGE;
+		}
+		if (quiet)
+			printf("%s/index.html\n", index);
+		else
+			printf("index: %s/index.html (%zu run%s)\n", index, n, n == 1 ? "" : "s");
+	}
 	return rc;
 }
 

@@ -4,6 +4,7 @@
 #include "faultline/check_cli.h"
 #include "faultline/check_input.h"
 #include "faultline/linear.h"
+#include "faultline/report_html.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -436,10 +437,44 @@ int fl_run_verdict(const char *dir, const struct fl_scenario *s, FILE *out)
 		fprintf(out, "checks: %s\n", err);
 		rc = 2;
 	}
+	if (fl_report_html_write(dir, s, results, &d, err, sizeof(err)) < 0) {
+		fprintf(out, "checks: %s\n", err);
+		rc = 2;
+	}
 	json_decref(results);
 	json_decref(meta);
 	for (size_t i = 0; i < n; i++)
 		fl_check_result_release(&res[i]);
 	fl_run_data_release(&d);
 	return rc;
+}
+
+int fl_run_scenario_load(const char *dir, struct fl_diags *d, struct fl_scenario **out,
+			 json_t **meta_out)
+{
+	char path[4200];
+	json_t *meta, *ov, *v;
+	char **overrides;
+	size_t n = 0, idx;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/run.json", dir);
+	if (!(meta = json_load_file(path, 0, NULL)))
+		return access(path, F_OK) < 0 ? -ENOENT : -EINVAL;
+	ov = json_object_get(meta, "overrides");
+	if (!(overrides = calloc(json_array_size(ov) + 1, sizeof(*overrides)))) {
+		json_decref(meta);
+		return -ENOMEM;
+	}
+	json_array_foreach(ov, idx, v)
+		if (json_is_string(v))
+			overrides[n++] = (char *)json_string_value(v);
+	snprintf(path, sizeof(path), "%s/scenario.yaml", dir);
+	r = fl_scenario_load(path, overrides, n, d, out);
+	free(overrides);
+	if (r < 0 || !meta_out)
+		json_decref(meta);
+	else
+		*meta_out = meta;
+	return r < 0 ? r : 0;
 }

@@ -128,33 +128,20 @@ void fl_lin_print_details(FILE *out, const struct fl_lin_history *h,
  * run.json). Returns fl_run_verdict's status. */
 static int check_run_dir(const char *dir)
 {
-	char path[4200];
-	json_t *meta, *ov;
-	char **overrides = NULL;
-	size_t n = 0, idx;
+	json_t *meta = NULL;
 	struct fl_diags d;
 	struct fl_scenario *s = NULL;
-	json_t *v;
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/run.json", dir);
-	if (!(meta = json_load_file(path, 0, NULL))) {
-		fprintf(stderr, "%s: not a history file, nor a run directory (no readable run.json)\n",
-			dir);
-		return CHECK_USAGE;
-	}
-	ov = json_object_get(meta, "overrides");
-	overrides = calloc(json_array_size(ov) + 1, sizeof(*overrides));
-	json_array_foreach(ov, idx, v)
-		if (overrides && json_is_string(v))
-			overrides[n++] = (char *)json_string_value(v);
-	snprintf(path, sizeof(path), "%s/scenario.yaml", dir);
 	fl_diags_init(&d);
-	if (!overrides || fl_scenario_load(path, overrides, n, &d, &s) < 0) {
-		fl_diags_print(&d, stderr);
+	rc = fl_run_scenario_load(dir, &d, &s, &meta);
+	if (rc < 0) {
+		if (d.n)
+			fl_diags_print(&d, stderr);
+		else
+			fprintf(stderr, "%s: not a history file, nor a run directory (no readable "
+					"run.json)\n", dir);
 		fl_diags_release(&d);
-		free(overrides);
-		json_decref(meta);
 		return CHECK_USAGE;
 	}
 	fl_diags_release(&d);
@@ -162,7 +149,6 @@ static int check_run_dir(const char *dir)
 	       json_integer_value(json_object_get(meta, "seed")));
 	rc = fl_run_verdict(dir, s, stdout);
 	fl_scenario_free(s);
-	free(overrides);
 	json_decref(meta);
 	return rc;
 }

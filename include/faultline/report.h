@@ -8,15 +8,17 @@
  *                decide: visible in CI, not counted as a broken system).
  *                Valid against tests/junit.xsd (the format Jenkins and
  *                GitLab read).
+ *  report.html   the run drawn for people (report_html.h).
  *
  * fl_run_verdict() judges a run directory: it runs the checks, prints the
- * table, writes both files. */
+ * table, writes the three files. */
 #ifndef FAULTLINE_REPORT_H
 #define FAULTLINE_REPORT_H
 
 #include <jansson.h>
 #include <stdio.h>
 
+#include "faultline/diag.h"
 #include "faultline/invariants.h"
 #include "faultline/scenario.h"
 
@@ -34,9 +36,17 @@ int fl_junit_write(const char *path, json_t *const *results, size_t n, char *err
 
 /* Judge the run in dir (scenario s, as it ran): every enabled check,
  * printed to out as a table (check, PASS/FAIL/UNKNOWN, why); then
- * results.json and junit.xml in dir. Returns the exit status: 0 all pass,
+ * results.json, junit.xml and report.html in dir. Returns the exit status: 0 all pass,
  * 1 a check failed, 3 none failed but one could not decide, 2 the run's
  * files cannot be read. */
 int fl_run_verdict(const char *dir, const struct fl_scenario *s, FILE *out);
+
+/* The scenario of the run directory dir as it ran: scenario.yaml with the
+ * --set overrides recorded in run.json. Sets *out (and *meta, when not
+ * NULL: run.json's content, a new reference) on success. On failure d
+ * holds the scenario's messages, or none when run.json is missing
+ * (-ENOENT) or unreadable (-EINVAL). */
+int fl_run_scenario_load(const char *dir, struct fl_diags *d, struct fl_scenario **out,
+			 json_t **meta);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "faultline/check_cli.h"
 #include "faultline/cluster.h"
+#include "faultline/compare.h"
 #include "faultline/diag.h"
 #include "faultline/doctor.h"
 #include "faultline/exec.h"
@@ -63,16 +64,20 @@ static void usage_main(FILE *f)
 		"commands:\n"
 		"  validate FILE|DIR...   check scenario files; exit 0 when all are valid, 2 otherwise\n"
 		"  plan FILE              print the resolved fault timeline for a seed\n"
-		"  run FILE               run a scenario end to end (cluster, system, workload, faults)\n"
+		"  run FILE|DIR...        run scenarios end to end (cluster, system, workload, faults,\n"
+		"                         checks); exit 0 pass, 1 a check failed, 3 undecided\n"
 		"  up FILE                bring the scenario's cluster up and leave it running\n"
 		"  status                 the running cluster: nodes, addresses, faults held\n"
 		"  inject FAULT [--KEY VALUE]...  hold one fault on the running cluster\n"
 		"  heal                   heal every fault of the running cluster\n"
 		"  down                   remove the running cluster and everything it made\n"
 		"  doctor                 what this machine can do: tc pieces, VMs, systems\n"
-		"  check FILE...          is each history linearizable (exit 0 yes, 1 violation, 3 unknown)\n"
+		"  check FILE|RUN_DIR...  is each history linearizable (exit 0 yes, 1 violation, 3 unknown);\n"
+		"                         a run directory: every check of its scenario again\n"
 		"  report RUN_DIR...      render a run's reports again: results.json, junit.xml, report.html\n"
 		"  report --index DIR     DIR/index.html: every run in DIR, newest first, with its verdicts\n"
+		"  compare BASE NEW       throughput and latency per phase of two runs; exit 1 on a\n"
+		"                         regression beyond --threshold\n"
 		"\n"
 		"Run 'faultline COMMAND --help' for a command's options.\n");
 }
@@ -737,6 +742,7 @@ out:
 
 static int cmd_doctor(int argc, char **argv);
 static int cmd_run(int argc, char **argv);
+static int cmd_compare(int argc, char **argv);
 static int cmd_report(int argc, char **argv);
 
 static const struct {
@@ -746,7 +752,7 @@ static const struct {
 	{ "validate", cmd_validate }, { "plan", cmd_plan },   { "up", cmd_up },
 	{ "status", cmd_status },     { "inject", cmd_inject }, { "heal", cmd_heal },
 	{ "down", cmd_down },	      { "doctor", cmd_doctor }, { "run", cmd_run },
-	{ "check", fl_cmd_check },    { "report", cmd_report },
+	{ "check", fl_cmd_check },   { "compare", cmd_compare },    { "report", cmd_report },
 };
 
 static int cmd_doctor(int argc, char **argv)
@@ -1180,4 +1186,70 @@ int main(int argc, char **argv)
 	else
 		fprintf(stderr, "faultline: unknown command '%s'; see 'faultline --help'\n", argv[1]);
 	return EXIT_USAGE;
+}
+
+static void usage_compare(FILE *f)
+{
+	fprintf(f, "usage: faultline compare [--threshold P%%] [--min-delta DURATION] BASE_RUN NEW_RUN\n"
+		   "\n"
+		   "Throughput (ok ops/s) and p50/p99 latency of two run directories, per phase\n"
+		   "(the whole run, the steady state, each fault instance), side by side.\n"
+		   "A regression: throughput down, or p50/p99 up, by more than the threshold\n"
+		   "(default 10%%; latency also by more than --min-delta, default 1ms).\n"
+		   "\n"
+		   "exit status: 0 no regression, 1 a regression, 2 usage or unreadable run\n");
+}
+
+static int cmd_compare(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "threshold", required_argument, NULL, 't' },
+		{ "min-delta", required_argument, NULL, 'm' },
+		{ 0 },
+	};
+	struct fl_compare_opts o = { .threshold = 0.10, .min_delta_ns = 1000000 };
+	char err[512] = "";
+	int ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			usage_compare(stdout);
+			return EXIT_OK;
+		case 't': {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (end == optarg || (*end && strcmp(end, "%")) || v < 0 || v > 1000) {
+				fprintf(stderr, "faultline compare: bad --threshold '%s' (e.g. 10%%)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			o.threshold = v / 100;
+			break;
+		}
+		case 'm': {
+			int64_t ns;
+			if (fl_parse_duration(optarg, 0, &ns, NULL) < 0 || ns < 0) {
+				fprintf(stderr, "faultline compare: bad --min-delta '%s' (e.g. 2ms)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			o.min_delta_ns = ns;
+			break;
+		}
+		default:
+			usage_compare(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2) {
+		usage_compare(stderr);
+		return EXIT_USAGE;
+	}
+	rc = fl_compare_runs(argv[optind], argv[optind + 1], &o, stdout, err, sizeof(err));
+	if (rc == 2)
+		fprintf(stderr, "faultline compare: %s\n", err);
+	return rc;
 }

@@ -68,6 +68,7 @@ struct run {
 	/* for the progress line */
 	pthread_mutex_t mu;
 	char said_leader[FL_MAX_NODES][FL_NODE_NAME_MAX + 1]; /* each node's last answer */
+	int64_t said_at[FL_MAX_NODES];                         /* when (0: never) */
 	int active_faults;
 	uint64_t live[FL_OUTCOME__N];
 	volatile int progressing;
@@ -154,6 +155,7 @@ static void *sampler_main(void *arg)
 		if (c && r->ops->status(c, r->status_ms, &st, &oc, e, sizeof(e)) == 0) {
 			pthread_mutex_lock(&r->mu);
 			snprintf(r->said_leader[sm->node], sizeof(r->said_leader[0]), "%s", st.leader);
+			r->said_at[sm->node] = mono();
 			pthread_mutex_unlock(&r->mu);
 			o = json_pack("{s:s, s:b, s:s, s:I}", "node", r->nodes.names[sm->node], "ok", 1,
 				      "leader", st.leader, "term", (json_int_t)st.term);
@@ -209,7 +211,7 @@ static int converge(struct run *r, const char *dir, int64_t budget_ns, int64_t *
 			size_t nkeys = 0;
 			if (!c[i] && r->ops->client_open(&r->nodes, i, &c[i], e, sizeof(e)) < 0)
 				c[i] = NULL;
-			if (c[i] && r->ops->digest(c[i], 2000, hex, &rev, &nkeys, e, sizeof(e)) == 0) {
+			if (c[i] && r->ops->digest(c[i], r->status_ms, hex, &rev, &nkeys, e, sizeof(e)) == 0) {
 				fl_jsonl_write(log, json_pack("{s:s, s:s, s:I, s:I}", "node",
 							      r->nodes.names[i], "digest", hex,
 							      "revision", (json_int_t)rev, "keys",
@@ -246,23 +248,61 @@ static int converge(struct run *r, const char *dir, int64_t budget_ns, int64_t *
 	return rc;
 }
 
-/* The leader as the nodes see it now: the name most of them report. */
+/* One node's status, asked from its own thread. */
+struct ask {
+	struct run *r;
+	size_t node;
+	struct fl_sys_status st;
+	int ok;
+};
+
+static void *ask_main(void *arg)
+{
+	struct ask *a = arg;
+	enum fl_outcome oc;
+	char e[128];
+
+	a->ok = a->r->status_clients[a->node] &&
+		a->r->ops->status(a->r->status_clients[a->node], a->r->status_ms, &a->st, &oc, e,
+				  sizeof(e)) == 0 &&
+		a->st.leader[0];
+	return NULL;
+}
+
+/* The leader as the nodes see it now: the name most of them report. The
+ * status samplers' answers count when every node answered within the last
+ * second (etcd: 4 samples a second); otherwise each node is asked now. */
 static int resolve_leader(void *ctx, int *leader)
 {
 	struct run *r = ctx;
-	int votes[FL_MAX_NODES] = { 0 }, best = -1;
+	int votes[FL_MAX_NODES] = { 0 }, best = -1, fresh = 1;
+	int64_t now = mono();
 
-	for (size_t i = 0; i < r->nodes.n; i++) {
-		struct fl_sys_status st;
-		enum fl_outcome oc;
-		char e[128];
-		if (!r->status_clients[i] ||
-		    r->ops->status(r->status_clients[i], r->status_ms, &st, &oc, e, sizeof(e)) < 0 ||
-		    !st.leader[0])
-			continue;
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->nodes.n; i++)
+		fresh &= r->said_at[i] && now - r->said_at[i] < FL_NS_PER_S;
+	for (size_t i = 0; fresh && i < r->nodes.n; i++)
 		for (size_t k = 0; k < r->nodes.n; k++)
-			if (!strcmp(r->nodes.names[k], st.leader))
+			if (!strcmp(r->said_leader[i], r->nodes.names[k]))
 				votes[k]++;
+	pthread_mutex_unlock(&r->mu);
+	if (!fresh) {
+		/* ask every node at once: a slow or paused node costs one timeout */
+		struct ask a[FL_MAX_NODES];
+		pthread_t th[FL_MAX_NODES];
+		int started[FL_MAX_NODES] = { 0 };
+		for (size_t i = 0; i < r->nodes.n; i++) {
+			a[i] = (struct ask){ .r = r, .node = i };
+			started[i] = pthread_create(&th[i], NULL, ask_main, &a[i]) == 0;
+		}
+		for (size_t i = 0; i < r->nodes.n; i++) {
+			if (!started[i])
+				continue;
+			pthread_join(th[i], NULL);
+			for (size_t k = 0; a[i].ok && k < r->nodes.n; k++)
+				if (!strcmp(r->nodes.names[k], a[i].st.leader))
+					votes[k]++;
+		}
 	}
 	for (size_t k = 0; k < r->nodes.n; k++)
 		if (votes[k] && (best < 0 || votes[k] > votes[best]))
@@ -270,8 +310,8 @@ static int resolve_leader(void *ctx, int *leader)
 	if (best < 0)
 		return -ENOENT;
 	*leader = best;
-	snprintf(r->leader_note, sizeof(r->leader_note), "%s (named by %d of %zu nodes)",
-		 r->nodes.names[best], votes[best], r->nodes.n);
+	snprintf(r->leader_note, sizeof(r->leader_note), "%s (named by %d of %zu nodes%s)",
+		 r->nodes.names[best], votes[best], r->nodes.n, fresh ? ", sampled" : "");
 	return 0;
 }
 

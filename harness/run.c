@@ -451,11 +451,15 @@ static void write_run_meta(const char *dir, const struct fl_scenario *s,
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	for (size_t i = 0; i < o->noverrides; i++)
 		json_array_append_new(ov, json_string(o->overrides[i]));
-	meta = json_pack("{s:s, s:s, s:I, s:o, s:s, s:s, s:s, s:s}", "scenario", s->name, "file",
+	/* accel: what the nodes' kernel runs on: the micro-VM's accelerator under
+	 * --vm (tests/vm/run says), else this host's own kernel */
+	meta = json_pack("{s:s, s:s, s:I, s:o, s:s, s:s, s:s, s:s, s:s}", "scenario", s->name,
+			 "file",
 			 getenv("FL_SCENARIO_ORIG") ? getenv("FL_SCENARIO_ORIG") : o->scenario_path,
 			 "seed", (json_int_t)o->seed, "overrides", ov, "started", stamp, "version",
-			 FL_VERSION, "provider", "netns", "system",
-			 fl_system_type_to_string(s->system.type));
+			 FL_VERSION, "provider", "netns", "accel",
+			 getenv("FAULTLINE_VM_ACCEL") ? getenv("FAULTLINE_VM_ACCEL") : "host",
+			 "system", fl_system_type_to_string(s->system.type));
 	snprintf(path, sizeof(path), "%s/run.json", dir);
 	if (meta)
 		json_dump_file(meta, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

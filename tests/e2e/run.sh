@@ -58,6 +58,7 @@ r = json.load(open('$dir/results.json'))
 names = [c['name'] for c in r['checks']]
 assert names == ['linearizable', 'failover', 'no_lost_writes', 'converge', 'leader_per_term', 'availability'], names
 assert r['seed'] == 42 and r['ops']['total'] > 50 and len(r['faults']) == 2, r
+assert r['accel'] in ('tcg', 'kvm', 'host') and r['provider'] == 'netns', r
 \" && xmllint --noout --schema tests/junit.xsd '$dir/junit.xml'"
 after=$( { ls /run/netns 2>/dev/null; ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//'; } | sort)
 check "nothing left behind: namespaces and links" test "$before" = "$after"

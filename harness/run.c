@@ -62,7 +62,7 @@ struct run {
 	struct fl_sys_client *status_clients[FL_MAX_NODES];
 	int64_t t0, end;
 	uint64_t applied, failed;
-	char leader_note[128];
+	char leader_note[512];
 	struct fl_jsonl *status_log;
 	volatile int sampling;
 	/* for the progress line */
@@ -254,6 +254,7 @@ struct ask {
 	size_t node;
 	struct fl_sys_status st;
 	int ok;
+	char err[160];
 };
 
 static void *ask_main(void *arg)
@@ -262,10 +263,13 @@ static void *ask_main(void *arg)
 	enum fl_outcome oc;
 	char e[128];
 
+	e[0] = 0;
 	a->ok = a->r->status_clients[a->node] &&
 		a->r->ops->status(a->r->status_clients[a->node], a->r->status_ms, &a->st, &oc, e,
 				  sizeof(e)) == 0 &&
 		a->st.leader[0];
+	snprintf(a->err, sizeof(a->err), "%s", a->ok ? "" : !a->r->status_clients[a->node]
+			? "no client" : e[0] ? e : "knows no leader");
 	return NULL;
 }
 
@@ -302,13 +306,17 @@ static int resolve_leader(void *ctx, int *leader)
 			for (size_t k = 0; a[i].ok && k < r->nodes.n; k++)
 				if (!strcmp(r->nodes.names[k], a[i].st.leader))
 					votes[k]++;
+			if (!a[i].ok)
+				snprintf(r->leader_note + strlen(r->leader_note),
+					 sizeof(r->leader_note) - strlen(r->leader_note), "%s%s",
+					 r->leader_note[0] ? "; " : "", a[i].err);
 		}
 	}
 	for (size_t k = 0; k < r->nodes.n; k++)
 		if (votes[k] && (best < 0 || votes[k] > votes[best]))
 			best = (int)k;
 	if (best < 0)
-		return -ENOENT;
+		return -ENOENT; /* leader_note says why */
 	*leader = best;
 	snprintf(r->leader_note, sizeof(r->leader_note), "%s (named by %d of %zu nodes%s)",
 		 r->nodes.names[best], votes[best], r->nodes.n, fresh ? ", sampled" : "");
@@ -403,6 +411,11 @@ static void *nemesis_main(void *arg)
 		}
 		if (!ev[k].heal && r->leader_note[0])
 			json_object_set_new(o, "leader", json_string(r->leader_note));
+		if (rc < 0 && r->leader_note[0] && !ev[k].heal) {
+			/* the leader could not be resolved: say what the nodes said */
+			snprintf(err + strlen(err), sizeof(err) - strlen(err), " (%.200s)", r->leader_note);
+			r->leader_note[0] = 0;
+		}
 		if (rc < 0)
 			json_object_set_new(o, "error", json_string(err));
 		fl_jsonl_write(r->faults, o);

@@ -172,7 +172,8 @@ int fl_compare_runs(const char *base, const char *new_run, const struct fl_compa
 		dt = change(x->ops_s, y->ops_s);
 		d50 = change((double)x->p50, (double)y->p50);
 		d99 = change((double)x->p99, (double)y->p99);
-		if (x->ops_s > 0 && dt < -o->threshold) {
+		/* as a ratio, so that any threshold means something: base/new */
+		if (x->ops_s > 0 && x->ops_s > y->ops_s * (1 + o->threshold)) {
 			bad = 1;
 			snprintf(why, sizeof(why), "throughput");
 		}

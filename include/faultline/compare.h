@@ -8,9 +8,9 @@
  * reads left out).
  *
  * A regression: in some phase present in both runs, throughput fell by
- * more than threshold (a fraction: 0.10 = 10%), or p50 or p99 rose by more
- * than threshold AND by more than min_delta_ns (tiny latencies jitter by
- * large ratios). */
+ * more than threshold as a ratio (base / new > 1 + threshold; threshold
+ * 0.10 = 10%), or p50 or p99 rose by more than threshold AND by more than
+ * min_delta_ns (tiny latencies jitter by large ratios). */
 #ifndef FAULTLINE_COMPARE_H
 #define FAULTLINE_COMPARE_H
 

@@ -289,6 +289,7 @@ struct lin_search {
 
 	struct lin_ent *ent;
 	uint64_t *bits, *z;
+	uint32_t *twin; /* see set_twins(); NULL when there are none */
 	struct lin_frame *stack;
 	struct lin_centry *tab;
 	size_t tcap, tn;
@@ -322,6 +323,7 @@ static void search_release(struct lin_search *s)
 	free(s->ent);
 	free(s->bits);
 	free(s->z);
+	free(s->twin);
 	free(s->stack);
 	free(s->tab);
 	free(s->arena);
@@ -345,6 +347,71 @@ static int cmp_ev(const void *a, const void *b)
 	return x->op < y->op ? -1 : x->op > y->op;
 }
 
+/* Interchangeable unknown-outcome ops: the same change (kind, a, b, flags)
+ * with ret = FL_LIN_INF. Given a linearization that takes effect with some
+ * of them, give their linearization points, in time order, to the twins in
+ * invocation order: the j-th earliest point comes after j of the twins'
+ * invocations, so after the j-th earliest invocation; no op has to follow
+ * them (they never return); and the sequence of state changes is the same.
+ * So some linearization exists iff one exists where twins take effect in
+ * invocation order, and the search only tries an op whose previous twin
+ * (twin[o], in invocation order) has already taken effect. Reads are never
+ * twins (an unknown read constrains nothing and is not expected here). */
+struct twin_key {
+	uint32_t a, b, op, pos;
+	uint8_t kind, flags;
+};
+
+static int cmp_twin(const void *x, const void *y)
+{
+	const struct twin_key *p = x, *q = y;
+
+	if (p->kind != q->kind)
+		return p->kind < q->kind ? -1 : 1;
+	if (p->flags != q->flags)
+		return p->flags < q->flags ? -1 : 1;
+	if (p->a != q->a)
+		return p->a < q->a ? -1 : 1;
+	if (p->b != q->b)
+		return p->b < q->b ? -1 : 1;
+	return p->pos < q->pos ? -1 : p->pos > q->pos;
+}
+
+/* ev: the ops' events in list order (2n) */
+static int set_twins(struct lin_search *s, const struct ev *ev, size_t n2)
+{
+	struct twin_key *t;
+	size_t nt = 0;
+
+	for (size_t k = 0; k < n2; k++) {
+		const struct lin_op *o = &s->ops[ev[k].op];
+		nt += !ev[k].ret && o->ret == FL_LIN_INF && o->kind != FL_LIN_READ &&
+		      o->kind != FL_LIN_READ_ALL;
+	}
+	if (nt < 2)
+		return 0;
+	if (!(t = malloc(nt * sizeof(*t))) || !(s->twin = malloc(s->n * sizeof(*s->twin)))) {
+		free(t);
+		return -ENOMEM;
+	}
+	memset(s->twin, 0xff, s->n * sizeof(*s->twin));
+	nt = 0;
+	for (size_t k = 0; k < n2; k++) {
+		const struct lin_op *o = &s->ops[ev[k].op];
+		if (!ev[k].ret && o->ret == FL_LIN_INF && o->kind != FL_LIN_READ &&
+		    o->kind != FL_LIN_READ_ALL)
+			t[nt] = (struct twin_key){ o->a, o->b, ev[k].op, (uint32_t)nt, o->kind, o->flags },
+			nt++;
+	}
+	qsort(t, nt, sizeof(*t), cmp_twin);
+	for (size_t i = 1; i < nt; i++)
+		if (t[i].kind == t[i - 1].kind && t[i].flags == t[i - 1].flags &&
+		    t[i].a == t[i - 1].a && t[i].b == t[i - 1].b)
+			s->twin[t[i].op] = t[i - 1].op;
+	free(t);
+	return 0;
+}
+
 static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 		       struct lin_model *md, struct lin_shared *sh, uint64_t budget)
 {
@@ -352,6 +419,7 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 	int32_t *where;
 	size_t nw = (n + 64) / 64;
 	uint64_t seed = 0x5eed0f11e5ULL;
+	int r;
 
 	memset(s, 0, sizeof(*s));
 	s->ops = ops;
@@ -392,8 +460,11 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 		else
 			s->ent[where[ev[k].op]].match = e;
 	}
+	r = set_twins(s, ev, 2 * n);
 	free(ev);
 	free(where);
+	if (r < 0)
+		return r;
 	return account(s, (2 * n + 1) * sizeof(*s->ent) + nw * 8 + (n + 1) * 8 +
 				  (n + 1) * sizeof(*s->stack) + s->tcap * sizeof(*s->tab) +
 				  s->acap * 4);
@@ -605,6 +676,10 @@ static int search_run(struct lin_search *s, uint32_t init)
 		struct lin_ent *x = &ent[e];
 		if (x->match >= 0) {
 			uint32_t o = x->op, ns;
+			if (s->twin && s->twin[o] != UINT32_MAX && !in_set(bits, s->twin[o])) {
+				e = x->next; /* its earlier twin first (set_twins) */
+				continue;
+			}
 			r = lin_step(s->md, state, &ops[o], &ns);
 			if (r < 0)
 				return r;

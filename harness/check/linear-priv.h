@@ -80,6 +80,10 @@ static inline int lin_step(struct lin_model *md, uint32_t s, const struct lin_op
 	switch (op->kind) {
 	case FL_LIN_READ:
 	case FL_LIN_READ_ALL:
+		if (op->ret == FL_LIN_INF) { /* never returned: constrains nothing */
+			*ns = s;
+			return 1;
+		}
 		if (s == LIN_ANY) {
 			*ns = op->a;
 			return 1;

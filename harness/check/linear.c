@@ -635,8 +635,22 @@ static int limits_hit(struct lin_search *s)
  * without trying alternatives at this level ("forced"). */
 static inline int is_pure(const struct lin_op *op)
 {
-	return op->kind == FL_LIN_READ || op->kind == FL_LIN_READ_ALL ||
-	       (op->kind == FL_LIN_CAS && (op->flags & FL_LIN_CAS_FAILED));
+	return op->ret != FL_LIN_INF && (op->kind == FL_LIN_READ || op->kind == FL_LIN_READ_ALL ||
+	       (op->kind == FL_LIN_CAS && (op->flags & FL_LIN_CAS_FAILED)));
+}
+
+/* The first op, in invocation order, not linearized and that returns:
+ * unknown outcomes are left out, the search defers them (they can take
+ * effect after every op that returns). */
+static uint32_t first_open(const struct lin_search *s)
+{
+	const struct lin_ent *ent = s->ent;
+
+	/* a call precedes its return, and unknown outcomes return last */
+	for (int32_t e = ent[0].next; e >= 0 && ent[e].match >= 0; e = ent[e].next)
+		if (s->ops[ent[e].op].ret != FL_LIN_INF)
+			return ent[e].op;
+	return (uint32_t)s->n;
 }
 
 /* Run WGL from state init: SR_OK, SR_VIOLATION, SR_TIME, SR_MEMORY, SR_BUDGET,
@@ -661,16 +675,24 @@ static int search_run(struct lin_search *s, uint32_t init)
 		}
 		if (level) {
 			/* a pure op that holds now goes first, alone */
+			int32_t f, pure = -1;
 			level = 0;
 			forced = 0;
-			for (int32_t f = e; ent[f].match >= 0; f = ent[f].next) {
+			for (f = e; ent[f].match >= 0; f = ent[f].next) {
 				const struct lin_op *op = &ops[ent[f].op];
 				uint32_t ns;
-				if (is_pure(op) && lin_step(s->md, state, op, &ns) > 0) {
-					e = f;
-					forced = 1;
-					break;
-				}
+				if (pure < 0 && is_pure(op) && lin_step(s->md, state, op, &ns) > 0)
+					pure = f;
+			}
+			/* the first return left is an unknown outcome's: every op
+			 * that returns is linearized, and what is left can take
+			 * effect in any order (every kind can take effect in any
+			 * state once its outcome is unknown: see lin_step) */
+			if (ops[ent[f].op].ret == FL_LIN_INF)
+				break;
+			if (pure >= 0) {
+				e = pure;
+				forced = 1;
 			}
 		}
 		struct lin_ent *x = &ent[e];
@@ -683,6 +705,12 @@ static int search_run(struct lin_search *s, uint32_t init)
 			r = lin_step(s->md, state, &ops[o], &ns);
 			if (r < 0)
 				return r;
+			/* an unknown outcome that changes nothing now might as well
+			 * take effect at the end, after every op that returns: no
+			 * op must follow it, and moving it there changes no state
+			 * another op sees. So it is not tried here. */
+			if (r && ops[o].ret == FL_LIN_INF && ns == state && state != LIN_ANY)
+				r = 0;
 			if (r) {
 				uint32_t nhi = o + 1 > hi ? o + 1 : hi, m;
 				bits[o >> 6] |= 1ULL << (o & 63);
@@ -695,8 +723,9 @@ static int search_run(struct lin_search *s, uint32_t init)
 					s->stack[sp++] = (struct lin_frame){ e, state, hi, (uint32_t)forced };
 					state = ns;
 					hi = nhi;
-					if (m > s->best)
-						s->best = m;
+					uint32_t fo = m < s->n && ops[m].ret == FL_LIN_INF ? first_open(s) : m;
+					if (fo > s->best)
+						s->best = fo;
 					e = ent[0].next;
 					level = 1;
 					continue;

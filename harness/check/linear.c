@@ -788,16 +788,25 @@ struct lin_job {
 	int err;
 };
 
+/* Steps allowed to one window check, and to all of them for one key: the
+ * checks that find a window are short; most of the cost is in those that
+ * run out of steps (which say nothing). */
+#define WINDOW_STEPS 8000
+#define WINDOW_STEPS_ALL (8 * WINDOW_STEPS)
+
 /* Window [a, e] of part ops: ops a..e, plus earlier ops still pending at
  * ops[a].call made optional (an unknown outcome; reads and failed cases
- * dropped, they change nothing). Checked from any initial state. */
+ * dropped, they change nothing). Checked from any initial state: 1 when it
+ * fails, 0 when it holds, 2 when the check was cut short. */
 static int window_fails(struct lin_job *j, struct lin_model *md, const struct lin_op *ops,
-			size_t a, size_t e, struct lin_op *buf, size_t *nbuf)
+			size_t a, size_t e, struct lin_op *buf, size_t *nbuf, uint64_t *steps)
 {
 	struct lin_search s;
 	size_t n = 0;
 	int r;
 
+	if (!*steps)
+		return 2;
 	for (size_t i = 0; i < a; i++) {
 		struct lin_op o = ops[i];
 		if (o.ret < ops[a].call)
@@ -812,14 +821,15 @@ static int window_fails(struct lin_job *j, struct lin_model *md, const struct li
 	for (size_t i = a; i <= e; i++)
 		buf[n++] = ops[i];
 	*nbuf = n;
-	if ((r = search_init(&s, buf, n, md, j->sh, 8000)) < 0) {
+	if ((r = search_init(&s, buf, n, md, j->sh, *steps < WINDOW_STEPS ? *steps : WINDOW_STEPS)) < 0) {
 		search_release(&s);
-		return r == -ENOSPC ? 0 : r;
+		return r == -ENOSPC ? 2 : r;
 	}
 	s.own_violation = 1;
 	r = search_run(&s, LIN_ANY);
+	*steps -= s.steps < *steps ? s.steps : *steps;
 	search_release(&s);
-	return r == SR_VIOLATION ? 1 : r < 0 ? r : 0;
+	return r == SR_VIOLATION ? 1 : r == SR_OK ? 0 : r < 0 ? r : 2;
 }
 
 static int find_window(struct lin_job *j, struct lin_model *md, const struct lin_op *ops, size_t n,
@@ -829,17 +839,28 @@ static int find_window(struct lin_job *j, struct lin_model *md, const struct lin
 	struct lin_op *buf = malloc(n * sizeof(*buf)), *best = NULL;
 	size_t last = f, nbuf, nbest = 0;
 	int effort = j->window_effort ? j->window_effort : 64, r = 0;
+	uint64_t steps = WINDOW_STEPS_ALL;
 
 	if (!buf)
 		return -ENOMEM;
 	while (last + 1 < n && ops[last + 1].call <= ops[f].ret)
 		last++;
 	for (size_t e = f; effort > 0 && e <= last && e < f + 8; e++) {
-		for (size_t a = e; a-- > 0 && e - a <= 48 && effort > 0;) {
+		size_t lo = e > 48 ? e - 48 : 0;
+		/* the largest window first: when it holds, the smaller ones
+		 * (fewer ops, more of them optional) practically always do */
+		if (lo < e) {
 			effort--;
-			if ((r = window_fails(j, md, ops, a, e, buf, &nbuf)) < 0)
+			if ((r = window_fails(j, md, ops, lo, e, buf, &nbuf, &steps)) < 0)
 				goto out;
-			if (r) {
+			if (!r)
+				continue;
+		}
+		for (size_t a = e; a-- > lo && effort > 0;) {
+			effort--;
+			if ((r = window_fails(j, md, ops, a, e, buf, &nbuf, &steps)) < 0)
+				goto out;
+			if (r == 1) {
 				if (!best || nbuf < nbest) {
 					free(best);
 					best = buf;
@@ -851,7 +872,7 @@ static int find_window(struct lin_job *j, struct lin_model *md, const struct lin
 				}
 				break;
 			}
-			if (atomic_load(&j->sh->stop) && atomic_load(&j->sh->stop) != SR_STOPPED)
+			if (!steps || (atomic_load(&j->sh->stop) && atomic_load(&j->sh->stop) != SR_STOPPED))
 				effort = 0;
 		}
 	}

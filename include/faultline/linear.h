@@ -129,7 +129,8 @@ struct fl_lin_limits {
 	int64_t timeout_ns;  /* whole check; 0 = none */
 	size_t memory_bytes; /* search caches of all partitions together; 0 = 1 GiB */
 	int threads;         /* 0 = online CPUs */
-	int window_effort;   /* sub-checks allowed for the violation window; 0 = 64, < 0 none */
+	int window_effort;   /* sub-checks allowed for the violation window; 0 = 64, < 0 none
+	                      * (and 64k search steps in all, whatever the number) */
 	int all_keys;        /* check every key even after one violates (default: stop the others) */
 };
 

@@ -32,6 +32,9 @@
  *    op that returns is linearized, the history is linearizable.
  *  - Unknown outcomes with the same change (kind and values) are
  *    interchangeable: they take effect in invocation order.
+ *  - kv: a string that no get of the key returns, nor starts with, can
+ *    never be read (appends only lengthen it) until a put replaces it: all
+ *    such strings are one state.
  *  - Not done: dropping an unknown write whose value no read returns and no
  *    cas expects. A definite compare failure observes it: write 1 (ok),
  *    write 2 (unknown), cas 1->3 failed is linearizable only with the

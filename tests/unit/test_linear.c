@@ -260,6 +260,19 @@ static void test_kv(void **state)
 	rd(70, 80, "xy");
 	assert_int_equal(verdict(FL_LIN_KV, NULL), FL_LIN_VIOLATION);
 
+	fresh(); /* a string no get returns is dead until a put, and stays wrong */
+	app(0, 10, "q");
+	app(20, 30, "r");
+	rd(40, 50, NULL);
+	assert_int_equal(verdict(FL_LIN_KV, NULL), FL_LIN_VIOLATION);
+	fresh();
+	app(0, 10, "q");
+	app(20, 30, "r");
+	wr(40, 50, "a");
+	app(60, 70, "b");
+	rd(80, 90, "ab");
+	assert_int_equal(verdict(FL_LIN_KV, NULL), FL_LIN_OK);
+
 	fresh(); /* the same string by two routes is one state */
 	app(0, 10, "ab");
 	app(20, 30, "c");

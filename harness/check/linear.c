@@ -290,6 +290,7 @@ struct lin_search {
 	struct lin_ent *ent;
 	uint64_t *bits, *z;
 	uint32_t *twin; /* see set_twins(); NULL when there are none */
+	uint64_t *inf;  /* the ops with an unknown outcome, as bits */
 	struct lin_frame *stack;
 	struct lin_centry *tab;
 	size_t tcap, tn;
@@ -324,6 +325,7 @@ static void search_release(struct lin_search *s)
 	free(s->bits);
 	free(s->z);
 	free(s->twin);
+	free(s->inf);
 	free(s->stack);
 	free(s->tab);
 	free(s->arena);
@@ -429,15 +431,16 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 	s->budget = budget;
 	s->ent = malloc((2 * n + 1) * sizeof(*s->ent));
 	s->bits = calloc(nw, sizeof(*s->bits));
+	s->inf = calloc(nw, sizeof(*s->inf));
 	s->z = malloc((n + 1) * sizeof(*s->z));
 	s->stack = malloc((n + 1) * sizeof(*s->stack));
-	s->tcap = 1024;
+	s->tcap = 64; /* grows by doubling; window checks stay small */
 	s->tab = malloc(s->tcap * sizeof(*s->tab));
-	s->acap = 1024;
+	s->acap = 64;
 	s->arena = malloc(s->acap * sizeof(*s->arena));
 	ev = malloc((2 * n + 1) * sizeof(*ev));
 	where = malloc((2 * n + 1) * sizeof(*where));
-	if (!s->ent || !s->bits || !s->z || !s->stack || !s->tab || !s->arena || !ev || !where) {
+	if (!s->ent || !s->bits || !s->inf || !s->z || !s->stack || !s->tab || !s->arena || !ev || !where) {
 		free(ev);
 		free(where);
 		search_release(s);
@@ -446,6 +449,8 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 	memset(s->tab, 0xff, s->tcap * sizeof(*s->tab));
 	for (size_t i = 0; i < n; i++) {
 		s->z[i] = mix64(seed += 0x9e3779b97f4a7c15ULL);
+		if (ops[i].ret == FL_LIN_INF)
+			s->inf[i >> 6] |= 1ULL << (i & 63);
 		ev[2 * i] = (struct ev){ ops[i].call, (uint32_t)i, 0 };
 		ev[2 * i + 1] = (struct ev){ ops[i].ret, (uint32_t)i, 1 };
 	}
@@ -465,7 +470,7 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 	free(where);
 	if (r < 0)
 		return r;
-	return account(s, (2 * n + 1) * sizeof(*s->ent) + nw * 8 + (n + 1) * 8 +
+	return account(s, (2 * n + 1) * sizeof(*s->ent) + 2 * nw * 8 + (n + 1) * 8 +
 				  (n + 1) * sizeof(*s->stack) + s->tcap * sizeof(*s->tab) +
 				  s->acap * 4);
 }
@@ -642,14 +647,15 @@ static inline int is_pure(const struct lin_op *op)
 /* The first op, in invocation order, not linearized and that returns:
  * unknown outcomes are left out, the search defers them (they can take
  * effect after every op that returns). */
-static uint32_t first_open(const struct lin_search *s)
+static uint32_t first_open(const struct lin_search *s, uint32_t m)
 {
-	const struct lin_ent *ent = s->ent;
-
-	/* a call precedes its return, and unknown outcomes return last */
-	for (int32_t e = ent[0].next; e >= 0 && ent[e].match >= 0; e = ent[e].next)
-		if (s->ops[ent[e].op].ret != FL_LIN_INF)
-			return ent[e].op;
+	for (size_t w = m >> 6; w < (s->n + 64) / 64; w++) {
+		uint64_t b = ~(s->bits[w] | s->inf[w]);
+		if (w == m >> 6)
+			b &= ~0ULL << (m & 63);
+		if (b)
+			return (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b)); /* <= n */
+	}
 	return (uint32_t)s->n;
 }
 
@@ -723,7 +729,7 @@ static int search_run(struct lin_search *s, uint32_t init)
 					s->stack[sp++] = (struct lin_frame){ e, state, hi, (uint32_t)forced };
 					state = ns;
 					hi = nhi;
-					uint32_t fo = m < s->n && ops[m].ret == FL_LIN_INF ? first_open(s) : m;
+					uint32_t fo = m < s->n && ops[m].ret == FL_LIN_INF ? first_open(s, m) : m;
 					if (fo > s->best)
 						s->best = fo;
 					e = ent[0].next;

@@ -838,6 +838,18 @@ static int window_fails(struct lin_job *j, struct lin_model *md, const struct li
 	return r == SR_VIOLATION ? 1 : r == SR_OK ? 0 : r < 0 ? r : 2;
 }
 
+/* Keep the window just checked (in *buf) when it is the smallest so far. */
+static int keep_window(struct lin_op **buf, size_t nbuf, struct lin_op **best, size_t *nbest,
+		       size_t n)
+{
+	if (*best && nbuf >= *nbest)
+		return 0;
+	free(*best);
+	*best = *buf;
+	*nbest = nbuf;
+	return (*buf = malloc(n * sizeof(**buf))) ? 0 : -ENOMEM;
+}
+
 static int find_window(struct lin_job *j, struct lin_model *md, const struct lin_op *ops, size_t n,
 		       size_t f)
 {
@@ -851,34 +863,31 @@ static int find_window(struct lin_job *j, struct lin_model *md, const struct lin
 		return -ENOMEM;
 	while (last + 1 < n && ops[last + 1].call <= ops[f].ret)
 		last++;
+	/* for each last op e (f and a few after it), the window [a, e] with
+	 * the largest a that fails; the smallest of those is kept */
 	for (size_t e = f; effort > 0 && e <= last && e < f + 8; e++) {
 		size_t lo = e > 48 ? e - 48 : 0;
+		if (lo == e)
+			continue;
 		/* the largest window first: when it holds, the smaller ones
 		 * (fewer ops, more of them optional) practically always do */
-		if (lo < e) {
-			effort--;
-			if ((r = window_fails(j, md, ops, lo, e, buf, &nbuf, &steps)) < 0)
-				goto out;
-			if (!r)
-				continue;
-		}
-		for (size_t a = e; a-- > lo && effort > 0;) {
+		effort--;
+		if ((r = window_fails(j, md, ops, lo, e, buf, &nbuf, &steps)) < 0)
+			goto out;
+		if (!r)
+			continue;
+		if (r == 1 && (r = keep_window(&buf, nbuf, &best, &nbest, n)) < 0)
+			goto out;
+		for (size_t a = e - 1; a > lo && effort > 0 && steps; a--) {
 			effort--;
 			if ((r = window_fails(j, md, ops, a, e, buf, &nbuf, &steps)) < 0)
 				goto out;
 			if (r == 1) {
-				if (!best || nbuf < nbest) {
-					free(best);
-					best = buf;
-					nbest = nbuf;
-					if (!(buf = malloc(n * sizeof(*buf)))) {
-						r = -ENOMEM;
-						goto out;
-					}
-				}
+				if ((r = keep_window(&buf, nbuf, &best, &nbest, n)) < 0)
+					goto out;
 				break;
 			}
-			if (!steps || (atomic_load(&j->sh->stop) && atomic_load(&j->sh->stop) != SR_STOPPED))
+			if (atomic_load(&j->sh->stop) && atomic_load(&j->sh->stop) != SR_STOPPED)
 				effort = 0;
 		}
 	}

@@ -5,6 +5,8 @@
  * unlinearized op plus the few linearized beyond it, or everything below
  * the highest linearized op minus the few skipped. The inner loop never
  * allocates except to grow the table. Keys are checked in parallel threads.
+ * Unknown outcomes are deferred and interchangeable ones ordered (the
+ * reductions listed in linear.h; each comes with its argument here).
  * Must never report a verdict it did not prove: limits give UNKNOWN. */
 #include "linear-priv.h"
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #define LIN_ANY UINT32_MAX /* state unknown (window checks start there) */
+#define LIN_KV_DEAD (UINT32_MAX - 1) /* kv: a string no get can return, ever (see lin_model) */
 
 /* An op as the search sees it: a/b already mapped to the model's ids. */
 struct lin_op {
@@ -51,6 +52,12 @@ struct lin_model {
 	size_t nkv, kv_cap;
 	uint32_t *ktab; /* ids, UINT32_MAX empty */
 	size_t ktab_cap, ktab_n;
+	/* the values gets return, and (hash, length) of all their prefixes:
+	 * a string outside that set can never be read again (appends only
+	 * lengthen it), so all such strings are one state, LIN_KV_DEAD */
+	uint32_t *reads;
+	size_t nreads, reads_cap;
+	struct lin_map live;
 	char *buf1, *buf2;
 	size_t buf_cap;
 	/* set: sets (id = i, 0 = {}) */
@@ -80,6 +87,10 @@ static inline int lin_step(struct lin_model *md, uint32_t s, const struct lin_op
 	switch (op->kind) {
 	case FL_LIN_READ:
 	case FL_LIN_READ_ALL:
+		if (op->ret == FL_LIN_INF) { /* never returned: constrains nothing */
+			*ns = s;
+			return 1;
+		}
 		if (s == LIN_ANY) {
 			*ns = op->a;
 			return 1;

@@ -5,6 +5,8 @@
  * unlinearized op plus the few linearized beyond it, or everything below
  * the highest linearized op minus the few skipped. The inner loop never
  * allocates except to grow the table. Keys are checked in parallel threads.
+ * Unknown outcomes are deferred and interchangeable ones ordered (the
+ * reductions listed in linear.h; each comes with its argument here).
  * Must never report a verdict it did not prove: limits give UNKNOWN. */
 #include "linear-priv.h"
 
@@ -289,6 +291,8 @@ struct lin_search {
 
 	struct lin_ent *ent;
 	uint64_t *bits, *z;
+	uint32_t *twin; /* see set_twins(); NULL when there are none */
+	uint64_t *inf;  /* the ops with an unknown outcome, as bits */
 	struct lin_frame *stack;
 	struct lin_centry *tab;
 	size_t tcap, tn;
@@ -322,6 +326,8 @@ static void search_release(struct lin_search *s)
 	free(s->ent);
 	free(s->bits);
 	free(s->z);
+	free(s->twin);
+	free(s->inf);
 	free(s->stack);
 	free(s->tab);
 	free(s->arena);
@@ -345,6 +351,71 @@ static int cmp_ev(const void *a, const void *b)
 	return x->op < y->op ? -1 : x->op > y->op;
 }
 
+/* Interchangeable unknown-outcome ops: the same change (kind, a, b, flags)
+ * with ret = FL_LIN_INF. Given a linearization that takes effect with some
+ * of them, give their linearization points, in time order, to the twins in
+ * invocation order: the j-th earliest point comes after j of the twins'
+ * invocations, so after the j-th earliest invocation; no op has to follow
+ * them (they never return); and the sequence of state changes is the same.
+ * So some linearization exists iff one exists where twins take effect in
+ * invocation order, and the search only tries an op whose previous twin
+ * (twin[o], in invocation order) has already taken effect. Reads are never
+ * twins (an unknown read constrains nothing and is not expected here). */
+struct twin_key {
+	uint32_t a, b, op, pos;
+	uint8_t kind, flags;
+};
+
+static int cmp_twin(const void *x, const void *y)
+{
+	const struct twin_key *p = x, *q = y;
+
+	if (p->kind != q->kind)
+		return p->kind < q->kind ? -1 : 1;
+	if (p->flags != q->flags)
+		return p->flags < q->flags ? -1 : 1;
+	if (p->a != q->a)
+		return p->a < q->a ? -1 : 1;
+	if (p->b != q->b)
+		return p->b < q->b ? -1 : 1;
+	return p->pos < q->pos ? -1 : p->pos > q->pos;
+}
+
+/* ev: the ops' events in list order (2n) */
+static int set_twins(struct lin_search *s, const struct ev *ev, size_t n2)
+{
+	struct twin_key *t;
+	size_t nt = 0;
+
+	for (size_t k = 0; k < n2; k++) {
+		const struct lin_op *o = &s->ops[ev[k].op];
+		nt += !ev[k].ret && o->ret == FL_LIN_INF && o->kind != FL_LIN_READ &&
+		      o->kind != FL_LIN_READ_ALL;
+	}
+	if (nt < 2)
+		return 0;
+	if (!(t = malloc(nt * sizeof(*t))) || !(s->twin = malloc(s->n * sizeof(*s->twin)))) {
+		free(t);
+		return -ENOMEM;
+	}
+	memset(s->twin, 0xff, s->n * sizeof(*s->twin));
+	nt = 0;
+	for (size_t k = 0; k < n2; k++) {
+		const struct lin_op *o = &s->ops[ev[k].op];
+		if (!ev[k].ret && o->ret == FL_LIN_INF && o->kind != FL_LIN_READ &&
+		    o->kind != FL_LIN_READ_ALL)
+			t[nt] = (struct twin_key){ o->a, o->b, ev[k].op, (uint32_t)nt, o->kind, o->flags },
+			nt++;
+	}
+	qsort(t, nt, sizeof(*t), cmp_twin);
+	for (size_t i = 1; i < nt; i++)
+		if (t[i].kind == t[i - 1].kind && t[i].flags == t[i - 1].flags &&
+		    t[i].a == t[i - 1].a && t[i].b == t[i - 1].b)
+			s->twin[t[i].op] = t[i - 1].op;
+	free(t);
+	return 0;
+}
+
 static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 		       struct lin_model *md, struct lin_shared *sh, uint64_t budget)
 {
@@ -352,6 +423,7 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 	int32_t *where;
 	size_t nw = (n + 64) / 64;
 	uint64_t seed = 0x5eed0f11e5ULL;
+	int r;
 
 	memset(s, 0, sizeof(*s));
 	s->ops = ops;
@@ -361,15 +433,16 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 	s->budget = budget;
 	s->ent = malloc((2 * n + 1) * sizeof(*s->ent));
 	s->bits = calloc(nw, sizeof(*s->bits));
+	s->inf = calloc(nw, sizeof(*s->inf));
 	s->z = malloc((n + 1) * sizeof(*s->z));
 	s->stack = malloc((n + 1) * sizeof(*s->stack));
-	s->tcap = 1024;
+	s->tcap = 64; /* grows by doubling; window checks stay small */
 	s->tab = malloc(s->tcap * sizeof(*s->tab));
-	s->acap = 1024;
+	s->acap = 64;
 	s->arena = malloc(s->acap * sizeof(*s->arena));
 	ev = malloc((2 * n + 1) * sizeof(*ev));
 	where = malloc((2 * n + 1) * sizeof(*where));
-	if (!s->ent || !s->bits || !s->z || !s->stack || !s->tab || !s->arena || !ev || !where) {
+	if (!s->ent || !s->bits || !s->inf || !s->z || !s->stack || !s->tab || !s->arena || !ev || !where) {
 		free(ev);
 		free(where);
 		search_release(s);
@@ -378,6 +451,8 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 	memset(s->tab, 0xff, s->tcap * sizeof(*s->tab));
 	for (size_t i = 0; i < n; i++) {
 		s->z[i] = mix64(seed += 0x9e3779b97f4a7c15ULL);
+		if (ops[i].ret == FL_LIN_INF)
+			s->inf[i >> 6] |= 1ULL << (i & 63);
 		ev[2 * i] = (struct ev){ ops[i].call, (uint32_t)i, 0 };
 		ev[2 * i + 1] = (struct ev){ ops[i].ret, (uint32_t)i, 1 };
 	}
@@ -392,9 +467,12 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 		else
 			s->ent[where[ev[k].op]].match = e;
 	}
+	r = set_twins(s, ev, 2 * n);
 	free(ev);
 	free(where);
-	return account(s, (2 * n + 1) * sizeof(*s->ent) + nw * 8 + (n + 1) * 8 +
+	if (r < 0)
+		return r;
+	return account(s, (2 * n + 1) * sizeof(*s->ent) + 2 * nw * 8 + (n + 1) * 8 +
 				  (n + 1) * sizeof(*s->stack) + s->tcap * sizeof(*s->tab) +
 				  s->acap * 4);
 }
@@ -564,8 +642,23 @@ static int limits_hit(struct lin_search *s)
  * without trying alternatives at this level ("forced"). */
 static inline int is_pure(const struct lin_op *op)
 {
-	return op->kind == FL_LIN_READ || op->kind == FL_LIN_READ_ALL ||
-	       (op->kind == FL_LIN_CAS && (op->flags & FL_LIN_CAS_FAILED));
+	return op->ret != FL_LIN_INF && (op->kind == FL_LIN_READ || op->kind == FL_LIN_READ_ALL ||
+	       (op->kind == FL_LIN_CAS && (op->flags & FL_LIN_CAS_FAILED)));
+}
+
+/* The first op, in invocation order, not linearized and that returns:
+ * unknown outcomes are left out, the search defers them (they can take
+ * effect after every op that returns). */
+static uint32_t first_open(const struct lin_search *s, uint32_t m)
+{
+	for (size_t w = m >> 6; w < (s->n + 64) / 64; w++) {
+		uint64_t b = ~(s->bits[w] | s->inf[w]);
+		if (w == m >> 6)
+			b &= ~0ULL << (m & 63);
+		if (b)
+			return (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b)); /* <= n */
+	}
+	return (uint32_t)s->n;
 }
 
 /* Run WGL from state init: SR_OK, SR_VIOLATION, SR_TIME, SR_MEMORY, SR_BUDGET,
@@ -590,24 +683,42 @@ static int search_run(struct lin_search *s, uint32_t init)
 		}
 		if (level) {
 			/* a pure op that holds now goes first, alone */
+			int32_t f, pure = -1;
 			level = 0;
 			forced = 0;
-			for (int32_t f = e; ent[f].match >= 0; f = ent[f].next) {
+			for (f = e; ent[f].match >= 0; f = ent[f].next) {
 				const struct lin_op *op = &ops[ent[f].op];
 				uint32_t ns;
-				if (is_pure(op) && lin_step(s->md, state, op, &ns) > 0) {
-					e = f;
-					forced = 1;
-					break;
-				}
+				if (pure < 0 && is_pure(op) && lin_step(s->md, state, op, &ns) > 0)
+					pure = f;
+			}
+			/* the first return left is an unknown outcome's: every op
+			 * that returns is linearized, and what is left can take
+			 * effect in any order (every kind can take effect in any
+			 * state once its outcome is unknown: see lin_step) */
+			if (ops[ent[f].op].ret == FL_LIN_INF)
+				break;
+			if (pure >= 0) {
+				e = pure;
+				forced = 1;
 			}
 		}
 		struct lin_ent *x = &ent[e];
 		if (x->match >= 0) {
 			uint32_t o = x->op, ns;
+			if (s->twin && s->twin[o] != UINT32_MAX && !in_set(bits, s->twin[o])) {
+				e = x->next; /* its earlier twin first (set_twins) */
+				continue;
+			}
 			r = lin_step(s->md, state, &ops[o], &ns);
 			if (r < 0)
 				return r;
+			/* an unknown outcome that changes nothing now might as well
+			 * take effect at the end, after every op that returns: no
+			 * op must follow it, and moving it there changes no state
+			 * another op sees. So it is not tried here. */
+			if (r && ops[o].ret == FL_LIN_INF && ns == state && state != LIN_ANY)
+				r = 0;
 			if (r) {
 				uint32_t nhi = o + 1 > hi ? o + 1 : hi, m;
 				bits[o >> 6] |= 1ULL << (o & 63);
@@ -620,8 +731,9 @@ static int search_run(struct lin_search *s, uint32_t init)
 					s->stack[sp++] = (struct lin_frame){ e, state, hi, (uint32_t)forced };
 					state = ns;
 					hi = nhi;
-					if (m > s->best)
-						s->best = m;
+					uint32_t fo = m < s->n && ops[m].ret == FL_LIN_INF ? first_open(s, m) : m;
+					if (fo > s->best)
+						s->best = fo;
 					e = ent[0].next;
 					level = 1;
 					continue;
@@ -684,16 +796,25 @@ struct lin_job {
 	int err;
 };
 
+/* Steps allowed to one window check, and to all of them for one key: the
+ * checks that find a window are short; most of the cost is in those that
+ * run out of steps (which say nothing). */
+#define WINDOW_STEPS 8000
+#define WINDOW_STEPS_ALL (8 * WINDOW_STEPS)
+
 /* Window [a, e] of part ops: ops a..e, plus earlier ops still pending at
  * ops[a].call made optional (an unknown outcome; reads and failed cases
- * dropped, they change nothing). Checked from any initial state. */
+ * dropped, they change nothing). Checked from any initial state: 1 when it
+ * fails, 0 when it holds, 2 when the check was cut short. */
 static int window_fails(struct lin_job *j, struct lin_model *md, const struct lin_op *ops,
-			size_t a, size_t e, struct lin_op *buf, size_t *nbuf)
+			size_t a, size_t e, struct lin_op *buf, size_t *nbuf, uint64_t *steps)
 {
 	struct lin_search s;
 	size_t n = 0;
 	int r;
 
+	if (!*steps)
+		return 2;
 	for (size_t i = 0; i < a; i++) {
 		struct lin_op o = ops[i];
 		if (o.ret < ops[a].call)
@@ -708,14 +829,27 @@ static int window_fails(struct lin_job *j, struct lin_model *md, const struct li
 	for (size_t i = a; i <= e; i++)
 		buf[n++] = ops[i];
 	*nbuf = n;
-	if ((r = search_init(&s, buf, n, md, j->sh, 8000)) < 0) {
+	if ((r = search_init(&s, buf, n, md, j->sh, *steps < WINDOW_STEPS ? *steps : WINDOW_STEPS)) < 0) {
 		search_release(&s);
-		return r == -ENOSPC ? 0 : r;
+		return r == -ENOSPC ? 2 : r;
 	}
 	s.own_violation = 1;
 	r = search_run(&s, LIN_ANY);
+	*steps -= s.steps < *steps ? s.steps : *steps;
 	search_release(&s);
-	return r == SR_VIOLATION ? 1 : r < 0 ? r : 0;
+	return r == SR_VIOLATION ? 1 : r == SR_OK ? 0 : r < 0 ? r : 2;
+}
+
+/* Keep the window just checked (in *buf) when it is the smallest so far. */
+static int keep_window(struct lin_op **buf, size_t nbuf, struct lin_op **best, size_t *nbest,
+		       size_t n)
+{
+	if (*best && nbuf >= *nbest)
+		return 0;
+	free(*best);
+	*best = *buf;
+	*nbest = nbuf;
+	return (*buf = malloc(n * sizeof(**buf))) ? 0 : -ENOMEM;
 }
 
 static int find_window(struct lin_job *j, struct lin_model *md, const struct lin_op *ops, size_t n,
@@ -725,26 +859,34 @@ static int find_window(struct lin_job *j, struct lin_model *md, const struct lin
 	struct lin_op *buf = malloc(n * sizeof(*buf)), *best = NULL;
 	size_t last = f, nbuf, nbest = 0;
 	int effort = j->window_effort ? j->window_effort : 64, r = 0;
+	uint64_t steps = WINDOW_STEPS_ALL;
 
 	if (!buf)
 		return -ENOMEM;
 	while (last + 1 < n && ops[last + 1].call <= ops[f].ret)
 		last++;
+	/* for each last op e (f and a few after it), the window [a, e] with
+	 * the largest a that fails; the smallest of those is kept */
 	for (size_t e = f; effort > 0 && e <= last && e < f + 8; e++) {
-		for (size_t a = e; a-- > 0 && e - a <= 48 && effort > 0;) {
+		size_t lo = e > 48 ? e - 48 : 0;
+		if (lo == e)
+			continue;
+		/* the largest window first: when it holds, the smaller ones
+		 * (fewer ops, more of them optional) practically always do */
+		effort--;
+		if ((r = window_fails(j, md, ops, lo, e, buf, &nbuf, &steps)) < 0)
+			goto out;
+		if (!r)
+			continue;
+		if (r == 1 && (r = keep_window(&buf, nbuf, &best, &nbest, n)) < 0)
+			goto out;
+		for (size_t a = e - 1; a > lo && effort > 0 && steps; a--) {
 			effort--;
-			if ((r = window_fails(j, md, ops, a, e, buf, &nbuf)) < 0)
+			if ((r = window_fails(j, md, ops, a, e, buf, &nbuf, &steps)) < 0)
 				goto out;
-			if (r) {
-				if (!best || nbuf < nbest) {
-					free(best);
-					best = buf;
-					nbest = nbuf;
-					if (!(buf = malloc(n * sizeof(*buf)))) {
-						r = -ENOMEM;
-						goto out;
-					}
-				}
+			if (r == 1) {
+				if ((r = keep_window(&buf, nbuf, &best, &nbest, n)) < 0)
+					goto out;
 				break;
 			}
 			if (atomic_load(&j->sh->stop) && atomic_load(&j->sh->stop) != SR_STOPPED)

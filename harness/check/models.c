@@ -208,6 +208,8 @@ void lin_model_release(struct lin_model *md)
 	free(md->set_n);
 	free(md->set_el);
 	free(md->ltab);
+	free(md->reads);
+	lin_map_release(&md->live);
 	lin_map_release(&md->memo);
 	memset(md, 0, sizeof(*md));
 }
@@ -342,12 +344,51 @@ static int kv_bufs(struct lin_model *md, size_t len)
 	return 0;
 }
 
+static uint64_t live_key(uint64_t h, uint32_t len)
+{
+	return (h ^ (uint64_t)len << 40) | 1; /* never 0 (empty in lin_map) */
+}
+
+/* The (hash, length) of every prefix of every value a get returns. A
+ * collision can only make a dead string look live, which costs time, never
+ * a verdict. */
+static int live_build(struct lin_model *md)
+{
+	size_t need = 1, cap = 64;
+	int r;
+
+	lin_sort_u32(md->reads, md->nreads);
+	for (size_t i = 0; i < md->nreads; i++)
+		need += md->pre->len[md->reads[i]];
+	while (cap < 2 * need)
+		cap *= 2;
+	if ((r = lin_map_init(&md->live, cap)) < 0)
+		return r;
+	md->bytes += cap * 12;
+	if ((r = lin_map_put(&md->live, live_key(0, 0), 0)) < 0)
+		return r;
+	for (size_t i = 0; i < md->nreads; i++) {
+		const unsigned char *v = (const unsigned char *)md->h->vals[md->reads[i]];
+		uint64_t hv = 0;
+		if (i && md->reads[i] == md->reads[i - 1])
+			continue;
+		for (uint32_t j = 0; v && v[j]; j++) {
+			hv = mulmod(hv, KV_B) + v[j] + 1;
+			hv = hv >= KV_P ? hv - KV_P : hv;
+			if ((r = lin_map_put(&md->live, live_key(hv, j + 1), 0)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 /* The id of string s + v: found by content hash and verified byte for byte,
- * else a new chain state. */
+ * else a new chain state; LIN_KV_DEAD when no get returns a string that
+ * starts with it. */
 static int64_t kv_append(struct lin_model *md, uint32_t s, uint32_t v)
 {
 	uint64_t hs, hv, h;
-	uint32_t ls, lv, len;
+	uint32_t ls, lv, len, unused;
 	size_t j;
 	int verified = 0;
 
@@ -358,6 +399,10 @@ static int64_t kv_append(struct lin_model *md, uint32_t s, uint32_t v)
 	h = mulmod(hs, md->pre->pw[v]) + hv;
 	h = h >= KV_P ? h - KV_P : h;
 	len = ls + lv;
+	if (!md->live.cap && live_build(md) < 0)
+		return -ENOMEM;
+	if (!lin_map_get(&md->live, live_key(h, len), &unused))
+		return LIN_KV_DEAD;
 	for (j = kv_slot(h, len, md->ktab_cap); md->ktab[j] != UINT32_MAX; j = (j + 1) & (md->ktab_cap - 1)) {
 		uint64_t ch;
 		uint32_t cl, c = md->ktab[j];
@@ -384,7 +429,7 @@ static int64_t kv_append(struct lin_model *md, uint32_t s, uint32_t v)
 		md->kv = k;
 		md->kv_cap = nc;
 	}
-	if (md->h->nvals + md->nkv >= LIN_ANY)
+	if (md->h->nvals + md->nkv >= LIN_KV_DEAD)
 		return -ENOMEM;
 	md->kv[md->nkv] = (struct lin_kvs){ h, len, s, v };
 	uint32_t id = (uint32_t)(md->h->nvals + md->nkv++);
@@ -419,6 +464,17 @@ int lin_model_map(struct lin_model *md, const struct fl_lin_op *op, uint32_t gid
 		/* values a state can be compared with, or become, are canonical ids */
 		if (op->kind != FL_LIN_APPEND && kv_insert(md, out->a) < 0)
 			return -ENOMEM;
+		if (op->kind == FL_LIN_READ) {
+			if (md->nreads == md->reads_cap) {
+				size_t nc = md->reads_cap ? md->reads_cap * 2 : 64;
+				uint32_t *v = realloc(md->reads, nc * sizeof(*v));
+				if (!v)
+					return -ENOMEM;
+				md->reads = v;
+				md->reads_cap = nc;
+			}
+			md->reads[md->nreads++] = out->a;
+		}
 	} else if (md->m == FL_LIN_SET && op->kind == FL_LIN_READ_ALL) {
 		int64_t id = !op->b ? 0 : loc_intern(md, md->h->elems + op->a, (size_t)op->b * sizeof(uint32_t));
 		if (id < 0)
@@ -437,8 +493,8 @@ int lin_model_step_slow(struct lin_model *md, uint32_t s, const struct lin_op *o
 
 	if (op->kind != FL_LIN_APPEND && op->kind != FL_LIN_ADD)
 		return 0;
-	if (s == LIN_ANY) {
-		*ns = LIN_ANY; /* an unknown state plus something: still unknown */
+	if (s == LIN_ANY || s == LIN_KV_DEAD) {
+		*ns = s; /* an unknown state plus something: still unknown; dead stays dead */
 		return 1;
 	}
 	if (lin_map_get(&md->memo, key, &v)) {

@@ -22,6 +22,24 @@
  *    failed" (the etcd adapter's text) is such a definite compare failure;
  *    any other failed cas (refused connection, ...) did not happen and is
  *    dropped. In Jepsen etcd logs every ":fail :cas" is a compare failure.
+ *  - A read with ret = FL_LIN_INF (only through this API) constrains nothing.
+ *
+ * Reductions the search makes (each keeps the verdict exact; linear.c has
+ * the arguments):
+ *  - An unknown outcome that would change nothing where it is tried (a cas
+ *    whose compare fails, a write of the current value) is not tried there:
+ *    it can equally take effect after every op that returns. So once every
+ *    op that returns is linearized, the history is linearizable.
+ *  - Unknown outcomes with the same change (kind and values) are
+ *    interchangeable: they take effect in invocation order.
+ *  - kv: a string that no get of the key returns, nor starts with, can
+ *    never be read (appends only lengthen it) until a put replaces it: all
+ *    such strings are one state.
+ *  - Not done: dropping an unknown write whose value no read returns and no
+ *    cas expects. A definite compare failure observes it: write 1 (ok),
+ *    write 2 (unknown), cas 1->3 failed is linearizable only with the
+ *    unknown write; without failed cases (plain register) the drop would be
+ *    sound, but in the Porcupine etcd corpus every written value is read.
  *
  * Models (state per key; every model partitions by key):
  *   register      read/write; initial state nil
@@ -114,7 +132,8 @@ struct fl_lin_limits {
 	int64_t timeout_ns;  /* whole check; 0 = none */
 	size_t memory_bytes; /* search caches of all partitions together; 0 = 1 GiB */
 	int threads;         /* 0 = online CPUs */
-	int window_effort;   /* sub-checks allowed for the violation window; 0 = 64, < 0 none */
+	int window_effort;   /* sub-checks allowed for the violation window; 0 = 64, < 0 none
+	                      * (and 64k search steps in all, whatever the number) */
 	int all_keys;        /* check every key even after one violates (default: stop the others) */
 };
 
@@ -126,7 +145,8 @@ struct fl_lin_part {
 	size_t nops;
 	/* Longest linearizable prefix: the first `prefix` ops of this key, in
 	 * invocation order, were all linearized together (with possibly some
-	 * later concurrent ops) by the search. Equal to nops when linearizable. */
+	 * later concurrent ops) by the search, except unknown outcomes, which
+	 * the search may leave for the end. Equal to nops when linearizable. */
 	size_t prefix;
 	/* VIOLATION: the op following that prefix: the first op, in invocation
 	 * order, that no explored linearization could place. */

@@ -35,8 +35,10 @@
  *                   term until its first entry commits, followers longer).
  *  latency          ok operations: p50 / p99 / max against the limits, over
  *                   the run (figures per fault window too).
- *  availability     ok / all operations invoked (final reads excluded),
- *                   over the run (figures per fault window too).
+ *  availability     answered / all operations invoked (final reads
+ *                   excluded), over the run (figures per fault window too);
+ *                   answered: ok, or a compare-and-set refused because its
+ *                   compare failed (the system working as it should).
  * A check without the data it needs (no final reads, no samples) is
  * UNKNOWN, never PASS. */
 #ifndef FAULTLINE_INVARIANTS_H

@@ -376,6 +376,17 @@ static void test_slos(void **state)
 	fl_check_availability(&s, &d, &r);
 	expect(&r, FL_FAIL, "minimum 95.0%");
 	fl_run_data_release(&d);
+
+	/* a compare-and-set refused by its compare was answered: available */
+	for (int i = 0; i < 9; i++)
+		op(0, "n1", FL_F_READ, "k0", NULL, i, i + 0.01, FL_OUTCOME_OK);
+	op(0, "n1", FL_F_CAS, "k0", "0-1", 9, 9.1, FL_OUTCOME_FAIL);
+	ops[nops - 1].error = strdup("node n1: compare failed: 'k0' is not '0-0'");
+	d = data();
+	s.checks.availability_min = 100;
+	fl_check_availability(&s, &d, &r);
+	expect(&r, FL_PASS, "100.0% of 10");
+	fl_run_data_release(&d);
 }
 
 int main(void)

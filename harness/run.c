@@ -503,7 +503,11 @@ static void print_reproduce(const struct fl_run_opts *o)
 
 int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 {
-	struct run r = { .s = s, .mu = PTHREAD_MUTEX_INITIALIZER, .tty = isatty(STDOUT_FILENO) };
+	/* a terminal that can rewrite a line (the micro-VM's console is a tty
+	 * even when the host's output goes to a file: its TERM says dumb) */
+	struct run r = { .s = s, .mu = PTHREAD_MUTEX_INITIALIZER,
+			 .tty = isatty(STDOUT_FILENO) && getenv("TERM") &&
+				strcmp(getenv("TERM"), "dumb") };
 	/* a status call may be slow (an exec client runs a program per request) */
 	r.status_ms = (int)(s->workload.timeout_ns / 1000000);
 	if (r.status_ms < 1000)

@@ -1514,24 +1514,6 @@ static int redis_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIG
 
 /* --- readiness ---------------------------------------------------------------------------- */
 
-/* Has the node process exited (gone, or a zombie)? */
-static int exited(pid_t pid)
-{
-	char path[64], buf[256], *p;
-	FILE *f;
-	int gone;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 1;
-	gone = !fgets(buf, sizeof(buf), f);
-	fclose(f);
-	if (gone)
-		return 1;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
-}
 
 /* Replicas the primary calls online (INFO replication "slaveN:...,state=online,..."). */
 static int online_replicas(const struct fl_resp *info, char *role, size_t rolelen)
@@ -1655,7 +1637,7 @@ static int redis_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns
 		if (tmo < 100)
 			tmo = 100;
 		for (size_t i = 0; nodes->pids && i < nodes->n; i++) {
-			if (nodes->pids[i] > 0 && exited(nodes->pids[i])) {
+			if (nodes->pids[i] > 0 && fl_sys_pid_exited(nodes->pids[i])) {
 				seterr(err, errlen, "node %s: %s exited before the cluster was ready",
 				       nodes->names[i], "redis-server");
 				r = -ECHILD;

@@ -64,5 +64,31 @@ after=$( { ls /run/netns 2>/dev/null; ip -o link | awk -F': ' '{print $2}' | sed
 check "nothing left behind: namespaces and links" test "$before" = "$after"
 check "no etcd left running" sh -c "! pidof etcd"
 check "the nodes' data is gone" sh -c "! ls -d /var/tmp/faultline-data-* 2>/dev/null"
+# Ctrl-C in the middle: the faults are healed, the workload stops, the
+# history is kept and the checks still judge what exists; nothing is left.
+before=$( { ls /run/netns 2>/dev/null; ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//'; } | sort)
+"$FL" run --runs "$T/runs-int" --set duration=60s --set nemesis.0.at=8s --set nemesis.0.for=30s \
+	--set nemesis.1.at=45s --set nemesis.1.for=5s scenarios/quickstart.yaml >"$T/int.out" 2>&1 &
+pid=$!
+# SIGINT once the partition holds (its "applied" line), as a user's Ctrl-C
+for i in $(seq 1 120); do grep -q 'applied f0.0' "$T/int.out" 2>/dev/null && break; sleep 1; done
+kill -INT "$pid"
+wait "$pid"
+st=$?
+sed 's/^/# /' "$T/int.out" | tr '\r' '\n' | grep -v 'ops ok' | tail -6
+idir=$(ls -d "$T"/runs-int/quickstart-* 2>/dev/null | head -1)
+check "Ctrl-C: the run ends with a verdict, not an error (exit 0, 1 or 3)" sh -c "test $st -eq 0 -o $st -eq 1 -o $st -eq 3"
+check "Ctrl-C: it says so, and the checks still judge what exists" sh -c \
+	"grep -q '^interrupted: faults healed' '$T/int.out' && grep -q '^check  *verdict' '$T/int.out' && test -s '$idir/results.json'"
+check "Ctrl-C: the partition was healed and logged, the history kept" python3 -c "
+import json
+ev = [json.loads(l) for l in open('$idir/faults.jsonl')]
+assert any(e['fault'] == 'f0.0' and e['event'] == 'heal' for e in ev), ev
+assert not any(e['fault'] == 'f1.0' for e in ev), ev
+ops = [json.loads(l) for l in open('$idir/history.jsonl')]
+assert len(ops) > 20 and max(o['t'] for o in ops) < 40e9, (len(ops), max(o['t'] for o in ops))
+"
+after=$( { ls /run/netns 2>/dev/null; ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//'; } | sort)
+check "Ctrl-C: nothing left behind" sh -c "test '$before' = '$after' && ! pidof etcd && ! ls -d /var/tmp/faultline-data-* 2>/dev/null"
 echo "run: $((n - failed)) of $n checks passed"
 [ "$failed" -eq 0 ]

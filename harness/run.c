@@ -501,6 +501,51 @@ static void print_reproduce(const struct fl_run_opts *o)
 	printf("\n");
 }
 
+/* Start argv (freed here) on node i through its agent: the system's main
+ * process (pname NULL: the agent's "sut", with system.env, output in
+ * logs/<node>.log) or a sidecar named pname (logs/<node>-<pname>.log). */
+static int spawn_on(struct run *r, size_t i, char **argv, const char *pname, const char *dir,
+		    char *err, size_t errlen)
+{
+	const struct fl_scenario *s = r->s;
+	char log[800], abslog[PATH_MAX], e[400];
+	json_t *req, *a = json_array(), *reply = NULL;
+	FILE *f;
+
+	snprintf(log, sizeof(log), "%s/logs/%s%s%s.log", dir, r->nodes.names[i], pname ? "-" : "",
+		 pname ? pname : "");
+	if ((f = fopen(log, "a")))
+		fclose(f);
+	if (!realpath(log, abslog))
+		snprintf(abslog, sizeof(abslog), "%s", log);
+	for (char **p = argv; *p; p++)
+		json_array_append_new(a, json_string(*p));
+	fl_strv_free(argv);
+	req = json_pack("{s:s, s:o, s:s}", "op", "spawn", "argv", a, "log", abslog);
+	if (pname)
+		json_object_set_new(req, "id_name", json_string(pname));
+	if (!pname && s->system.nenv) {
+		json_t *env = json_object();
+		for (size_t k = 0; k < s->system.nenv; k++)
+			json_object_set_new(env, s->system.env[k].name,
+					    json_string(s->system.env[k].value));
+		json_object_set_new(req, "env", env);
+	}
+	if (!r->c->agents[i]) {
+		json_decref(req);
+		snprintf(err, errlen, "starting %s on %s: its agent is not connected",
+			 pname ? pname : fl_system_type_to_string(s->system.type), r->nodes.names[i]);
+		return -ENOTCONN;
+	}
+	if (fl_agentc_call(r->c->agents[i], req, 10000, &reply, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "starting %s%s on %s: %s", pname ? "the " : "",
+			 pname ? pname : fl_system_type_to_string(s->system.type), r->nodes.names[i], e);
+		return -EIO;
+	}
+	json_decref(reply);
+	return 0;
+}
+
 int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 {
 	/* a terminal that can rewrite a line (the micro-VM's console is a tty
@@ -516,7 +561,6 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 		r.status_ms = 10000;
 	char dir[512], path[700], err[512] = "", stamp[32], leader[64] = "";
 	const char *names[FL_MAX_NODES];
-	pid_t pids[FL_MAX_NODES] = { 0 };
 	struct fl_history *h = NULL;
 	struct fl_workload_stats ws = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -581,65 +625,24 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 	}
 	r.nodes = (struct fl_sys_nodes){ .n = r.c->n, .names = names, .addrs = r.c->addrs,
 					 .data_root = data_root, .pids = NULL, .s = s };
-	/* start the system on every node, through its agent */
+	/* start the system on every node, through its agent; then the sidecars
+	 * (redis: the sentinels), once every server runs */
 	for (size_t i = 0; i < r.c->n; i++) {
-		char **argv = NULL, log[800], abslog[PATH_MAX];
-		json_t *req, *a, *reply = NULL;
-		if (r.ops->node_argv(s, &r.nodes, i, &argv, err, sizeof(err)) < 0) {
+		char **argv = NULL;
+		if (r.ops->node_argv(s, &r.nodes, i, &argv, err, sizeof(err)) < 0 ||
+		    spawn_on(&r, i, argv, NULL, dir, err, sizeof(err)) < 0) {
 			fprintf(stderr, "faultline run: %s\n", err);
 			goto out;
 		}
-		snprintf(log, sizeof(log), "%s/logs/%s.log", dir, names[i]);
-		fclose(fopen(log, "a"));
-		if (!realpath(log, abslog))
-			snprintf(abslog, sizeof(abslog), "%s", log);
-		a = json_array();
-		for (char **p = argv; *p; p++)
-			json_array_append_new(a, json_string(*p));
-		fl_strv_free(argv);
-		req = json_pack("{s:s, s:o, s:s}", "op", "spawn", "argv", a, "log", abslog);
-		if (s->system.nenv) {
-			json_t *env = json_object();
-			for (size_t k = 0; k < s->system.nenv; k++)
-				json_object_set_new(env, s->system.env[k].name,
-						    json_string(s->system.env[k].value));
-			json_object_set_new(req, "env", env);
-		}
-		if (!r.c->agents[i] || fl_agentc_call(r.c->agents[i], req, 10000, &reply, err,
-						      sizeof(err)) < 0) {
-			fprintf(stderr, "faultline run: starting %s on %s: %s\n",
-				fl_system_type_to_string(s->system.type), names[i], err);
-			goto out;
-		}
-		pids[i] = (pid_t)json_integer_value(json_object_get(reply, "pid"));
-		json_decref(reply);
 	}
-	/* then the sidecars (redis: the sentinels), once every server runs */
 	for (size_t i = 0; r.ops->sidecar_argv && i < r.c->n; i++) {
-		char **argv = NULL, log[800], abslog[PATH_MAX], pname[32];
-		json_t *req, *a, *reply = NULL;
+		char **argv = NULL, pname[32];
 		if (r.ops->sidecar_argv(s, &r.nodes, i, &argv, pname, sizeof(pname), err,
-					sizeof(err)) < 0) {
+					sizeof(err)) < 0 ||
+		    spawn_on(&r, i, argv, pname, dir, err, sizeof(err)) < 0) {
 			fprintf(stderr, "faultline run: %s\n", err);
 			goto out;
 		}
-		snprintf(log, sizeof(log), "%s/logs/%s-%s.log", dir, names[i], pname);
-		fclose(fopen(log, "a"));
-		if (!realpath(log, abslog))
-			snprintf(abslog, sizeof(abslog), "%s", log);
-		a = json_array();
-		for (char **p = argv; *p; p++)
-			json_array_append_new(a, json_string(*p));
-		fl_strv_free(argv);
-		req = json_pack("{s:s, s:s, s:o, s:s}", "op", "spawn", "id_name", pname, "argv", a,
-				"log", abslog);
-		if (!r.c->agents[i] || fl_agentc_call(r.c->agents[i], req, 10000, &reply, err,
-						      sizeof(err)) < 0) {
-			fprintf(stderr, "faultline run: starting the %s on %s: %s\n", pname, names[i],
-				err);
-			goto out;
-		}
-		json_decref(reply);
 	}
 	printf("%s started on %zu nodes; waiting for a leader (up to %llds)\n",
 	       fl_system_type_to_string(s->system.type), r.c->n,
@@ -750,7 +753,6 @@ out:
 	if (data_root[0] && strcmp(data_root + strlen(data_root) - 6, "XXXXXX"))
 		nftw(data_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	fl_plan_free(r.plan);
-	(void)pids;
 	if (judge) {
 		/* the files are closed: judge what they hold */
 		int v = fl_run_verdict(dir, s, stdout);

@@ -279,6 +279,21 @@ static int cmp_invoke(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* Is o an op line faultline could have written? The checks read these
+ * fields unguarded. */
+static int line_ok(json_t *o, const char **type, json_int_t *i)
+{
+	json_t *iv = json_object_get(o, "i"), *t = json_object_get(o, "t");
+	json_t *key = json_object_get(o, "key");
+
+	*type = json_string_value(json_object_get(o, "type"));
+	if (!json_is_object(o) || !*type || !json_is_integer(iv) || !json_is_integer(t) ||
+	    (key && !json_is_string(key)))
+		return 0;
+	*i = json_integer_value(iv);
+	return *i >= 0 && json_integer_value(t) >= 0;
+}
+
 int fl_history_load(const char *path, struct fl_ops *out, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
@@ -287,8 +302,9 @@ int fl_history_load(const char *path, struct fl_ops *out, char *err, size_t errl
 	ssize_t len;
 	struct fl_op *v = NULL;
 	int64_t maxi = -1;
-	int64_t *slot = NULL; /* index -> position in v */
+	int64_t *slot = NULL; /* index -> position in v; -1 no line, -2 orphan completion */
 	size_t scap = 0;
+	struct fl_history_damage *dm = &out->damage;
 
 	memset(out, 0, sizeof(*out));
 	if (!f) {
@@ -297,12 +313,14 @@ int fl_history_load(const char *path, struct fl_ops *out, char *err, size_t errl
 	}
 	while ((len = getline(&line, &cap, f)) > 0) {
 		json_t *o = json_loadb(line, (size_t)len, 0, NULL);
-		const char *type = json_string_value(json_object_get(o, "type"));
-		json_int_t i = json_integer_value(json_object_get(o, "i"));
-		int oc;
+		const char *type = NULL;
+		json_int_t i = -1;
+		int oc, fn;
 
-		if (!o || !type || !json_is_integer(json_object_get(o, "i")) || i < 0) {
-			out->bad_lines++;
+		if (!line_ok(o, &type, &i)) {
+			dm->bad_lines++;
+			if (line[len - 1] != '\n')
+				dm->torn_tail = 1; /* only the last line can lack its newline */
 			json_decref(o);
 			continue;
 		}
@@ -318,8 +336,24 @@ int fl_history_load(const char *path, struct fl_ops *out, char *err, size_t errl
 			slot = ns;
 			scap = nc;
 		}
+		if (i > maxi)
+			maxi = i;
+		fn = fl_op_f_from_string(json_string_value(json_object_get(o, "f")));
 		if (!strcmp(type, "invoke")) {
 			struct fl_op *op;
+			json_t *val = json_object_get(o, "value");
+			if (fn < 0 || ((fn == FL_F_WRITE || fn == FL_F_CAS || fn == FL_F_ADD) &&
+				       !json_is_string(val))) {
+				/* a write whose value is gone cannot be judged */
+				dm->bad_lines++;
+				json_decref(o);
+				continue;
+			}
+			if (slot[i] >= 0) {
+				dm->duplicates++;
+				json_decref(o);
+				continue;
+			}
 			if (out->n == vcap) {
 				size_t nc = vcap ? vcap * 2 : 1024;
 				struct fl_op *nv = realloc(v, nc * sizeof(*nv));
@@ -334,26 +368,42 @@ int fl_history_load(const char *path, struct fl_ops *out, char *err, size_t errl
 			op->process = (int)json_integer_value(json_object_get(o, "process"));
 			snprintf(op->node, sizeof(op->node), "%s",
 				 json_string_value(json_object_get(o, "node")) ?: "");
-			op->f = (enum fl_op_f)(fl_op_f_from_string(
-				json_string_value(json_object_get(o, "f"))) < 0 ? FL_F_READ :
-				fl_op_f_from_string(json_string_value(json_object_get(o, "f"))));
+			op->f = (enum fl_op_f)fn;
 			op->key = dup_str(json_object_get(o, "key"));
-			op->value = dup_str(json_object_get(o, "value"));
+			op->value = dup_str(val);
 			op->expect = dup_str(json_object_get(o, "expect"));
 			op->invoke_ns = json_integer_value(json_object_get(o, "t"));
 			op->final = json_is_true(json_object_get(o, "final"));
 			op->complete_ns = -1;
 			op->outcome = FL_OUTCOME_INFO;
 			slot[i] = (int64_t)out->n++;
-			if (i > maxi)
-				maxi = i;
-		} else if ((oc = fl_outcome_from_string(type)) >= 0 && slot[i] >= 0) {
-			struct fl_op *op = &v[slot[i]];
+		} else if ((oc = fl_outcome_from_string(type)) >= 0) {
+			struct fl_op *op;
+			json_t *val = json_object_get(o, "value");
+			if (slot[i] < 0) {
+				dm->orphans++;
+				slot[i] = -2;
+				json_decref(o);
+				continue;
+			}
+			op = &v[slot[i]];
+			if (op->complete_ns >= 0) {
+				dm->duplicates++;
+				json_decref(o);
+				continue;
+			}
+			if (oc == FL_OUTCOME_OK &&
+			    ((op->f == FL_F_READ_ALL && !json_is_array(val)) ||
+			     (op->f == FL_F_READ && val && !json_is_string(val) && !json_is_null(val)))) {
+				/* a read that answered, but what it read is gone */
+				dm->bad_lines++;
+				json_decref(o);
+				continue;
+			}
 			op->outcome = (enum fl_outcome)oc;
 			op->complete_ns = json_integer_value(json_object_get(o, "t"));
 			if (oc == FL_OUTCOME_OK && op->f != FL_F_WRITE && op->f != FL_F_CAS &&
 			    op->f != FL_F_ADD) {
-				json_t *val = json_object_get(o, "value");
 				free(op->value);
 				op->value = dup_str(val);
 				if (json_is_array(val)) {
@@ -378,10 +428,14 @@ int fl_history_load(const char *path, struct fl_ops *out, char *err, size_t errl
 			}
 			op->error = dup_str(json_object_get(o, "error"));
 		} else {
-			out->bad_lines++;
+			dm->bad_lines++;
 		}
 		json_decref(o);
 	}
+	for (int64_t k = 0; k < maxi; k++)
+		if (slot[k] == -1)
+			dm->dropped++;
+	out->bad_lines = dm->bad_lines;
 	free(line);
 	free(slot);
 	fclose(f);
@@ -397,6 +451,47 @@ oom:
 	fl_ops_release(out);
 	snprintf(err, errlen, "out of memory reading '%s'", path);
 	return -ENOMEM;
+}
+
+size_t fl_history_damage_count(const struct fl_history_damage *dm)
+{
+	return dm->bad_lines + dm->orphans + dm->duplicates + dm->dropped;
+}
+
+void fl_history_damage_describe(const struct fl_history_damage *dm, char *buf, size_t len)
+{
+	size_t at = 0;
+
+#define PART(...)                                                                              \
+	do {                                                                                   \
+		if (at < len)                                                                  \
+			at += (size_t)snprintf(buf + at, len - at, __VA_ARGS__);               \
+	} while (0)
+	if (len)
+		buf[0] = 0;
+	if (dm->bad_lines)
+		PART("%zu history line%s unreadable%s", dm->bad_lines,
+		     dm->bad_lines == 1 ? "" : "s",
+		     dm->torn_tail ? (dm->bad_lines == 1 ? " (the last, torn)"
+							  : " (the last one torn)") : "");
+	if (dm->orphans)
+		PART("%s%zu completion%s without its invoke line", at ? ", " : "", dm->orphans,
+		     dm->orphans == 1 ? "" : "s");
+	if (dm->duplicates)
+		PART("%s%zu op line%s repeated", at ? ", " : "", dm->duplicates,
+		     dm->duplicates == 1 ? "" : "s");
+	if (dm->dropped)
+		PART("%s%zu op%s dropped (no line at all)", at ? ", " : "", dm->dropped,
+		     dm->dropped == 1 ? "" : "s");
+#undef PART
+}
+
+json_t *fl_history_damage_json(const struct fl_history_damage *dm)
+{
+	return json_pack("{s:I, s:b, s:I, s:I, s:I}", "bad_lines", (json_int_t)dm->bad_lines,
+			 "torn_tail", dm->torn_tail, "orphan_completions", (json_int_t)dm->orphans,
+			 "repeated", (json_int_t)dm->duplicates, "dropped_ops",
+			 (json_int_t)dm->dropped);
 }
 
 void fl_ops_release(struct fl_ops *ops)

@@ -40,9 +40,43 @@ void fl_check_result_release(struct fl_check_result *r)
 	r->figures = NULL;
 }
 
+void fl_check_evidence(const struct fl_run_data *d, unsigned inputs, struct fl_check_result *r)
+{
+	char what[300] = "", hist[200];
+	size_t at = 0;
+
+	if ((inputs & FL_IN_HISTORY) && fl_history_damage_count(&d->ops.damage)) {
+		fl_history_damage_describe(&d->ops.damage, hist, sizeof(hist));
+		at += (size_t)snprintf(what + at, sizeof(what) - at, "%s", hist);
+	}
+#define FILE_DAMAGE(bit, n, name)                                                              \
+	if ((inputs & (bit)) && (n) && at < sizeof(what))                                      \
+		at += (size_t)snprintf(what + at, sizeof(what) - at, "%s%zu line%s of %s unreadable", \
+				       at ? ", " : "", (n), (n) == 1 ? "" : "s", (name))
+	FILE_DAMAGE(FL_IN_FAULTS, d->bad_faults, "faults.jsonl");
+	FILE_DAMAGE(FL_IN_STATUS, d->bad_status, "status.jsonl");
+	FILE_DAMAGE(FL_IN_DIGESTS, d->bad_digests, "digests.jsonl");
+#undef FILE_DAMAGE
+	if (!what[0] || r->verdict == FL_UNKNOWN)
+		return;
+	{
+		enum fl_verdict was = r->verdict;
+		char why[sizeof(r->why)];
+		snprintf(why, sizeof(why), "%s", r->why);
+		json_object_set_new(r->figures, "without_damage",
+				    json_pack("{s:s, s:s}", "verdict", fl_verdict_to_string(was),
+					      "why", why));
+		char name[sizeof(r->name)];
+		snprintf(name, sizeof(name), "%s", r->name);
+		result(r, name, FL_UNKNOWN,
+		       "%s: the damage could hide an outcome (otherwise %s: %.300s)", what,
+		       fl_verdict_to_string(was), why);
+	}
+}
+
 /* --- loading ------------------------------------------------------------------- */
 
-static json_t *load_jsonl(const char *path)
+static json_t *load_jsonl(const char *path, size_t *bad)
 {
 	json_t *a = json_array();
 	FILE *f = fopen(path, "r");
@@ -54,10 +88,12 @@ static json_t *load_jsonl(const char *path)
 		return a;
 	while ((len = getline(&line, &cap, f)) > 0) {
 		json_t *o = json_loadb(line, (size_t)len, 0, NULL);
-		if (json_is_object(o))
+		if (json_is_object(o) && json_is_integer(json_object_get(o, "t"))) {
 			json_array_append_new(a, o);
-		else
+		} else {
 			json_decref(o);
+			(*bad)++;
+		}
 	}
 	free(line);
 	fclose(f);
@@ -75,11 +111,11 @@ int fl_run_data_load(const char *dir, const char *const *nodes, size_t nnodes,
 	if ((r = fl_history_load(path, &d->ops, err, errlen)) < 0)
 		return r;
 	snprintf(path, sizeof(path), "%s/faults.jsonl", dir);
-	d->faults = load_jsonl(path);
+	d->faults = load_jsonl(path, &d->bad_faults);
 	snprintf(path, sizeof(path), "%s/status.jsonl", dir);
-	d->status = load_jsonl(path);
+	d->status = load_jsonl(path, &d->bad_status);
 	snprintf(path, sizeof(path), "%s/digests.jsonl", dir);
-	d->digests = load_jsonl(path);
+	d->digests = load_jsonl(path, &d->bad_digests);
 	d->nodes = nodes;
 	d->nnodes = nnodes;
 	return 0;
@@ -92,6 +128,12 @@ void fl_run_data_release(struct fl_run_data *d)
 	json_decref(d->status);
 	json_decref(d->digests);
 	memset(d, 0, sizeof(*d));
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
 }
 
 /* --- shared helpers -------------------------------------------------------------- */
@@ -298,26 +340,121 @@ static int removes_leader(const struct fl_run_data *d, const struct window *w, c
 	return 1;
 }
 
+static int cmp_sample_t(const void *a, const void *b)
+{
+	int64_t x = jt(*(json_t *const *)a), y = jt(*(json_t *const *)b);
+	return x < y ? -1 : x > y;
+}
+
+/* The status samples in time order (status.jsonl is written by one thread
+ * per node, so lines interleave). NULL-free array of n borrowed refs. */
+static json_t **samples_by_time(const struct fl_run_data *d, size_t *n)
+{
+	json_t **v = calloc(json_array_size(d->status) + 1, sizeof(*v)), *o;
+	size_t idx;
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	json_array_foreach(d->status, idx, o)
+		v[(*n)++] = o;
+	qsort(v, *n, sizeof(*v), cmp_sample_t);
+	return v;
+}
+
+/* How often each node was asked for its status: the median over nodes of
+ * the median gap between a node's consecutive samples (0 when unknown). A
+ * new leader is seen up to one such interval after it is elected. */
+static int64_t status_interval(const struct fl_run_data *d, json_t **ss, size_t n)
+{
+	int64_t *gaps = malloc((n + 1) * sizeof(*gaps)), med[FL_MAX_NODES], r = 0;
+	size_t nm = 0;
+
+	if (!gaps)
+		return 0;
+	for (size_t node = 0; node < d->nnodes; node++) {
+		int64_t prev = -1;
+		size_t ng = 0;
+		for (size_t k = 0; k < n; k++) {
+			if (node_index(d, js(ss[k], "node")) != (int)node)
+				continue;
+			if (prev >= 0)
+				gaps[ng++] = jt(ss[k]) - prev;
+			prev = jt(ss[k]);
+		}
+		if (ng) {
+			qsort(gaps, ng, sizeof(*gaps), cmp_i64);
+			med[nm++] = gaps[ng / 2];
+		}
+	}
+	if (nm) {
+		qsort(med, nm, sizeof(*med), cmp_i64);
+		r = med[nm / 2];
+	}
+	free(gaps);
+	return r;
+}
+
+/* The first moment after from at which a majority of the nodes, each by
+ * its latest sample taken after from, name one leader other than old.
+ * -1 when that never happens; *who, *votes: that leader and how many named it. */
+static int64_t majority_leader_after(const struct fl_run_data *d, json_t **ss, size_t n,
+				     int64_t from, int old, int *who, int *votes)
+{
+	int cur[FL_MAX_NODES];
+
+	for (size_t i = 0; i < FL_MAX_NODES; i++)
+		cur[i] = -1;
+	for (size_t k = 0; k < n; k++) {
+		int node = node_index(d, js(ss[k], "node")), c, v = 0;
+		if (jt(ss[k]) <= from || node < 0)
+			continue;
+		c = json_is_true(json_object_get(ss[k], "ok")) ? node_index(d, js(ss[k], "leader"))
+							     : -1;
+		cur[node] = c;
+		if (c < 0 || c == old)
+			continue;
+		for (size_t i = 0; i < d->nnodes; i++)
+			v += cur[i] == c;
+		if ((size_t)v * 2 > d->nnodes) {
+			*who = c;
+			*votes = v;
+			return jt(ss[k]);
+		}
+	}
+	return -1;
+}
+
+enum fo_outcome { FO_PASS, FO_FAIL, FO_NOT_FORCED };
+
 void fl_check_failover(const struct fl_scenario *s, const struct fl_run_data *d,
 		       struct fl_check_result *r)
 {
 	struct window w[MAX_WINDOWS];
-	int64_t end = workload_end(d), within = s->checks.failover_within_ns;
-	size_t nw = windows(d, end, w, MAX_WINDOWS), removed = 0, failed = 0, healed_first = 0;
-	json_t *per = json_array();
-	char first_fail[300] = "";
-	int64_t worst = 0;
+	int64_t end = workload_end(d), within = s->checks.failover_within_ns, worst = 0, every;
+	size_t nw = windows(d, end, w, MAX_WINDOWS), removed = 0, failed = 0, passed = 0, nss;
+	json_t *per = json_array(), **ss = samples_by_time(d, &nss);
+	char first_fail[360] = "", first_skip[300] = "";
 
-	result(r, "failover", FL_PASS, "%s", "");
+	result(r, "failover", FL_UNKNOWN, "%s", "");
+	every = ss ? status_interval(d, ss, nss) : 0;
 	json_object_set_new(r->figures, "longest_gap_s",
 			    json_real(secs(longest_gap(d, 0, end))));
-	for (size_t k = 0; k < nw; k++) {
-		char leader[FL_NODE_NAME_MAX + 1], how[160];
+	json_object_set_new(r->figures, "within_s", json_real(secs(within)));
+	json_object_set_new(r->figures, "status_interval_s", json_real(secs(every)));
+	json_object_set_new(r->figures, "rule",
+			    json_string("new leader: the first moment a majority of the nodes, by "
+					"their latest status sample after the fault, name one node "
+					"other than the removed leader (seen up to one status interval "
+					"late); first write: the first write acknowledged after that, "
+					"invoked after the fault, not through the removed leader"));
+	for (size_t k = 0; k < nw && ss; k++) {
+		char leader[FL_NODE_NAME_MAX + 1], how[160], why[360] = "";
 		uint64_t term = 0;
-		int64_t t_leader = -1, t_write = -1;
-		int healed_in_time;
-		size_t idx;
-		json_t *o, *fig;
+		int64_t t_leader = -1, t_write = -1, held = w[k].end - w[k].start;
+		int old, who = -1, votes = 0, healed = w[k].end < end;
+		enum fo_outcome oc;
+		json_t *fig;
 
 		fig = json_pack("{s:s, s:s, s:f, s:f, s:f}", "fault", w[k].id, "kind", w[k].kind,
 				"start_s", secs(w[k].start), "end_s", secs(w[k].end), "longest_gap_s",
@@ -332,85 +469,95 @@ void fl_check_failover(const struct fl_scenario *s, const struct fl_run_data *d,
 		if (!removes_leader(d, &w[k], leader, how, sizeof(how)))
 			continue;
 		removed++;
+		old = node_index(d, leader);
 		json_object_set_new(fig, "removes_leader", json_string(how));
-		json_array_foreach(d->status, idx, o) {
-			const char *l = js(o, "leader");
-			uint64_t tm = (uint64_t)json_integer_value(json_object_get(o, "term"));
-			if (jt(o) <= w[k].start || !json_is_true(json_object_get(o, "ok")) || !l ||
-			    node_index(d, l) < 0)
-				continue;
-			if ((strcmp(l, leader) || tm > term) && (t_leader < 0 || jt(o) < t_leader)) {
-				t_leader = jt(o);
-				json_object_set_new(fig, "new_leader", json_string(l));
+		t_leader = majority_leader_after(d, ss, nss, w[k].start, old, &who, &votes);
+		if (t_leader >= 0) {
+			json_object_set_new(fig, "new_leader", json_string(d->nodes[who]));
+			json_object_set_new(fig, "named_by", json_integer(votes));
+			for (size_t i = 0; i < d->ops.n; i++) {
+				const struct fl_op *op = &d->ops.v[i];
+				if (!op->final && is_write(op->f) && op->outcome == FL_OUTCOME_OK &&
+				    op->invoke_ns >= w[k].start && op->complete_ns >= t_leader &&
+				    strcmp(op->node, leader) &&
+				    (t_write < 0 || op->complete_ns < t_write))
+					t_write = op->complete_ns;
 			}
-		}
-		for (size_t i = 0; i < d->ops.n; i++) {
-			const struct fl_op *op = &d->ops.v[i];
-			if (!op->final && is_write(op->f) && op->outcome == FL_OUTCOME_OK &&
-			    op->invoke_ns >= w[k].start &&
-			    (t_write < 0 || op->complete_ns < t_write))
-				t_write = op->complete_ns;
 		}
 		json_object_set_new(fig, "new_leader_s",
 				    t_leader < 0 ? json_null() : json_real(secs(t_leader - w[k].start)));
 		json_object_set_new(fig, "first_write_s",
 				    t_write < 0 ? json_null() : json_real(secs(t_write - w[k].start)));
-		/* back in service within the bound: a write acknowledged, and either
-		 * a new leader observed or the fault already over (the old leader
-		 * back: a fault shorter than the bound needs no failover) */
-		healed_in_time = w[k].end > w[k].start && w[k].end - w[k].start <= within &&
-				 (t_leader < 0 || t_leader > w[k].end);
-		if (healed_in_time) {
-			json_object_set_new(fig, "healed_before_failover", json_true());
-			healed_first++;
-		}
-		if ((!healed_in_time && (t_leader < 0 || t_leader - w[k].start > within)) ||
-		    t_write < 0 || t_write - w[k].start > within) {
-			failed++;
-			if (!first_fail[0]) {
-				if (t_leader < 0 && !healed_in_time)
-					snprintf(first_fail, sizeof(first_fail),
-						 "%s (%s): no new leader observed", w[k].id, how);
-				else if (t_leader < 0 || healed_in_time)
-					snprintf(first_fail, sizeof(first_fail),
-						 "%s (%s): healed after %.1fs without a new leader, "
-						 "first write after %s%.1fs, limit %.1fs", w[k].id, how,
-						 secs(w[k].end - w[k].start), t_write < 0 ? "never: " : "",
-						 t_write < 0 ? 0.0 : secs(t_write - w[k].start),
-						 secs(within));
-				else if (t_write < 0)
-					snprintf(first_fail, sizeof(first_fail),
-						 "%s (%s): new leader after %.1fs, but no write "
-						 "acknowledged after the fault", w[k].id, how,
-						 secs(t_leader - w[k].start));
-				else
-					snprintf(first_fail, sizeof(first_fail),
-						 "%s (%s): new leader after %.1fs, first write after "
-						 "%.1fs, limit %.1fs", w[k].id, how,
-						 secs(t_leader - w[k].start), secs(t_write - w[k].start),
-						 secs(within));
-			}
+		/* an instant fault (restart, reboot) has end == start: any new
+		 * leader comes after it */
+		if (healed && held < within &&
+		    (t_leader < 0 || (held > 0 && t_leader > w[k].end))) {
+			/* the old leader was back before the system owed a new one */
+			oc = FO_NOT_FORCED;
+			snprintf(why, sizeof(why), "%s (%s) healed after %.1fs, within the limit of "
+				 "%.1fs, before a majority named another leader", w[k].id, how,
+				 secs(held), secs(within));
+		} else if (t_leader < 0 && end - w[k].start < within) {
+			oc = FO_NOT_FORCED;
+			snprintf(why, sizeof(why), "%s (%s): the workload ended %.1fs after it, "
+				 "before the limit of %.1fs", w[k].id, how, secs(end - w[k].start),
+				 secs(within));
+		} else if (t_leader < 0 || t_leader - w[k].start > within) {
+			oc = FO_FAIL;
+			if (t_leader < 0)
+				snprintf(why, sizeof(why), "%s (%s): no new leader named by a majority "
+					 "of the nodes (the fault held %.1fs, limit %.1fs)", w[k].id,
+					 how, secs(held), secs(within));
+			else
+				snprintf(why, sizeof(why), "%s (%s): new leader %s named by %d of %zu "
+					 "nodes after %.1fs, limit %.1fs", w[k].id, how,
+					 d->nodes[who], votes, d->nnodes, secs(t_leader - w[k].start),
+					 secs(within));
+		} else if (t_write < 0 || t_write - w[k].start > within) {
+			oc = FO_FAIL;
+			snprintf(why, sizeof(why), "%s (%s): new leader %s after %.1fs, but %s",
+				 w[k].id, how, d->nodes[who], secs(t_leader - w[k].start),
+				 t_write < 0 ? "no write acknowledged after it" : "");
+			if (t_write >= 0)
+				snprintf(why + strlen(why), sizeof(why) - strlen(why),
+					 "the first write acknowledged after it came %.1fs after the "
+					 "fault, limit %.1fs", secs(t_write - w[k].start), secs(within));
 		} else {
-			int64_t m = t_leader > t_write && !healed_in_time ? t_leader : t_write;
-			if (m - w[k].start > worst)
-				worst = m - w[k].start;
+			oc = FO_PASS;
+			if (t_write - w[k].start > worst)
+				worst = t_write - w[k].start;
 		}
+		json_object_set_new(fig, "verdict", json_string(oc == FO_PASS ? "PASS"
+								 : oc == FO_FAIL ? "FAIL"
+										 : "not judged"));
+		if (why[0])
+			json_object_set_new(fig, "why", json_string(why));
+		if (oc == FO_FAIL && !failed++)
+			snprintf(first_fail, sizeof(first_fail), "%s", why);
+		if (oc == FO_NOT_FORCED && !first_skip[0])
+			snprintf(first_skip, sizeof(first_skip), "%s", why);
+		passed += oc == FO_PASS;
 	}
+	free(ss);
 	json_object_set_new(r->figures, "faults", per);
-	json_object_set_new(r->figures, "within_s", json_real(secs(within)));
+	json_object_set_new(r->figures, "judged", json_integer((json_int_t)(passed + failed)));
 	if (failed)
-		result(r, "failover", FL_FAIL, "%s%s", first_fail,
-		       failed > 1 ? " (and more)" : "");
-	else if (!removed)
-		result(r, "failover", FL_UNKNOWN,
-		       "no fault removed a known leader (no status samples before the faults?)");
-	else
+		result(r, "failover", FL_FAIL, "%s%s", first_fail, failed > 1 ? " (and more)" : "");
+	else if (passed)
 		result(r, "failover", FL_PASS,
-		       "%zu leader-removing fault%s, new leader and first write within %.1fs "
-		       "(limit %.1fs)%s", removed, removed == 1 ? "" : "s", secs(worst), secs(within),
-		       !healed_first ? "" : healed_first == removed
-				? "; each healed before a new leader came, writes resumed in time"
-				: "; some healed before a new leader came, writes resumed in time");
+		       "%zu leader-removing fault%s: a new leader named by a majority and a write "
+		       "acknowledged after it within %.1fs (limit %.1fs, status sampled every "
+		       "%.1fs)%s%s", passed, passed == 1 ? "" : "s", secs(worst), secs(within),
+		       secs(every), removed > passed ? "; not judged: " : "",
+		       removed > passed ? first_skip : "");
+	else if (removed)
+		result(r, "failover", FL_UNKNOWN, "no failover was forced: %s", first_skip);
+	else
+		result(r, "failover", FL_UNKNOWN,
+		       "no fault removed a known leader (%s)",
+		       !nw ? "no fault was applied" : !json_array_size(d->status)
+			       ? "no status samples" : "the leader was never cut off from a majority");
+	fl_check_evidence(d, FL_IN_HISTORY | FL_IN_FAULTS | FL_IN_STATUS, r);
 }
 
 /* --- no lost writes ------------------------------------------------------------- */
@@ -435,13 +582,20 @@ static void lost_register(const struct fl_scenario *s, const struct fl_run_data 
 
 	for (unsigned k = 0; k < s->workload.keys; k++) {
 		char key[32];
-		const struct fl_op *fin = NULL, *src;
+		const struct fl_op *fin = NULL, *src, *tried[FL_MAX_NODES] = { 0 };
+		int answered[FL_MAX_NODES] = { 0 };
 		snprintf(key, sizeof(key), "k%u", k);
 		/* every node's final read must agree */
 		for (size_t i = 0; i < d->ops.n; i++) {
 			const struct fl_op *o = &d->ops.v[i];
-			if (!o->final || o->f != FL_F_READ || o->outcome != FL_OUTCOME_OK ||
-			    !o->key || strcmp(o->key, key))
+			int n;
+			if (!o->final || o->f != FL_F_READ || !o->key || strcmp(o->key, key))
+				continue;
+			if ((n = node_index(d, o->node)) >= 0) {
+				tried[n] = o;
+				answered[n] |= o->outcome == FL_OUTCOME_OK;
+			}
+			if (o->outcome != FL_OUTCOME_OK)
 				continue;
 			if (fin && !(fin->value == o->value ||
 				     (fin->value && o->value && !strcmp(fin->value, o->value)))) {
@@ -459,6 +613,22 @@ static void lost_register(const struct fl_scenario *s, const struct fl_run_data 
 			if (!o->final && is_write(o->f) && o->outcome == FL_OUTCOME_OK && o->key &&
 			    !strcmp(o->key, key))
 				acked++;
+		}
+		/* a node whose final read failed may hold anything: the evidence
+		 * is every node's read */
+		for (size_t n = 0; n < d->nnodes; n++) {
+			if (answered[n])
+				continue;
+			if (tried[n])
+				result(r, "no_lost_writes", FL_UNKNOWN,
+				       "final read of %s failed on %s (%s): its copy is unknown", key,
+				       d->nodes[n], tried[n]->error ? tried[n]->error
+					       : fl_outcome_to_string(tried[n]->outcome));
+			else
+				result(r, "no_lost_writes", FL_UNKNOWN, "no final read of %s from %s",
+				       key, d->nodes[n]);
+			json_decref(lost_list);
+			return;
 		}
 		if (!fin) {
 			result(r, "no_lost_writes", FL_UNKNOWN, "no final read of %s answered", key);
@@ -502,10 +672,14 @@ static void lost_register(const struct fl_scenario *s, const struct fl_run_data 
 	if (lost)
 		result(r, "no_lost_writes", FL_FAIL, "%zu acknowledged write%s lost; first: %s", lost,
 		       lost == 1 ? "" : "s", first);
+	else if (!acked)
+		result(r, "no_lost_writes", FL_UNKNOWN,
+		       "no write was acknowledged: nothing that could be lost");
 	else
 		result(r, "no_lost_writes", FL_PASS,
-		       "%zu keys: every final value is consistent with the %zu acknowledged writes",
-		       keys, acked);
+		       "%zu key%s: every node's final value is consistent with the %zu "
+		       "acknowledged write%s", keys, keys == 1 ? "" : "s", acked,
+		       acked == 1 ? "" : "s");
 }
 
 static int has_elem(const struct fl_op *o, const char *e)
@@ -549,7 +723,7 @@ static void lost_set(const struct fl_scenario *s, const struct fl_run_data *d,
 					continue;
 				if (node == 0)
 					acked++;
-				if (has_elem(fin, o->value))
+				if (!o->value || has_elem(fin, o->value))
 					continue;
 				lost++;
 				if (json_array_size(lost_list) < 20)
@@ -582,7 +756,10 @@ static void lost_set(const struct fl_scenario *s, const struct fl_run_data *d,
 	json_object_set_new(r->figures, "lost", json_integer((json_int_t)lost));
 	json_object_set_new(r->figures, "unexpected", json_integer((json_int_t)unexpected));
 	json_object_set_new(r->figures, "lost_elements", lost_list);
-	if (lost || unexpected)
+	if (!lost && !unexpected && !acked)
+		result(r, "no_lost_writes", FL_UNKNOWN,
+		       "no add was acknowledged: nothing that could be lost");
+	else if (lost || unexpected)
 		result(r, "no_lost_writes", FL_FAIL,
 		       "%zu acknowledged add%s missing from final reads (over %zu node reads), "
 		       "%zu unexpected; first: %s", lost, lost == 1 ? "" : "s", reads, unexpected,
@@ -600,11 +777,12 @@ void fl_check_no_lost_writes(const struct fl_scenario *s, const struct fl_run_da
 		lost_set(s, d, r);
 	else
 		lost_register(s, d, r);
+	fl_check_evidence(d, FL_IN_HISTORY, r);
 }
 
 /* --- converge ------------------------------------------------------------------- */
 
-void fl_check_converge(const struct fl_scenario *s, const struct fl_run_data *d,
+static void check_converge(const struct fl_scenario *s, const struct fl_run_data *d,
 		       struct fl_check_result *r)
 {
 	int64_t from = workload_end(d), within = s->checks.converge_within_ns;
@@ -647,6 +825,13 @@ void fl_check_converge(const struct fl_scenario *s, const struct fl_run_data *d,
 		       js(done, "digest") ? js(done, "digest") : "", secs(jt(done) - from));
 }
 
+void fl_check_converge(const struct fl_scenario *s, const struct fl_run_data *d,
+		 struct fl_check_result *r)
+{
+	check_converge(s, d, r);
+	fl_check_evidence(d, FL_IN_HISTORY | FL_IN_FAULTS | FL_IN_DIGESTS, r);
+}
+
 /* --- leader per term ------------------------------------------------------------- */
 
 /* A node's claim to lead a term, held from first to last sample. */
@@ -666,7 +851,7 @@ struct claim {
  * and followers lag further). A real second leader of a term holds its
  * claim; a lagging report does not.
  */
-void fl_check_leader_per_term(const struct fl_scenario *s, const struct fl_run_data *d,
+static void check_leader_per_term(const struct fl_scenario *s, const struct fl_run_data *d,
 			      struct fl_check_result *r)
 {
 	struct claim *c = calloc(json_array_size(d->status) + 1, sizeof(*c));
@@ -731,21 +916,30 @@ void fl_check_leader_per_term(const struct fl_scenario *s, const struct fl_run_d
 		       samples);
 }
 
-/* --- SLOs ------------------------------------------------------------------------- */
-
-static int cmp_i64(const void *a, const void *b)
+void fl_check_leader_per_term(const struct fl_scenario *s, const struct fl_run_data *d,
+		 struct fl_check_result *r)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
+	check_leader_per_term(s, d, r);
+	fl_check_evidence(d, FL_IN_STATUS, r);
 }
 
+/* --- SLOs ------------------------------------------------------------------------- */
+
 struct lat {
-	size_t n, ok, all;
+	size_t all;      /* ops invoked (final reads excluded) */
+	size_t ok;       /* answered: ok, or a compare-and-set refused by its compare */
+	size_t n;        /* latency samples: ok ops and ops of unknown outcome */
+	size_t unknown;  /* info: timed out, or never completed */
+	size_t failed;   /* definite failures other than a refused compare */
 	int64_t p50, p99, max;
 };
 
-/* Latency of ok ops and availability among ops invoked in [from, to). */
-static void measure(const struct fl_run_data *d, int64_t from, int64_t to, struct lat *l)
+/* Latency and availability among ops invoked in [from, to). An op whose
+ * outcome is unknown (a timeout) counts in the latency at the time it took,
+ * or at the workload's timeout when it never completed: a system that
+ * answers only the easy half of its requests must not show a fast p99. */
+static void measure(const struct fl_run_data *d, int64_t timeout, int64_t from, int64_t to,
+		    struct lat *l)
 {
 	int64_t *v = malloc((d->ops.n + 1) * sizeof(*v));
 
@@ -760,9 +954,13 @@ static void measure(const struct fl_run_data *d, int64_t from, int64_t to, struc
 		if (o->outcome == FL_OUTCOME_OK) {
 			l->ok++;
 			v[l->n++] = o->complete_ns - o->invoke_ns;
-		} else if (o->f == FL_F_CAS && o->outcome == FL_OUTCOME_FAIL && o->error &&
-			   strstr(o->error, "compare failed")) {
+		} else if (o->outcome == FL_OUTCOME_INFO) {
+			l->unknown++;
+			v[l->n++] = o->complete_ns >= 0 ? o->complete_ns - o->invoke_ns : timeout;
+		} else if (o->f == FL_F_CAS && o->error && strstr(o->error, "compare failed")) {
 			l->ok++; /* answered: a refused compare is the system working */
+		} else {
+			l->failed++;
 		}
 	}
 	if (l->n) {
@@ -776,14 +974,15 @@ static void measure(const struct fl_run_data *d, int64_t from, int64_t to, struc
 
 static json_t *lat_json(const struct lat *l)
 {
-	return json_pack("{s:I, s:I, s:I, s:f, s:f, s:f, s:f}", "ops", (json_int_t)l->all, "ok",
-			 (json_int_t)l->n, "answered", (json_int_t)l->ok, "availability",
-			 l->all ? 100.0 * (double)l->ok / (double)l->all : 0.0, "p50_ms",
-			 (double)l->p50 / 1e6, "p99_ms", (double)l->p99 / 1e6, "max_ms",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f}", "ops", (json_int_t)l->all,
+			 "ok", (json_int_t)(l->n - l->unknown), "answered", (json_int_t)l->ok,
+			 "unknown", (json_int_t)l->unknown, "failed", (json_int_t)l->failed,
+			 "availability", l->all ? 100.0 * (double)l->ok / (double)l->all : 0.0,
+			 "p50_ms", (double)l->p50 / 1e6, "p99_ms", (double)l->p99 / 1e6, "max_ms",
 			 (double)l->max / 1e6);
 }
 
-static json_t *per_window(const struct fl_run_data *d)
+static json_t *per_window(const struct fl_run_data *d, int64_t timeout)
 {
 	struct window w[MAX_WINDOWS];
 	size_t nw = windows(d, workload_end(d), w, MAX_WINDOWS);
@@ -794,7 +993,7 @@ static json_t *per_window(const struct fl_run_data *d)
 		json_t *o;
 		if (w[k].end <= w[k].start)
 			continue;
-		measure(d, w[k].start, w[k].end, &l);
+		measure(d, timeout, w[k].start, w[k].end, &l);
 		o = lat_json(&l);
 		json_object_set_new(o, "fault", json_string(w[k].id));
 		json_object_set_new(o, "kind", json_string(w[k].kind));
@@ -803,20 +1002,26 @@ static json_t *per_window(const struct fl_run_data *d)
 	return a;
 }
 
-void fl_check_latency(const struct fl_scenario *s, const struct fl_run_data *d,
-		      struct fl_check_result *r)
+static void check_latency(const struct fl_scenario *s, const struct fl_run_data *d,
+			  struct fl_check_result *r)
 {
 	struct lat l;
-	char over[200] = "";
+	char over[200] = "", counted[120] = "";
 
-	measure(d, 0, INT64_MAX, &l);
+	measure(d, s->workload.timeout_ns, 0, INT64_MAX, &l);
 	result(r, "latency", FL_PASS, "%s", "");
 	json_object_set_new(r->figures, "run", lat_json(&l));
-	json_object_set_new(r->figures, "faults", per_window(d));
-	if (!l.n) {
+	json_object_set_new(r->figures, "faults", per_window(d, s->workload.timeout_ns));
+	json_object_set_new(r->figures, "counts",
+			    json_string("ok ops and ops of unknown outcome (timeouts) at the time "
+					"they took; an op never completed at the workload's timeout"));
+	if (l.n == l.unknown) {
 		result(r, "latency", FL_UNKNOWN, "no operation succeeded: no latency to judge");
 		return;
 	}
+	if (l.unknown)
+		snprintf(counted, sizeof(counted), " and %zu timed out, counted at the time they took",
+			 l.unknown);
 	if (s->checks.latency_p50_ns && l.p50 > s->checks.latency_p50_ns)
 		snprintf(over, sizeof(over), "p50 %.1f ms > %.1f ms", (double)l.p50 / 1e6,
 			 (double)s->checks.latency_p50_ns / 1e6);
@@ -827,30 +1032,49 @@ void fl_check_latency(const struct fl_scenario *s, const struct fl_run_data *d,
 		snprintf(over, sizeof(over), "max %.1f ms > %.1f ms", (double)l.max / 1e6,
 			 (double)s->checks.latency_max_ns / 1e6);
 	if (over[0])
-		result(r, "latency", FL_FAIL, "%s (%zu ok ops)", over, l.n);
+		result(r, "latency", FL_FAIL, "%s (%zu ok ops%s)", over, l.n - l.unknown, counted);
 	else
-		result(r, "latency", FL_PASS, "p50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu ok ops)",
-		       (double)l.p50 / 1e6, (double)l.p99 / 1e6, (double)l.max / 1e6, l.n);
+		result(r, "latency", FL_PASS, "p50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu ok ops%s)",
+		       (double)l.p50 / 1e6, (double)l.p99 / 1e6, (double)l.max / 1e6,
+		       l.n - l.unknown, counted);
 }
 
-void fl_check_availability(const struct fl_scenario *s, const struct fl_run_data *d,
-			   struct fl_check_result *r)
+void fl_check_latency(const struct fl_scenario *s, const struct fl_run_data *d,
+		 struct fl_check_result *r)
+{
+	check_latency(s, d, r);
+	fl_check_evidence(d, FL_IN_HISTORY, r);
+}
+
+static void check_availability(const struct fl_scenario *s, const struct fl_run_data *d,
+			       struct fl_check_result *r)
 {
 	struct lat l;
 	double a;
 
-	measure(d, 0, INT64_MAX, &l);
+	measure(d, s->workload.timeout_ns, 0, INT64_MAX, &l);
 	result(r, "availability", FL_PASS, "%s", "");
 	json_object_set_new(r->figures, "run", lat_json(&l));
-	json_object_set_new(r->figures, "faults", per_window(d));
+	json_object_set_new(r->figures, "faults", per_window(d, s->workload.timeout_ns));
+	json_object_set_new(r->figures, "answered",
+			    json_string("ok, or a compare-and-set refused because its compare "
+					"failed; not: a timeout or unknown outcome, an error"));
 	if (!l.all) {
 		result(r, "availability", FL_UNKNOWN, "no operation was invoked");
 		return;
 	}
 	a = 100.0 * (double)l.ok / (double)l.all;
 	result(r, "availability", a + 1e-9 >= s->checks.availability_min ? FL_PASS : FL_FAIL,
-	       "%.1f%% of %zu operations answered (minimum %.1f%%)", a, l.all,
+	       "%.1f%% of %zu operations answered (ok or a refused compare; %zu timed out, %zu "
+	       "failed) (minimum %.1f%%)", a, l.all, l.unknown, l.failed,
 	       s->checks.availability_min);
+}
+
+void fl_check_availability(const struct fl_scenario *s, const struct fl_run_data *d,
+		 struct fl_check_result *r)
+{
+	check_availability(s, d, r);
+	fl_check_evidence(d, FL_IN_HISTORY, r);
 }
 
 size_t fl_invariants_check(const struct fl_scenario *s, const struct fl_run_data *d,

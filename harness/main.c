@@ -208,7 +208,7 @@ static int cmd_validate(int argc, char **argv)
 		if (fl_scenario_load(files.v[i], ov.v, ov.n, &d, &s) < 0) {
 			fl_diags_print(&d, stderr);
 			bad = 1;
-		} else if (!quiet) {
+		} else if (fl_diags_print(&s->warnings, stderr), !quiet) {
 			char dur[32];
 			fl_format_duration(s->duration_ns, dur, sizeof(dur));
 			printf("%s: valid (%s, %zu node%s, %zu fault%s, %s)\n", files.v[i], s->name,
@@ -294,6 +294,7 @@ static int cmd_plan(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	fl_diags_print(&s->warnings, stderr);
 	if (!have_seed && s->has_seed) {
 		seed = s->seed;
 	} else if (!have_seed) {
@@ -819,6 +820,8 @@ static int run_one(const char *file, struct overrides ov, uint64_t seed, int hav
 		fl_diags_print(&d, stderr);
 		goto out;
 	}
+	if (!vm) /* else the run inside the micro-VM says them */
+		fl_diags_print(&s->warnings, stderr);
 	if (!have_seed)
 		seed = s->has_seed ? s->seed : fl_rng_fresh_seed();
 	snprintf(name, namelen, "%s", s->name);

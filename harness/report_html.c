@@ -373,12 +373,52 @@ static void section_header(FILE *f, const struct view *v)
 	fputs("</code></td></tr>\n</table></header>\n", f);
 }
 
+/* Lost or garbled lines of the run's files, said above the checks they
+ * made undecided (results.json "damage"). */
+static void damage_note(FILE *f, json_t *dm)
+{
+	json_t *h = json_object_get(dm, "history");
+	static const char *const hist[][2] = {
+		{ "bad_lines", "history lines unreadable" },
+		{ "orphan_completions", "completions without their invoke line" },
+		{ "repeated", "op lines repeated" },
+		{ "dropped_ops", "ops dropped (no line at all)" },
+	};
+	static const char *const other[][2] = {
+		{ "faults_lines", "lines of faults.jsonl unreadable" },
+		{ "status_lines", "lines of status.jsonl unreadable" },
+		{ "digests_lines", "lines of digests.jsonl unreadable" },
+	};
+	int any = 0;
+
+#define NOTE(obj, key, text)                                                                   \
+	do {                                                                                   \
+		json_int_t c_ = json_integer_value(json_object_get((obj), (key)));             \
+		if (!c_)                                                               \
+			break;                                                                 \
+		fputs(any++ ? ", " : "<p class=\"note damage\"><b>Damaged evidence:</b> ", f);    \
+		fprintf(f, "%" JSON_INTEGER_FORMAT " %s", c_, (text));                         \
+	} while (0)
+	for (size_t i = 0; i < sizeof(hist) / sizeof(hist[0]); i++)
+		NOTE(h, hist[i][0], hist[i][1]);
+	if (json_is_true(json_object_get(h, "torn_tail")))
+		fputs(any++ ? ", the last line torn" : "<p class=\"note damage\"><b>Damaged "
+						     "evidence:</b> the last line torn", f);
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		NOTE(dm, other[i][0], other[i][1]);
+#undef NOTE
+	if (any)
+		fputs(". Checks that read these files say UNKNOWN: a damaged line can hide an "
+		      "outcome.</p>\n", f);
+}
+
 static void section_checks(FILE *f, const struct view *v)
 {
 	json_t *checks = json_object_get(v->results, "checks"), *c;
 	size_t idx;
 
 	fputs("<h2>Checks</h2>\n", f);
+	damage_note(f, json_object_get(v->results, "damage"));
 	if (!json_array_size(checks)) {
 		fputs("<p class=\"note\">The scenario enables no checks.</p>\n", f);
 		return;

@@ -32,4 +32,8 @@ struct fl_fault_src {
  * between faults, checks against the workload. */
 void fl_scenario_check(struct fl_sctx *c);
 
+/* Allowed but probably not meant (into c->s->warnings): a run that judges
+ * nothing, linearizable checked over serializable reads. */
+void fl_scenario_warn(struct fl_sctx *c);
+
 #endif

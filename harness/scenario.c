@@ -1422,6 +1422,7 @@ void fl_scenario_free(struct fl_scenario *s)
 	for (size_t i = 0; i < s->nfaults; i++)
 		free(s->faults[i].groups);
 	free(s->faults);
+	fl_diags_release(&s->warnings);
 	free(s);
 }
 
@@ -1452,11 +1453,13 @@ static int load_doc(struct fl_ydoc *doc, const char *name, char *const *ov, size
 	c.s = calloc(1, sizeof(*c.s));
 	if (!c.s)
 		return -ENOMEM;
+	fl_diags_init(&c.s->warnings);
 	c.s->file = strdup(name);
 	c.file = name;
 	c.root = doc->root;
 	parse_top(&c, doc->root);
 	fl_scenario_check(&c);
+	fl_scenario_warn(&c);
 	free(c.fsrc);
 	if (d->n > before || d->dropped) {
 		fl_diags_sort(d);

@@ -337,3 +337,25 @@ void fl_scenario_check(struct fl_sctx *c)
 		check_conflicts(c);
 	check_checks(c);
 }
+
+void fl_scenario_warn(struct fl_sctx *c)
+{
+	const struct fl_scenario *s = c->s;
+	const struct fl_ynode *n;
+
+	if (!s->checks.linearizable && !s->checks.failover && !s->checks.no_lost_writes &&
+	    !s->checks.converge && !s->checks.leader_per_term && !s->checks.latency &&
+	    !s->checks.availability) {
+		n = c->checks_node ? c->checks_node : c->root;
+		fl_diags_add(&c->s->warnings, n ? n->file : c->file, n ? n->line : 0,
+			     n ? n->col : 0, "warning: the scenario enables no checks: a run "
+					     "judges nothing and ends UNKNOWN (exit 3)");
+	}
+	if (s->checks.linearizable && s->workload.read_mode == FL_READ_SERIALIZABLE) {
+		n = c->workload_node ? fl_ynode_get(c->workload_node, "read_mode") : NULL;
+		fl_diags_add(&c->s->warnings, n ? n->file : c->file, n ? n->line : 0,
+			     n ? n->col : 0, "warning: 'read_mode: serializable' with the "
+					     "linearizable check: local reads may be stale, and "
+					     "a stale read is reported as a violation");
+	}
+}

@@ -269,7 +269,8 @@ int fl_workload_final_reads(const struct fl_workload *w, int64_t budget_ns,
 					char **elems = NULL;
 					i = fl_history_invoke(w->history, process, w->nodes->names[node],
 							      FL_F_READ_ALL, k, NULL, NULL);
-					w->ops->read_set(sc, k, 0, timeout_ms, &elems, &oc, e, sizeof(e));
+					w->ops->read_set(sc, k, w->ops->final_reads_local, timeout_ms,
+							 &elems, &oc, e, sizeof(e));
 					fl_history_complete_set(w->history, i, oc,
 								oc == FL_OUTCOME_OK ? elems : NULL,
 								*e ? e : NULL);
@@ -278,7 +279,8 @@ int fl_workload_final_reads(const struct fl_workload *w, int64_t budget_ns,
 					char *got = NULL;
 					i = fl_history_invoke(w->history, process, w->nodes->names[node],
 							      FL_F_READ, k, NULL, NULL);
-					w->ops->get(sc, k, 0, timeout_ms, &got, &oc, e, sizeof(e));
+					w->ops->get(sc, k, w->ops->final_reads_local, timeout_ms, &got,
+						    &oc, e, sizeof(e));
 					fl_history_complete(w->history, i, oc,
 							    oc == FL_OUTCOME_OK ? got : NULL,
 							    *e ? e : NULL);

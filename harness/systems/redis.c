@@ -1664,6 +1664,7 @@ out:
 
 const struct fl_system_ops fl_redis_ops = {
 	.name = "redis",
+	.final_reads_local = 1,
 	.node_argv = redis_node_argv,
 	.sidecar_argv = redis_sidecar_argv,
 	.wait_ready = redis_wait_ready,

@@ -71,14 +71,37 @@ struct fl_op {
 	char *error;
 };
 
+/* What a history file lost or garbled. Any of it may hide an outcome (a
+ * damaged "ok" line turns an acknowledged write into one of unknown
+ * outcome), so the checks that read the history say UNKNOWN over it. */
+struct fl_history_damage {
+	size_t bad_lines;   /* lines that are not an op line: unparsable JSON, a
+			     * field missing or of the wrong type, a write
+			     * without its value (the torn last line included) */
+	int torn_tail;      /* the last line has no newline and does not parse */
+	size_t orphans;     /* completions of an op whose invoke line is missing */
+	size_t duplicates;  /* a second invoke or completion of the same op */
+	size_t dropped;     /* op indexes below the highest seen with no line at all */
+};
+
 struct fl_ops {
 	struct fl_op *v;
 	size_t n;
-	size_t bad_lines; /* lines that did not parse (a torn last line, say) */
+	size_t bad_lines; /* = damage.bad_lines (kept for older callers) */
+	struct fl_history_damage damage;
 };
 
-/* Read a history file; ops sorted by invoke time. */
+/* Read a history file; ops sorted by invoke time. Damage is counted in
+ * out->damage, never fatal: the caller decides what it may still judge. */
 int fl_history_load(const char *path, struct fl_ops *out, char *err, size_t errlen);
 void fl_ops_release(struct fl_ops *ops);
+
+/* Total count of damage (0: the history is whole). */
+size_t fl_history_damage_count(const struct fl_history_damage *dm);
+/* One phrase for people, e.g. "3 history lines unreadable (the last one
+ * torn), 1 op dropped"; "" when whole. */
+void fl_history_damage_describe(const struct fl_history_damage *dm, char *buf, size_t len);
+/* The damage as a JSON object (for results.json). New reference. */
+json_t *fl_history_damage_json(const struct fl_history_damage *dm);
 
 #endif

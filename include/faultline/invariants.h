@@ -69,6 +69,9 @@ struct fl_run_data {
 	json_t *digests;            /* digests.jsonl lines */
 	const char *const *nodes;   /* borrowed: node names */
 	size_t nnodes;
+	/* lines of faults/status/digests.jsonl that did not parse (history
+	 * damage is in ops.damage) */
+	size_t bad_faults, bad_status, bad_digests;
 };
 
 /* Load the files of dir (a missing status/digests file is an empty list;
@@ -97,6 +100,18 @@ void fl_check_availability(const struct fl_scenario *s, const struct fl_run_data
 			   struct fl_check_result *r);
 
 void fl_check_result_release(struct fl_check_result *r);
+
+/* The inputs a check reads, for fl_check_evidence. */
+#define FL_IN_HISTORY 1u
+#define FL_IN_FAULTS  2u
+#define FL_IN_STATUS  4u
+#define FL_IN_DIGESTS 8u
+
+/* The evidence rule for damaged input: when any of the inputs r was judged
+ * from lost or garbled lines, a PASS or FAIL becomes UNKNOWN naming the
+ * damage (a damaged line can hide an outcome either way); what it would
+ * have been is kept in figures.without_damage. Every check calls it last. */
+void fl_check_evidence(const struct fl_run_data *d, unsigned inputs, struct fl_check_result *r);
 
 
 #endif

@@ -186,6 +186,10 @@ struct fl_scenario {
 	struct fl_fault *faults;
 	size_t nfaults;
 
+	/* Things that are allowed but probably not meant, located like errors
+	 * and worded "warning: ...": validate, plan and run print them. */
+	struct fl_diags warnings;
+
 	struct {
 		int linearizable;
 		int64_t linearizable_timeout_ns;

@@ -73,6 +73,13 @@ struct fl_sys_client {
 struct fl_system_ops {
 	const char *name;                   /* "etcd" */
 
+	/* The final reads (one per key from every node, after the heal and the
+	 * convergence wait) ask each node's own copy (serializable), not the
+	 * leader's through it. Set where a normal read through a node reaches
+	 * another server (redis: the primary), so that "every node's final
+	 * read" reads every node. */
+	int final_reads_local;
+
 	/* The argv that starts node i (execvp'd, no shell): NULL-terminated,
 	 * malloc'd, free with fl_strv_free(). s gives the binary, the
 	 * timeouts and system.args (placeholders expanded). */

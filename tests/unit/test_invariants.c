@@ -19,7 +19,7 @@
 #define S(x) ((int64_t)((x) * 1e9)) /* seconds to ns */
 
 static const char *const nodes[] = { "n1", "n2", "n3" };
-static struct fl_op ops[64];
+static struct fl_op ops[128];
 static size_t nops;
 
 static void op(int process, const char *node, enum fl_op_f f, const char *key, const char *value,
@@ -108,7 +108,10 @@ static void expect(struct fl_check_result *r, enum fl_verdict v, const char *nee
 	fl_check_result_release(r);
 }
 
-/* the leader n1 is killed at 10 s; n2 is named leader in term 3 at 12 s */
+/* the leader n1 is killed at 10 s and the kill healed at 15 s; from
+ * new_leader_at on, n2 and n3 (a majority) name n2 leader of term 3; a
+ * write through n2 invoked at 10.5 s is acknowledged at write_at. Every
+ * node is sampled once a second before the fault. */
 static struct fl_run_data failover_run(double new_leader_at, double write_at)
 {
 	struct fl_run_data d;
@@ -121,6 +124,7 @@ static struct fl_run_data failover_run(double new_leader_at, double write_at)
 		for (int i = 0; i < 3; i++)
 			status(&d, t, nodes[i], "n1", 2);
 	status(&d, new_leader_at, "n3", "n2", 3);
+	status(&d, new_leader_at, "n2", "n2", 3);
 	json_array_append_new(d.faults, json_pack("{s:I, s:s, s:s, s:s, s:b, s:[s]}", "t",
 						  (json_int_t)S(10), "fault", "f0.0", "kind", "kill",
 						  "event", "apply", "ok", 1, "nodes", "n1"));
@@ -138,32 +142,89 @@ static void test_failover(void **state)
 	(void)state;
 	d = failover_run(12, 13);
 	fl_check_failover(&s, &d, &r);
+	assert_true(json_real_value(json_object_get(r.figures, "status_interval_s")) == 1.0);
 	expect(&r, FL_PASS, "within 3.0s");
 	fl_run_data_release(&d);
 
 	d = failover_run(17, 13); /* the new leader shows up 7 s after: too late */
 	json_array_remove(d.faults, 1); /* and the kill holds to the end */
 	fl_check_failover(&s, &d, &r);
-	expect(&r, FL_FAIL, "new leader after 7.0s");
+	expect(&r, FL_FAIL, "named by 2 of 3 nodes after 7.0s, limit 5.0s");
 	fl_run_data_release(&d);
 
 	d = failover_run(12, 18); /* the first write after the fault lands 8 s after */
 	fl_check_failover(&s, &d, &r);
-	expect(&r, FL_FAIL, "first write after 8.0s");
-	fl_run_data_release(&d);
-
-	/* no new leader, but the kill was over after 5 s (within the bound) and
-	 * writes resumed at 13 s: the old leader is back, which is fine */
-	d = failover_run(30, 13);
-	fl_check_failover(&s, &d, &r);
-	expect(&r, FL_PASS, NULL);
+	expect(&r, FL_FAIL, "came 8.0s after the fault");
 	fl_run_data_release(&d);
 
 	/* no status samples at all: nobody knows the leader */
 	d = failover_run(12, 13);
 	json_array_clear(d.status);
 	fl_check_failover(&s, &d, &r);
-	expect(&r, FL_UNKNOWN, NULL);
+	expect(&r, FL_UNKNOWN, "no status samples");
+	fl_run_data_release(&d);
+}
+
+/* The cases that used to PASS without evidence of a failover. */
+static void test_failover_needs_evidence(void **state)
+{
+	struct fl_scenario s = scen(FL_WORKLOAD_REGISTER, 1);
+	struct fl_check_result r = { 0 };
+	struct fl_run_data d;
+
+	(void)state;
+	/* the kill is over after 2 s (< within) and no other leader is ever
+	 * named; writes resume at 13 s: the old leader came back, nothing was
+	 * failed over, so there is nothing to judge */
+	d = failover_run(30, 13);
+	json_array_remove(d.faults, 1);
+	json_array_append_new(d.faults, json_pack("{s:I, s:s, s:s}", "t", (json_int_t)S(12),
+						  "fault", "f0.0", "event", "heal"));
+	fl_check_failover(&s, &d, &r);
+	expect(&r, FL_UNKNOWN, "no failover was forced: f0.0 (kill of the leader n1) healed "
+			       "after 2.0s, within the limit of 5.0s");
+	fl_run_data_release(&d);
+
+	/* held as long as the bound (5 s) with no new leader: the system owed one */
+	d = failover_run(30, 13);
+	fl_check_failover(&s, &d, &r);
+	expect(&r, FL_FAIL, "new leader n2 named by 2 of 3 nodes after 20.0s");
+	fl_run_data_release(&d);
+
+	/* one sample of one node naming another node is not a new leader */
+	d = failover_run(12, 13);
+	json_array_remove(d.faults, 1);
+	json_array_remove(d.status, json_array_size(d.status) - 1); /* n2's own claim */
+	fl_check_failover(&s, &d, &r);
+	expect(&r, FL_FAIL, "no new leader named by a majority of the nodes");
+	fl_run_data_release(&d);
+
+	/* the only write after the fault was acknowledged through the removed
+	 * leader (cut off, still answering): it is no evidence of the new one */
+	d = failover_run(12, 13);
+	snprintf(d.ops.v[1].node, sizeof(d.ops.v[1].node), "n1");
+	fl_check_failover(&s, &d, &r);
+	expect(&r, FL_FAIL, "no write acknowledged after it");
+	fl_run_data_release(&d);
+
+	/* a write acknowledged before the new leader was seen does not count:
+	 * the first write after it decides */
+	d = failover_run(12, 11);
+	fl_check_failover(&s, &d, &r);
+	expect(&r, FL_FAIL, "no write acknowledged after it");
+	fl_run_data_release(&d);
+
+	/* the workload ends 3 s after a kill that holds: too soon to judge */
+	op(0, "n1", FL_F_WRITE, "k0", "0-0", 1, 1.1, FL_OUTCOME_OK);
+	op(0, "n2", FL_F_WRITE, "k0", "0-1", 12, 13, FL_OUTCOME_OK);
+	d = data();
+	for (int i = 0; i < 3; i++)
+		status(&d, 9, nodes[i], "n1", 2);
+	json_array_append_new(d.faults, json_pack("{s:I, s:s, s:s, s:s, s:b, s:[s]}", "t",
+						  (json_int_t)S(10), "fault", "f0.0", "kind", "kill",
+						  "event", "apply", "ok", 1, "nodes", "n1"));
+	fl_check_failover(&s, &d, &r);
+	expect(&r, FL_UNKNOWN, "the workload ended 3.0s after it");
 	fl_run_data_release(&d);
 }
 
@@ -192,7 +253,7 @@ static void test_failover_partition_sides(void **state)
 					"event", "apply", "ok", 1, "blocked", "n1", "n2", "n3", "n2",
 					"n1", "n3", "n1"));
 	fl_check_failover(&s, &d, &r);
-	expect(&r, FL_PASS, "1 leader-removing fault");
+	expect(&r, FL_PASS, "1 leader-removing fault:");
 	fl_run_data_release(&d);
 }
 
@@ -244,7 +305,8 @@ static void test_lost_register_writes(void **state)
 
 	/* a value nobody wrote */
 	op(0, "n1", FL_F_WRITE, "k0", "0-0", 1, 2, FL_OUTCOME_OK);
-	final_read("n1", "k0", "9-9", 30);
+	for (int i = 0; i < 3; i++)
+		final_read(nodes[i], "k0", "9-9", 30);
 	d = data();
 	fl_check_no_lost_writes(&s, &d, &r);
 	expect(&r, FL_FAIL, "no client wrote");
@@ -256,6 +318,28 @@ static void test_lost_register_writes(void **state)
 	fl_check_no_lost_writes(&s, &d, &r);
 	expect(&r, FL_UNKNOWN, NULL);
 	fl_run_data_release(&d);
+
+	/* 1 of 3 nodes answering its final read: the others may have lost it */
+	op(0, "n1", FL_F_WRITE, "k0", "0-0", 1, 2, FL_OUTCOME_OK);
+	final_read("n1", "k0", "0-0", 30);
+	op(FL_FINAL_PROCESS, "n2", FL_F_READ, "k0", NULL, 30, 31, FL_OUTCOME_INFO);
+	ops[nops - 1].final = 1;
+	ops[nops - 1].error = strdup("timed out");
+	op(FL_FINAL_PROCESS, "n3", FL_F_READ, "k0", NULL, 30, 31, FL_OUTCOME_FAIL);
+	ops[nops - 1].final = 1;
+	d = data();
+	fl_check_no_lost_writes(&s, &d, &r);
+	expect(&r, FL_UNKNOWN, "final read of k0 failed on n2 (timed out)");
+	fl_run_data_release(&d);
+
+	/* nothing acknowledged: nothing that could be lost */
+	op(0, "n1", FL_F_WRITE, "k0", "0-0", 1, 2, FL_OUTCOME_INFO);
+	for (int i = 0; i < 3; i++)
+		final_read(nodes[i], "k0", "0-0", 30);
+	d = data();
+	fl_check_no_lost_writes(&s, &d, &r);
+	expect(&r, FL_UNKNOWN, "no write was acknowledged");
+	fl_run_data_release(&d);
 }
 
 static void test_lost_set_adds(void **state)
@@ -265,6 +349,7 @@ static void test_lost_set_adds(void **state)
 	static const char *const all[] = { "0-0", "1-0", "2-0", NULL };
 	static const char *const missing[] = { "0-0", "2-0", NULL };
 	static const char *const extra[] = { "0-0", "1-0", "2-0", "7-7", NULL };
+	static const char *const one[] = { "0-0", NULL };
 	struct fl_run_data d;
 
 	(void)state;
@@ -297,6 +382,29 @@ static void test_lost_set_adds(void **state)
 	d = data();
 	fl_check_no_lost_writes(&s, &d, &r);
 	expect(&r, FL_FAIL, "7-7, which no client added");
+	fl_run_data_release(&d);
+
+	/* no add acknowledged */
+	op(0, "n1", FL_F_ADD, "s0", "0-0", 1, 2, FL_OUTCOME_INFO);
+	for (int i = 0; i < 3; i++)
+		final_set(nodes[i], "s0", 30, one);
+	d = data();
+	fl_check_no_lost_writes(&s, &d, &r);
+	expect(&r, FL_UNKNOWN, "no add was acknowledged");
+	fl_run_data_release(&d);
+
+	/* the add of 1-0 was on a damaged line (as the loader counts it): its
+	 * element looks like one no client added, a FAIL the damage caused,
+	 * so the verdict is UNKNOWN either way */
+	op(0, "n1", FL_F_ADD, "s0", "0-0", 1, 2, FL_OUTCOME_OK);
+	op(1, "n2", FL_F_ADD, "s0", NULL, 1, 2, FL_OUTCOME_OK);
+	for (int i = 0; i < 3; i++)
+		final_set(nodes[i], "s0", 30, all);
+	d = data();
+	d.ops.damage.bad_lines = 1;
+	fl_check_no_lost_writes(&s, &d, &r);
+	expect(&r, FL_UNKNOWN, "1 history line unreadable: the damage could hide an outcome "
+			       "(otherwise FAIL");
 	fl_run_data_release(&d);
 }
 
@@ -387,17 +495,67 @@ static void test_slos(void **state)
 	fl_check_availability(&s, &d, &r);
 	expect(&r, FL_PASS, "100.0% of 10");
 	fl_run_data_release(&d);
+
+	/* half the ops time out at 2 s: the fast half alone has a p99 of 5 ms,
+	 * but the timeouts count at the time they took */
+	for (int i = 0; i < 10; i++)
+		op(0, "n1", FL_F_READ, "k0", NULL, i, i + (i % 2 ? 2 : 0.005),
+		   i % 2 ? FL_OUTCOME_INFO : FL_OUTCOME_OK);
+	op(0, "n1", FL_F_WRITE, "k0", "x", 10, -1, FL_OUTCOME_INFO); /* never completed */
+	d = data();
+	s.workload.timeout_ns = S(2);
+	s.checks.latency_p50_ns = 0;
+	s.checks.latency_p99_ns = S(0.01);
+	fl_check_latency(&s, &d, &r);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r.figures, "run"),
+							    "unknown")), 6);
+	expect(&r, FL_FAIL, "p99 2000.0 ms > 10.0 ms (5 ok ops and 6 timed out");
+	s.checks.availability_min = 50;
+	fl_check_availability(&s, &d, &r);
+	expect(&r, FL_FAIL, "45.5% of 11 operations answered (ok or a refused compare; 6 timed out");
+	fl_run_data_release(&d);
+}
+
+/* Damaged lines in the files a check reads make it UNKNOWN, whatever it
+ * would have said; files it does not read do not. */
+static void test_damage(void **state)
+{
+	struct fl_scenario s = scen(FL_WORKLOAD_REGISTER, 1);
+	struct fl_check_result r = { 0 };
+	struct fl_run_data d = failover_run(12, 13);
+
+	(void)state;
+	d.bad_status = 2;
+	fl_check_failover(&s, &d, &r);
+	expect(&r, FL_UNKNOWN, "2 lines of status.jsonl unreadable");
+	d.bad_status = 0;
+	d.ops.damage.dropped = 1;
+	d.ops.damage.bad_lines = 1;
+	d.ops.damage.torn_tail = 1;
+	fl_check_failover(&s, &d, &r);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(r.figures, "without_damage"), "verdict")), "PASS");
+	expect(&r, FL_UNKNOWN, "1 history line unreadable (the last, torn), 1 op dropped");
+	/* converge reads digests.jsonl, not the history's ops */
+	d.ops.damage = (struct fl_history_damage){ 0 };
+	d.bad_digests = 1;
+	fl_check_leader_per_term(&s, &d, &r);
+	assert_int_not_equal(r.verdict, FL_UNKNOWN);
+	fl_check_result_release(&r);
+	fl_run_data_release(&d);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_failover),
+		cmocka_unit_test(test_failover_needs_evidence),
 		cmocka_unit_test(test_failover_partition_sides),
 		cmocka_unit_test(test_lost_register_writes),
 		cmocka_unit_test(test_lost_set_adds),
 		cmocka_unit_test(test_converge_and_leaders),
 		cmocka_unit_test(test_slos),
+		cmocka_unit_test(test_damage),
 	};
 	return cmocka_run_group_tests_name("invariants", tests, NULL, NULL);
 }

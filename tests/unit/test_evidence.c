@@ -1,0 +1,348 @@
+/* The evidence rule, tried as a user meets it: a run directory built by
+ * hand (history.jsonl, faults.jsonl, status.jsonl) judged by
+ * fl_run_verdict, the engine of `faultline check RUN_DIR`. Each case here
+ * used to end PASS (or crash) with nothing or too little to judge; now it
+ * is UNKNOWN (exit 3) with the reason, or FAIL where the evidence says so. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "faultline/history.h"
+#include "faultline/report.h"
+
+static char dir[64];
+static FILE *hist;
+static FILE *sink; /* the printed table goes here */
+
+static void begin(void)
+{
+	char path[128];
+
+	snprintf(dir, sizeof(dir), "/tmp/fl-evidence-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/history.jsonl", dir);
+	assert_non_null(hist = fopen(path, "w"));
+}
+
+static void rm_dir(void)
+{
+	static const char *const files[] = { "history.jsonl", "faults.jsonl", "status.jsonl",
+					     "results.json", "junit.xml", "report.html" };
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* One op: invoke and completion lines. value: written (write/add) or read
+ * (read; NULL: absent). f "read_all" takes elems (comma-separated). */
+static void opl(int i, const char *node, const char *f, const char *key, const char *value,
+		double inv, double done, const char *outcome, int final)
+{
+	int write = !strcmp(f, "write") || !strcmp(f, "add") || !strcmp(f, "cas");
+	const char *fin = final ? ",\"final\":true" : "";
+
+	fprintf(hist, "{\"i\":%d,\"type\":\"invoke\",\"t\":%lld,\"process\":%d,\"node\":\"%s\","
+		      "\"f\":\"%s\",\"key\":\"%s\"", i, (long long)(inv * 1e9), final ? 1000 : i % 3,
+		node, f, key);
+	if (write)
+		fprintf(hist, ",\"value\":\"%s\"", value);
+	fprintf(hist, "%s}\n", fin);
+	if (done < 0)
+		return;
+	fprintf(hist, "{\"i\":%d,\"type\":\"%s\",\"t\":%lld,\"process\":%d,\"node\":\"%s\","
+		      "\"f\":\"%s\",\"key\":\"%s\"", i, outcome, (long long)(done * 1e9),
+		final ? 1000 : i % 3, node, f, key);
+	if (!strcmp(outcome, "ok") && !strcmp(f, "read_all")) {
+		char buf[256], *save = NULL, *e;
+		int first = 1;
+		snprintf(buf, sizeof(buf), "%s", value ? value : "");
+		fputs(",\"value\":[", hist);
+		for (e = strtok_r(buf, ",", &save); e; e = strtok_r(NULL, ",", &save), first = 0)
+			fprintf(hist, "%s\"%s\"", first ? "" : ",", e);
+		fputs("]", hist);
+	} else if (!strcmp(outcome, "ok") && !strcmp(f, "read")) {
+		if (value)
+			fprintf(hist, ",\"value\":\"%s\"", value);
+		else
+			fputs(",\"value\":null", hist);
+	}
+	fprintf(hist, "%s}\n", fin);
+}
+
+static struct fl_scenario *scen(const char *workload, const char *checks)
+{
+	char y[1024];
+	struct fl_diags d = { 0 };
+	struct fl_scenario *s = NULL;
+	int n = snprintf(y, sizeof(y),
+			 "name: ev\nseed: 1\nduration: 20s\ncluster: {nodes: 3}\n"
+			 "system: {type: etcd}\nworkload: %s\n%s%s\n", workload,
+			 checks ? "checks: " : "", checks ? checks : "");
+
+	assert_int_equal(fl_scenario_load_string("ev.yaml", y, (size_t)n, NULL, 0, &d, &s), 0);
+	fl_diags_release(&d);
+	return s;
+}
+
+/* Judge the run; returns the exit status, fills verdict/why of check name. */
+static int judge(struct fl_scenario *s, const char *name, char *verdict, char *why, size_t len)
+{
+	char path[128];
+	json_t *r, *c;
+	size_t idx;
+	int rc;
+
+	fclose(hist);
+	hist = NULL;
+	rc = fl_run_verdict(dir, s, sink);
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	r = json_load_file(path, 0, NULL);
+	assert_non_null(r);
+	verdict[0] = why[0] = 0;
+	json_array_foreach(json_object_get(r, "checks"), idx, c)
+		if (!strcmp(json_string_value(json_object_get(c, "name")), name)) {
+			snprintf(verdict, 16, "%s", json_string_value(json_object_get(c, "verdict")));
+			snprintf(why, len, "%s", json_string_value(json_object_get(c, "why")));
+		}
+	print_message("  %-16s %-7s %s (exit %d)\n", name, verdict, why, rc);
+	json_decref(r);
+	fl_scenario_free(s);
+	rm_dir();
+	return rc;
+}
+
+#define REG "{type: register, clients: 3, keys: 1}"
+#define SET "{type: set, clients: 3, keys: 1}"
+
+static void test_no_checks(void **state)
+{
+	char v[16], why[512];
+	struct fl_scenario *s;
+
+	(void)state;
+	begin();
+	opl(0, "n1", "write", "k0", "a", 1, 1.1, "ok", 0);
+	s = scen(REG, NULL);
+	assert_int_equal(s->warnings.n, 1);
+	assert_non_null(strstr(s->warnings.v[0].msg, "enables no checks"));
+	assert_int_equal(judge(s, "checks", v, why, sizeof(why)), 3);
+	assert_string_equal(v, "UNKNOWN");
+	assert_non_null(strstr(why, "nothing was judged"));
+}
+
+static void test_linearizable_needs_ops_and_reads(void **state)
+{
+	char v[16], why[512];
+
+	(void)state;
+	begin(); /* an empty history */
+	assert_int_equal(judge(scen(REG, "{linearizable: true}"), "linearizable", v, why,
+			       sizeof(why)), 3);
+	assert_string_equal(v, "UNKNOWN");
+	assert_non_null(strstr(why, "no operations"));
+
+	/* a set workload whose final reads all failed: only adds were checked */
+	begin();
+	opl(0, "n1", "add", "s0", "0-0", 1, 1.1, "ok", 0);
+	opl(1, "n2", "add", "s0", "1-0", 1, 1.2, "ok", 0);
+	for (int n = 0; n < 3; n++) {
+		char node[4];
+		snprintf(node, sizeof(node), "n%d", n + 1);
+		opl(2 + n, node, "read_all", "s0", NULL, 5, 5.1, "fail", 1);
+	}
+	assert_int_equal(judge(scen(SET, "{linearizable: true}"), "linearizable", v, why,
+			       sizeof(why)), 3);
+	assert_string_equal(v, "UNKNOWN");
+	assert_non_null(strstr(why, "no read answered"));
+
+	/* reads during the run answered, the final reads (that see every add) not */
+	begin();
+	opl(0, "n1", "add", "s0", "0-0", 1, 1.1, "ok", 0);
+	opl(1, "n2", "read_all", "s0", "0-0", 2, 2.1, "ok", 0);
+	opl(2, "n2", "add", "s0", "1-0", 3, 3.2, "ok", 0);
+	opl(3, "n1", "read_all", "s0", NULL, 5, 5.1, "fail", 1);
+	assert_int_equal(judge(scen(SET, "{linearizable: true}"), "linearizable", v, why,
+			       sizeof(why)), 3);
+	assert_string_equal(v, "UNKNOWN");
+	assert_non_null(strstr(why, "every final read failed"));
+
+	/* the same with the final reads answered: judged */
+	begin();
+	opl(0, "n1", "add", "s0", "0-0", 1, 1.1, "ok", 0);
+	opl(1, "n2", "add", "s0", "1-0", 1, 1.2, "ok", 0);
+	opl(2, "n1", "read_all", "s0", "0-0,1-0", 5, 5.1, "ok", 1);
+	assert_int_equal(judge(scen(SET, "{linearizable: true}"), "linearizable", v, why,
+			       sizeof(why)), 0);
+	assert_string_equal(v, "PASS");
+}
+
+/* read_mode: serializable with linearizable is allowed (it shows stale
+ * reads), warned about, and the verdict says the reads were serializable */
+static void test_serializable_reads(void **state)
+{
+	char v[16], why[512];
+	struct fl_scenario *s;
+
+	(void)state;
+	begin();
+	opl(0, "n1", "write", "k0", "a", 1, 1.1, "ok", 0);
+	opl(1, "n2", "write", "k0", "b", 2, 2.1, "ok", 0);
+	opl(2, "n3", "read", "k0", "a", 3, 3.1, "ok", 0); /* stale */
+	s = scen("{type: register, clients: 3, keys: 1, read_mode: serializable}",
+		 "{linearizable: true}");
+	assert_int_equal(s->warnings.n, 1);
+	assert_int_equal(s->warnings.v[0].line, 6); /* where read_mode is */
+	assert_non_null(strstr(s->warnings.v[0].msg, "read_mode: serializable"));
+	assert_int_equal(judge(s, "linearizable", v, why, sizeof(why)), 1);
+	assert_string_equal(v, "FAIL");
+	assert_non_null(strstr(why, "reads were serializable"));
+}
+
+/* no_lost_writes over the history as the loader reads it */
+static void test_no_lost_writes_evidence(void **state)
+{
+	char v[16], why[512];
+
+	(void)state;
+	/* nothing acknowledged */
+	begin();
+	opl(0, "n1", "write", "k0", "a", 1, 3, "info", 0);
+	for (int n = 0; n < 3; n++) {
+		char node[4];
+		snprintf(node, sizeof(node), "n%d", n + 1);
+		opl(1 + n, node, "read", "k0", "a", 5, 5.1, "ok", 1);
+	}
+	assert_int_equal(judge(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", v, why,
+			       sizeof(why)), 3);
+	assert_string_equal(v, "UNKNOWN");
+	assert_non_null(strstr(why, "no write was acknowledged"));
+
+	/* 1 of 3 nodes answering its final read */
+	begin();
+	opl(0, "n1", "write", "k0", "a", 1, 1.1, "ok", 0);
+	opl(1, "n1", "read", "k0", "a", 5, 5.1, "ok", 1);
+	opl(2, "n2", "read", "k0", NULL, 5, 6, "fail", 1);
+	opl(3, "n3", "read", "k0", NULL, 5, 6, "fail", 1);
+	assert_int_equal(judge(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", v, why,
+			       sizeof(why)), 3);
+	assert_string_equal(v, "UNKNOWN");
+	assert_non_null(strstr(why, "final read of k0 failed on n2"));
+
+	/* a damaged "ok" line: the acknowledged write b would look like one of
+	 * unknown outcome, and its loss (every node reads a) would be hidden */
+	begin();
+	opl(0, "n1", "write", "k0", "a", 1, 1.1, "ok", 0);
+	fputs("{\"i\":1,\"type\":\"invoke\",\"t\":2000000000,\"process\":1,\"node\":\"n2\","
+	      "\"f\":\"write\",\"key\":\"k0\",\"value\":\"b\"}\n"
+	      "{\"i\":1,\"type\":\"ok\",\"t\":2100000000,\"proc\x01 garbled\n", hist);
+	for (int n = 0; n < 3; n++) {
+		char node[4];
+		snprintf(node, sizeof(node), "n%d", n + 1);
+		opl(2 + n, node, "read", "k0", "a", 5, 5.1, "ok", 1);
+	}
+	assert_int_equal(judge(scen(REG, "{no_lost_writes: true, linearizable: true}"),
+			       "no_lost_writes", v, why, sizeof(why)), 3);
+	assert_string_equal(v, "UNKNOWN");
+	assert_non_null(strstr(why, "1 history line unreadable"));
+
+	/* a set add line with no value (this crashed `faultline check`) */
+	begin();
+	opl(0, "n1", "add", "s0", "0-0", 1, 1.1, "ok", 0);
+	fputs("{\"i\":1,\"type\":\"invoke\",\"t\":2000000000,\"process\":1,\"node\":\"n2\","
+	      "\"f\":\"add\",\"key\":\"s0\"}\n{\"i\":1,\"type\":\"ok\",\"t\":2100000000,"
+	      "\"process\":1,\"node\":\"n2\",\"f\":\"add\",\"key\":\"s0\"}\n", hist);
+	for (int n = 0; n < 3; n++) {
+		char node[4];
+		snprintf(node, sizeof(node), "n%d", n + 1);
+		opl(2 + n, node, "read_all", "s0", "0-0", 5, 5.1, "ok", 1);
+	}
+	assert_int_equal(judge(scen(SET, "{no_lost_writes: true}"), "no_lost_writes", v, why,
+			       sizeof(why)), 3);
+	assert_string_equal(v, "UNKNOWN");
+	assert_non_null(strstr(why, "1 history line unreadable"));
+	assert_non_null(strstr(why, "1 completion without its invoke line"));
+
+	/* a torn last line and a dropped op (index 1 has no line at all) */
+	begin();
+	opl(0, "n1", "write", "k0", "a", 1, 1.1, "ok", 0);
+	for (int n = 0; n < 3; n++) {
+		char node[4];
+		snprintf(node, sizeof(node), "n%d", n + 1);
+		opl(2 + n, node, "read", "k0", "a", 5, 5.1, "ok", 1);
+	}
+	fputs("{\"i\":5,\"type\":\"inv", hist);
+	assert_int_equal(judge(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", v, why,
+			       sizeof(why)), 3);
+	assert_string_equal(v, "UNKNOWN");
+	assert_non_null(strstr(why, "1 history line unreadable (the last, torn), 1 op dropped"));
+
+	/* and the whole history: PASS */
+	begin();
+	opl(0, "n1", "write", "k0", "a", 1, 1.1, "ok", 0);
+	for (int n = 0; n < 3; n++) {
+		char node[4];
+		snprintf(node, sizeof(node), "n%d", n + 1);
+		opl(1 + n, node, "read", "k0", "a", 5, 5.1, "ok", 1);
+	}
+	assert_int_equal(judge(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", v, why,
+			       sizeof(why)), 0);
+	assert_string_equal(v, "PASS");
+}
+
+/* results.json counts the damage for the report and for scripts */
+static void test_damage_in_results(void **state)
+{
+	char path[128];
+	json_t *r, *h;
+
+	(void)state;
+	begin();
+	opl(0, "n1", "write", "k0", "a", 1, 1.1, "ok", 0);
+	fputs("not json\n{\"i\":7,\"type\":\"ok\",\"t\":5,\"process\":0,\"node\":\"n1\","
+	      "\"f\":\"read\",\"key\":\"k0\"}\n", hist);
+	opl(0, "n1", "write", "k0", "a", 1, 1.1, "ok", 0); /* repeated */
+	fclose(hist);
+	hist = NULL;
+	{
+		struct fl_scenario *s = scen(REG, "{availability: {min: \"10%\"}}");
+		assert_int_equal(fl_run_verdict(dir, s, sink), 3);
+		fl_scenario_free(s);
+	}
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	r = json_load_file(path, 0, NULL);
+	h = json_object_get(json_object_get(r, "damage"), "history");
+	assert_int_equal(json_integer_value(json_object_get(h, "bad_lines")), 1);
+	assert_int_equal(json_integer_value(json_object_get(h, "orphan_completions")), 1);
+	assert_int_equal(json_integer_value(json_object_get(h, "repeated")), 2);
+	assert_int_equal(json_integer_value(json_object_get(h, "dropped_ops")), 6);
+	json_decref(r);
+	rm_dir();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_checks),
+		cmocka_unit_test(test_linearizable_needs_ops_and_reads),
+		cmocka_unit_test(test_serializable_reads),
+		cmocka_unit_test(test_no_lost_writes_evidence),
+		cmocka_unit_test(test_damage_in_results),
+	};
+	int rc;
+
+	sink = fopen("/dev/null", "w");
+	rc = cmocka_run_group_tests_name("evidence", tests, NULL, NULL);
+	fclose(sink);
+	return rc;
+}

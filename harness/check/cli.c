@@ -277,10 +277,14 @@ int fl_cmd_check(int argc, char **argv)
 			any_bad = 1;
 			continue;
 		}
-		if (res->verdict == FL_LIN_UNKNOWN)
+		if (res->verdict == FL_LIN_UNKNOWN) {
 			printf("%s: unknown: %s (%zu ops, %" PRId64 " ms)\n", argv[i],
 			       fl_lin_limit_to_string(res->limit), h->n, res->elapsed_ns / 1000000);
-		else
+		} else if (!h->n) {
+			/* an empty history contradicts nothing: no evidence, no pass */
+			printf("%s: unknown: no operations\n", argv[i]);
+			any_unknown = 1;
+		} else
 			printf("%s: %s (%zu ops, %" PRId64 " ms)\n", argv[i],
 			       fl_lin_verdict_to_string(res->verdict), h->n, res->elapsed_ns / 1000000);
 		if (res->verdict == FL_LIN_VIOLATION) {

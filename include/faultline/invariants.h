@@ -8,23 +8,30 @@
  *                   fault is the one most nodes named in their last status
  *                   sample before it. A fault removes it when it is a
  *                   process/VM fault on the leader, or a partition after
- *                   which the leader reaches (both ways) no majority. Then:
- *                   time until any node names a different leader, or the
- *                   same one in a later term (a new leader observed), and
- *                   until the first write invoked after the fault is
- *                   acknowledged; FAIL when either exceeds `within` or never
- *                   happens — except that a fault healed within `within`
- *                   before any new leader showed up needs no new leader
- *                   (the old one is back), only the write. Figures also give the longest window without a
- *                   successful operation, overall and inside each fault.
+ *                   which the leader reaches (both ways) no majority. Then
+ *                   the new leader is the first moment a majority of the
+ *                   nodes, each by its latest sample after the fault, name
+ *                   one node other than the removed one; the first write is
+ *                   the first acknowledged after that moment, invoked after
+ *                   the fault, not through the removed leader. PASS: for
+ *                   some such fault both came within `within`; FAIL: for
+ *                   some, either did not. A fault healed within `within`
+ *                   before a majority named another leader forced no
+ *                   failover and is not judged ("not judged" in figures),
+ *                   nor one the workload outlived by less than `within`;
+ *                   with only such faults the check is UNKNOWN. Figures:
+ *                   per fault, the times and verdict; the status sampling
+ *                   interval (a new leader is seen up to one late); the
+ *                   longest window without a successful operation.
  *  no_lost_writes   the final reads. set: every acknowledged add is in
  *                   every node's final read, and nothing that was never
  *                   added is. register: every node's final read of a key
- *                   agrees; a final value must have been written; an
+ *                   answered (else UNKNOWN) and agrees; a final value must have been written; an
  *                   acknowledged write w is lost when the final value comes
  *                   from a write that completed before w was invoked (w
  *                   should have replaced it); a key read as absent loses
- *                   every acknowledged write to it.
+ *                   every acknowledged write to it. No acknowledged write:
+ *                   UNKNOWN.
  *  converge         digests.jsonl: all digests equal, and within `within`
  *                   of the end of the last fault (or of the workload).
  *  leader_per_term  status.jsonl: no term that two different nodes claim
@@ -33,14 +40,18 @@
  *                   terms may lag elections (etcd 3.4 reports the term of
  *                   its last applied entry, so a new leader shows the old
  *                   term until its first entry commits, followers longer).
- *  latency          ok operations: p50 / p99 / max against the limits, over
- *                   the run (figures per fault window too).
+ *  latency          ok operations and timed-out ones (at the time they
+ *                   took; never completed: the workload's timeout): p50 /
+ *                   p99 / max against the limits, over the run (figures
+ *                   per fault window too).
  *  availability     answered / all operations invoked (final reads
  *                   excluded), over the run (figures per fault window too);
  *                   answered: ok, or a compare-and-set refused because its
  *                   compare failed (the system working as it should).
- * A check without the data it needs (no final reads, no samples) is
- * UNKNOWN, never PASS. */
+ * The evidence rule: a check without the data it needs (no acknowledged
+ * write, a final read missing, no samples, no leader-removing fault that
+ * forced a failover, damaged lines in a file it reads: fl_check_evidence)
+ * is UNKNOWN with the reason, never PASS. */
 #ifndef FAULTLINE_INVARIANTS_H
 #define FAULTLINE_INVARIANTS_H
 

@@ -92,6 +92,20 @@ check "the scenario's own seed is used" sh -c "$FL plan scenarios/quickstart.yam
 check "--set changes the plan" sh -c "$FL plan --seed 1 --set duration=2m scenarios/quickstart.yaml | grep -q '^duration *2m$'"
 check "bad --seed is refused" stderr_has "bad --seed" 2 "$FL" plan --seed -4 scenarios/quickstart.yaml
 
+: >"$T/empty.jsonl"
+check "check: an empty history is unknown, not linearizable (exit 3)" sh -c \
+	"$FL check '$T/empty.jsonl' >'$T/o'; test \$? = 3 && grep -q 'unknown: no operations' '$T/o'"
+cat >"$T/nochecks.yaml" <<'YAML'
+name: nochecks
+duration: 10s
+system: {type: etcd}
+YAML
+check "validate warns about a scenario without checks" \
+	stderr_has "nochecks.yaml:1:1: warning: the scenario enables no checks" 0 "$FL" validate "$T/nochecks.yaml"
+check "plan warns about serializable reads under linearizable, with the place" \
+	stderr_has "--set workload.read_mode:1:1: warning: 'read_mode: serializable'" 0 \
+	"$FL" plan --set workload.read_mode=serializable scenarios/quickstart.yaml
+
 head -c 10485760 /dev/zero | tr '\0' 'a' >"$T/big.yaml"
 check "a 10 MB file is refused" stderr_has "file too large" 2 "$FL" validate "$T/big.yaml"
 python3 -c "print('a: ' + '[' * 50000 + ']' * 50000)" >"$T/deep.yaml"

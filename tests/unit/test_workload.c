@@ -109,12 +109,15 @@ static int f_add(struct fl_sys_client *c, const char *key, const char *elem, int
 	return *oc == FL_OUTCOME_OK ? 0 : -ETIMEDOUT;
 }
 
+static size_t local_reads; /* read_set calls asking the node's own copy */
+
 static int f_read_set(struct fl_sys_client *c, const char *key, int ser, int to, char ***elems,
 		      enum fl_outcome *oc, char *err, size_t errlen)
 {
 	int k = key_index(key);
 
 	pthread_mutex_lock(&mu);
+	local_reads += ser != 0;
 	if (read_set_refusals > 0) {
 		read_set_refusals--;
 		pthread_mutex_unlock(&mu);
@@ -131,7 +134,7 @@ static int f_read_set(struct fl_sys_client *c, const char *key, int ser, int to,
 	return 0;
 }
 
-static const struct fl_system_ops fake = {
+static struct fl_system_ops fake = {
 	.name = "fake",
 	.client_open = f_open,
 	.client_close = f_close,
@@ -303,6 +306,15 @@ static void test_set_and_final_reads(void **state)
 	assert_true(adds > 10);
 	assert_int_equal(final_ok, 3 * 3);     /* 3 sets from 3 nodes */
 	assert_int_equal(finals, final_ok + 2); /* the two refusals were asked again */
+	assert_int_equal(local_reads, 0);
+	fl_ops_release(&ops);
+
+	/* a system whose reads through a node reach another server (redis: the
+	 * primary) reads each node's own copy at the end */
+	fake.final_reads_local = 1;
+	run_type(FL_WORKLOAD_SET, 0, 50 * 1000000LL, 3, &st, &ops, 1);
+	fake.final_reads_local = 0;
+	assert_int_equal(local_reads, 3 * 3);
 	fl_ops_release(&ops);
 }
 

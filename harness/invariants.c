@@ -783,7 +783,7 @@ void fl_check_no_lost_writes(const struct fl_scenario *s, const struct fl_run_da
 /* --- converge ------------------------------------------------------------------- */
 
 static void check_converge(const struct fl_scenario *s, const struct fl_run_data *d,
-		       struct fl_check_result *r)
+			   struct fl_check_result *r)
 {
 	int64_t from = workload_end(d), within = s->checks.converge_within_ns;
 	size_t idx;
@@ -826,7 +826,7 @@ static void check_converge(const struct fl_scenario *s, const struct fl_run_data
 }
 
 void fl_check_converge(const struct fl_scenario *s, const struct fl_run_data *d,
-		 struct fl_check_result *r)
+		       struct fl_check_result *r)
 {
 	check_converge(s, d, r);
 	fl_check_evidence(d, FL_IN_HISTORY | FL_IN_FAULTS | FL_IN_DIGESTS, r);
@@ -852,7 +852,7 @@ struct claim {
  * claim; a lagging report does not.
  */
 static void check_leader_per_term(const struct fl_scenario *s, const struct fl_run_data *d,
-			      struct fl_check_result *r)
+				  struct fl_check_result *r)
 {
 	struct claim *c = calloc(json_array_size(d->status) + 1, sizeof(*c));
 	size_t idx, nc = 0, samples = 0, held = 0;
@@ -917,7 +917,7 @@ static void check_leader_per_term(const struct fl_scenario *s, const struct fl_r
 }
 
 void fl_check_leader_per_term(const struct fl_scenario *s, const struct fl_run_data *d,
-		 struct fl_check_result *r)
+			      struct fl_check_result *r)
 {
 	check_leader_per_term(s, d, r);
 	fl_check_evidence(d, FL_IN_STATUS, r);
@@ -1040,7 +1040,7 @@ static void check_latency(const struct fl_scenario *s, const struct fl_run_data 
 }
 
 void fl_check_latency(const struct fl_scenario *s, const struct fl_run_data *d,
-		 struct fl_check_result *r)
+		      struct fl_check_result *r)
 {
 	check_latency(s, d, r);
 	fl_check_evidence(d, FL_IN_HISTORY, r);
@@ -1071,7 +1071,7 @@ static void check_availability(const struct fl_scenario *s, const struct fl_run_
 }
 
 void fl_check_availability(const struct fl_scenario *s, const struct fl_run_data *d,
-		 struct fl_check_result *r)
+			   struct fl_check_result *r)
 {
 	check_availability(s, d, r);
 	fl_check_evidence(d, FL_IN_HISTORY, r);

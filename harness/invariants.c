@@ -912,8 +912,8 @@ static void check_leader_per_term(const struct fl_scenario *s, const struct fl_r
 		       "no node held a claim to lead for a second (%zu samples)", samples);
 	else
 		result(r, "leader_per_term", FL_PASS,
-		       "%zu leadership claims held over %zu samples, one leader per term", held,
-		       samples);
+		       "%zu leadership claim%s held over %zu samples, one leader per term", held,
+		       held == 1 ? "" : "s", samples);
 }
 
 void fl_check_leader_per_term(const struct fl_scenario *s, const struct fl_run_data *d,

@@ -87,7 +87,7 @@ PY
 }
 
 run_scenario scenarios/etcd-leader-isolation.yaml --set duration=40s \
-	--set nemesis.0.at=8s --set nemesis.0.every=14s --set nemesis.0.for=6s --set nemesis.0.count=2
+	--set nemesis.0.at=8s --set nemesis.0.every=14s --set nemesis.0.for=9s --set nemesis.0.count=2
 run_scenario scenarios/etcd-leader-kill-pause.yaml --set duration=45s \
 	--set nemesis.0.at=8s --set nemesis.0.for=7s --set nemesis.1.at=20s --set nemesis.1.for=7s \
 	--set nemesis.2.at=33s

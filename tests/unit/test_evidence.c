@@ -80,6 +80,16 @@ static void opl(int i, const char *node, const char *f, const char *key, const c
 	fprintf(hist, "%s}\n", fin);
 }
 
+/* The final reads: one per node (n1..n3), indexes from i on. */
+static void finals(int i, const char *f, const char *key, const char *value, const char *outcome)
+{
+	for (int n = 0; n < 3; n++) {
+		char node[4];
+		snprintf(node, sizeof(node), "n%d", n + 1);
+		opl(i + n, node, f, key, value, 5, 5.1, outcome, 1);
+	}
+}
+
 static struct fl_scenario *scen(const char *workload, const char *checks)
 {
 	char y[1024];
@@ -122,12 +132,23 @@ static int judge(struct fl_scenario *s, const char *name, char *verdict, char *w
 	return rc;
 }
 
+/* Judge and expect: exit status, the check's verdict and a phrase of its why. */
+static void expect(struct fl_scenario *s, const char *name, int rc, const char *verdict,
+		   const char *needle)
+{
+	char v[16], why[512];
+
+	assert_int_equal(judge(s, name, v, why, sizeof(why)), rc);
+	assert_string_equal(v, verdict);
+	if (needle)
+		assert_non_null(strstr(why, needle));
+}
+
 #define REG "{type: register, clients: 3, keys: 1}"
 #define SET "{type: set, clients: 3, keys: 1}"
 
 static void test_no_checks(void **state)
 {
-	char v[16], why[512];
 	struct fl_scenario *s;
 
 	(void)state;
@@ -136,35 +157,21 @@ static void test_no_checks(void **state)
 	s = scen(REG, NULL);
 	assert_int_equal(s->warnings.n, 1);
 	assert_non_null(strstr(s->warnings.v[0].msg, "enables no checks"));
-	assert_int_equal(judge(s, "checks", v, why, sizeof(why)), 3);
-	assert_string_equal(v, "UNKNOWN");
-	assert_non_null(strstr(why, "nothing was judged"));
+	expect(s, "checks", 3, "UNKNOWN", "nothing was judged");
 }
 
 static void test_linearizable_needs_ops_and_reads(void **state)
 {
-	char v[16], why[512];
-
 	(void)state;
 	begin(); /* an empty history */
-	assert_int_equal(judge(scen(REG, "{linearizable: true}"), "linearizable", v, why,
-			       sizeof(why)), 3);
-	assert_string_equal(v, "UNKNOWN");
-	assert_non_null(strstr(why, "no operations"));
+	expect(scen(REG, "{linearizable: true}"), "linearizable", 3, "UNKNOWN", "no operations");
 
 	/* a set workload whose final reads all failed: only adds were checked */
 	begin();
 	opl(0, "n1", "add", "s0", "0-0", 1, 1.1, "ok", 0);
 	opl(1, "n2", "add", "s0", "1-0", 1, 1.2, "ok", 0);
-	for (int n = 0; n < 3; n++) {
-		char node[4];
-		snprintf(node, sizeof(node), "n%d", n + 1);
-		opl(2 + n, node, "read_all", "s0", NULL, 5, 5.1, "fail", 1);
-	}
-	assert_int_equal(judge(scen(SET, "{linearizable: true}"), "linearizable", v, why,
-			       sizeof(why)), 3);
-	assert_string_equal(v, "UNKNOWN");
-	assert_non_null(strstr(why, "no read answered"));
+	finals(2, "read_all", "s0", NULL, "fail");
+	expect(scen(SET, "{linearizable: true}"), "linearizable", 3, "UNKNOWN", "no read answered");
 
 	/* reads during the run answered, the final reads (that see every add) not */
 	begin();
@@ -172,26 +179,21 @@ static void test_linearizable_needs_ops_and_reads(void **state)
 	opl(1, "n2", "read_all", "s0", "0-0", 2, 2.1, "ok", 0);
 	opl(2, "n2", "add", "s0", "1-0", 3, 3.2, "ok", 0);
 	opl(3, "n1", "read_all", "s0", NULL, 5, 5.1, "fail", 1);
-	assert_int_equal(judge(scen(SET, "{linearizable: true}"), "linearizable", v, why,
-			       sizeof(why)), 3);
-	assert_string_equal(v, "UNKNOWN");
-	assert_non_null(strstr(why, "every final read failed"));
+	expect(scen(SET, "{linearizable: true}"), "linearizable", 3,
+	       "UNKNOWN", "every final read failed");
 
 	/* the same with the final reads answered: judged */
 	begin();
 	opl(0, "n1", "add", "s0", "0-0", 1, 1.1, "ok", 0);
 	opl(1, "n2", "add", "s0", "1-0", 1, 1.2, "ok", 0);
 	opl(2, "n1", "read_all", "s0", "0-0,1-0", 5, 5.1, "ok", 1);
-	assert_int_equal(judge(scen(SET, "{linearizable: true}"), "linearizable", v, why,
-			       sizeof(why)), 0);
-	assert_string_equal(v, "PASS");
+	expect(scen(SET, "{linearizable: true}"), "linearizable", 0, "PASS", NULL);
 }
 
 /* read_mode: serializable with linearizable is allowed (it shows stale
  * reads), warned about, and the verdict says the reads were serializable */
 static void test_serializable_reads(void **state)
 {
-	char v[16], why[512];
 	struct fl_scenario *s;
 
 	(void)state;
@@ -204,29 +206,19 @@ static void test_serializable_reads(void **state)
 	assert_int_equal(s->warnings.n, 1);
 	assert_int_equal(s->warnings.v[0].line, 6); /* where read_mode is */
 	assert_non_null(strstr(s->warnings.v[0].msg, "read_mode: serializable"));
-	assert_int_equal(judge(s, "linearizable", v, why, sizeof(why)), 1);
-	assert_string_equal(v, "FAIL");
-	assert_non_null(strstr(why, "reads were serializable"));
+	expect(s, "linearizable", 1, "FAIL", "reads were serializable");
 }
 
 /* no_lost_writes over the history as the loader reads it */
 static void test_no_lost_writes_evidence(void **state)
 {
-	char v[16], why[512];
-
 	(void)state;
 	/* nothing acknowledged */
 	begin();
 	opl(0, "n1", "write", "k0", "a", 1, 3, "info", 0);
-	for (int n = 0; n < 3; n++) {
-		char node[4];
-		snprintf(node, sizeof(node), "n%d", n + 1);
-		opl(1 + n, node, "read", "k0", "a", 5, 5.1, "ok", 1);
-	}
-	assert_int_equal(judge(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", v, why,
-			       sizeof(why)), 3);
-	assert_string_equal(v, "UNKNOWN");
-	assert_non_null(strstr(why, "no write was acknowledged"));
+	finals(1, "read", "k0", "a", "ok");
+	expect(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", 3,
+	       "UNKNOWN", "no write was acknowledged");
 
 	/* 1 of 3 nodes answering its final read */
 	begin();
@@ -234,10 +226,8 @@ static void test_no_lost_writes_evidence(void **state)
 	opl(1, "n1", "read", "k0", "a", 5, 5.1, "ok", 1);
 	opl(2, "n2", "read", "k0", NULL, 5, 6, "fail", 1);
 	opl(3, "n3", "read", "k0", NULL, 5, 6, "fail", 1);
-	assert_int_equal(judge(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", v, why,
-			       sizeof(why)), 3);
-	assert_string_equal(v, "UNKNOWN");
-	assert_non_null(strstr(why, "final read of k0 failed on n2"));
+	expect(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", 3,
+	       "UNKNOWN", "final read of k0 failed on n2");
 
 	/* a damaged "ok" line: the acknowledged write b would look like one of
 	 * unknown outcome, and its loss (every node reads a) would be hidden */
@@ -246,15 +236,9 @@ static void test_no_lost_writes_evidence(void **state)
 	fputs("{\"i\":1,\"type\":\"invoke\",\"t\":2000000000,\"process\":1,\"node\":\"n2\","
 	      "\"f\":\"write\",\"key\":\"k0\",\"value\":\"b\"}\n"
 	      "{\"i\":1,\"type\":\"ok\",\"t\":2100000000,\"proc\x01 garbled\n", hist);
-	for (int n = 0; n < 3; n++) {
-		char node[4];
-		snprintf(node, sizeof(node), "n%d", n + 1);
-		opl(2 + n, node, "read", "k0", "a", 5, 5.1, "ok", 1);
-	}
-	assert_int_equal(judge(scen(REG, "{no_lost_writes: true, linearizable: true}"),
-			       "no_lost_writes", v, why, sizeof(why)), 3);
-	assert_string_equal(v, "UNKNOWN");
-	assert_non_null(strstr(why, "1 history line unreadable"));
+	finals(2, "read", "k0", "a", "ok");
+	expect(scen(REG, "{no_lost_writes: true, linearizable: true}"), "no_lost_writes", 3,
+	       "UNKNOWN", "1 history line unreadable");
 
 	/* a set add line with no value (this crashed `faultline check`) */
 	begin();
@@ -262,42 +246,23 @@ static void test_no_lost_writes_evidence(void **state)
 	fputs("{\"i\":1,\"type\":\"invoke\",\"t\":2000000000,\"process\":1,\"node\":\"n2\","
 	      "\"f\":\"add\",\"key\":\"s0\"}\n{\"i\":1,\"type\":\"ok\",\"t\":2100000000,"
 	      "\"process\":1,\"node\":\"n2\",\"f\":\"add\",\"key\":\"s0\"}\n", hist);
-	for (int n = 0; n < 3; n++) {
-		char node[4];
-		snprintf(node, sizeof(node), "n%d", n + 1);
-		opl(2 + n, node, "read_all", "s0", "0-0", 5, 5.1, "ok", 1);
-	}
-	assert_int_equal(judge(scen(SET, "{no_lost_writes: true}"), "no_lost_writes", v, why,
-			       sizeof(why)), 3);
-	assert_string_equal(v, "UNKNOWN");
-	assert_non_null(strstr(why, "1 history line unreadable"));
-	assert_non_null(strstr(why, "1 completion without its invoke line"));
+	finals(2, "read_all", "s0", "0-0", "ok");
+	expect(scen(SET, "{no_lost_writes: true}"), "no_lost_writes", 3, "UNKNOWN",
+	       "1 history line unreadable, 1 completion without its invoke line");
 
 	/* a torn last line and a dropped op (index 1 has no line at all) */
 	begin();
 	opl(0, "n1", "write", "k0", "a", 1, 1.1, "ok", 0);
-	for (int n = 0; n < 3; n++) {
-		char node[4];
-		snprintf(node, sizeof(node), "n%d", n + 1);
-		opl(2 + n, node, "read", "k0", "a", 5, 5.1, "ok", 1);
-	}
+	finals(2, "read", "k0", "a", "ok");
 	fputs("{\"i\":5,\"type\":\"inv", hist);
-	assert_int_equal(judge(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", v, why,
-			       sizeof(why)), 3);
-	assert_string_equal(v, "UNKNOWN");
-	assert_non_null(strstr(why, "1 history line unreadable (the last, torn), 1 op dropped"));
+	expect(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", 3,
+	       "UNKNOWN", "1 history line unreadable (the last, torn), 1 op dropped");
 
 	/* and the whole history: PASS */
 	begin();
 	opl(0, "n1", "write", "k0", "a", 1, 1.1, "ok", 0);
-	for (int n = 0; n < 3; n++) {
-		char node[4];
-		snprintf(node, sizeof(node), "n%d", n + 1);
-		opl(1 + n, node, "read", "k0", "a", 5, 5.1, "ok", 1);
-	}
-	assert_int_equal(judge(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", v, why,
-			       sizeof(why)), 0);
-	assert_string_equal(v, "PASS");
+	finals(1, "read", "k0", "a", "ok");
+	expect(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", 0, "PASS", NULL);
 }
 
 /* results.json counts the damage for the report and for scripts */

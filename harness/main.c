@@ -23,6 +23,7 @@
 #include "faultline/plan.h"
 #include "faultline/report.h"
 #include "faultline/report_html.h"
+#include "faultline/verdict.h"
 #include "faultline/rng.h"
 #include "faultline/run.h"
 #include "faultline/scenario.h"
@@ -813,7 +814,7 @@ static int run_one(const char *file, struct overrides ov, uint64_t seed, int hav
 	struct fl_scenario *s = NULL;
 	struct fl_run_opts o = { .runs_dir = runs_dir };
 	int rc = EXIT_USAGE;
-	char *agent = NULL;
+	char *agent = NULL, dir[PATH_MAX] = "";
 
 	fl_diags_init(&d);
 	if (fl_scenario_load(file, ov.v, ov.n, &d, &s) < 0) {
@@ -909,7 +910,14 @@ copied:
 	o.agent_path = agent;
 	o.overrides = ov.v;
 	o.noverrides = ov.n;
-	rc = fl_run(s, &o);
+	rc = fl_run(s, &o, dir, sizeof(dir));
+	if (dir[0]) {
+		int v = fl_cli_verdict(dir, s, 1, stdout);
+		if (rc == EXIT_OK)
+			rc = v;
+		printf("run directory: %s\n", dir);
+	}
+	fl_run_print_reproduce(stdout, &o);
 out:
 	free(agent);
 	fl_scenario_free(s);
@@ -1004,10 +1012,11 @@ static void usage_report(FILE *f)
 	fprintf(f, "usage: faultline report [--quiet] RUN_DIR...\n"
 		   "       faultline report [--quiet] --index DIR [RUN_DIR...]\n"
 		   "\n"
-		   "Renders each run directory's reports again from its files: judges the run\n"
-		   "with the checks its scenario enables (scenario.yaml and the --set overrides\n"
-		   "in run.json), prints the table of checks and rewrites results.json,\n"
-		   "junit.xml and report.html.\n"
+		   "Renders each run directory's reports again from its verdict (results.json)\n"
+		   "and its files: prints the table of checks and rewrites junit.xml and\n"
+		   "report.html. It never judges: 'faultline check RUN_DIR' does (and a run\n"
+		   "without results.json is an error). A run whose history.jsonl is gone still\n"
+		   "gets its checks and faults.\n"
 		   "\n"
 		   "  --index DIR  then write DIR/index.html: every run directory in DIR, newest\n"
 		   "               first, with scenario, start, seed, verdicts and a link to its\n"
@@ -1044,7 +1053,7 @@ static int report_run_dir(const char *dir, int quiet)
 		out = stdout;
 	if (out == stdout)
 		printf("%s: run of %s\n", dir, s->name);
-	rc = fl_run_verdict(dir, s, out);
+	rc = fl_cli_verdict(dir, s, 0, out);
 	if (out != stdout) {
 		fclose(out);
 		if (rc == EXIT_USAGE)

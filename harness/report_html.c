@@ -176,6 +176,7 @@ struct view {
 	size_t nops;           /* non-final ops */
 	size_t stride;         /* ops drawn: every stride-th */
 	double vmin, vmax;     /* the violation window's time span (seconds), vmax < 0: none */
+	int no_history;        /* history.jsonl is gone: checks and faults only */
 };
 
 static double xs(const struct view *v, double t)
@@ -812,6 +813,12 @@ static void section_timeline(FILE *f, const struct view *v)
 	double bucket = v->tmax > 2000 ? ceil(v->tmax / 2000) : 1;
 	double y = 4, top, lanes_top, lanes_h, thr_y, lat_y, bottom, th = 110, lh = 190, total;
 
+	if (v->no_history) {
+		fputs("<h2>Timeline</h2>\n<p class=\"note\">The timeline needs history.jsonl, which "
+		      "this run directory no longer holds; the checks above are the verdict as it "
+		      "was judged (results.json).</p>\n", f);
+		return;
+	}
 	fputs("<h2>Timeline</h2>\n<p class=\"note\">", f);
 	fputs("x: seconds since the run started. Ops:<span class=\"sw\" style=\"background:#3b8f4f\">"
 	      "</span>ok<span class=\"sw\" style=\"background:#d62728\"></span>fail"
@@ -1089,7 +1096,16 @@ int fl_report_html_write(const char *dir, const struct fl_scenario *s, json_t *r
 	FILE *f;
 	int r;
 
+	struct fl_run_data none = { 0 };
+
+	if (!d) {
+		none.faults = json_array();
+		none.status = json_array();
+		none.digests = json_array();
+		d = &none;
+	}
 	view_init(&v, s, results, d);
+	v.no_history = d == &none;
 	if (viol)
 		w = violation_load(dir, &v, viol, &nw);
 	snprintf(path, sizeof(path), "%s/report.html", dir);
@@ -1114,6 +1130,7 @@ int fl_report_html_write(const char *dir, const struct fl_scenario *s, json_t *r
 out:
 	free(w);
 	free(v.fw);
+	fl_run_data_release(&none);
 	return r;
 }
 

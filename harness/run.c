@@ -489,16 +489,16 @@ static void write_run_meta(const char *dir, const struct fl_scenario *s,
 }
 
 /* The reproduce line: the file the user gave, the seed, every --set. */
-static void print_reproduce(const struct fl_run_opts *o)
+void fl_run_print_reproduce(FILE *out, const struct fl_run_opts *o)
 {
 	/* under --vm the file is a copy: name the one the user gave */
-	printf("reproduce: faultline run %s --seed %llu",
-	       getenv("FL_SCENARIO_ORIG") ? getenv("FL_SCENARIO_ORIG") : o->scenario_path,
-	       (unsigned long long)o->seed);
+	fprintf(out, "reproduce: faultline run %s --seed %llu",
+		getenv("FL_SCENARIO_ORIG") ? getenv("FL_SCENARIO_ORIG") : o->scenario_path,
+		(unsigned long long)o->seed);
 	for (size_t i = 0; i < o->noverrides; i++)
-		printf(strpbrk(o->overrides[i], " \t'\"$`\\") ? " --set '%s'" : " --set %s",
-		       o->overrides[i]);
-	printf("\n");
+		fprintf(out, strpbrk(o->overrides[i], " \t'\"$`\\") ? " --set '%s'" : " --set %s",
+			o->overrides[i]);
+	fprintf(out, "\n");
 }
 
 /* Start argv (freed here) on node i through its agent: the system's main
@@ -546,7 +546,8 @@ static int spawn_on(struct run *r, size_t i, char **argv, const char *pname, con
 	return 0;
 }
 
-int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
+int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge_dir,
+	   size_t judge_len)
 {
 	/* a terminal that can rewrite a line (the micro-VM's console is a tty
 	 * even when the host's output goes to a file: its TERM says dumb) */
@@ -573,6 +574,7 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o)
 	time_t now = time(NULL);
 	struct tm tm;
 
+	judge_dir[0] = 0;
 	if (!(r.ops = fl_system_lookup(s->system.type))) {
 		fprintf(stderr, "faultline run: system type '%s' is not implemented yet\n",
 			fl_system_type_to_string(s->system.type));
@@ -753,13 +755,8 @@ out:
 	if (data_root[0] && strcmp(data_root + strlen(data_root) - 6, "XXXXXX"))
 		nftw(data_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	fl_plan_free(r.plan);
-	if (judge) {
-		/* the files are closed: judge what they hold */
-		int v = fl_run_verdict(dir, s, stdout);
-		if (rc == 0)
-			rc = v;
-		printf("run directory: %s\n", dir);
-	}
-	print_reproduce(o);
+	/* the files are closed: the caller judges what they hold */
+	if (judge)
+		snprintf(judge_dir, judge_len, "%s", dir);
 	return rc;
 }

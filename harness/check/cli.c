@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "faultline/report.h"
+#include "faultline/verdict.h"
 #include "faultline/scenario.h"
 
 #include <errno.h>
@@ -125,7 +126,7 @@ void fl_lin_print_details(FILE *out, const struct fl_lin_history *h,
 
 /* A run directory: judge it again with every check its scenario enables
  * (the scenario as it ran: scenario.yaml and the --set overrides from
- * run.json). Returns fl_run_verdict's status. */
+ * run.json). Returns fl_cli_verdict's status. */
 static int check_run_dir(const char *dir)
 {
 	json_t *meta = NULL;
@@ -145,9 +146,10 @@ static int check_run_dir(const char *dir)
 		return CHECK_USAGE;
 	}
 	fl_diags_release(&d);
-	printf("%s: run of %s, seed %" JSON_INTEGER_FORMAT "\n", dir, s->name,
+	printf("%s: run of %s, seed %" JSON_INTEGER_FORMAT ": judged again, results.json and "
+	       "the reports rewritten\n", dir, s->name,
 	       json_integer_value(json_object_get(meta, "seed")));
-	rc = fl_run_verdict(dir, s, stdout);
+	rc = fl_cli_verdict(dir, s, 1, stdout);
 	fl_scenario_free(s);
 	json_decref(meta);
 	return rc;

@@ -30,7 +30,9 @@
 #define FL_REPORT_MAX_POINTS 20000
 
 /* Write <dir>/report.html for the run in dir: s is the scenario as it ran,
- * results its results object (fl_results_build), d its loaded files.
+ * results its results object (verdict.h), d its loaded files (NULL when
+ * history.jsonl is gone: the checks and faults are drawn from results, and
+ * the page says the timeline needs the history).
  * Returns 0, or -errno with a message in err. */
 int fl_report_html_write(const char *dir, const struct fl_scenario *s, json_t *results,
 			 const struct fl_run_data *d, char *err, size_t errlen);

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "faultline/scenario.h"
 
@@ -27,11 +28,17 @@ struct fl_run_opts {
 	size_t noverrides;
 };
 
-/* Returns the exit status: 0 every enabled check passed, 1 a check
- * failed, 3 none failed but one could not decide, 2 configuration or
- * environment error (or a fault that could not be applied). Prints
- * progress, the table of checks (fl_run_verdict) and the reproduce line. */
-int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o);
+/* Runs the scenario; prints its progress. Returns 0, or 2 on a
+ * configuration or environment error (or a fault that could not be
+ * applied). When the run left files worth judging (it ran, even if
+ * interrupted or a fault failed), judge_dir (judge_len bytes) gets its run
+ * directory, else "": the caller judges it (verdict.h) and prints the
+ * table and the reproduce line. */
+int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge_dir,
+	   size_t judge_len);
+
+/* "reproduce: faultline run FILE --seed N --set ..." to out. */
+void fl_run_print_reproduce(FILE *out, const struct fl_run_opts *o);
 
 /* Several scenarios (nightly use): args are files or directories (their
  * *.yaml, *.yml, sorted), run in turn through fn, which sets the scenario's

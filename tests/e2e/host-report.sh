@@ -126,7 +126,13 @@ check "report --help" "$FL" report --help
 check "report without a run directory is a usage error" sh -c "! $FL report"
 check "report on a directory without run.json says so (exit 2)" \
 	sh -c "$FL report '$T' 2>&1; test \$? -eq 2 && $FL report '$T' 2>&1 | grep -q 'not a run directory'"
-check "report RUN_DIR re-renders the run (exit 0 whatever the verdict)" \
+check "report on a run never judged says so (exit 2), and judges nothing" \
+	sh -c "$FL report '$RUN' >'$T/r0.out' 2>&1; st=\$?; cat '$T/r0.out'; test \$st -eq 2 &&
+	       grep -q 'never judged' '$T/r0.out' && test ! -e '$RUN/results.json'"
+check "check RUN_DIR judges the run, says so, exit 1 (a violation)" \
+	sh -c "$FL check '$RUN' >'$T/check.out'; st=\$?; cat '$T/check.out'; test \$st -eq 1 &&
+	       grep -q 'judged again' '$T/check.out' && grep -q 'linearizable *FAIL' '$T/check.out'"
+check "report RUN_DIR re-renders the run from results.json (exit 0 whatever the verdict)" \
 	sh -c "$FL report '$RUN' >'$T/report.out' && cat '$T/report.out' && grep -q 'linearizable *FAIL' '$T/report.out'"
 check "results.json, junit.xml and report.html are written" \
 	test -s "$RUN/results.json" -a -s "$RUN/junit.xml" -a -s "$RUN/report.html"
@@ -154,6 +160,18 @@ check "report.html escapes the history's text" \
 	sh -c "! grep -q '<&>' '$H' && grep -q \"[0-9]-[0-9]*&lt;&amp;&gt;&#39;\" '$H'"
 check "report.html is valid XML-ish: every svg closed" \
 	sh -c "test \$(grep -c '<svg' '$H') -eq \$(grep -c '</svg>' '$H')"
+
+# judged, then the history deleted: report renders the checks from results.json
+GONE=$RUNS/synth-20260101T130000Z-8
+cp -r "$RUN" "$GONE"
+rm "$GONE/history.jsonl" "$GONE/report.html"
+check "report without history.jsonl: the checks from results.json, the page says what is missing" \
+	sh -c "$FL report '$GONE' >'$T/gone.out' && grep -q 'linearizable *FAIL' '$T/gone.out' &&
+	       grep -q 'The timeline needs history.jsonl' '$GONE/report.html' &&
+	       grep -q '<h2>Checks</h2>' '$GONE/report.html' && grep -q 'badge fail' '$GONE/report.html'"
+check "check without history.jsonl cannot judge (exit 2)" \
+	sh -c "$FL check '$GONE' >/dev/null 2>&1; test \$? -eq 2"
+rm -r "$GONE"
 
 # an unjudged run, older, and a directory that is no run
 OLD=$RUNS/synth-20251231T000000Z-3

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "faultline/history.h"
+#include "faultline/check_cli.h"
 #include "faultline/report.h"
 
 static char dir[64];
@@ -115,7 +116,7 @@ static int judge(struct fl_scenario *s, const char *name, char *verdict, char *w
 
 	fclose(hist);
 	hist = NULL;
-	rc = fl_run_verdict(dir, s, sink);
+	rc = fl_cli_verdict(dir, s, 1, sink);
 	snprintf(path, sizeof(path), "%s/results.json", dir);
 	r = json_load_file(path, 0, NULL);
 	assert_non_null(r);
@@ -281,7 +282,7 @@ static void test_damage_in_results(void **state)
 	hist = NULL;
 	{
 		struct fl_scenario *s = scen(REG, "{availability: {min: \"10%\"}}");
-		assert_int_equal(fl_run_verdict(dir, s, sink), 3);
+		assert_int_equal(fl_cli_verdict(dir, s, 1, sink), 3);
 		fl_scenario_free(s);
 	}
 	snprintf(path, sizeof(path), "%s/results.json", dir);

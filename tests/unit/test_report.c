@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "faultline/report.h"
+#include "faultline/util.h"
+#include "faultline/verdict.h"
 
 static char dir[] = "/tmp/fl-report-XXXXXX";
 

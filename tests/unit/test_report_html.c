@@ -19,6 +19,7 @@
 
 #include "faultline/report.h"
 #include "faultline/report_html.h"
+#include "faultline/verdict.h"
 
 static const char *const nodes[] = { "n1", "n2", "n3" };
 

@@ -1,0 +1,18 @@
+/* Plumbing shared by the harness and the agent (injectors/util.c): one
+ * write-all loop, one atomic file writer. Library code: no logging, -errno
+ * on failure. */
+#ifndef FAULTLINE_UTIL_H
+#define FAULTLINE_UTIL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Write all len bytes of buf to fd, retrying on EINTR and short writes.
+ * 0, or -errno. */
+int fl_write_all(int fd, const void *buf, size_t len);
+
+/* Write obj to path atomically: path.tmp, fsync, rename (nothing left
+ * behind on failure). 0, or -errno with a message in err. */
+int fl_json_write_atomic(const char *path, json_t *obj, char *err, size_t errlen);
+
+#endif

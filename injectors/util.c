@@ -1,0 +1,63 @@
+/* Plumbing shared by the harness and the agent: whole writes, atomic
+ * files. One of each, called from everywhere. */
+#include "faultline/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int fl_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int fl_json_write_atomic(const char *path, json_t *obj, char *err, size_t errlen)
+{
+	char tmp[4200];
+	int fd, r = 0;
+	char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	size_t len;
+
+	if (!text) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	len = strlen(text);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+		free(text);
+		return r;
+	}
+	r = fl_write_all(fd, text, len);
+	if (!r)
+		r = fl_write_all(fd, "\n", 1);
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	free(text);
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r) {
+		snprintf(err, errlen, "cannot write '%s': %s", path, strerror(-r));
+		unlink(tmp);
+	}
+	return r;
+}
+

@@ -56,8 +56,8 @@ endif
 
 # --- sources ---------------------------------------------------------------
 # The engine: everything of the harness except main(), shared with the tests.
-LIB_SRC := $(sort $(filter-out harness/main.c,$(wildcard harness/*.c harness/*/*.c)))
-CLI_SRC := harness/main.c
+LIB_SRC := $(sort $(filter-out harness/cli/main.c,$(wildcard harness/*/*.c)))
+CLI_SRC := harness/cli/main.c
 # The agent: its main() in agent.c, the injectors beside it (also linked into tests).
 AGENT_LIB_SRC := $(sort $(filter-out injectors/agent.c,$(wildcard injectors/*.c)))
 AGENT_SRC := injectors/agent.c $(AGENT_LIB_SRC)
@@ -100,7 +100,7 @@ $(BUILD)/faultline: $(CLI_OBJ) $(LIB_OBJ) $(AGENT_LIB_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # the agent shares the unit conversions with the harness
-$(BUILD)/faultline-agent: $(AGENT_OBJ) $(BUILD)/harness/units.o
+$(BUILD)/faultline-agent: $(AGENT_OBJ) $(BUILD)/harness/scenario/units.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)

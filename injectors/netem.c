@@ -39,16 +39,6 @@ void fl_tc_fail(struct fl_tc_err *err, const char *fmt, ...)
 	err->kernel[0] = '\0';
 }
 
-/* Our own names (as the scenario language spells them), so messages do not
- * depend on where the shared name table lives. */
-static const char *dist_name(enum fl_distribution d)
-{
-	static const char *const names[FL_DIST__N] = { "none", "normal", "pareto",
-							"paretonormal", "uniform" };
-
-	return (unsigned)d < FL_DIST__N ? names[d] : "?";
-}
-
 static int bad_pct(double v)
 {
 	return !(v >= 0 && v <= 100); /* also NaN */
@@ -103,7 +93,7 @@ int fl_tc_netem_check(const struct fl_netem *nm, struct fl_tc_err *err)
 		if (nm->jitter_ns == 0 && nm->distribution != FL_DIST_NONE &&
 		    nm->distribution != FL_DIST_UNIFORM) {
 			fl_tc_fail(err, "netem distribution '%s' shapes the jitter; set a jitter",
-			     dist_name(nm->distribution));
+			     fl_distribution_to_string(nm->distribution));
 			return -EINVAL;
 		}
 		if (nm->jitter_ns == 0 && nm->latency_corr > 0) {
@@ -364,7 +354,7 @@ int fl_tc_build_netem(int ifindex, unsigned slot, const struct fl_netem *nm,
 	 * fl_tc_netem_msg() appends TCA_NETEM_DELAY_DIST itself. */
 	if (d != FL_DIST_NONE && r.latency_us == 0) {
 		/* as libnl and tc: a table only goes with a latency */
-		fl_tc_fail(err, "netem distribution '%s' needs a latency of at least 1us", dist_name(d));
+		fl_tc_fail(err, "netem distribution '%s' needs a latency of at least 1us", fl_distribution_to_string(d));
 		return -EINVAL;
 	}
 	if (r.loss) {
@@ -468,7 +458,7 @@ int fl_tc_netem_msg(struct rtnl_qdisc *q, const struct fl_netem *nm, int nlm_fla
 		e = fl_tc_dist_table(effective_dist(nm), &table, &n);
 		if (e < 0) {
 			fl_tc_fail(err, "netem distribution '%s': cannot build its table: %s",
-			     dist_name(effective_dist(nm)), strerror(-e));
+			     fl_distribution_to_string(effective_dist(nm)), strerror(-e));
 			return e;
 		}
 		/* the message grows by the table: libnl's page is too small */

@@ -2,21 +2,22 @@
 #include "faultline/netem_json.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-static const char *const dist_names[FL_DIST__N] = { "none", "normal", "pareto", "paretonormal",
-						    "uniform" };
+const char *const fl_distribution_names[FL_DIST__N] = { "none", "normal", "pareto",
+							"paretonormal", "uniform" };
 
 const char *fl_distribution_to_string(enum fl_distribution v)
 {
-	return (unsigned)v < FL_DIST__N ? dist_names[v] : "?";
+	return (unsigned)v < FL_DIST__N ? fl_distribution_names[v] : "?";
 }
 
 int fl_distribution_from_string(const char *s)
 {
 	for (int i = 0; s && i < FL_DIST__N; i++)
-		if (!strcmp(s, dist_names[i]))
+		if (!strcmp(s, fl_distribution_names[i]))
 			return i;
 	return -1;
 }

@@ -1125,10 +1125,6 @@ static double pct(uint32_t v)
 	return round((double)v * 100.0 / (double)UINT32_MAX * 1e6) / 1e6;
 }
 
-/* As the scenario language spells them; netem's own jitter is "uniform". */
-static const char *const dist_names[FL_DIST__N] = { "uniform", "normal", "pareto", "paretonormal",
-						    "uniform" };
-
 static int jset(json_t *o, const char *k, json_t *v)
 {
 	return v ? json_object_set_new(o, k, v) : -1;
@@ -1167,7 +1163,9 @@ static json_t *qdisc_json(const struct kq *q)
 		if (fl_tc_netem_handle_parse(q->handle, &slot, &d) == 0 &&
 		    q->parent == fl_tc_band_classid(slot + 1))
 			bad |= jset(o, "distribution",
-				    json_string(dist_names[d]));
+				    /* netem's own jitter (no table) is uniform */
+				    json_string(d == FL_DIST_NONE ? "uniform"
+						: fl_distribution_to_string(d)));
 		bad |= jset(o, "loss", json_real(pct(k->loss)));
 		bad |= jset(o, "loss_correlation", json_real(pct(k->loss_corr)));
 		bad |= jset(o, "duplicate", json_real(pct(k->duplicate)));

@@ -547,8 +547,6 @@ static void probe_prio(struct kctx *c)
  * module's builder and request, with the distribution's table if any. */
 static int add_netem_root(struct kctx *c, enum fl_distribution d, struct fl_tc_err *e)
 {
-	static const char *const dname[FL_DIST__N] = { "", "normal", "pareto", "paretonormal",
-						       "uniform" };
 	struct fl_netem nm = { .set = FL_NETEM_LATENCY, .latency_ns = 10 * FL_NS_PER_MS };
 	_cleanup_(qdisc_putp) struct rtnl_qdisc *q = NULL;
 	_cleanup_(msg_freep) struct nl_msg *msg = NULL;
@@ -570,7 +568,7 @@ static int add_netem_root(struct kctx *c, enum fl_distribution d, struct fl_tc_e
 		snprintf(what, sizeof(what),
 			 "add qdisc 'netem' %x: delay 10ms 2ms distribution %s (its table) as root of "
 			 "'%s'",
-			 fl_tc_netem_handle(0, d) >> 16, dname[d], c->ifname);
+			 fl_tc_netem_handle(0, d) >> 16, fl_distribution_to_string(d), c->ifname);
 	r = fl_tc_netem_msg(q, &nm, NLM_F_CREATE | NLM_F_EXCL, &msg, e);
 	if (r < 0)
 		return r;

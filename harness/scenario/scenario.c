@@ -32,13 +32,11 @@ static const char *const fault_names[] = {
 static const char *const part_mode_names[] = { "isolate", "halves", "majorities-ring", "bridge",
 					       "groups" };
 static const char *const direction_names[] = { "both", "to", "from" };
-static const char *const dist_names[] = { "none", "normal", "pareto", "paretonormal", "uniform" }; /* = netem_json.c */
 static const char *const target_names[] = { "nodes",    "leader",   "followers", "random-one",
 					    "minority", "majority", "all",       "percent" };
 
 _Static_assert(ARRAY_SIZE(fault_names) == FL_FAULT__N, "fault names");
 _Static_assert(ARRAY_SIZE(part_mode_names) == FL_PART__N, "partition names");
-_Static_assert(ARRAY_SIZE(dist_names) == FL_DIST__N, "distribution names");
 _Static_assert(ARRAY_SIZE(target_names) == FL_TARGET__N, "target names");
 
 #define NAME_FN(fn, type, table)                                                               \
@@ -1123,7 +1121,7 @@ static void parse_fault(struct fl_sctx *c, size_t idx, const struct fl_ynode *n)
 			if (P("correlation"))
 				get_percent(c, P("correlation"), "correlation", &f->netem.latency_corr);
 			if (P("distribution") &&
-			    get_enum(c, P("distribution"), "distribution", dist_names, FL_DIST__N, &v) == 0) {
+			    get_enum(c, P("distribution"), "distribution", fl_distribution_names, FL_DIST__N, &v) == 0) {
 				f->netem.distribution = (enum fl_distribution)v;
 				if (f->netem.distribution != FL_DIST_NONE && f->netem.jitter_ns == 0)
 					FL_ERR(c, P("distribution"), "'distribution' shapes the jitter; "

@@ -5,7 +5,7 @@
 
 #include <jansson.h>
 
-#include "faultline/scenario.h"
+#include "faultline/netem.h"
 
 /* Adds the set parameters of ne to obj (keys: latency_ns, jitter_ns,
  * latency_correlation, distribution, loss, loss_correlation, duplicate,
@@ -18,8 +18,5 @@ int fl_netem_from_json(json_t *obj, struct fl_netem *ne, char *err, size_t errle
 
 /* Combine b into a (parameters b sets win); used where faults meet on one link. */
 void fl_netem_merge(struct fl_netem *a, const struct fl_netem *b);
-
-const char *fl_distribution_to_string(enum fl_distribution v);
-int fl_distribution_from_string(const char *s); /* -1 when unknown */
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "faultline/diag.h"
+#include "faultline/netem.h"
 
 #define FL_MAX_NODES 64
 #define FL_NODE_NAME_MAX 12 /* fits interface names like "fl-<name>-h" */
@@ -51,15 +52,6 @@ enum fl_partition_mode {
 	FL_PART__N
 };
 enum fl_direction { FL_DIR_BOTH, FL_DIR_TO, FL_DIR_FROM, FL_DIR__N };
-enum fl_distribution {
-	FL_DIST_NONE, /* netem's default: uniform jitter without a table */
-	FL_DIST_NORMAL,
-	FL_DIST_PARETO,
-	FL_DIST_PARETONORMAL,
-	FL_DIST_UNIFORM,
-	FL_DIST__N
-};
-
 /* How a fault picks its nodes. Concrete sets are node bitmasks (bit i =
  * cluster.nodes[i]); symbolic ones are resolved by the plan (random ones,
  * from the seed) or at the moment the fault fires (leader, followers). */
@@ -79,30 +71,6 @@ struct fl_targets {
 	enum fl_target_kind kind;
 	uint64_t nodes; /* FL_TARGET_NODES */
 	double percent; /* FL_TARGET_PERCENT */
-};
-
-/* netem parameters; a flag per field says which the fault sets. */
-enum {
-	FL_NETEM_LATENCY = 1 << 0,
-	FL_NETEM_LOSS = 1 << 1,
-	FL_NETEM_DUPLICATE = 1 << 2,
-	FL_NETEM_CORRUPT = 1 << 3,
-	FL_NETEM_REORDER = 1 << 4,
-	FL_NETEM_RATE = 1 << 5,
-};
-
-struct fl_netem {
-	unsigned set;                    /* FL_NETEM_* */
-	int64_t latency_ns, jitter_ns;
-	double latency_corr;             /* percent */
-	enum fl_distribution distribution;
-	double loss, loss_corr;
-	double duplicate, duplicate_corr;
-	double corrupt, corrupt_corr;
-	double reorder, reorder_corr;
-	uint32_t gap;
-	uint64_t rate_bps;               /* bytes per second */
-	uint32_t limit;                  /* queue length in packets, 0 = sized by the agent */
 };
 
 struct fl_fault {

@@ -102,7 +102,7 @@
 #include <jansson.h>
 #include <linux/tc_act/tc_csum.h>
 
-#include "faultline/scenario.h" /* struct fl_netem */
+#include "faultline/netem.h"
 
 struct nl_sock;
 struct nl_msg;

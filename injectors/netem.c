@@ -338,7 +338,7 @@ int fl_tc_build_netem(int ifindex, unsigned slot, const struct fl_netem *nm,
 	e = rtnl_tc_set_kind(TC_CAST(q), "netem");
 	if (e < 0) {
 		fl_tc_fail(err, "build qdisc 'netem': %s", nl_geterror(e));
-		return fl_tc_errno_from_nl(e);
+		return fl_nl_errno(e);
 	}
 	netem_raw(nm, &r);
 	rtnl_netem_set_limit(q, (int)fl_tc_netem_limit(nm));
@@ -406,7 +406,7 @@ int fl_tc_netem_msg(struct rtnl_qdisc *q, const struct fl_netem *nm, int nlm_fla
 	e = rtnl_qdisc_build_add_request(q, nlm_flags, &msg);
 	if (e < 0) {
 		fl_tc_fail(err, "build request for qdisc 'netem': %s", nl_geterror(e));
-		return fl_tc_errno_from_nl(e);
+		return fl_nl_errno(e);
 	}
 	/* TCA_OPTIONS (tc_netem_qopt + nested attributes) is libnl's last
 	 * attribute; what we append must stay inside it. libnl 3.7 also adds
@@ -469,7 +469,7 @@ int fl_tc_netem_msg(struct rtnl_qdisc *q, const struct fl_netem *nm, int nlm_fla
 	}
 	if (e < 0) {
 		fl_tc_fail(err, "build request for qdisc 'netem': %s", nl_geterror(e));
-		return fl_tc_errno_from_nl(e);
+		return fl_nl_errno(e);
 	}
 	nlh = nlmsg_hdr(msg);
 	opts = (struct nlattr *)((char *)nlh + off);

@@ -105,7 +105,7 @@ static int u32_dst(int ifindex, const struct fl_tc_addr *dst, int drop, struct r
 		e = rtnl_u32_set_cls_terminal(c);
 	if (e < 0) {
 		fl_tc_fail(err, "build filter u32 dst %s: %s", a, nl_geterror(e));
-		return fl_tc_errno_from_nl(e);
+		return fl_nl_errno(e);
 	}
 	*out = c;
 	c = NULL;
@@ -137,7 +137,7 @@ int fl_tc_build_drop(int ifindex, const struct fl_tc_addr *dst, struct rtnl_cls 
 	if (e < 0) {
 		fl_tc_fail(err, "build action gact drop for dst %s: %s",
 		     fl_tc_addr_format(dst, a, sizeof(a)), nl_geterror(e));
-		return fl_tc_errno_from_nl(e);
+		return fl_nl_errno(e);
 	}
 	*out = c;
 	c = NULL;
@@ -163,7 +163,7 @@ int fl_tc_build_steer(int ifindex, const struct fl_tc_addr *dst, unsigned slot,
 	if (e < 0) {
 		fl_tc_fail(err, "build filter u32 dst %s: %s", fl_tc_addr_format(dst, a, sizeof(a)),
 		     nl_geterror(e));
-		return fl_tc_errno_from_nl(e);
+		return fl_nl_errno(e);
 	}
 	*out = c;
 	c = NULL;

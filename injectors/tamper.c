@@ -117,7 +117,7 @@ static int tamper_cls(int ifindex, const struct fl_tc_tamper *t, int family, int
 		e = rtnl_u32_set_cls_terminal(c);
 	if (e < 0) {
 		fl_tc_fail(err, "%s: %s", what, nl_geterror(e));
-		return fl_tc_errno_from_nl(e);
+		return fl_nl_errno(e);
 	}
 	*out = c;
 	c = NULL;
@@ -217,7 +217,7 @@ int fl_tc_tamper_msg(int ifindex, const struct fl_tc_tamper *t, int family, int 
 	e = rtnl_cls_build_add_request(c, NLM_F_CREATE | NLM_F_EXCL, &msg);
 	if (e < 0) {
 		fl_tc_fail(err, "%s: %s", what, nl_geterror(e));
-		return fl_tc_errno_from_nl(e);
+		return fl_nl_errno(e);
 	}
 	/* TCA_OPTIONS (the u32 attributes) is libnl's last attribute; the
 	 * actions go inside it. Anything after it but zero padding means

@@ -52,53 +52,6 @@ static void qdisc_putp(struct rtnl_qdisc **q) { if (*q) rtnl_qdisc_put(*q); }
 static void cls_putp(struct rtnl_cls **c) { if (*c) rtnl_cls_put(*c); }
 static void freep(void *p) { free(*(void **)p); }
 
-int fl_tc_errno_from_nl(int nlerr)
-{
-	static const int map[][2] = {
-		{ NLE_SUCCESS, 0 },
-		{ NLE_FAILURE, EIO },
-		{ NLE_INTR, EINTR },
-		{ NLE_BAD_SOCK, EBADF },
-		{ NLE_AGAIN, ETIMEDOUT }, /* our sockets block with a time limit */
-		{ NLE_NOMEM, ENOMEM },
-		{ NLE_EXIST, EEXIST },
-		{ NLE_INVAL, EINVAL },
-		{ NLE_RANGE, ERANGE },
-		{ NLE_MSGSIZE, EMSGSIZE },
-		{ NLE_OPNOTSUPP, EOPNOTSUPP },
-		{ NLE_AF_NOSUPPORT, EAFNOSUPPORT },
-		{ NLE_OBJ_NOTFOUND, ENOENT },
-		{ NLE_NOATTR, ENODATA },
-		{ NLE_MISSING_ATTR, EINVAL },
-		{ NLE_AF_MISMATCH, EINVAL },
-		{ NLE_SEQ_MISMATCH, EPROTO },
-		{ NLE_MSG_OVERFLOW, EOVERFLOW },
-		{ NLE_MSG_TRUNC, EMSGSIZE },
-		{ NLE_NOADDR, EADDRNOTAVAIL },
-		{ NLE_SRCRT_NOSUPPORT, EOPNOTSUPP },
-		{ NLE_MSG_TOOSHORT, EPROTO },
-		{ NLE_MSGTYPE_NOSUPPORT, EOPNOTSUPP },
-		{ NLE_OBJ_MISMATCH, EINVAL },
-		{ NLE_NOCACHE, ENOENT },
-		{ NLE_BUSY, EBUSY },
-		{ NLE_PROTO_MISMATCH, EPROTONOSUPPORT },
-		{ NLE_NOACCESS, EACCES },
-		{ NLE_PERM, EPERM },
-		{ NLE_PKTLOC_FILE, ENOENT },
-		{ NLE_PARSE_ERR, EPROTO },
-		{ NLE_NODEV, ENODEV },
-		{ NLE_IMMUTABLE, EPERM },
-		{ NLE_DUMP_INTR, EAGAIN },
-		{ NLE_ATTRSIZE, EINVAL },
-	};
-	int e = nlerr < 0 ? -nlerr : nlerr;
-
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (map[i][0] == e)
-			return -map[i][1];
-	return -EIO;
-}
-
 /* "<what>: <reason> (kernel: '<text>')[; hint]", lowercase as the house style. */
 static int fail_code(struct fl_tc_err *err, int code, const char *what, const char *kernel,
 		     const char *module)
@@ -130,7 +83,7 @@ int fl_tc_socket_new(struct nl_sock **out, struct fl_tc_err *err)
 	e = nl_connect(sk, NETLINK_ROUTE); /* libnl opens it SOCK_CLOEXEC */
 	if (e < 0) {
 		nl_socket_free(sk);
-		return fail_code(err, fl_tc_errno_from_nl(e), "open netlink socket", NULL, NULL);
+		return fail_code(err, fl_nl_errno(e), "open netlink socket", NULL, NULL);
 	}
 	if (setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one)) < 0 ||
 	    setsockopt(nl_socket_get_fd(sk), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
@@ -214,13 +167,13 @@ static int talk(struct nl_sock *sk, struct nl_msg *msg, const char *what, const 
 	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
 	r = nl_send_auto(sk, msg);
 	if (r < 0)
-		return fail_code(err, fl_tc_errno_from_nl(r), what, NULL, NULL);
+		return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 	for (int i = 0; !a.done; i++) {
 		r = nl_recvmsgs(sk, cb);
 		if (a.kerr)
 			return fail_code(err, a.kerr, what, a.ext, module);
 		if (r < 0)
-			return fail_code(err, fl_tc_errno_from_nl(r), what, NULL, NULL);
+			return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 		if (i > 64)
 			return fail_code(err, -EPROTO, what, "no acknowledgement", NULL);
 	}
@@ -321,10 +274,10 @@ static int dump_qdiscs(struct nl_sock *sk, int ifindex, struct kq_list *l, struc
 		if (r == -NLE_DUMP_INTR)
 			continue;
 		if (r < 0)
-			return fail_code(err, fl_tc_errno_from_nl(r), what, NULL, NULL);
+			return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 		return 0;
 	}
-	return fail_code(err, fl_tc_errno_from_nl(r), what, "the dump kept being interrupted", NULL);
+	return fail_code(err, fl_nl_errno(r), what, "the dump kept being interrupted", NULL);
 }
 
 static int cls_cache(struct nl_sock *sk, int ifindex, uint32_t parent, struct nl_cache **out,
@@ -340,7 +293,7 @@ static int cls_cache(struct nl_sock *sk, int ifindex, uint32_t parent, struct nl
 			break;
 	}
 	if (r < 0)
-		return fail_code(err, fl_tc_errno_from_nl(r), what, NULL, NULL);
+		return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 	return 0;
 }
 
@@ -434,10 +387,10 @@ static int dump_tampers(struct nl_sock *sk, int ifindex, struct kt_list *l, stru
 		if (r == -NLE_DUMP_INTR)
 			continue;
 		if (r < 0)
-			return fail_code(err, fl_tc_errno_from_nl(r), what, NULL, NULL);
+			return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 		return 0;
 	}
-	return fail_code(err, fl_tc_errno_from_nl(r), what, "the dump kept being interrupted", NULL);
+	return fail_code(err, fl_nl_errno(r), what, "the dump kept being interrupted", NULL);
 }
 
 enum kf_kind { KF_FOREIGN, KF_DROP, KF_STEER };
@@ -712,7 +665,7 @@ int fl_tc_build_root(int ifindex, unsigned default_band, struct rtnl_qdisc **out
 		e = rtnl_qdisc_prio_set_priomap(q, priomap, sizeof(priomap));
 	}
 	if (e < 0)
-		return failf(err, fl_tc_errno_from_nl(e), "build qdisc 'prio': %s", nl_geterror(e));
+		return failf(err, fl_nl_errno(e), "build qdisc 'prio': %s", nl_geterror(e));
 	*out = q;
 	q = NULL;
 	return 0;
@@ -866,7 +819,7 @@ static int send_qdisc(struct nl_sock *sk, struct rtnl_qdisc *q, int flags, const
 	int r = rtnl_qdisc_build_add_request(q, flags, &msg);
 
 	if (r < 0)
-		return fail_code(err, fl_tc_errno_from_nl(r), what, NULL, NULL);
+		return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 	return talk(sk, msg, what, module, err);
 }
 
@@ -898,7 +851,7 @@ static int add_filter(struct nl_sock *sk, const struct want_filter *f, int drop,
 			 f->slot + 2, ifindex);
 	r = rtnl_cls_build_add_request(f->cls, NLM_F_CREATE | NLM_F_EXCL, &msg);
 	if (r < 0)
-		return fail_code(err, fl_tc_errno_from_nl(r), what, NULL, NULL);
+		return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 	return talk(sk, msg, what, drop ? "cls_u32' or 'act_gact" : "cls_u32", err);
 }
 
@@ -923,7 +876,7 @@ static int delete_filter(struct nl_sock *sk, int ifindex, const struct kf *k,
 	if (r >= 0)
 		r = rtnl_cls_build_delete_request(c, 0, &msg);
 	if (r < 0)
-		return fail_code(err, fl_tc_errno_from_nl(r), what, NULL, NULL);
+		return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 	r = talk(sk, msg, what, NULL, err);
 	return r == -ENOENT ? 0 : r; /* already gone */
 }
@@ -942,7 +895,7 @@ static int delete_qdisc(struct nl_sock *sk, int ifindex, uint32_t parent, uint32
 	rtnl_tc_set_handle(TC_CAST(q), handle);
 	r = rtnl_qdisc_build_delete_request(q, &msg);
 	if (r < 0)
-		return fail_code(err, fl_tc_errno_from_nl(r), what, NULL, NULL);
+		return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 	r = talk(sk, msg, what, NULL, err);
 	return r == -ENOENT ? 0 : r; /* already gone */
 }

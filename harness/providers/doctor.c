@@ -275,13 +275,13 @@ static int talk(struct nl_sock *sk, struct nl_msg *msg, const char *what, struct
 	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
 	r = nl_send_auto(sk, msg);
 	if (r < 0)
-		return fail_code(err, fl_tc_errno_from_nl(r), what, NULL);
+		return fail_code(err, fl_nl_errno(r), what, NULL);
 	for (int i = 0; !a.done; i++) {
 		r = nl_recvmsgs(sk, cb);
 		if (a.kerr)
 			return fail_code(err, a.kerr, what, a.ext);
 		if (r < 0)
-			return fail_code(err, fl_tc_errno_from_nl(r), what, NULL);
+			return fail_code(err, fl_nl_errno(r), what, NULL);
 		if (i > 64)
 			return fail_code(err, -EPROTO, what, "no acknowledgement");
 	}
@@ -355,7 +355,7 @@ static int send_qdisc(struct kctx *c, struct rtnl_qdisc *q, const char *what, st
 	int r = rtnl_qdisc_build_add_request(q, NLM_F_CREATE | NLM_F_EXCL, &msg);
 
 	if (r < 0)
-		return fail_code(e, fl_tc_errno_from_nl(r), what, NULL);
+		return fail_code(e, fl_nl_errno(r), what, NULL);
 	return talk(c->sk, msg, what, e);
 }
 
@@ -395,7 +395,7 @@ static int add_raw_root(struct kctx *c, const char *kind, struct fl_tc_err *e)
 			r = nla_nest_end(msg, opts);
 	}
 	if (r < 0)
-		return fail_code(e, fl_tc_errno_from_nl(r), what, NULL);
+		return fail_code(e, fl_nl_errno(r), what, NULL);
 	return talk(c->sk, msg, what, e);
 }
 
@@ -444,7 +444,7 @@ static int send_cls(struct kctx *c, struct rtnl_cls *cls, const char *what, stru
 	rtnl_tc_set_parent(TC_CAST(cls), c->froot);
 	r = rtnl_cls_build_add_request(cls, NLM_F_CREATE | NLM_F_EXCL, &msg);
 	if (r < 0)
-		return fail_code(e, fl_tc_errno_from_nl(r), what, NULL);
+		return fail_code(e, fl_nl_errno(r), what, NULL);
 	return talk(c->sk, msg, what, e);
 }
 
@@ -466,7 +466,7 @@ static void probe_veth(struct kctx *c)
 	rtnl_link_set_name(peer, VETH1);
 	r = rtnl_link_build_add_request(veth, NLM_F_CREATE | NLM_F_EXCL, &msg);
 	if (r < 0)
-		r = fail_code(&e, fl_tc_errno_from_nl(r), "build request for link 'veth'", NULL);
+		r = fail_code(&e, fl_nl_errno(r), "build request for link 'veth'", NULL);
 	else
 		r = talk(c->sk, msg, "add link '" VETH0 "' type veth peer '" VETH1 "'", &e);
 	if (r == 0 && (c->ifindex = (int)if_nametoindex(VETH0)) <= 0)
@@ -492,7 +492,7 @@ static int link_up(struct kctx *c, int ifindex, int master, const char *what, st
 	if (r >= 0 && master)
 		r = nla_put_u32(msg, IFLA_MASTER, (uint32_t)master);
 	if (r < 0)
-		return fail_code(e, fl_tc_errno_from_nl(r), what, NULL);
+		return fail_code(e, fl_nl_errno(r), what, NULL);
 	return talk(c->sk, msg, what, e);
 }
 
@@ -510,7 +510,7 @@ static void probe_bridge(struct kctx *c)
 	rtnl_link_set_name(br, BRIDGE);
 	r = rtnl_link_build_add_request(br, NLM_F_CREATE | NLM_F_EXCL, &msg);
 	if (r < 0)
-		r = fail_code(&e, fl_tc_errno_from_nl(r), "build request for link 'bridge'", NULL);
+		r = fail_code(&e, fl_nl_errno(r), "build request for link 'bridge'", NULL);
 	else
 		r = talk(c->sk, msg, "add link '" BRIDGE "' type bridge", &e);
 	if (r == 0 && (idx = (int)if_nametoindex(BRIDGE)) <= 0)
@@ -779,7 +779,7 @@ static int read_action(struct kctx *c, struct act_read *ar, struct fl_tc_err *e)
 	if (a.kerr)
 		return fail_code(e, a.kerr, what, a.ext);
 	if (r < 0)
-		return fail_code(e, fl_tc_errno_from_nl(r), what, NULL);
+		return fail_code(e, fl_nl_errno(r), what, NULL);
 	return 0;
 }
 

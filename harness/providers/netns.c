@@ -94,36 +94,6 @@ static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
 	return code;
 }
 
-/* libnl's codes clash with errno numerically: translate once, here. */
-static int nle_to_errno(int nle)
-{
-	switch (nle < 0 ? -nle : nle) {
-	case NLE_SUCCESS: return 0;
-	case NLE_INTR: return -EINTR;
-	case NLE_BAD_SOCK: return -EBADF;
-	case NLE_AGAIN: return -ETIMEDOUT; /* our sockets block with SO_RCVTIMEO */
-	case NLE_NOMEM: return -ENOMEM;
-	case NLE_EXIST: return -EEXIST;
-	case NLE_INVAL: case NLE_NOATTR: case NLE_MISSING_ATTR: case NLE_AF_MISMATCH:
-	case NLE_OBJ_MISMATCH: case NLE_PARSE_ERR: case NLE_ATTRSIZE: return -EINVAL;
-	case NLE_RANGE: return -ERANGE;
-	case NLE_MSGSIZE: case NLE_MSG_TRUNC: return -EMSGSIZE;
-	case NLE_OPNOTSUPP: case NLE_SRCRT_NOSUPPORT: case NLE_MSGTYPE_NOSUPPORT: return -EOPNOTSUPP;
-	case NLE_AF_NOSUPPORT: return -EAFNOSUPPORT;
-	case NLE_OBJ_NOTFOUND: case NLE_NOCACHE: return -ENOENT;
-	case NLE_SEQ_MISMATCH: case NLE_MSG_TOOSHORT: return -EPROTO;
-	case NLE_MSG_OVERFLOW: return -EOVERFLOW;
-	case NLE_NOADDR: return -EADDRNOTAVAIL;
-	case NLE_BUSY: return -EBUSY;
-	case NLE_PROTO_MISMATCH: return -EPROTONOSUPPORT;
-	case NLE_NOACCESS: return -EACCES;
-	case NLE_PERM: case NLE_IMMUTABLE: return -EPERM;
-	case NLE_NODEV: return -ENODEV;
-	case NLE_DUMP_INTR: return -EAGAIN;
-	default: return -EIO;
-	}
-}
-
 static int nle_gone(int nle)
 {
 	return nle == -NLE_NODEV || nle == -NLE_OBJ_NOTFOUND;
@@ -396,7 +366,7 @@ static int nlx_open(struct nlx *x, char *err, size_t errlen)
 	r = nl_connect(x->sk, NETLINK_ROUTE);
 	if (r < 0) {
 		nlx_close(x);
-		return fail(nle_to_errno(r), err, errlen, "cannot open a netlink socket: %s",
+		return fail(fl_nl_errno(r), err, errlen, "cannot open a netlink socket: %s",
 			    nl_geterror(r));
 	}
 	/* libnl creates it without SOCK_CLOEXEC: children we spawn must not inherit it */
@@ -422,7 +392,7 @@ static int nl_fail(struct nlx *x, int nle, char *err, size_t errlen, const char 
 	else
 		fail(0, err, errlen, "%s: %s", what, nl_geterror(nle));
 	x->ext[0] = '\0';
-	return nle_to_errno(nle);
+	return fl_nl_errno(nle);
 }
 
 static void link_putp(struct rtnl_link **p) { if (*p) rtnl_link_put(*p); }

@@ -103,6 +103,7 @@
 #include <linux/tc_act/tc_csum.h>
 
 #include "faultline/netem.h"
+#include "faultline/nlerr.h"
 
 struct nl_sock;
 struct nl_msg;
@@ -329,9 +330,6 @@ struct fl_tc_netem_kernel {
 	uint64_t rate_bps; /* bytes per second, 0 = none */
 };
 int fl_tc_netem_parse(const void *opts, size_t len, struct fl_tc_netem_kernel *out);
-
-/* libnl's -NLE_* code as -errno (the boundary: they never leave this module). */
-int fl_tc_errno_from_nl(int nlerr);
 
 /* Fill err (when not NULL) with our own message; kernel text empty. */
 void fl_tc_fail(struct fl_tc_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

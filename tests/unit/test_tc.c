@@ -917,13 +917,13 @@ static void test_addresses(void **state)
 static void test_errno_from_nl(void **state)
 {
 	(void)state;
-	assert_int_equal(fl_tc_errno_from_nl(-NLE_OBJ_NOTFOUND), -ENOENT);
-	assert_int_equal(fl_tc_errno_from_nl(-NLE_EXIST), -EEXIST);
-	assert_int_equal(fl_tc_errno_from_nl(-NLE_AGAIN), -ETIMEDOUT);
-	assert_int_equal(fl_tc_errno_from_nl(-NLE_PERM), -EPERM);
-	assert_int_equal(fl_tc_errno_from_nl(-NLE_NOMEM), -ENOMEM);
-	assert_int_equal(fl_tc_errno_from_nl(0), 0);
-	assert_int_equal(fl_tc_errno_from_nl(-9999), -EIO);
+	assert_int_equal(fl_nl_errno(-NLE_OBJ_NOTFOUND), -ENOENT);
+	assert_int_equal(fl_nl_errno(-NLE_EXIST), -EEXIST);
+	assert_int_equal(fl_nl_errno(-NLE_AGAIN), -ETIMEDOUT);
+	assert_int_equal(fl_nl_errno(-NLE_PERM), -EPERM);
+	assert_int_equal(fl_nl_errno(-NLE_NOMEM), -ENOMEM);
+	assert_int_equal(fl_nl_errno(0), 0);
+	assert_int_equal(fl_nl_errno(-9999), -EIO);
 }
 
 int main(void)

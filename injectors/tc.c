@@ -53,8 +53,8 @@ static void cls_putp(struct rtnl_cls **c) { if (*c) rtnl_cls_put(*c); }
 static void freep(void *p) { free(*(void **)p); }
 
 /* "<what>: <reason> (kernel: '<text>')[; hint]", lowercase as the house style. */
-static int fail_code(struct fl_tc_err *err, int code, const char *what, const char *kernel,
-		     const char *module)
+int fl_tc_fail_code(struct fl_tc_err *err, int code, const char *what, const char *kernel,
+		    const char *module)
 {
 	char reason[128];
 
@@ -79,17 +79,17 @@ int fl_tc_socket_new(struct nl_sock **out, struct fl_tc_err *err)
 	int one = 1, e;
 
 	if (!sk)
-		return fail_code(err, -ENOMEM, "open netlink socket", NULL, NULL);
+		return fl_tc_fail_code(err, -ENOMEM, "open netlink socket", NULL, NULL);
 	e = nl_connect(sk, NETLINK_ROUTE); /* libnl opens it SOCK_CLOEXEC */
 	if (e < 0) {
 		nl_socket_free(sk);
-		return fail_code(err, fl_nl_errno(e), "open netlink socket", NULL, NULL);
+		return fl_tc_fail_code(err, fl_nl_errno(e), "open netlink socket", NULL, NULL);
 	}
 	if (setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one)) < 0 ||
 	    setsockopt(nl_socket_get_fd(sk), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
 		e = -errno;
 		nl_socket_free(sk);
-		return fail_code(err, e, "set netlink socket options", NULL, NULL);
+		return fl_tc_fail_code(err, e, "set netlink socket options", NULL, NULL);
 	}
 	*out = sk;
 	return 0;
@@ -103,15 +103,10 @@ void fl_tc_socket_free(struct nl_sock *sk)
 
 /* --- one request, one answer ---------------------------------------------- */
 
-struct answer {
-	int done;
-	int kerr;       /* the kernel's -errno, exact (libnl's codes are lossy) */
-	char ext[256];  /* its extended-ack text */
-};
 
 static int on_ack(struct nl_msg *msg, void *arg)
 {
-	struct answer *a = arg;
+	struct fl_nl_answer *a = arg;
 
 	(void)msg;
 	a->done = 1;
@@ -121,7 +116,7 @@ static int on_ack(struct nl_msg *msg, void *arg)
 /* libnl 3.7 has no extended-ack API: the kernel's text is picked out here. */
 static int on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 {
-	struct answer *a = arg;
+	struct fl_nl_answer *a = arg;
 
 	(void)nla;
 	a->done = 1;
@@ -132,7 +127,7 @@ static int on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 
 /* A callback set for one exchange: the socket's own, plus ours (the
  * caller's socket keeps its callbacks untouched). */
-static struct nl_cb *exchange_cb(struct nl_sock *sk, struct answer *a)
+struct nl_cb *fl_tc_exchange_cb(struct nl_sock *sk, struct fl_nl_answer *a)
 {
 	struct nl_cb *base = nl_socket_get_cb(sk);
 	struct nl_cb *cb = base ? nl_cb_clone(base) : NULL;
@@ -155,27 +150,27 @@ static void ext_ack_on(struct nl_sock *sk)
 }
 
 /* Send msg and wait for its ACK; on failure fill err with what + why. */
-static int talk(struct nl_sock *sk, struct nl_msg *msg, const char *what, const char *module,
-		struct fl_tc_err *err)
+int fl_tc_talk(struct nl_sock *sk, struct nl_msg *msg, const char *what, const char *module,
+	       struct fl_tc_err *err)
 {
-	struct answer a = { 0 };
-	_cleanup_(cb_putp) struct nl_cb *cb = exchange_cb(sk, &a);
+	struct fl_nl_answer a = { 0 };
+	_cleanup_(cb_putp) struct nl_cb *cb = fl_tc_exchange_cb(sk, &a);
 	int r;
 
 	if (!cb)
-		return fail_code(err, -ENOMEM, what, NULL, NULL);
+		return fl_tc_fail_code(err, -ENOMEM, what, NULL, NULL);
 	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
 	r = nl_send_auto(sk, msg);
 	if (r < 0)
-		return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
+		return fl_tc_fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 	for (int i = 0; !a.done; i++) {
 		r = nl_recvmsgs(sk, cb);
 		if (a.kerr)
-			return fail_code(err, a.kerr, what, a.ext, module);
+			return fl_tc_fail_code(err, a.kerr, what, a.ext, module);
 		if (r < 0)
-			return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
+			return fl_tc_fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 		if (i > 64)
-			return fail_code(err, -EPROTO, what, "no acknowledgement", NULL);
+			return fl_tc_fail_code(err, -EPROTO, what, "no acknowledgement", NULL);
 	}
 	return 0;
 }
@@ -255,29 +250,29 @@ static int dump_qdiscs(struct nl_sock *sk, int ifindex, struct kq_list *l, struc
 	for (int attempt = 0; attempt < DUMP_RETRIES; attempt++) {
 		_cleanup_(msg_freep) struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETQDISC, NLM_F_DUMP);
 		struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex };
-		struct answer a = { 0 };
-		_cleanup_(cb_putp) struct nl_cb *cb = exchange_cb(sk, &a);
+		struct fl_nl_answer a = { 0 };
+		_cleanup_(cb_putp) struct nl_cb *cb = fl_tc_exchange_cb(sk, &a);
 
 		l->n = 0;
 		l->oom = 0;
 		l->ifindex = ifindex;
 		if (!msg || !cb || nlmsg_append(msg, &t, sizeof(t), NLMSG_ALIGNTO) < 0)
-			return fail_code(err, -ENOMEM, what, NULL, NULL);
+			return fl_tc_fail_code(err, -ENOMEM, what, NULL, NULL);
 		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_qdisc, l);
 		r = nl_send_auto(sk, msg);
 		if (r >= 0)
 			r = nl_recvmsgs(sk, cb);
 		if (l->oom)
-			return fail_code(err, -ENOMEM, what, NULL, NULL);
+			return fl_tc_fail_code(err, -ENOMEM, what, NULL, NULL);
 		if (a.kerr)
-			return fail_code(err, a.kerr, what, a.ext, NULL);
+			return fl_tc_fail_code(err, a.kerr, what, a.ext, NULL);
 		if (r == -NLE_DUMP_INTR)
 			continue;
 		if (r < 0)
-			return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
+			return fl_tc_fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 		return 0;
 	}
-	return fail_code(err, fl_nl_errno(r), what, "the dump kept being interrupted", NULL);
+	return fl_tc_fail_code(err, fl_nl_errno(r), what, "the dump kept being interrupted", NULL);
 }
 
 static int cls_cache(struct nl_sock *sk, int ifindex, uint32_t parent, struct nl_cache **out,
@@ -293,7 +288,7 @@ static int cls_cache(struct nl_sock *sk, int ifindex, uint32_t parent, struct nl
 			break;
 	}
 	if (r < 0)
-		return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
+		return fl_tc_fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 	return 0;
 }
 
@@ -368,29 +363,29 @@ static int dump_tampers(struct nl_sock *sk, int ifindex, struct kt_list *l, stru
 		_cleanup_(msg_freep) struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETTFILTER, NLM_F_DUMP);
 		struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
 				   .tcm_parent = ROOT_HANDLE };
-		struct answer a = { 0 };
-		_cleanup_(cb_putp) struct nl_cb *cb = exchange_cb(sk, &a);
+		struct fl_nl_answer a = { 0 };
+		_cleanup_(cb_putp) struct nl_cb *cb = fl_tc_exchange_cb(sk, &a);
 
 		l->n = 0;
 		l->oom = 0;
 		l->ifindex = ifindex;
 		if (!msg || !cb || nlmsg_append(msg, &t, sizeof(t), NLMSG_ALIGNTO) < 0)
-			return fail_code(err, -ENOMEM, what, NULL, NULL);
+			return fl_tc_fail_code(err, -ENOMEM, what, NULL, NULL);
 		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_tamper_filter, l);
 		r = nl_send_auto(sk, msg);
 		if (r >= 0)
 			r = nl_recvmsgs(sk, cb);
 		if (l->oom)
-			return fail_code(err, -ENOMEM, what, NULL, NULL);
+			return fl_tc_fail_code(err, -ENOMEM, what, NULL, NULL);
 		if (a.kerr)
-			return fail_code(err, a.kerr, what, a.ext, NULL);
+			return fl_tc_fail_code(err, a.kerr, what, a.ext, NULL);
 		if (r == -NLE_DUMP_INTR)
 			continue;
 		if (r < 0)
-			return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
+			return fl_tc_fail_code(err, fl_nl_errno(r), what, NULL, NULL);
 		return 0;
 	}
-	return fail_code(err, fl_nl_errno(r), what, "the dump kept being interrupted", NULL);
+	return fl_tc_fail_code(err, fl_nl_errno(r), what, "the dump kept being interrupted", NULL);
 }
 
 enum kf_kind { KF_FOREIGN, KF_DROP, KF_STEER };
@@ -495,7 +490,7 @@ static int read_kstate(struct nl_sock *sk, int ifindex, struct kstate *ks, struc
 		return r;
 	ks->f = calloc((size_t)nl_cache_nitems(cache) + 1, sizeof(*ks->f));
 	if (!ks->f)
-		return fail_code(err, -ENOMEM, "list filters", NULL, NULL);
+		return fl_tc_fail_code(err, -ENOMEM, "list filters", NULL, NULL);
 	for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
 		classify_cls((struct rtnl_cls *)o, &ks->f[n]);
 		if (ks->f[n].kind != KF_FOREIGN)
@@ -819,8 +814,8 @@ static int send_qdisc(struct nl_sock *sk, struct rtnl_qdisc *q, int flags, const
 	int r = rtnl_qdisc_build_add_request(q, flags, &msg);
 
 	if (r < 0)
-		return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
-	return talk(sk, msg, what, module, err);
+		return fl_tc_fail_code(err, fl_nl_errno(r), what, NULL, NULL);
+	return fl_tc_talk(sk, msg, what, module, err);
 }
 
 static int set_root(struct nl_sock *sk, int ifindex, unsigned default_band, const char *what,
@@ -851,8 +846,8 @@ static int add_filter(struct nl_sock *sk, const struct want_filter *f, int drop,
 			 f->slot + 2, ifindex);
 	r = rtnl_cls_build_add_request(f->cls, NLM_F_CREATE | NLM_F_EXCL, &msg);
 	if (r < 0)
-		return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
-	return talk(sk, msg, what, drop ? "cls_u32' or 'act_gact" : "cls_u32", err);
+		return fl_tc_fail_code(err, fl_nl_errno(r), what, NULL, NULL);
+	return fl_tc_talk(sk, msg, what, drop ? "cls_u32' or 'act_gact" : "cls_u32", err);
 }
 
 static int delete_filter(struct nl_sock *sk, int ifindex, const struct kf *k,
@@ -866,7 +861,7 @@ static int delete_filter(struct nl_sock *sk, int ifindex, const struct kf *k,
 	snprintf(what, sizeof(what), "delete filter u32 %x dst %s (prio %u) on ifindex %d",
 		 k->handle, tamper_dst(&k->dst, a, sizeof(a)), k->prio, ifindex);
 	if (!c)
-		return fail_code(err, -ENOMEM, what, NULL, NULL);
+		return fl_tc_fail_code(err, -ENOMEM, what, NULL, NULL);
 	rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
 	rtnl_tc_set_parent(TC_CAST(c), ROOT_HANDLE);
 	rtnl_tc_set_handle(TC_CAST(c), k->handle);
@@ -876,8 +871,8 @@ static int delete_filter(struct nl_sock *sk, int ifindex, const struct kf *k,
 	if (r >= 0)
 		r = rtnl_cls_build_delete_request(c, 0, &msg);
 	if (r < 0)
-		return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
-	r = talk(sk, msg, what, NULL, err);
+		return fl_tc_fail_code(err, fl_nl_errno(r), what, NULL, NULL);
+	r = fl_tc_talk(sk, msg, what, NULL, err);
 	return r == -ENOENT ? 0 : r; /* already gone */
 }
 
@@ -889,14 +884,14 @@ static int delete_qdisc(struct nl_sock *sk, int ifindex, uint32_t parent, uint32
 	int r;
 
 	if (!q)
-		return fail_code(err, -ENOMEM, what, NULL, NULL);
+		return fl_tc_fail_code(err, -ENOMEM, what, NULL, NULL);
 	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
 	rtnl_tc_set_parent(TC_CAST(q), parent);
 	rtnl_tc_set_handle(TC_CAST(q), handle);
 	r = rtnl_qdisc_build_delete_request(q, &msg);
 	if (r < 0)
-		return fail_code(err, fl_nl_errno(r), what, NULL, NULL);
-	r = talk(sk, msg, what, NULL, err);
+		return fl_tc_fail_code(err, fl_nl_errno(r), what, NULL, NULL);
+	r = fl_tc_talk(sk, msg, what, NULL, err);
 	return r == -ENOENT ? 0 : r; /* already gone */
 }
 
@@ -925,7 +920,7 @@ static int apply_want(struct nl_sock *sk, int ifindex, struct want *w, struct ks
 		snprintf(what, sizeof(what), "%s qdisc 'netem' %x: in band 1:%zx of ifindex %d",
 			 ks->netem[s + 1] == t->tcm_handle ? "change" : "add",
 			 TC_H_MAJ(t->tcm_handle) >> 16, s + 2, ifindex);
-		r = talk(sk, w->netem[s], what, "sch_netem", err);
+		r = fl_tc_talk(sk, w->netem[s], what, "sch_netem", err);
 		if (r < 0)
 			return r;
 	}
@@ -974,7 +969,7 @@ static int apply_want(struct nl_sock *sk, int ifindex, struct want *w, struct ks
 			 "ifindex %d",
 			 x->family == AF_INET ? "ip" : "ipv6", tamper_dst(&x->rule.dst, a, sizeof(a)),
 			 x->l4 == IPPROTO_TCP ? "tcp" : "udp", x->rule.offset, x->rule.value, ifindex);
-		r = talk(sk, x->msg, what, "act_pedit' or 'act_csum", err);
+		r = fl_tc_talk(sk, x->msg, what, "act_pedit' or 'act_csum", err);
 		if (r < 0)
 			return r;
 	}

@@ -212,33 +212,6 @@ static void module_fix(const char *release, const char *module, const char *conf
 
 /* --- one netlink request, one answer (with the kernel's text) -------------- */
 
-struct answer {
-	int done;
-	int kerr;
-	char ext[256];
-};
-
-static int on_ack(struct nl_msg *msg, void *arg)
-{
-	struct answer *a = arg;
-
-	(void)msg;
-	a->done = 1;
-	return NL_STOP;
-}
-
-/* libnl 3.7 has no extended-ack API: the kernel's text is picked out here. */
-static int on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
-{
-	struct answer *a = arg;
-
-	(void)nla;
-	a->done = 1;
-	a->kerr = e->error;
-	fl_nl_ext_ack(e, a->ext, sizeof(a->ext));
-	return NL_STOP;
-}
-
 /* strerror in lowercase, as every message of faultline */
 static const char *lc_strerror(int e, char *buf, size_t len)
 {
@@ -247,45 +220,15 @@ static const char *lc_strerror(int e, char *buf, size_t len)
 	return buf;
 }
 
-/* "<what>: <reason> (kernel: '<text>')" */
+/* Our messages and the one netlink exchange are tc.c's (tc.h). */
 static int fail_code(struct fl_tc_err *err, int code, const char *what, const char *kernel)
 {
-	char reason[128];
-
-	lc_strerror(-code, reason, sizeof(reason));
-	snprintf(err->kernel, sizeof(err->kernel), "%s", kernel ? kernel : "");
-	snprintf(err->msg, sizeof(err->msg), "%s: %s%s%s%s", what, reason,
-		 err->kernel[0] ? " (kernel: '" : "", err->kernel, err->kernel[0] ? "')" : "");
-	return code;
+	return fl_tc_fail_code(err, code, what, kernel, NULL);
 }
 
 static int talk(struct nl_sock *sk, struct nl_msg *msg, const char *what, struct fl_tc_err *err)
 {
-	struct answer a = { 0 };
-	struct nl_cb *base = nl_socket_get_cb(sk);
-	_cleanup_(cb_putp) struct nl_cb *cb = base ? nl_cb_clone(base) : NULL;
-	int r;
-
-	if (base)
-		nl_cb_put(base);
-	if (!cb)
-		return fail_code(err, -ENOMEM, what, NULL);
-	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, on_ack, &a);
-	nl_cb_err(cb, NL_CB_CUSTOM, on_error, &a);
-	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
-	r = nl_send_auto(sk, msg);
-	if (r < 0)
-		return fail_code(err, fl_nl_errno(r), what, NULL);
-	for (int i = 0; !a.done; i++) {
-		r = nl_recvmsgs(sk, cb);
-		if (a.kerr)
-			return fail_code(err, a.kerr, what, a.ext);
-		if (r < 0)
-			return fail_code(err, fl_nl_errno(r), what, NULL);
-		if (i > 64)
-			return fail_code(err, -EPROTO, what, "no acknowledgement");
-	}
-	return 0;
+	return fl_tc_talk(sk, msg, what, NULL, err);
 }
 
 /* --- the kernel probes, in the throwaway namespace ---------------------------- */
@@ -761,17 +704,13 @@ static int read_action(struct kctx *c, struct act_read *ar, struct fl_tc_err *e)
 {
 	_cleanup_(msg_freep) struct nl_msg *msg =
 		tc_msg(RTM_GETTFILTER, NLM_F_DUMP, c->ifindex, c->froot, 0, 0);
-	struct answer a = { 0 };
-	struct nl_cb *base = nl_socket_get_cb(c->sk);
-	_cleanup_(cb_putp) struct nl_cb *cb = base ? nl_cb_clone(base) : NULL;
+	struct fl_nl_answer a = { 0 };
+	_cleanup_(cb_putp) struct nl_cb *cb = fl_tc_exchange_cb(c->sk, &a);
 	const char *what = "list filters to read the action back";
 	int r;
 
-	if (base)
-		nl_cb_put(base);
 	if (!msg || !cb)
 		return fail_code(e, -ENOMEM, what, NULL);
-	nl_cb_err(cb, NL_CB_CUSTOM, on_error, &a);
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_filter, ar);
 	r = nl_send_auto(c->sk, msg);
 	if (r >= 0)

@@ -331,6 +331,29 @@ struct fl_tc_netem_kernel {
 };
 int fl_tc_netem_parse(const void *opts, size_t len, struct fl_tc_netem_kernel *out);
 
+/* One netlink exchange, the one way every tc request of faultline (the
+ * agent's and doctor's probes) is made: always asks for the ACK, waits for
+ * it within the socket's time limit, and keeps the kernel's exact errno
+ * and extended-ack text. */
+struct fl_nl_answer {
+	int done;
+	int kerr;       /* the kernel's -errno, exact (libnl's codes are lossy) */
+	char ext[256];  /* its extended-ack text */
+};
+struct nl_msg;
+struct nl_cb;
+/* Send msg and wait for its ACK; on failure err says what + why (+ a hint
+ * that module may be missing from the kernel, when given). 0 or -errno. */
+int fl_tc_talk(struct nl_sock *sk, struct nl_msg *msg, const char *what, const char *module,
+	       struct fl_tc_err *err);
+/* The callbacks of one exchange on sk (its own, cloned, plus the ACK and
+ * error handlers filling a); for dumps that add their own NL_CB_VALID. */
+struct nl_cb *fl_tc_exchange_cb(struct nl_sock *sk, struct fl_nl_answer *a);
+/* "<what>: <reason> (kernel: '<text>')[; is module '<m>' missing ...]"
+ * into err (when not NULL); returns code. */
+int fl_tc_fail_code(struct fl_tc_err *err, int code, const char *what, const char *kernel,
+		    const char *module);
+
 /* Fill err (when not NULL) with our own message; kernel text empty. */
 void fl_tc_fail(struct fl_tc_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

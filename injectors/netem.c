@@ -260,12 +260,6 @@ int fl_tc_dist_table(enum fl_distribution d, int16_t **out, size_t *n)
 
 /* --- the libnl object and its request -------------------------------------- */
 
-static void qdisc_putp(struct rtnl_qdisc **q)
-{
-	if (*q)
-		rtnl_qdisc_put(*q);
-}
-
 /* What libnl's setters take: probabilities as the raw 32-bit fraction (in an
  * int, the bits kept), delays in microseconds. */
 static int as_int(uint32_t v)
@@ -315,7 +309,7 @@ static void netem_raw(const struct fl_netem *nm, struct netem_raw *r)
 int fl_tc_build_netem(int ifindex, unsigned slot, const struct fl_netem *nm,
 		      struct rtnl_qdisc **out, struct fl_tc_err *err)
 {
-	struct rtnl_qdisc *q __attribute__((cleanup(qdisc_putp))) = NULL;
+	_cleanup_(qdisc_putp) struct rtnl_qdisc *q = NULL;
 	enum fl_distribution d = effective_dist(nm);
 	struct netem_raw r;
 	int e;
@@ -383,16 +377,10 @@ int fl_tc_build_netem(int ifindex, unsigned slot, const struct fl_netem *nm,
 	return 0;
 }
 
-static void msg_freep(struct nl_msg **m)
-{
-	if (*m)
-		nlmsg_free(*m);
-}
-
 int fl_tc_netem_msg(struct rtnl_qdisc *q, const struct fl_netem *nm, int nlm_flags,
 		    struct nl_msg **out, struct fl_tc_err *err)
 {
-	struct nl_msg *msg __attribute__((cleanup(msg_freep))) = NULL;
+	_cleanup_(msg_freep) struct nl_msg *msg = NULL;
 	struct tc_netem_corr corr = { 0 };
 	struct tc_netem_reorder reorder = { 0 };
 	struct tc_netem_corrupt corrupt = { 0 };

@@ -55,23 +55,11 @@ int fl_tc_addr_equal(const struct fl_tc_addr *a, const struct fl_tc_addr *b)
 	return memcmp(&a->u.v6, &b->u.v6, sizeof(a->u.v6)) == 0;
 }
 
-static void cls_putp(struct rtnl_cls **c)
-{
-	if (*c)
-		rtnl_cls_put(*c);
-}
-
-static void act_putp(struct rtnl_act **a)
-{
-	if (*a)
-		rtnl_act_put(*a);
-}
-
 /* u32 on 1:, exact match on the destination address, terminal. */
 static int u32_dst(int ifindex, const struct fl_tc_addr *dst, int drop, struct rtnl_cls **out,
 		   struct fl_tc_err *err)
 {
-	struct rtnl_cls *c __attribute__((cleanup(cls_putp))) = NULL;
+	_cleanup_(cls_putp) struct rtnl_cls *c = NULL;
 	char a[INET6_ADDRSTRLEN];
 	int e;
 
@@ -115,8 +103,8 @@ static int u32_dst(int ifindex, const struct fl_tc_addr *dst, int drop, struct r
 int fl_tc_build_drop(int ifindex, const struct fl_tc_addr *dst, struct rtnl_cls **out,
 		     struct fl_tc_err *err)
 {
-	struct rtnl_cls *c __attribute__((cleanup(cls_putp))) = NULL;
-	struct rtnl_act *act __attribute__((cleanup(act_putp))) = NULL;
+	_cleanup_(cls_putp) struct rtnl_cls *c = NULL;
+	_cleanup_(act_putp) struct rtnl_act *act = NULL;
 	char a[INET6_ADDRSTRLEN];
 	int e;
 
@@ -147,7 +135,7 @@ int fl_tc_build_drop(int ifindex, const struct fl_tc_addr *dst, struct rtnl_cls 
 int fl_tc_build_steer(int ifindex, const struct fl_tc_addr *dst, unsigned slot,
 		      struct rtnl_cls **out, struct fl_tc_err *err)
 {
-	struct rtnl_cls *c __attribute__((cleanup(cls_putp))) = NULL;
+	_cleanup_(cls_putp) struct rtnl_cls *c = NULL;
 	char a[INET6_ADDRSTRLEN];
 	int e;
 

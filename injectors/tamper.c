@@ -35,18 +35,6 @@
 #define IP6_NEXTHDR_MASK 0x0000ff00u
 
 
-static void cls_putp(struct rtnl_cls **c)
-{
-	if (*c)
-		rtnl_cls_put(*c);
-}
-
-static void msg_freep(struct nl_msg **m)
-{
-	if (*m)
-		nlmsg_free(*m);
-}
-
 int fl_tc_tamper_dst_equal(const struct fl_tc_addr *a, const struct fl_tc_addr *b)
 {
 	if (a->family == AF_UNSPEC || b->family == AF_UNSPEC)
@@ -78,7 +66,7 @@ static const char *l4_name(int l4)
 static int tamper_cls(int ifindex, const struct fl_tc_tamper *t, int family, int l4,
 		      struct rtnl_cls **out, const char *what, struct fl_tc_err *err)
 {
-	struct rtnl_cls *c __attribute__((cleanup(cls_putp))) = rtnl_cls_alloc();
+	_cleanup_(cls_putp) struct rtnl_cls *c = rtnl_cls_alloc();
 	int e;
 
 	if (!c) {
@@ -185,8 +173,8 @@ static int put_actions(struct nl_msg *msg, const struct fl_tc_tamper *t, int l4)
 int fl_tc_tamper_msg(int ifindex, const struct fl_tc_tamper *t, int family, int l4,
 		     struct nl_msg **out, struct fl_tc_err *err)
 {
-	struct rtnl_cls *c __attribute__((cleanup(cls_putp))) = NULL;
-	struct nl_msg *msg __attribute__((cleanup(msg_freep))) = NULL;
+	_cleanup_(cls_putp) struct rtnl_cls *c = NULL;
+	_cleanup_(msg_freep) struct nl_msg *msg = NULL;
 	char what[192], a[INET6_ADDRSTRLEN];
 	struct nlmsghdr *nlh;
 	struct nlattr *opts;

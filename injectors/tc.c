@@ -40,17 +40,10 @@
 #include <netlink/route/qdisc/prio.h>
 #include <netlink/route/tc.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
 #define ROOT_HANDLE TC_HANDLE(FL_TC_ROOT_MAJOR, 0)
 #define ACK_TIMEOUT_S 5
 #define DUMP_RETRIES 5
 
-static void msg_freep(struct nl_msg **m) { if (*m) nlmsg_free(*m); }
-static void cb_putp(struct nl_cb **c) { if (*c) nl_cb_put(*c); }
-static void cache_freep(struct nl_cache **c) { if (*c) nl_cache_free(*c); }
-static void qdisc_putp(struct rtnl_qdisc **q) { if (*q) rtnl_qdisc_put(*q); }
-static void cls_putp(struct rtnl_cls **c) { if (*c) rtnl_cls_put(*c); }
-static void freep(void *p) { free(*(void **)p); }
 
 /* "<what>: <reason> (kernel: '<text>')[; hint]", lowercase as the house style. */
 int fl_tc_fail_code(struct fl_tc_err *err, int code, const char *what, const char *kernel,

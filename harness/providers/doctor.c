@@ -51,7 +51,6 @@
 #include "faultline/tc.h"
 #include "faultline/units.h"
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
 
 #define VETH0 "fl-doc0"
 #define VETH1 "fl-doc1"
@@ -62,13 +61,6 @@
 #define VM_ADVICE_TAIL "run the cluster inside a micro-VM on the stock kernel: faultline up --vm FILE " \
 		       "(the tests do the same through tests/vm/run)"
 
-static void msg_freep(struct nl_msg **m) { if (*m) nlmsg_free(*m); }
-static void cb_putp(struct nl_cb **c) { if (*c) nl_cb_put(*c); }
-static void qdisc_putp(struct rtnl_qdisc **q) { if (*q) rtnl_qdisc_put(*q); }
-static void cls_putp(struct rtnl_cls **c) { if (*c) rtnl_cls_put(*c); }
-static void link_putp(struct rtnl_link **l) { if (*l) rtnl_link_put(*l); }
-static void freep(void *p) { free(*(void **)p); }
-static void fclosep(FILE **f) { if (*f) fclose(*f); }
 
 /* --- the probes ------------------------------------------------------------ */
 

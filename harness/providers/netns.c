@@ -40,7 +40,6 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/route.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
 
 /* Undo entries: one bridge, then per node a namespace and a link. */
 #define MAX_UNDO (1 + 2 * FL_NETNS_MAX_NODES)
@@ -395,11 +394,6 @@ static int nl_fail(struct nlx *x, int nle, char *err, size_t errlen, const char 
 	return fl_nl_errno(nle);
 }
 
-static void link_putp(struct rtnl_link **p) { if (*p) rtnl_link_put(*p); }
-static void addr_putp(struct rtnl_addr **p) { if (*p) rtnl_addr_put(*p); }
-static void nladdr_putp(struct nl_addr **p) { if (*p) nl_addr_put(*p); }
-static void cache_freep(struct nl_cache **p) { if (*p) nl_cache_free(*p); }
-static void freep(void *p) { free(*(void **)p); }
 
 /* 1 exists (ifindex in *ifindex when given), 0 does not, < 0 error. */
 static int link_lookup(struct nlx *x, const char *name, int *ifindex, char *err, size_t errlen)

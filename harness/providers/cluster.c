@@ -20,9 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "faultline/journal.h"
 #include "faultline/netns.h"
-#include "faultline/tc.h"
+#include "faultline/provider.h"
 
 #define STATE_FILE "cluster.json"
 
@@ -43,7 +42,7 @@ static void sleep_ms(int ms)
 static void path_in(const struct fl_cluster *c, char *buf, size_t len, const char *node,
 		    const char *what)
 {
-	snprintf(buf, len, "%s/agent-%s.%s", c->dir, node, what);
+	fl_provider_agent_path(c->dir, node, what, buf, len);
 }
 
 static int write_state(const struct fl_cluster *c)
@@ -61,7 +60,7 @@ static int write_state(const struct fl_cluster *c)
 	}
 	json_object_set_new(o, "scenario", json_string(c->scenario));
 	json_object_set_new(o, "id", json_string(c->id));
-	json_object_set_new(o, "provider", json_string("netns"));
+	json_object_set_new(o, "provider", json_string(c->prov->name));
 	json_object_set_new(o, "nodes", nodes);
 	snprintf(path, sizeof(path), "%s/%s", c->dir, STATE_FILE);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -73,24 +72,7 @@ static int write_state(const struct fl_cluster *c)
 
 static int connect_agent(const struct fl_cluster *c, size_t i, int *fd)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char path[PATH_MAX];
-	int s;
-
-	path_in(c, path, sizeof(path), c->names[i], "sock");
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun.sun_path, path);
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		int r = -errno;
-		close(s);
-		return r;
-	}
-	*fd = s;
-	return 0;
+	return c->prov->agent_connect(c->pc, c->dir, i, c->names[i], fd);
 }
 
 static void stop_agents(struct fl_cluster *c)
@@ -129,37 +111,19 @@ static void stop_agents(struct fl_cluster *c)
 static int start_agent(struct fl_cluster *c, size_t i, const char *agent_path, char *err,
 		       size_t errlen)
 {
-	char journal[PATH_MAX], sock[PATH_MAX], log[PATH_MAX];
-	char *argv[] = { (char *)agent_path, (char *)"--node",	    c->names[i],
-			 (char *)"--journal", journal,		    (char *)"--listen",
-			 sock,		      (char *)"--iface",    (char *)FL_NETNS_IFNAME,
-			 (char *)"--heal-after", (char *)"5s",	    NULL };
-	int logfd, r;
-
-	path_in(c, journal, sizeof(journal), c->names[i], "journal");
-	path_in(c, sock, sizeof(sock), c->names[i], "sock");
-	path_in(c, log, sizeof(log), c->names[i], "log");
-	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (logfd < 0) {
-		snprintf(err, errlen, "cannot create '%s': %s", log, strerror(errno));
-		return -errno;
-	}
-	r = fl_netns_spawn(c->nc, i, argv, -1, logfd, logfd, &c->agent_pids[i], err, errlen);
-	close(logfd);
-	return r;
+	return c->prov->agent_start(c->pc, c->dir, i, c->names[i], agent_path, &c->agent_pids[i],
+				    err, errlen);
 }
 
 int fl_cluster_up(const struct fl_scenario *s, const char *agent_path, struct fl_cluster **out,
 		  char *err, size_t errlen)
 {
 	struct fl_cluster *c = calloc(1, sizeof(*c));
-	struct fl_netns_spec spec = { 0 };
-	const char *names[FL_MAX_NODES];
 	int r;
 
 	if (!c)
 		return -ENOMEM;
-	if (s->cluster.provider != FL_PROVIDER_NETNS) {
+	if (!(c->prov = fl_provider_lookup(s->cluster.provider))) {
 		snprintf(err, errlen, "provider '%s' is not implemented yet; use 'netns'",
 			 fl_provider_to_string(s->cluster.provider));
 		free(c);
@@ -173,23 +137,14 @@ int fl_cluster_up(const struct fl_scenario *s, const char *agent_path, struct fl
 	snprintf(c->dir, sizeof(c->dir), "%s/%s", fl_cluster_root(), c->id);
 	c->scenario = strdup(s->name);
 	c->n = s->cluster.nnodes;
-	for (size_t i = 0; i < c->n; i++) {
+	for (size_t i = 0; i < c->n; i++)
 		c->names[i] = strdup(s->cluster.nodes[i]);
-		names[i] = c->names[i];
-	}
-	spec.id = c->id;
-	spec.nnodes = c->n;
-	spec.names = names;
-	spec.has_subnet = s->cluster.has_subnet;
-	spec.subnet = s->cluster.subnet;
-	spec.prefix = s->cluster.prefix;
-	spec.state_dir = c->dir;
-	if ((r = fl_netns_up(&spec, &c->nc, err, errlen)) < 0) {
+	if ((r = c->prov->up(s, c->id, c->dir, &c->pc, err, errlen)) < 0) {
 		fl_cluster_free(c);
 		return r;
 	}
 	for (size_t i = 0; i < c->n; i++)
-		c->addrs[i] = fl_netns_node_addr(c->nc, i);
+		c->addrs[i] = c->prov->node_addr(c->pc, i);
 	for (size_t i = 0; i < c->n && r == 0; i++)
 		r = start_agent(c, i, agent_path, err, errlen);
 	if (r == 0)
@@ -216,7 +171,7 @@ int fl_cluster_up(const struct fl_scenario *s, const char *agent_path, struct fl
 	if (r < 0) {
 		char e2[256];
 		stop_agents(c);
-		fl_netns_down(c->nc, e2, sizeof(e2));
+		c->prov->down(c->pc, c->dir, e2, sizeof(e2));
 		unlink(c->dir); /* best effort; the netns journal is gone by now */
 		fl_cluster_free(c);
 		return r;
@@ -303,9 +258,15 @@ int fl_cluster_open(const char *dir, struct fl_cluster **out, char *err, size_t 
 		c->agent_pids[i] = (pid_t)json_integer_value(json_object_get(v, "agent_pid"));
 		c->n = i + 1;
 	}
+	c->prov = fl_provider_by_name(json_string_value(json_object_get(o, "provider")) ?: "netns");
 	json_decref(o);
-	if (fl_netns_attach(dir, &c->nc, err, errlen) < 0)
-		c->nc = NULL; /* down still works from the journal */
+	if (!c->prov) {
+		snprintf(err, errlen, "%s: unknown provider", path);
+		fl_cluster_free(c);
+		return -EINVAL;
+	}
+	if (c->prov->attach(dir, &c->pc, err, errlen) < 0)
+		c->pc = NULL; /* down still works from the provider's state files */
 	*out = c;
 	return 0;
 }
@@ -333,37 +294,6 @@ int fl_cluster_connect(struct fl_cluster *c, char *err, size_t errlen)
 	return ok;
 }
 
-/* Heal one node's journal without its agent: what survives an agent is
- * traffic control (processes died with it). */
-static int heal_journal(struct fl_cluster *c, size_t i, char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	struct fl_journal *j;
-	int saved, r = 0, n;
-
-	path_in(c, path, sizeof(path), c->names[i], "journal");
-	if (fl_journal_open(path, &j) < 0)
-		return 0;
-	n = (int)fl_journal_count(j);
-	if (n && c->nc && fl_netns_enter(c->nc, i, &saved, err, errlen) == 0) {
-		struct nl_sock *sk;
-		struct fl_tc_err te;
-		int ifindex = (int)if_nametoindex(FL_NETNS_IFNAME);
-		if (fl_tc_socket_new(&sk, &te) == 0) {
-			if (ifindex && fl_tc_clear(sk, ifindex, &te) < 0) {
-				snprintf(err, errlen, "node '%s': %.200s", c->names[i], te.msg);
-				r = -EIO;
-			}
-			fl_tc_socket_free(sk);
-		}
-		fl_netns_leave(saved);
-	}
-	if (r == 0)
-		fl_journal_clear(j);
-	fl_journal_close(j);
-	return r < 0 ? r : n;
-}
-
 int fl_cluster_heal(struct fl_cluster *c, char *err, size_t errlen)
 {
 	int total = 0, first = 0;
@@ -380,7 +310,8 @@ int fl_cluster_heal(struct fl_cluster *c, char *err, size_t errlen)
 				total += (int)json_integer_value(json_object_get(reply, "healed"));
 			json_decref(reply);
 		} else {
-			r = heal_journal(c, i, e, sizeof(e));
+			/* the agent is gone: its journal replayed in the node */
+			r = c->prov->agent_heal(c->pc, c->dir, i, c->names[i], e, sizeof(e));
 			if (r > 0)
 				total += r;
 		}
@@ -398,7 +329,7 @@ int fl_cluster_down(struct fl_cluster *c, char *err, size_t errlen)
 	int r;
 
 	stop_agents(c);
-	r = c->nc ? fl_netns_down(c->nc, err, errlen) : fl_netns_down_from_state(c->dir, err, errlen);
+	r = c->prov->down(c->pc, c->dir, err, errlen);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < c->n; i++) {
@@ -438,7 +369,7 @@ json_t *fl_cluster_status(struct fl_cluster *c)
 		/* what the kernel holds on the node's link, read back by its agent */
 		if (c->agents[i] && fl_agentc_call(c->agents[i],
 						   json_pack("{s:s, s:s}", "op", "net_read", "iface",
-							     FL_NETNS_IFNAME),
+							     c->prov->iface),
 						   5000, &reply, e, sizeof(e)) == 0)
 			json_object_set(n, "kernel", json_object_get(reply, "kernel"));
 		json_decref(reply);
@@ -459,7 +390,8 @@ void fl_cluster_free(struct fl_cluster *c)
 		fl_agentc_close(c->agents[i], 100);
 		free(c->names[i]);
 	}
-	fl_netns_cluster_free(c->nc);
+	if (c->pc)
+		c->prov->free(c->pc);
 	free(c->scenario);
 	free(c);
 }

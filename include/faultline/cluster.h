@@ -1,4 +1,4 @@
-/* A running local cluster: the provider's nodes plus one agent per node,
+/* A running cluster: the provider's nodes (provider.h) plus one agent per node,
  * remembered in a state directory (default /run/faultline/<id>, or
  * $FAULTLINE_STATE/<id>) so that `status`, `inject`, `heal` and `down` in
  * later processes find it. Agents listen on unix sockets there; a fault
@@ -13,7 +13,7 @@
 #include "faultline/agentc.h"
 #include "faultline/scenario.h"
 
-struct fl_netns_cluster;
+struct fl_provider_ops;
 
 struct fl_cluster {
 	char dir[512];
@@ -24,7 +24,8 @@ struct fl_cluster {
 	uint32_t addrs[FL_MAX_NODES];   /* host order */
 	pid_t agent_pids[FL_MAX_NODES];
 	struct fl_agentc *agents[FL_MAX_NODES]; /* after fl_cluster_connect */
-	struct fl_netns_cluster *nc;
+	const struct fl_provider_ops *prov; /* provider.h: where the nodes come from */
+	void *pc;                           /* its handle (NULL: its process is gone) */
 };
 
 /* The directory all clusters live under. */
@@ -48,8 +49,9 @@ int fl_cluster_connect(struct fl_cluster *c, char *err, size_t errlen);
 /* Stop the agents (they heal), remove every namespace, link and file. */
 int fl_cluster_down(struct fl_cluster *c, char *err, size_t errlen);
 
-/* Heal every fault: through the agents, or from their journals when an
- * agent is gone. Returns the number of faults healed or -errno. */
+/* Heal every fault: through the agents; a node whose agent is gone gets
+ * its journal replayed inside it by the provider (the agent's own heal
+ * code: one heal path). Returns the number of faults healed or -errno. */
 int fl_cluster_heal(struct fl_cluster *c, char *err, size_t errlen);
 
 json_t *fl_cluster_status(struct fl_cluster *c);

@@ -1,0 +1,29 @@
+/* The provider table (provider.h): one entry per provider, no dlopen. */
+#include "faultline/provider.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct fl_provider_ops *const providers[FL_PROVIDER__N] = {
+	[FL_PROVIDER_NETNS] = &fl_netns_provider,
+	[FL_PROVIDER_LIBVIRT] = NULL, /* not yet */
+};
+
+const struct fl_provider_ops *fl_provider_lookup(enum fl_provider p)
+{
+	return (unsigned)p < FL_PROVIDER__N ? providers[p] : NULL;
+}
+
+const struct fl_provider_ops *fl_provider_by_name(const char *name)
+{
+	for (size_t i = 0; name && i < FL_PROVIDER__N; i++)
+		if (providers[i] && !strcmp(providers[i]->name, name))
+			return providers[i];
+	return NULL;
+}
+
+void fl_provider_agent_path(const char *dir, const char *node, const char *what, char *buf,
+			    size_t len)
+{
+	snprintf(buf, len, "%s/agent-%s.%s", dir, node, what);
+}

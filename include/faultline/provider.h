@@ -1,0 +1,62 @@
+/* harness/providers/: where a cluster's nodes come from. A provider makes
+ * the nodes, gives each an address on the cluster network and an agent
+ * that acts on that node, reaches the agent, and takes everything down
+ * again. Faults, the system under test and heal all go through the agents
+ * (agentc.h), so they are the same whatever the provider; the provider's
+ * only heal is replaying a dead agent's journal inside its node, with the
+ * agent's own code (one heal path). netns today; libvirt plugs in here.
+ *
+ * Every op returns 0 or -errno with a message in err; a failed `up` leaves
+ * nothing behind. The state directory (one per cluster, cluster.h) holds
+ * whatever a later process needs to find the nodes again. */
+#ifndef FAULTLINE_PROVIDER_H
+#define FAULTLINE_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "faultline/scenario.h"
+
+struct fl_provider_ops {
+	const char *name;  /* as the scenario spells it: "netns" */
+	const char *iface; /* each node's interface on the cluster network */
+
+	/* Bring up s's nodes; id: the cluster's short id, dir: its state
+	 * directory (exists). *out: the provider's handle. */
+	int (*up)(const struct fl_scenario *s, const char *id, const char *dir, void **out,
+		  char *err, size_t errlen);
+	/* The handle of a cluster brought up by another process, from dir. */
+	int (*attach)(const char *dir, void **out, char *err, size_t errlen);
+	/* Remove every node, link and file of the provider's. p may be NULL
+	 * (its process is gone): from dir alone. */
+	int (*down)(void *p, const char *dir, char *err, size_t errlen);
+	void (*free)(void *p);
+
+	/* Node i's address on the cluster network (IPv4, host order). */
+	uint32_t (*node_addr)(void *p, size_t i);
+
+	/* Start node i's agent (binary agent_path) so that it acts on that
+	 * node, its journal and log in dir (fl_provider_agent_path); *pid when
+	 * the harness can signal it (0 otherwise). */
+	int (*agent_start)(void *p, const char *dir, size_t i, const char *node,
+			   const char *agent_path, pid_t *pid, char *err, size_t errlen);
+	/* A connected stream to node i's agent (the JSON-lines channel). */
+	int (*agent_connect)(void *p, const char *dir, size_t i, const char *node, int *fd);
+	/* Node i's agent is gone: replay its journal inside the node (the
+	 * agent's own heal code). The number of entries healed, or -errno. */
+	int (*agent_heal)(void *p, const char *dir, size_t i, const char *node, char *err,
+			  size_t errlen);
+};
+
+extern const struct fl_provider_ops fl_netns_provider;
+
+/* The ops of a provider; NULL when it is not implemented yet. */
+const struct fl_provider_ops *fl_provider_lookup(enum fl_provider p);
+const struct fl_provider_ops *fl_provider_by_name(const char *name);
+
+/* "<dir>/agent-<node>.<what>" (what: journal, sock, log). */
+void fl_provider_agent_path(const char *dir, const char *node, const char *what, char *buf,
+			    size_t len);
+
+#endif

@@ -3,6 +3,7 @@
  * call fl_journal_append before acting); heal replays it newest first. The
  * dead-man switch heals when the harness falls silent. Never exits. */
 #include "faultline/agent.h"
+#include "faultline/util.h"
 
 #include <errno.h>
 #include <net/if.h>
@@ -307,18 +308,7 @@ char *fl_agent_handle_line(struct fl_agent *a, const char *line, size_t len)
 
 static int write_all(int fd, const char *s)
 {
-	size_t len = strlen(s);
-
-	while (len) {
-		ssize_t w = write(fd, s, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		s += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	return fl_write_all(fd, s, strlen(s));
 }
 
 static void dead_man(struct fl_agent *a)

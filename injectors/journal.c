@@ -1,6 +1,7 @@
 /* Undo journal: JSON lines, appended and flushed before each change is made.
  * Never loses an entry it acknowledged; tolerates a torn last line. */
 #include "faultline/journal.h"
+#include "faultline/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -93,26 +94,10 @@ void fl_journal_close(struct fl_journal *j)
 
 int fl_journal_append(struct fl_journal *j, json_t *undo)
 {
-	char *s = json_dumps(undo, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	size_t len, off = 0;
-	int r;
+	int r = fl_json_append_line(j->fd, undo);
 
-	if (!s)
-		return -ENOMEM;
-	len = strlen(s);
-	s[len++] = '\n'; /* json_dumps leaves room: replace the NUL, write len bytes */
-	while (off < len) {
-		ssize_t w = write(j->fd, s + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			r = -errno;
-			free(s);
-			return r;
-		}
-		off += (size_t)w;
-	}
-	free(s);
+	if (r < 0)
+		return r;
 	if (fdatasync(j->fd) < 0)
 		return -errno;
 	if ((r = push(j, undo)) < 0)

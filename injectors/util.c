@@ -25,6 +25,21 @@ int fl_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int fl_json_append_line(int fd, json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	size_t len;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	len = strlen(s);
+	s[len++] = '\n'; /* over the NUL: the line and its newline in one write */
+	r = fl_write_all(fd, s, len);
+	free(s);
+	return r;
+}
+
 int fl_json_write_atomic(const char *path, json_t *obj, char *err, size_t errlen)
 {
 	char tmp[4200];

@@ -5,6 +5,7 @@
  * never make an object it has not journaled first.
  */
 #include "faultline/netns.h"
+#include "faultline/util.h"
 #include "faultline/nlerr.h"
 
 #include <arpa/inet.h>
@@ -626,35 +627,13 @@ static int remove_ns(const char *name, char *err, size_t errlen)
 
 /* --- journal ------------------------------------------------------------------- */
 
-static int write_all(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, s, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		s += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
 
 /* Appends one line and makes it durable before the change it announces. */
 static int journal_line(struct fl_netns_cluster *c, json_t *o, char *err, size_t errlen)
 {
-	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	size_t len;
-	int r;
+	int r = fl_json_append_line(c->jfd, o);
 
 	json_decref(o);
-	if (!s)
-		return fail(-ENOMEM, err, errlen, "out of memory");
-	len = strlen(s);
-	s[len++] = '\n'; /* over the NUL: write exactly len bytes */
-	r = write_all(c->jfd, s, len);
-	free(s);
 	if (r == 0 && fdatasync(c->jfd) < 0)
 		r = -errno;
 	if (r < 0)

@@ -2,6 +2,7 @@
  * lines never interleave and a crash loses at most the line being written)
  * and the history reader. */
 #include "faultline/history.h"
+#include "faultline/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,7 +82,7 @@ int64_t fl_jsonl_now(const struct fl_jsonl *j)
 int fl_jsonl_write(struct fl_jsonl *j, json_t *obj)
 {
 	char *s;
-	size_t len, off = 0;
+	size_t len;
 	int r = 0;
 
 	if (!json_object_get(obj, "t"))
@@ -92,17 +93,9 @@ int fl_jsonl_write(struct fl_jsonl *j, json_t *obj)
 		return -ENOMEM;
 	len = strlen(s);
 	s[len++] = '\n'; /* over the NUL: one write carries the whole line */
+	/* dumped outside the lock: writers only queue for the write itself */
 	pthread_mutex_lock(&j->lock);
-	while (off < len) {
-		ssize_t w = write(j->fd, s + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			r = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
+	r = fl_write_all(j->fd, s, len);
 	pthread_mutex_unlock(&j->lock);
 	free(s);
 	return r;

@@ -1,5 +1,5 @@
 /* Plumbing shared by the harness and the agent (injectors/util.c): one
- * write-all loop, one atomic file writer. Library code: no logging, -errno
+ * write-all loop, one JSON-lines append, one atomic file writer. Library code: no logging, -errno
  * on failure. */
 #ifndef FAULTLINE_UTIL_H
 #define FAULTLINE_UTIL_H
@@ -10,6 +10,12 @@
 /* Write all len bytes of buf to fd, retrying on EINTR and short writes.
  * 0, or -errno. */
 int fl_write_all(int fd, const void *buf, size_t len);
+
+/* Append obj to fd as one JSON line (compact, keys in order, '\n'), in a
+ * single write when the kernel allows: the JSON-lines files (history,
+ * fault log, journals) are written this way, so readers see whole lines.
+ * 0, or -errno. The caller serialises writers and syncs. */
+int fl_json_append_line(int fd, json_t *obj);
 
 /* Write obj to path atomically: path.tmp, fsync, rename (nothing left
  * behind on failure). 0, or -errno with a message in err. */

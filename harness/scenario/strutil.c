@@ -1,6 +1,8 @@
 /* String helpers for hints; nothing here allocates except the strv helpers. */
 #include "faultline/strutil.h"
 
+#include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,4 +74,67 @@ size_t fl_strv_len(char *const *v)
 	while (v && v[n])
 		n++;
 	return n;
+}
+
+int fl_sbuf_reserve(struct fl_sbuf *b, size_t more)
+{
+	size_t cap;
+	char *p;
+
+	if (b->oom)
+		return -ENOMEM;
+	if (b->len + more + 1 <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = 1;
+		return -ENOMEM;
+	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+void fl_sbuf_add(struct fl_sbuf *b, const void *s, size_t n)
+{
+	if (fl_sbuf_reserve(b, n) < 0)
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void fl_sbuf_str(struct fl_sbuf *b, const char *s)
+{
+	fl_sbuf_add(b, s, strlen(s));
+}
+
+void fl_sbuf_printf(struct fl_sbuf *b, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		b->oom = 1; /* only short lines are printed this way */
+		return;
+	}
+	fl_sbuf_add(b, buf, (size_t)n);
+}
+
+void fl_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

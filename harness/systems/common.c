@@ -8,55 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "faultline/strutil.h"
 #include "faultline/system.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* A growable string; oom is sticky, checked once at the end. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
 
 static void ip4(uint32_t a, char *buf, size_t len)
 {
@@ -66,11 +19,11 @@ static void ip4(uint32_t a, char *buf, size_t len)
 int fl_sys_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, int port,
 		  char **out, char *err, size_t errlen)
 {
-	struct sbuf b = { 0 };
+	struct fl_sbuf b = { 0 };
 	const char *p = tmpl;
 
 	if (!nodes || i >= nodes->n) {
-		seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
+		fl_seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
 		return -EINVAL;
 	}
 	while (*p) {
@@ -79,62 +32,62 @@ int fl_sys_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, 
 		char a[20], item[96];
 
 		if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
-			sb_add(&b, p, 1);
+			fl_sbuf_add(&b, p, 1);
 			p += 2;
 			continue;
 		}
 		if (*p == '}') {
-			seterr(err, errlen, "unmatched '}' in '%s'", tmpl);
+			fl_seterr(err, errlen, "unmatched '}' in '%s'", tmpl);
 			goto bad;
 		}
 		if (*p != '{') {
-			sb_add(&b, p++, 1);
+			fl_sbuf_add(&b, p++, 1);
 			continue;
 		}
 		e = strchr(p, '}');
 		if (!e) {
-			seterr(err, errlen, "unclosed '{' in '%s'", tmpl);
+			fl_seterr(err, errlen, "unclosed '{' in '%s'", tmpl);
 			goto bad;
 		}
 		len = (size_t)(e - p - 1);
 #define IS(w) (len == strlen(w) && !strncmp(p + 1, w, len))
 		if (IS("name")) {
-			sb_str(&b, nodes->names[i]);
+			fl_sbuf_str(&b, nodes->names[i]);
 		} else if (IS("ip")) {
 			ip4(nodes->addrs[i], a, sizeof(a));
-			sb_str(&b, a);
+			fl_sbuf_str(&b, a);
 		} else if (IS("peers")) {
 			for (size_t k = 0; k < nodes->n; k++) {
 				ip4(nodes->addrs[k], a, sizeof(a));
 				snprintf(item, sizeof(item), "%s%s=http://%s:%d", k ? "," : "",
 					 nodes->names[k], a, FL_ETCD_PEER_PORT);
-				sb_str(&b, item);
+				fl_sbuf_str(&b, item);
 			}
 		} else if (IS("peer_ips")) {
 			for (size_t k = 0; k < nodes->n; k++) {
 				ip4(nodes->addrs[k], a, sizeof(a));
 				if (k)
-					sb_str(&b, ",");
-				sb_str(&b, a);
+					fl_sbuf_str(&b, ",");
+				fl_sbuf_str(&b, a);
 			}
 		} else if (IS("data_dir")) {
-			sb_str(&b, nodes->data_root ? nodes->data_root : ".");
-			sb_str(&b, "/");
-			sb_str(&b, nodes->names[i]);
+			fl_sbuf_str(&b, nodes->data_root ? nodes->data_root : ".");
+			fl_sbuf_str(&b, "/");
+			fl_sbuf_str(&b, nodes->names[i]);
 		} else if (IS("port")) {
 			snprintf(a, sizeof(a), "%d", port);
-			sb_str(&b, a);
+			fl_sbuf_str(&b, a);
 		} else {
-			seterr(err, errlen, "unknown placeholder '%.*s' in '%s'", (int)(len + 2), p,
+			fl_seterr(err, errlen, "unknown placeholder '%.*s' in '%s'", (int)(len + 2), p,
 			       tmpl);
 			goto bad;
 		}
 #undef IS
 		p = e + 1;
 	}
-	sb_add(&b, "", 0);
+	fl_sbuf_add(&b, "", 0);
 	if (b.oom) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		free(b.p);
 		return -ENOMEM;
 	}

@@ -33,19 +33,6 @@
 #define MAX_BODY (256u << 20)  /* a digest page can be large; nothing else is */
 #define DIGEST_PAGE 1000       /* keys per range request of a digest */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* --- pure helpers ---------------------------------------------------------------- */
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -184,36 +171,6 @@ static void ip4(uint32_t a, char *buf, size_t len)
 	snprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
 }
 
-/* A growable string. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 int fl_etcd_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, char **out,
 		   char *err, size_t errlen)
 {
@@ -234,7 +191,7 @@ static int etcd_node_argv(const struct fl_scenario *s, const struct fl_sys_nodes
 	int r = -ENOMEM;
 
 	if (!nodes || i >= nodes->n || nodes->n > FL_MAX_NODES) {
-		seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
+		fl_seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
 		return -EINVAL;
 	}
 	argv = calloc(32 + nargs, sizeof(*argv));
@@ -287,7 +244,7 @@ static int etcd_node_argv(const struct fl_scenario *s, const struct fl_sys_nodes
 	*argvp = argv;
 	return 0;
 oom:
-	seterr(err, errlen, "out of memory");
+	fl_seterr(err, errlen, "out of memory");
 	r = -ENOMEM;
 fail:
 	free(dd);
@@ -302,7 +259,7 @@ struct etcd_client {
 	CURL *curl;
 	struct curl_slist *headers;
 	char base[64];                  /* http://IP:2379 */
-	struct sbuf resp;
+	struct fl_sbuf resp;
 	int writing;                    /* the request under way may change state */
 	int attempts;                   /* times it was about to go out */
 	/* member id -> name, refreshed when an unknown id shows up */
@@ -321,12 +278,12 @@ static void curl_init(void)
 
 static size_t on_data(char *p, size_t size, size_t n, void *arg)
 {
-	struct sbuf *b = arg;
+	struct fl_sbuf *b = arg;
 	size_t len = size * n;
 
 	if (b->len + len > MAX_BODY)
 		return 0; /* curl reports a write error */
-	sb_add(b, p, len);
+	fl_sbuf_add(b, p, len);
 	return b->oom ? 0 : len;
 }
 
@@ -353,12 +310,12 @@ static int etcd_client_open(const struct fl_sys_nodes *nodes, size_t i, struct f
 	char a[20];
 
 	if (!nodes || i >= nodes->n) {
-		seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
+		fl_seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
 		return -EINVAL;
 	}
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK) {
-		seterr(err, errlen, "libcurl: %s", curl_easy_strerror(curl_init_rc));
+		fl_seterr(err, errlen, "libcurl: %s", curl_easy_strerror(curl_init_rc));
 		return -EIO;
 	}
 	c = calloc(1, sizeof(*c));
@@ -400,7 +357,7 @@ oom:
 	}
 	free(e);
 	free(c);
-	seterr(err, errlen, "out of memory");
+	fl_seterr(err, errlen, "out of memory");
 	return -ENOMEM;
 }
 
@@ -468,13 +425,13 @@ static int call(struct fl_sys_client *c, const char *path, json_t *body, enum re
 	*reply = NULL;
 	*outcome = FL_OUTCOME_FAIL;
 	if (!body) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (!text) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	if (timeout_ms < 1)
@@ -501,13 +458,13 @@ static int call(struct fl_sys_client *c, const char *path, json_t *body, enum re
 
 		*outcome = kind == REQ_READ || unsent ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
 		if (rc == CURLE_OPERATION_TIMEDOUT) {
-			seterr(err, errlen, "node %s: no answer within %d ms%s", c->node, timeout_ms,
+			fl_seterr(err, errlen, "node %s: no answer within %d ms%s", c->node, timeout_ms,
 			       unsent ? " (not connected)" : "");
 			return -ETIMEDOUT;
 		}
-		seterr(err, errlen, "node %s: %s", c->node, curl_easy_strerror(rc));
+		fl_seterr(err, errlen, "node %s: %s", c->node, curl_easy_strerror(rc));
 		if (rc == CURLE_ABORTED_BY_CALLBACK) {
-			seterr(err, errlen, "node %s: connection lost after sending", c->node);
+			fl_seterr(err, errlen, "node %s: connection lost after sending", c->node);
 			return -ECONNRESET;
 		}
 		switch (rc) {
@@ -530,7 +487,7 @@ static int call(struct fl_sys_client *c, const char *path, json_t *body, enum re
 		else
 			*outcome = FL_OUTCOME_INFO;
 		r = code >= 0 ? grpc_errno(code) : -EPROTO;
-		seterr(err, errlen, "node %s: http %ld: %s", c->node, status,
+		fl_seterr(err, errlen, "node %s: http %ld: %s", c->node, status,
 		       msg ? msg : "no error message");
 		json_decref(j);
 		return r;
@@ -538,7 +495,7 @@ static int call(struct fl_sys_client *c, const char *path, json_t *body, enum re
 	if (!json_is_object(j)) {
 		/* answered 200, so it happened; but say we cannot tell what it said */
 		*outcome = kind == REQ_READ ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
-		seterr(err, errlen, "node %s: answer is not a json object: %s", c->node,
+		fl_seterr(err, errlen, "node %s: answer is not a json object: %s", c->node,
 		       j ? "wrong type" : jerr.text);
 		json_decref(j);
 		return -EPROTO;
@@ -640,7 +597,7 @@ static int etcd_status(struct fl_sys_client *c, int timeout_ms, struct fl_sys_st
 	    get_u64(hdr, "revision", &rev) < 0) {
 		json_decref(reply);
 		*outcome = FL_OUTCOME_FAIL;
-		seterr(err, errlen, "node %s: status answer has a malformed number", c->node);
+		fl_seterr(err, errlen, "node %s: status answer has a malformed number", c->node);
 		return -EPROTO;
 	}
 	json_decref(reply);
@@ -676,7 +633,7 @@ static int etcd_get(struct fl_sys_client *c, const char *key, int serializable, 
 	if (!req || b64_json(req, "key", key) < 0 ||
 	    (serializable && json_object_set_new(req, "serializable", json_true()))) {
 		json_decref(req);
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	r = call(c, "/v3/kv/range", req, REQ_READ, timeout_ms, &reply, outcome, err, errlen);
@@ -692,7 +649,7 @@ static int etcd_get(struct fl_sys_client *c, const char *key, int serializable, 
 	json_decref(reply);
 	if (r < 0) {
 		*outcome = FL_OUTCOME_FAIL;
-		seterr(err, errlen, "node %s: value of '%s' is not base64", c->node, key);
+		fl_seterr(err, errlen, "node %s: value of '%s' is not base64", c->node, key);
 		return -EPROTO;
 	}
 	*value = (char *)v;
@@ -708,7 +665,7 @@ static int etcd_put(struct fl_sys_client *c, const char *key, const char *value,
 	*outcome = FL_OUTCOME_FAIL;
 	if (!req || b64_json(req, "key", key) < 0 || b64_json(req, "value", value) < 0) {
 		json_decref(req);
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	r = call(c, "/v3/kv/put", req, REQ_WRITE, timeout_ms, &reply, outcome, err, errlen);
@@ -730,7 +687,7 @@ static int etcd_cas(struct fl_sys_client *c, const char *key, const char *expect
 	    b64_json(put, "key", key) < 0 || b64_json(put, "value", value) < 0) {
 		json_decref(cmp);
 		json_decref(put);
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	req = json_pack("{s:[o],s:[{s:o}]}", "compare", cmp, "success", "requestPut", put);
@@ -741,7 +698,7 @@ static int etcd_cas(struct fl_sys_client *c, const char *key, const char *expect
 	if (!json_is_true(json_object_get(reply, "succeeded"))) {
 		json_decref(reply);
 		*outcome = FL_OUTCOME_FAIL;
-		seterr(err, errlen, "node %s: compare failed: '%s' is not '%s'", c->node, key, expect);
+		fl_seterr(err, errlen, "node %s: compare failed: '%s' is not '%s'", c->node, key, expect);
 		return -ECANCELED;
 	}
 	json_decref(reply);
@@ -760,7 +717,7 @@ static int etcd_add(struct fl_sys_client *c, const char *key, const char *elem, 
 
 	*outcome = FL_OUTCOME_FAIL;
 	if (asprintf(&k, "set/%s/%s", key, elem) < 0) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	r = etcd_put(c, k, "", timeout_ms, outcome, err, errlen);
@@ -813,7 +770,7 @@ static int etcd_read_set(struct fl_sys_client *c, const char *key, int serializa
 			fl_strv_free(v);
 			json_decref(reply);
 			*outcome = FL_OUTCOME_FAIL;
-			seterr(err, errlen, "node %s: range answer with a malformed key", c->node);
+			fl_seterr(err, errlen, "node %s: range answer with a malformed key", c->node);
 			r = -EPROTO;
 			goto out;
 		}
@@ -826,7 +783,7 @@ static int etcd_read_set(struct fl_sys_client *c, const char *key, int serializa
 	goto out;
 oom:
 	*outcome = FL_OUTCOME_FAIL;
-	seterr(err, errlen, "out of memory");
+	fl_seterr(err, errlen, "out of memory");
 out:
 	json_decref(req);
 	free(prefix);
@@ -864,7 +821,7 @@ static int etcd_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIGE
 			r = get_u64(json_object_get(reply, "header"), "revision", &rev);
 			if (r < 0 || !rev) {
 				json_decref(reply);
-				seterr(err, errlen, "node %s: range answer without a revision", c->node);
+				fl_seterr(err, errlen, "node %s: range answer without a revision", c->node);
 				r = -EPROTO;
 				break;
 			}
@@ -882,7 +839,7 @@ static int etcd_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIGE
 			    fl_base64_decode(v64 ? v64 : "", v64 ? strlen(v64) : 0, &v, &vl) < 0) {
 				free(k);
 				r = -EPROTO;
-				seterr(err, errlen, "node %s: range answer with a malformed key or value",
+				fl_seterr(err, errlen, "node %s: range answer with a malformed key or value",
 				       c->node);
 				break;
 			}
@@ -904,7 +861,7 @@ static int etcd_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIGE
 					free(k);
 					free(v);
 					r = -ENOMEM;
-					seterr(err, errlen, "out of memory");
+					fl_seterr(err, errlen, "out of memory");
 					break;
 				}
 			}
@@ -945,7 +902,7 @@ static int etcd_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns,
 	int r = 0;
 
 	if (!nodes || !nodes->n || nodes->n > FL_MAX_NODES) {
-		seterr(err, errlen, "a cluster needs 1..%d nodes", FL_MAX_NODES);
+		fl_seterr(err, errlen, "a cluster needs 1..%d nodes", FL_MAX_NODES);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < nodes->n; i++) {
@@ -969,7 +926,7 @@ static int etcd_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns,
 			char e1[200];
 
 			if (nodes->pids && nodes->pids[i] > 0 && fl_sys_pid_exited(nodes->pids[i])) {
-				seterr(err, errlen, "node %s: %s exited before the cluster was ready",
+				fl_seterr(err, errlen, "node %s: %s exited before the cluster was ready",
 				       nodes->names[i], "etcd");
 				r = -ECHILD;
 				goto out;
@@ -996,7 +953,7 @@ static int etcd_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns,
 			goto out;
 		}
 		if (now_ns() >= deadline) {
-			seterr(err, errlen, "etcd cluster not ready within %lld ms: %s",
+			fl_seterr(err, errlen, "etcd cluster not ready within %lld ms: %s",
 			       (long long)(timeout_ns / FL_NS_PER_MS), why);
 			r = -ETIMEDOUT;
 			goto out;

@@ -34,19 +34,6 @@ extern char **environ;
 #define EOF_GRACE_MS 100     /* after EOF on its stdout: time to exit by itself */
 #define QUOTE_MAX 200        /* bytes of a bad reply quoted in an error */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -78,7 +65,7 @@ static int resolve_program(const struct fl_scenario *s, char **prog, char *err, 
 	} else {
 		if (!getcwd(cwd, sizeof(cwd))) {
 			n = -errno;
-			seterr(err, errlen, "cannot resolve '%s': no current directory: %s", rel,
+			fl_seterr(err, errlen, "cannot resolve '%s': no current directory: %s", rel,
 			       strerror(-n));
 			return n;
 		}
@@ -88,7 +75,7 @@ static int resolve_program(const struct fl_scenario *s, char **prog, char *err, 
 			n = asprintf(&p, "%s/%s", cwd, rel);
 	}
 	if (n < 0) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	free(*prog);
@@ -106,16 +93,16 @@ static int expand_argv(const struct fl_scenario *s, char *const *tmpl, const cha
 	int r;
 
 	if (!n) {
-		seterr(err, errlen, "exec: the scenario has no system.%s argv", what);
+		fl_seterr(err, errlen, "exec: the scenario has no system.%s argv", what);
 		return -EINVAL;
 	}
 	if (!nodes || i >= nodes->n || nodes->n > FL_MAX_NODES) {
-		seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
+		fl_seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
 		return -EINVAL;
 	}
 	argv = calloc(n + 1, sizeof(*argv));
 	if (!argv) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	for (size_t k = 0; k < n; k++) {
@@ -147,7 +134,7 @@ static int exec_node_argv(const struct fl_scenario *s, const struct fl_sys_nodes
 		r = fl_sys_expand("{data_dir}", nodes, i, FL_EXEC_PORT, &dd, err, errlen);
 		if (r == 0 && mkdir(dd, 0700) < 0 && errno != EEXIST) {
 			r = -errno;
-			seterr(err, errlen, "node %s: cannot create '%s': %s", nodes->names[i], dd,
+			fl_seterr(err, errlen, "node %s: cannot create '%s': %s", nodes->names[i], dd,
 			       strerror(-r));
 		}
 		free(dd);
@@ -321,7 +308,7 @@ static int start_client(struct fl_sys_client *c, char *err, size_t errlen)
 
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
 		r = -errno;
-		seterr(err, errlen, "node %s: pipe: %s", c->node, strerror(errno));
+		fl_seterr(err, errlen, "node %s: pipe: %s", c->node, strerror(errno));
 		goto fail;
 	}
 	posix_spawn_file_actions_init(&fa);
@@ -349,7 +336,7 @@ static int start_client(struct fl_sys_client *c, char *err, size_t errlen)
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (r) {
-		seterr(err, errlen, "node %s: cannot start client program '%s': %s", c->node,
+		fl_seterr(err, errlen, "node %s: cannot start client program '%s': %s", c->node,
 		       x->argv[0], strerror(r));
 		r = -r;
 		goto fail;
@@ -398,11 +385,11 @@ static int exec_client_open(const struct fl_sys_nodes *nodes, size_t i, struct f
 	int r;
 
 	if (!nodes || i >= nodes->n || nodes->n > FL_MAX_NODES) {
-		seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
+		fl_seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
 		return -EINVAL;
 	}
 	if (!nodes->s) {
-		seterr(err, errlen, "exec: no scenario given (fl_sys_nodes.s), so no client argv");
+		fl_seterr(err, errlen, "exec: no scenario given (fl_sys_nodes.s), so no client argv");
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -410,7 +397,7 @@ static int exec_client_open(const struct fl_sys_nodes *nodes, size_t i, struct f
 	if (!c || !x) {
 		free(c);
 		free(x);
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	c->ops = &fl_exec_system_ops;
@@ -427,7 +414,7 @@ static int exec_client_open(const struct fl_sys_nodes *nodes, size_t i, struct f
 		goto fail;
 	x->envp = make_env(nodes->s, nodes, i);
 	if (!x->envp) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -580,7 +567,7 @@ static int roundtrip(struct fl_sys_client *c, const char *request, enum req_kind
 	*line = NULL;
 	*outcome = FL_OUTCOME_FAIL;
 	if (len + 1 > FL_EXEC_LINE_MAX) {
-		seterr(err, errlen, "node %s: request of %zu bytes is over the line limit", c->node,
+		fl_seterr(err, errlen, "node %s: request of %zu bytes is over the line limit", c->node,
 		       len);
 		return -EMSGSIZE;
 	}
@@ -593,7 +580,7 @@ static int roundtrip(struct fl_sys_client *c, const char *request, enum req_kind
 		} else if (x->len) {
 			quote(x->buf, x->len, q, sizeof(q));
 			stop_client(x, 0, NULL);
-			seterr(err, errlen, "node %s: client program wrote '%s' with no request "
+			fl_seterr(err, errlen, "node %s: client program wrote '%s' with no request "
 			       "pending (out of step: restarted)", c->node, q);
 			return -EPROTO;
 		}
@@ -604,7 +591,7 @@ static int roundtrip(struct fl_sys_client *c, const char *request, enum req_kind
 			return r;
 	}
 	if (asprintf(&msg, "%s\n", request) < 0) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	r = write_all(x->to_fd, msg, len + 1, deadline, &sent);
@@ -615,11 +602,11 @@ static int roundtrip(struct fl_sys_client *c, const char *request, enum req_kind
 		stop_client(x, r == -EPIPE ? EOF_GRACE_MS : 0, &st);
 		if (r == -EPIPE) {
 			describe_status(st, why, sizeof(why));
-			seterr(err, errlen, "node %s: client program %s before reading '%s'", c->node,
+			fl_seterr(err, errlen, "node %s: client program %s before reading '%s'", c->node,
 			       why, request);
 			return -ECONNRESET;
 		}
-		seterr(err, errlen, "node %s: sending '%s' to the client program: %s", c->node,
+		fl_seterr(err, errlen, "node %s: sending '%s' to the client program: %s", c->node,
 		       request, strerror(-r));
 		return r;
 	}
@@ -635,7 +622,7 @@ static int roundtrip(struct fl_sys_client *c, const char *request, enum req_kind
 		if (x->len >= FL_EXEC_LINE_MAX) {
 			quote(x->buf, x->len, q, sizeof(q));
 			stop_client(x, 0, NULL);
-			seterr(err, errlen, "node %s: malformed reply to '%s': longer than %u bytes: "
+			fl_seterr(err, errlen, "node %s: malformed reply to '%s': longer than %u bytes: "
 			       "'%s'", c->node, request, FL_EXEC_LINE_MAX, q);
 			return -EPROTO;
 		}
@@ -645,32 +632,32 @@ static int roundtrip(struct fl_sys_client *c, const char *request, enum req_kind
 		if (r == -EPIPE) {
 			stop_client(x, EOF_GRACE_MS, &st);
 			describe_status(st, why, sizeof(why));
-			seterr(err, errlen, "node %s: client program %s without answering '%s'",
+			fl_seterr(err, errlen, "node %s: client program %s without answering '%s'",
 			       c->node, why, request);
 			return -ECONNRESET;
 		}
 		if (r < 0) {
 			stop_client(x, 0, NULL);
-			seterr(err, errlen, "node %s: reading from the client program: %s", c->node,
+			fl_seterr(err, errlen, "node %s: reading from the client program: %s", c->node,
 			       strerror(-r));
 			return r;
 		}
 		left = deadline - now_ms();
 		if (left <= 0) {
 			stop_client(x, 0, NULL);
-			seterr(err, errlen, "node %s: no answer to '%s' within %d ms (client program "
+			fl_seterr(err, errlen, "node %s: no answer to '%s' within %d ms (client program "
 			       "killed)", c->node, request, timeout_ms);
 			return -ETIMEDOUT;
 		}
 		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
 			r = -errno;
 			stop_client(x, 0, NULL);
-			seterr(err, errlen, "node %s: poll: %s", c->node, strerror(-r));
+			fl_seterr(err, errlen, "node %s: poll: %s", c->node, strerror(-r));
 			return r;
 		}
 	}
 	if (!*line) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	return 0;
@@ -763,20 +750,20 @@ static int do_op(struct fl_sys_client *c, enum op op, const char *request, int t
 		quote(rest, strlen(rest), q, sizeof(q));
 		r = reason_errno(n > 1 ? w[1] : NULL, op == OP_CAS);
 		*outcome = w[0][0] == 'f' || kind == REQ_READ ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
-		seterr(err, errlen, "node %s: %s%s: %s %s", c->node,
+		fl_seterr(err, errlen, "node %s: %s%s: %s %s", c->node,
 		       r == -ECANCELED ? "compare failed: " : "", request, w[0],
 		       *rest ? q : "(no reason given)");
 	} else if (n == 1 && !strcmp(w[0], "unsupported")) {
 		*outcome = FL_OUTCOME_FAIL;
 		r = -ENOTSUP;
-		seterr(err, errlen, "node %s: the client program does not support '%.*s'", c->node,
+		fl_seterr(err, errlen, "node %s: the client program does not support '%.*s'", c->node,
 		       (int)strcspn(request, " "), request);
 	} else {
 		/* an answer came, so the stream is in step; what it says is unknown */
 		*outcome = kind == REQ_READ ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
 		r = -EPROTO;
 		quote(copy, strlen(copy), q, sizeof(q));
-		seterr(err, errlen, "node %s: malformed reply to '%s': '%s'", c->node, request, q);
+		fl_seterr(err, errlen, "node %s: malformed reply to '%s': '%s'", c->node, request, q);
 	}
 	free(w);
 	free(copy);
@@ -788,7 +775,7 @@ oom:
 	free(*line);
 	*line = NULL;
 	*outcome = kind == REQ_READ ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
-	seterr(err, errlen, "out of memory");
+	fl_seterr(err, errlen, "out of memory");
 	return -ENOMEM;
 }
 
@@ -807,7 +794,7 @@ static int malformed(struct fl_sys_client *c, const char *request, char **words,
 	}
 	got[k] = '\0';
 	*outcome = kind == REQ_READ ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
-	seterr(err, errlen, "node %s: malformed reply to '%s': '%s' (want %s)", c->node, request,
+	fl_seterr(err, errlen, "node %s: malformed reply to '%s': '%s' (want %s)", c->node, request,
 	       got, need);
 	return -EPROTO;
 }
@@ -817,13 +804,13 @@ static int check_word(struct fl_sys_client *c, const char *what, const char *s, 
 		      size_t errlen)
 {
 	if (!*s) {
-		seterr(err, errlen, "node %s: empty %s: the line protocol cannot carry it", c->node,
+		fl_seterr(err, errlen, "node %s: empty %s: the line protocol cannot carry it", c->node,
 		       what);
 		return -EINVAL;
 	}
 	for (const char *p = s; *p; p++)
 		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) {
-			seterr(err, errlen, "node %s: %s '%s' has a blank or control character: the "
+			fl_seterr(err, errlen, "node %s: %s '%s' has a blank or control character: the "
 			       "line protocol cannot carry it", c->node, what, s);
 			return -EINVAL;
 		}
@@ -885,7 +872,7 @@ static int exec_get(struct fl_sys_client *c, const char *key, int serializable, 
 	if ((r = check_word(c, "key", key, err, errlen)) < 0)
 		return r;
 	if (asprintf(&req, "%s %s", serializable ? "get-local" : "get", key) < 0) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	r = do_op(c, OP_GET, req, timeout_ms, &line, &w, &n, outcome, err, errlen);
@@ -895,7 +882,7 @@ static int exec_get(struct fl_sys_client *c, const char *key, int serializable, 
 				      outcome, err, errlen);
 		else if (n == 1 && !(*value = strdup(w[0]))) {
 			*outcome = FL_OUTCOME_FAIL;
-			seterr(err, errlen, "out of memory");
+			fl_seterr(err, errlen, "out of memory");
 			r = -ENOMEM;
 		}
 		free(w);
@@ -931,7 +918,7 @@ static int exec_put(struct fl_sys_client *c, const char *key, const char *value,
 	    (r = check_word(c, "value", value, err, errlen)) < 0)
 		return r;
 	if (asprintf(&req, "put %s %s", key, value) < 0) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	r = write_op(c, OP_PUT, req, timeout_ms, outcome, err, errlen);
@@ -952,7 +939,7 @@ static int exec_cas(struct fl_sys_client *c, const char *key, const char *expect
 	    (r = check_word(c, "value", value, err, errlen)) < 0)
 		return r;
 	if (asprintf(&req, "cas %s %s %s", key, expect, value) < 0) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	r = write_op(c, OP_CAS, req, timeout_ms, outcome, err, errlen);
@@ -971,7 +958,7 @@ static int exec_add(struct fl_sys_client *c, const char *key, const char *elem, 
 	    (r = check_word(c, "element", elem, err, errlen)) < 0)
 		return r;
 	if (asprintf(&req, "add %s %s", key, elem) < 0) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	r = write_op(c, OP_ADD, req, timeout_ms, outcome, err, errlen);
@@ -992,7 +979,7 @@ static int exec_read_set(struct fl_sys_client *c, const char *key, int serializa
 	if ((r = check_word(c, "key", key, err, errlen)) < 0)
 		return r;
 	if (asprintf(&req, "%s %s", serializable ? "read-set-local" : "read-set", key) < 0) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	r = do_op(c, OP_READ_SET, req, timeout_ms, &line, &w, &n, outcome, err, errlen);
@@ -1009,7 +996,7 @@ static int exec_read_set(struct fl_sys_client *c, const char *key, int serializa
 	free(line);
 	if (!v) {
 		*outcome = FL_OUTCOME_FAIL;
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	*elems = v;
@@ -1068,7 +1055,7 @@ static int exec_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns,
 	int r = 0;
 
 	if (!nodes || !nodes->n || nodes->n > FL_MAX_NODES) {
-		seterr(err, errlen, "a cluster needs 1..%d nodes", FL_MAX_NODES);
+		fl_seterr(err, errlen, "a cluster needs 1..%d nodes", FL_MAX_NODES);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < nodes->n; i++) {
@@ -1089,14 +1076,14 @@ static int exec_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns,
 			char e1[256];
 
 			if (nodes->pids && nodes->pids[i] > 0 && fl_sys_pid_exited(nodes->pids[i])) {
-				seterr(err, errlen, "node %s: its process exited before the cluster "
+				fl_seterr(err, errlen, "node %s: its process exited before the cluster "
 				       "was ready", nodes->names[i]);
 				r = -ECHILD;
 				goto out;
 			}
 			r = exec_status(cl[i], tmo, &st, &o, e1, sizeof(e1));
 			if (r == -ENOTSUP) {
-				seterr(err, errlen, "%s; readiness needs 'status' (a system without a "
+				fl_seterr(err, errlen, "%s; readiness needs 'status' (a system without a "
 				       "leader answers 'ok - 0')", e1);
 				goto out;
 			}
@@ -1127,7 +1114,7 @@ static int exec_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns,
 			snprintf(why + strlen(why), sizeof(why) - strlen(why), " while others name %s",
 				 first);
 		if (now_ms() >= deadline) {
-			seterr(err, errlen, "exec cluster not ready within %lld ms: %s",
+			fl_seterr(err, errlen, "exec cluster not ready within %lld ms: %s",
 			       (long long)(timeout_ns / FL_NS_PER_MS), why);
 			r = -ETIMEDOUT;
 			goto out;

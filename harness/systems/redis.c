@@ -35,19 +35,6 @@
 #define SCAN_COUNT "1000"       /* keys per SCAN step of a digest */
 #define MASTER_NAME_MAX 40
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -59,66 +46,6 @@ static int64_t now_ns(void)
 static void ip4(uint32_t a, char *buf, size_t len)
 {
 	snprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
-}
-
-/* A growable byte string, always NUL-terminated once anything was added. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static int sb_reserve(struct sbuf *b, size_t more)
-{
-	size_t cap;
-	char *p;
-
-	if (b->oom)
-		return -ENOMEM;
-	if (b->len + more + 1 <= b->cap)
-		return 0;
-	cap = b->cap ? b->cap : 64;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	p = realloc(b->p, cap);
-	if (!p) {
-		b->oom = 1;
-		return -ENOMEM;
-	}
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-static void sb_add(struct sbuf *b, const void *s, size_t n)
-{
-	if (sb_reserve(b, n) < 0)
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf)) {
-		b->oom = 1; /* only short lines are printed this way */
-		return;
-	}
-	sb_add(b, buf, (size_t)n);
 }
 
 /* --- RESP2 ------------------------------------------------------------------------ */
@@ -332,15 +259,15 @@ int fl_resp_parse(const char *buf, size_t len, struct fl_resp **out, size_t *use
 int fl_resp_command(const char *const *argv, const size_t *lens, size_t argc, char **out,
 		    size_t *outlen)
 {
-	struct sbuf b = { 0 };
+	struct fl_sbuf b = { 0 };
 
-	sb_printf(&b, "*%zu\r\n", argc);
+	fl_sbuf_printf(&b, "*%zu\r\n", argc);
 	for (size_t k = 0; k < argc; k++) {
 		size_t l = lens ? lens[k] : strlen(argv[k]);
 
-		sb_printf(&b, "$%zu\r\n", l);
-		sb_add(&b, argv[k], l);
-		sb_add(&b, "\r\n", 2);
+		fl_sbuf_printf(&b, "$%zu\r\n", l);
+		fl_sbuf_add(&b, argv[k], l);
+		fl_sbuf_add(&b, "\r\n", 2);
 	}
 	if (b.oom) {
 		free(b.p);
@@ -363,11 +290,11 @@ void fl_redis_timing(const struct fl_scenario *s, unsigned *down_after_ms,
 	*failover_timeout_ms = el < 2000 ? 2000 : el;
 }
 
-static void data_dir(const struct fl_sys_nodes *nodes, size_t i, struct sbuf *b)
+static void data_dir(const struct fl_sys_nodes *nodes, size_t i, struct fl_sbuf *b)
 {
-	sb_str(b, nodes->data_root ? nodes->data_root : ".");
-	sb_str(b, "/");
-	sb_str(b, nodes->names[i]);
+	fl_sbuf_str(b, nodes->data_root ? nodes->data_root : ".");
+	fl_sbuf_str(b, "/");
+	fl_sbuf_str(b, nodes->names[i]);
 }
 
 int fl_redis_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, char **out,
@@ -386,7 +313,7 @@ static int master_name(const struct fl_sys_nodes *nodes, char *out, size_t outle
 
 	if (!n || n > MASTER_NAME_MAX || strspn(t, "abcdefghijklmnopqrstuvwxyz"
 					    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n) {
-		seterr(err, errlen, "cluster token '%s' cannot be a sentinel master name "
+		fl_seterr(err, errlen, "cluster token '%s' cannot be a sentinel master name "
 		       "(1..%d letters, digits, '.', '_', '-')", t, MASTER_NAME_MAX);
 		return -EINVAL;
 	}
@@ -397,7 +324,7 @@ static int master_name(const struct fl_sys_nodes *nodes, char *out, size_t outle
 static int check_node(const struct fl_sys_nodes *nodes, size_t i, char *err, size_t errlen)
 {
 	if (!nodes || i >= nodes->n || nodes->n > FL_MAX_NODES) {
-		seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
+		fl_seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
 		return -EINVAL;
 	}
 	return 0;
@@ -407,18 +334,18 @@ static int check_node(const struct fl_sys_nodes *nodes, size_t i, char *err, siz
 static int make_data_dir(const struct fl_sys_nodes *nodes, size_t i, char **out, char *err,
 			 size_t errlen)
 {
-	struct sbuf dd = { 0 };
+	struct fl_sbuf dd = { 0 };
 
 	data_dir(nodes, i, &dd);
 	if (dd.oom) {
 		free(dd.p);
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	if (mkdir(dd.p, 0755) < 0 && errno != EEXIST) {
 		int r = -errno;
 
-		seterr(err, errlen, "cannot create data directory '%s': %s", dd.p, strerror(errno));
+		fl_seterr(err, errlen, "cannot create data directory '%s': %s", dd.p, strerror(errno));
 		free(dd.p);
 		return r;
 	}
@@ -485,7 +412,7 @@ static int redis_node_argv(const struct fl_scenario *s, const struct fl_sys_node
 	*argvp = argv;
 	return 0;
 oom:
-	seterr(err, errlen, "out of memory");
+	fl_seterr(err, errlen, "out of memory");
 	r = -ENOMEM;
 fail:
 	free(dd);
@@ -499,7 +426,7 @@ static int redis_sidecar_argv(const struct fl_scenario *s, const struct fl_sys_n
 {
 	char master[MASTER_NAME_MAX + 1], a[20], a0[20], *dd = NULL, *conf = NULL, **argv = NULL;
 	unsigned down_after, failover;
-	struct sbuf b = { 0 };
+	struct fl_sbuf b = { 0 };
 	FILE *f;
 	int r;
 
@@ -513,26 +440,26 @@ static int redis_sidecar_argv(const struct fl_scenario *s, const struct fl_sys_n
 	if (r < 0)
 		return r;
 	if (strpbrk(dd, "\"\\\r\n")) {
-		seterr(err, errlen, "data directory '%s' cannot go into sentinel.conf", dd);
+		fl_seterr(err, errlen, "data directory '%s' cannot go into sentinel.conf", dd);
 		free(dd);
 		return -EINVAL;
 	}
 	fl_redis_timing(s, &down_after, &failover);
 	ip4(nodes->addrs[i], a, sizeof(a));
 	ip4(nodes->addrs[0], a0, sizeof(a0));
-	sb_printf(&b, "# written by faultline for node %s; the sentinel rewrites it as it runs\n",
+	fl_sbuf_printf(&b, "# written by faultline for node %s; the sentinel rewrites it as it runs\n",
 		  nodes->names[i]);
-	sb_printf(&b, "port %d\nbind %s\nprotected-mode no\ndaemonize no\n",
+	fl_sbuf_printf(&b, "port %d\nbind %s\nprotected-mode no\ndaemonize no\n",
 		  FL_REDIS_SENTINEL_PORT, a);
-	sb_str(&b, "dir \"");
-	sb_str(&b, dd);
-	sb_str(&b, "\"\n");
-	sb_printf(&b, "sentinel announce-ip %s\n", a);
-	sb_printf(&b, "sentinel monitor %s %s %d %zu\n", master, a0, FL_REDIS_PORT,
+	fl_sbuf_str(&b, "dir \"");
+	fl_sbuf_str(&b, dd);
+	fl_sbuf_str(&b, "\"\n");
+	fl_sbuf_printf(&b, "sentinel announce-ip %s\n", a);
+	fl_sbuf_printf(&b, "sentinel monitor %s %s %d %zu\n", master, a0, FL_REDIS_PORT,
 		  nodes->n / 2 + 1);
-	sb_printf(&b, "sentinel down-after-milliseconds %s %u\n", master, down_after);
-	sb_printf(&b, "sentinel failover-timeout %s %u\n", master, failover);
-	sb_printf(&b, "sentinel parallel-syncs %s 1\n", master);
+	fl_sbuf_printf(&b, "sentinel down-after-milliseconds %s %u\n", master, down_after);
+	fl_sbuf_printf(&b, "sentinel failover-timeout %s %u\n", master, failover);
+	fl_sbuf_printf(&b, "sentinel parallel-syncs %s 1\n", master);
 	if (b.oom || asprintf(&conf, "%s/sentinel.conf", dd) < 0) {
 		conf = NULL;
 		goto oom;
@@ -546,7 +473,7 @@ static int redis_sidecar_argv(const struct fl_scenario *s, const struct fl_sys_n
 			r = -errno;
 	}
 	if (r < 0) {
-		seterr(err, errlen, "cannot write '%s': %s", conf, strerror(-r));
+		fl_seterr(err, errlen, "cannot write '%s': %s", conf, strerror(-r));
 		goto fail;
 	}
 	argv = calloc(4, sizeof(*argv));
@@ -568,7 +495,7 @@ static int redis_sidecar_argv(const struct fl_scenario *s, const struct fl_sys_n
 	*argvp = argv;
 	return 0;
 oom:
-	seterr(err, errlen, "out of memory");
+	fl_seterr(err, errlen, "out of memory");
 	r = -ENOMEM;
 fail:
 	fl_strv_free(argv);
@@ -584,7 +511,7 @@ struct conn {
 	int fd;            /* -1: not connected */
 	uint32_t addr;
 	int port;
-	struct sbuf in;    /* received, not yet taken as a reply */
+	struct fl_sbuf in;    /* received, not yet taken as a reply */
 };
 
 static void conn_close(struct conn *cn)
@@ -736,7 +663,7 @@ static int conn_call(struct conn *cn, uint32_t addr, int port, const char *req, 
 			}
 			drained = 0;
 		}
-		if (sb_reserve(&cn->in, READ_CHUNK) < 0) {
+		if (fl_sbuf_reserve(&cn->in, READ_CHUNK) < 0) {
 			cn->in.oom = 0;
 			r = -ENOMEM;
 			break;
@@ -799,7 +726,7 @@ static int redis_client_open(const struct fl_sys_nodes *nodes, size_t i,
 	if (!c || !rc) {
 		free(c);
 		free(rc);
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	c->ops = &fl_redis_ops;
@@ -921,7 +848,7 @@ static int request(struct fl_sys_client *c, enum target t, enum req_kind kind, i
 	ip4(addr, a, sizeof(a));
 	r = fl_resp_command(argv, NULL, argc, &req, &reqlen);
 	if (r < 0) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return r;
 	}
 	r = conn_call(cn, addr, port, req, reqlen, deadline, reply, &sent);
@@ -931,10 +858,10 @@ static int request(struct fl_sys_client *c, enum target t, enum req_kind kind, i
 			rc->primary_port = 0;
 		*outcome = kind == REQ_WRITE && sent ? FL_OUTCOME_INFO : FL_OUTCOME_FAIL;
 		if (r == -ETIMEDOUT)
-			seterr(err, errlen, "node %s: %s %s:%d: no answer in time%s", c->node,
+			fl_seterr(err, errlen, "node %s: %s %s:%d: no answer in time%s", c->node,
 			       target_names[t], a, port, sent ? "" : " (not sent)");
 		else
-			seterr(err, errlen, "node %s: %s %s:%d: %s", c->node, target_names[t], a,
+			fl_seterr(err, errlen, "node %s: %s %s:%d: %s", c->node, target_names[t], a,
 			       port, why(r, sent, buf, sizeof(buf)));
 		return r;
 	}
@@ -947,7 +874,7 @@ static int request(struct fl_sys_client *c, enum target t, enum req_kind kind, i
 			rc->primary_port = 0;
 		*outcome = kind == REQ_WRITE && timedout ? FL_OUTCOME_INFO : FL_OUTCOME_FAIL;
 		r = timedout ? -ETIMEDOUT : reply_errno(e);
-		seterr(err, errlen, "node %s: %s %s:%d: %s", c->node, target_names[t], a, port, e);
+		fl_seterr(err, errlen, "node %s: %s %s:%d: %s", c->node, target_names[t], a, port, e);
 		fl_resp_free(*reply);
 		*reply = NULL;
 		return r;
@@ -962,7 +889,7 @@ static int bad_reply(struct fl_sys_client *c, enum req_kind kind, const char *cm
 {
 	fl_resp_free(reply);
 	*outcome = kind == REQ_WRITE ? FL_OUTCOME_INFO : FL_OUTCOME_FAIL;
-	seterr(err, errlen, "node %s: unexpected answer to %s", c->node, cmd);
+	fl_seterr(err, errlen, "node %s: unexpected answer to %s", c->node, cmd);
 	return -EPROTO;
 }
 
@@ -1021,7 +948,7 @@ static int resolve(struct fl_sys_client *c, int64_t deadline, char *err, size_t 
 	if (r < 0)
 		return r;
 	if (!known) {
-		seterr(err, errlen, "node %s: sentinel names no primary for '%s'", c->node,
+		fl_seterr(err, errlen, "node %s: sentinel names no primary for '%s'", c->node,
 		       rc->master);
 		return -EAGAIN;
 	}
@@ -1184,7 +1111,7 @@ static int redis_cas(struct fl_sys_client *c, const char *key, const char *expec
 	if (!rep->integer) {
 		fl_resp_free(rep);
 		*outcome = FL_OUTCOME_FAIL;
-		seterr(err, errlen, "node %s: compare failed: '%s' is not '%s'", c->node, key,
+		fl_seterr(err, errlen, "node %s: compare failed: '%s' is not '%s'", c->node, key,
 		       expect);
 		return -ECANCELED;
 	}
@@ -1249,7 +1176,7 @@ static int redis_read_set(struct fl_sys_client *c, const char *key, int serializ
 	fl_resp_free(rep);
 	if (r < 0) {
 		*outcome = FL_OUTCOME_FAIL;
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 	}
 	return r;
 }
@@ -1333,7 +1260,7 @@ static int scan_keys(struct fl_sys_client *c, int64_t deadline, struct bytes **k
 				if (!nv) {
 					fl_resp_free(rep);
 					r = -ENOMEM;
-					seterr(err, errlen, "out of memory");
+					fl_seterr(err, errlen, "out of memory");
 					goto fail;
 				}
 				v = nv;
@@ -1363,7 +1290,7 @@ fail:
 }
 
 static int string_value(struct fl_sys_client *c, int64_t deadline, const struct bytes *key,
-			struct sbuf *val, int *skip, char *err, size_t errlen)
+			struct fl_sbuf *val, int *skip, char *err, size_t errlen)
 {
 	const char *argv[] = { "GET", key->p };
 	struct fl_resp *g;
@@ -1376,7 +1303,7 @@ static int string_value(struct fl_sys_client *c, int64_t deadline, const struct 
 	if (g->type == FL_RESP_NIL)
 		*skip = 1; /* gone since TYPE */
 	else if (g->type == FL_RESP_BULK)
-		sb_add(val, g->str, g->len);
+		fl_sbuf_add(val, g->str, g->len);
 	else
 		return bad_reply(c, REQ_READ, "GET", g, &o, err, errlen);
 	fl_resp_free(g);
@@ -1385,7 +1312,7 @@ static int string_value(struct fl_sys_client *c, int64_t deadline, const struct 
 
 /* A set's members, sorted, joined by "\n" (an empty set: ""). */
 static int set_value(struct fl_sys_client *c, int64_t deadline, const struct bytes *key,
-		     struct sbuf *val, char *err, size_t errlen)
+		     struct fl_sbuf *val, char *err, size_t errlen)
 {
 	const char *argv[] = { "SMEMBERS", key->p };
 	struct fl_resp *m;
@@ -1404,7 +1331,7 @@ static int set_value(struct fl_sys_client *c, int64_t deadline, const struct byt
 	e = calloc(m->n ? m->n : 1, sizeof(*e));
 	if (!e) {
 		fl_resp_free(m);
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	for (size_t k = 0; k < m->n; k++) {
@@ -1414,8 +1341,8 @@ static int set_value(struct fl_sys_client *c, int64_t deadline, const struct byt
 	qsort(e, m->n, sizeof(*e), bytes_cmp);
 	for (size_t k = 0; k < m->n; k++) {
 		if (k)
-			sb_add(val, "\n", 1);
-		sb_add(val, e[k].p, e[k].len);
+			fl_sbuf_add(val, "\n", 1);
+		fl_sbuf_add(val, e[k].p, e[k].len);
 	}
 	free(e);
 	fl_resp_free(m);
@@ -1426,7 +1353,7 @@ static int set_value(struct fl_sys_client *c, int64_t deadline, const struct byt
  * sorted and joined by "\n", any other type as "<type>". *val malloc'd;
  * *skip when the key went away since the scan. */
 static int key_value(struct fl_sys_client *c, int64_t deadline, const struct bytes *key,
-		     struct sbuf *val, int *skip, char *err, size_t errlen)
+		     struct fl_sbuf *val, int *skip, char *err, size_t errlen)
 {
 	const char *targv[] = { "TYPE", key->p };
 	struct fl_resp *rep;
@@ -1435,7 +1362,7 @@ static int key_value(struct fl_sys_client *c, int64_t deadline, const struct byt
 
 	*skip = 0;
 	val->len = 0;
-	sb_add(val, "", 0);
+	fl_sbuf_add(val, "", 0);
 	r = request(c, T_LOCAL, REQ_READ, deadline, targv, 2, &rep, &o, err, errlen);
 	if (r < 0)
 		return r;
@@ -1448,11 +1375,11 @@ static int key_value(struct fl_sys_client *c, int64_t deadline, const struct byt
 	} else if (!strcmp(rep->str, "set")) {
 		r = set_value(c, deadline, key, val, err, errlen);
 	} else {
-		sb_printf(val, "<%s>", rep->str);
+		fl_sbuf_printf(val, "<%s>", rep->str);
 	}
 	fl_resp_free(rep);
 	if (r == 0 && val->oom) {
-		seterr(err, errlen, "out of memory");
+		fl_seterr(err, errlen, "out of memory");
 		r = -ENOMEM;
 	}
 	return r;
@@ -1464,7 +1391,7 @@ static int redis_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIG
 	const char *iargv[] = { "INFO", "replication" };
 	int64_t deadline = deadline_ms(timeout_ms);
 	struct bytes *keys = NULL;
-	struct sbuf val = { 0 };
+	struct fl_sbuf val = { 0 };
 	struct fl_resp *rep;
 	uint64_t h = FL_FNV64_INIT;
 	size_t n = 0, count = 0;
@@ -1483,7 +1410,7 @@ static int redis_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIG
 	errno = 0;
 	offset = strtoll(off, &end, 10);
 	if (errno || *end || end == off) {
-		seterr(err, errlen, "node %s: master_repl_offset '%s' is not a number", c->node, off);
+		fl_seterr(err, errlen, "node %s: master_repl_offset '%s' is not a number", c->node, off);
 		return -EPROTO;
 	}
 	r = scan_keys(c, deadline, &keys, &n, err, errlen);
@@ -1620,7 +1547,7 @@ static int redis_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns
 	int r = 0;
 
 	if (!nodes || !nodes->n || nodes->n > FL_MAX_NODES) {
-		seterr(err, errlen, "a cluster needs 1..%d nodes", FL_MAX_NODES);
+		fl_seterr(err, errlen, "a cluster needs 1..%d nodes", FL_MAX_NODES);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < nodes->n; i++) {
@@ -1638,7 +1565,7 @@ static int redis_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns
 			tmo = 100;
 		for (size_t i = 0; nodes->pids && i < nodes->n; i++) {
 			if (nodes->pids[i] > 0 && fl_sys_pid_exited(nodes->pids[i])) {
-				seterr(err, errlen, "node %s: %s exited before the cluster was ready",
+				fl_seterr(err, errlen, "node %s: %s exited before the cluster was ready",
 				       nodes->names[i], "redis-server");
 				r = -ECHILD;
 				goto out;
@@ -1649,7 +1576,7 @@ static int redis_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns
 			goto out;
 		}
 		if (now_ns() >= deadline) {
-			seterr(err, errlen, "redis cluster not ready within %lld ms: %s",
+			fl_seterr(err, errlen, "redis cluster not ready within %lld ms: %s",
 			       (long long)(timeout_ns / FL_NS_PER_MS), why_);
 			r = -ETIMEDOUT;
 			goto out;

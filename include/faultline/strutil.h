@@ -1,8 +1,10 @@
-/* Small string helpers shared by the parsers: edit distance for "did you
- * mean" hints, and growable arrays of strings. */
+/* Small string helpers: edit distance for "did you mean" hints, growable
+ * arrays of strings, a growable string buffer, and the one way library
+ * code fills an (err, errlen) message. */
 #ifndef FAULTLINE_STRUTIL_H
 #define FAULTLINE_STRUTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* Levenshtein distance (byte-wise), capped at 255. */
@@ -15,5 +17,22 @@ const char *fl_closest(const char *word, const char *const *candidates, size_t n
 /* NULL-terminated array of owned strings. */
 void fl_strv_free(char **v);
 size_t fl_strv_len(char *const *v);
+
+/* A growable string, always NUL-terminated once anything was added. Out of
+ * memory is sticky (oom): build, then check once. Release with free(b.p). */
+struct fl_sbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+int fl_sbuf_reserve(struct fl_sbuf *b, size_t more); /* 0 or -ENOMEM */
+void fl_sbuf_add(struct fl_sbuf *b, const void *s, size_t n);
+void fl_sbuf_str(struct fl_sbuf *b, const char *s);
+/* Short lines only (up to 511 bytes; longer sets oom). */
+void fl_sbuf_printf(struct fl_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* vsnprintf into err when err and errlen are set (messages are optional
+ * for callers that pass NULL). */
+void fl_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

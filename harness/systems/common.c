@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+#include <unistd.h>
 #include "faultline/strutil.h"
 #include "faultline/system.h"
 
@@ -114,4 +116,62 @@ int fl_sys_pid_exited(pid_t pid)
 		return 1;
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int fl_sys_wait_ready(const struct fl_system_ops *ops, const struct fl_sys_nodes *nodes,
+		      int64_t timeout_ns, int max_call_ms, const char *process,
+		      fl_sys_ready_fn once, char *leader, size_t leaderlen, char *err,
+		      size_t errlen)
+{
+	struct fl_sys_client *cl[FL_MAX_NODES] = { 0 };
+	int64_t deadline = mono_ns() + timeout_ns;
+	char why[300] = "not asked yet";
+	int r = 0;
+
+	if (!nodes || !nodes->n || nodes->n > FL_MAX_NODES) {
+		fl_seterr(err, errlen, "a cluster needs 1..%d nodes", FL_MAX_NODES);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < nodes->n; i++)
+		if ((r = ops->client_open(nodes, i, &cl[i], err, errlen)) < 0)
+			goto out;
+	for (;;) {
+		int64_t left = (deadline - mono_ns()) / 1000000;
+		int tmo = left > max_call_ms ? max_call_ms : left < 100 ? 100 : (int)left;
+
+		for (size_t i = 0; nodes->pids && i < nodes->n; i++)
+			if (nodes->pids[i] > 0 && fl_sys_pid_exited(nodes->pids[i])) {
+				fl_seterr(err, errlen, "node %s: %s exited before the cluster was ready",
+					  nodes->names[i], process);
+				r = -ECHILD;
+				goto out;
+			}
+		r = once(nodes, cl, tmo, leader, leaderlen, why, sizeof(why));
+		if (r == 0)
+			goto out;
+		if (r != -EAGAIN) {
+			fl_seterr(err, errlen, "%s", why);
+			goto out;
+		}
+		if (mono_ns() >= deadline) {
+			fl_seterr(err, errlen, "%s cluster not ready within %lld ms: %s", ops->name,
+				  (long long)(timeout_ns / 1000000), why);
+			r = -ETIMEDOUT;
+			goto out;
+		}
+		usleep(100000);
+	}
+out:
+	for (size_t i = 0; i < nodes->n; i++)
+		if (cl[i])
+			ops->client_close(cl[i]);
+	return r;
 }

@@ -885,85 +885,43 @@ static int etcd_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIGE
 
 /* --- readiness ----------------------------------------------------------------------- */
 
-static int64_t now_ns(void)
+/* Ready: every node answers and names the same leader. */
+static int etcd_ready_once(const struct fl_sys_nodes *nodes, struct fl_sys_client **cl,
+			   int call_ms, char *leader, size_t leaderlen, char *why, size_t whylen)
 {
-	struct timespec ts;
+	char first[FL_NODE_NAME_MAX + 1] = "";
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * FL_NS_PER_S + ts.tv_nsec;
+	for (size_t i = 0; i < nodes->n; i++) {
+		struct fl_sys_status st;
+		enum fl_outcome o;
+		char e1[200];
+
+		if (etcd_status(cl[i], call_ms, &st, &o, e1, sizeof(e1)) < 0) {
+			snprintf(why, whylen, "%s", e1);
+			return -EAGAIN;
+		}
+		if (!st.leader_id || !st.leader[0]) {
+			snprintf(why, whylen, "node %s knows no leader yet (term %" PRIu64 ")",
+				 nodes->names[i], st.term);
+			return -EAGAIN;
+		}
+		if (first[0] && strcmp(first, st.leader)) {
+			snprintf(why, whylen, "nodes disagree on the leader: %s and %s", first,
+				 st.leader);
+			return -EAGAIN;
+		}
+		snprintf(first, sizeof(first), "%s", st.leader);
+	}
+	if (leader && leaderlen)
+		snprintf(leader, leaderlen, "%s", first);
+	return 0;
 }
 
 static int etcd_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns, char *leader,
 			   size_t leaderlen, char *err, size_t errlen)
 {
-	struct fl_sys_client *cl[FL_MAX_NODES] = { 0 };
-	int64_t deadline = now_ns() + timeout_ns;
-	char why[256] = "not asked yet";
-	int r = 0;
-
-	if (!nodes || !nodes->n || nodes->n > FL_MAX_NODES) {
-		fl_seterr(err, errlen, "a cluster needs 1..%d nodes", FL_MAX_NODES);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < nodes->n; i++) {
-		r = etcd_client_open(nodes, i, &cl[i], err, errlen);
-		if (r < 0)
-			goto out;
-	}
-	for (;;) {
-		char first[FL_NODE_NAME_MAX + 1] = "";
-		int ready = 1;
-		int64_t left = deadline - now_ns();
-		int tmo = (int)(left / FL_NS_PER_MS);
-
-		if (tmo > 2000)
-			tmo = 2000;
-		if (tmo < 100)
-			tmo = 100;
-		for (size_t i = 0; i < nodes->n && ready; i++) {
-			struct fl_sys_status st;
-			enum fl_outcome o;
-			char e1[200];
-
-			if (nodes->pids && nodes->pids[i] > 0 && fl_sys_pid_exited(nodes->pids[i])) {
-				fl_seterr(err, errlen, "node %s: %s exited before the cluster was ready",
-				       nodes->names[i], "etcd");
-				r = -ECHILD;
-				goto out;
-			}
-			if (etcd_status(cl[i], tmo, &st, &o, e1, sizeof(e1)) < 0) {
-				snprintf(why, sizeof(why), "%s", e1);
-				ready = 0;
-			} else if (!st.leader_id || !st.leader[0]) {
-				snprintf(why, sizeof(why), "node %s knows no leader yet (term %" PRIu64 ")",
-					 nodes->names[i], st.term);
-				ready = 0;
-			} else if (first[0] && strcmp(first, st.leader)) {
-				snprintf(why, sizeof(why), "nodes disagree on the leader: %s and %s",
-					 first, st.leader);
-				ready = 0;
-			} else {
-				snprintf(first, sizeof(first), "%s", st.leader);
-			}
-		}
-		if (ready) {
-			if (leader && leaderlen)
-				snprintf(leader, leaderlen, "%s", first);
-			r = 0;
-			goto out;
-		}
-		if (now_ns() >= deadline) {
-			fl_seterr(err, errlen, "etcd cluster not ready within %lld ms: %s",
-			       (long long)(timeout_ns / FL_NS_PER_MS), why);
-			r = -ETIMEDOUT;
-			goto out;
-		}
-		usleep(100000);
-	}
-out:
-	for (size_t i = 0; i < nodes->n; i++)
-		etcd_client_close(cl[i]);
-	return r;
+	return fl_sys_wait_ready(&fl_etcd_ops, nodes, timeout_ns, 2000, "etcd", etcd_ready_once,
+				 leader, leaderlen, err, errlen);
 }
 
 const struct fl_system_ops fl_etcd_ops = {

@@ -1046,85 +1046,58 @@ static int exec_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIGE
  * Ready when every node answers status and either all name the same
  * leader, or all answer '-' (a leaderless system: *leader gets "").
  */
+/* Ready: every node answers and all name the same leader, or none names
+ * any (a system without a leader). */
+static int exec_ready_once(const struct fl_sys_nodes *nodes, struct fl_sys_client **cl,
+			   int call_ms, char *leader, size_t leaderlen, char *why, size_t whylen)
+{
+	char first[FL_NODE_NAME_MAX + 1] = "";
+	size_t named = 0, none = 0;
+
+	for (size_t i = 0; i < nodes->n; i++) {
+		struct fl_sys_status st;
+		enum fl_outcome o;
+		char e1[256];
+		int r = exec_status(cl[i], call_ms, &st, &o, e1, sizeof(e1));
+
+		if (r == -ENOTSUP) {
+			snprintf(why, whylen, "%s; readiness needs 'status' (a system without a "
+					      "leader answers 'ok - 0')", e1);
+			return r;
+		}
+		if (r < 0) {
+			snprintf(why, whylen, "%s", e1);
+			return -EAGAIN;
+		}
+		if (!st.leader[0]) {
+			none++;
+			snprintf(why, whylen, "node %s knows no leader (term %" PRIu64 ")",
+				 nodes->names[i], st.term);
+		} else if (first[0] && strcmp(first, st.leader)) {
+			snprintf(why, whylen, "nodes disagree on the leader: %s and %s", first,
+				 st.leader);
+			return -EAGAIN;
+		} else {
+			snprintf(first, sizeof(first), "%s", st.leader);
+			named++;
+		}
+	}
+	if (named == nodes->n || none == nodes->n) {
+		if (leader && leaderlen)
+			snprintf(leader, leaderlen, "%s", first);
+		return 0;
+	}
+	if (named && none && strlen(why) < whylen)
+		snprintf(why + strlen(why), whylen - strlen(why), " while others name %s", first);
+	return -EAGAIN;
+}
+
 static int exec_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns, char *leader,
 			   size_t leaderlen, char *err, size_t errlen)
 {
-	struct fl_sys_client *cl[FL_MAX_NODES] = { 0 };
-	int64_t deadline = now_ms() + timeout_ns / FL_NS_PER_MS;
-	char why[300] = "not asked yet";
-	int r = 0;
-
-	if (!nodes || !nodes->n || nodes->n > FL_MAX_NODES) {
-		fl_seterr(err, errlen, "a cluster needs 1..%d nodes", FL_MAX_NODES);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < nodes->n; i++) {
-		r = exec_client_open(nodes, i, &cl[i], err, errlen);
-		if (r < 0)
-			goto out;
-	}
-	for (;;) {
-		char first[FL_NODE_NAME_MAX + 1] = "";
-		size_t named = 0, none = 0;
-		int64_t left = deadline - now_ms();
-		/* client programs may run a command or two per status: room for that */
-		int tmo = left > 5000 ? 5000 : left < 100 ? 100 : (int)left;
-
-		for (size_t i = 0; i < nodes->n; i++) {
-			struct fl_sys_status st;
-			enum fl_outcome o;
-			char e1[256];
-
-			if (nodes->pids && nodes->pids[i] > 0 && fl_sys_pid_exited(nodes->pids[i])) {
-				fl_seterr(err, errlen, "node %s: its process exited before the cluster "
-				       "was ready", nodes->names[i]);
-				r = -ECHILD;
-				goto out;
-			}
-			r = exec_status(cl[i], tmo, &st, &o, e1, sizeof(e1));
-			if (r == -ENOTSUP) {
-				fl_seterr(err, errlen, "%s; readiness needs 'status' (a system without a "
-				       "leader answers 'ok - 0')", e1);
-				goto out;
-			}
-			if (r < 0) {
-				snprintf(why, sizeof(why), "%s", e1);
-				break;
-			}
-			if (!st.leader[0]) {
-				none++;
-				snprintf(why, sizeof(why), "node %s knows no leader (term %" PRIu64 ")",
-					 nodes->names[i], st.term);
-			} else if (first[0] && strcmp(first, st.leader)) {
-				snprintf(why, sizeof(why), "nodes disagree on the leader: %s and %s",
-					 first, st.leader);
-				break;
-			} else {
-				snprintf(first, sizeof(first), "%s", st.leader);
-				named++;
-			}
-		}
-		if (named == nodes->n || none == nodes->n) {
-			if (leader && leaderlen)
-				snprintf(leader, leaderlen, "%s", first);
-			r = 0;
-			goto out;
-		}
-		if (named && none)
-			snprintf(why + strlen(why), sizeof(why) - strlen(why), " while others name %s",
-				 first);
-		if (now_ms() >= deadline) {
-			fl_seterr(err, errlen, "exec cluster not ready within %lld ms: %s",
-			       (long long)(timeout_ns / FL_NS_PER_MS), why);
-			r = -ETIMEDOUT;
-			goto out;
-		}
-		usleep(100000);
-	}
-out:
-	for (size_t i = 0; i < nodes->n; i++)
-		exec_client_close(cl[i]);
-	return r;
+	/* client programs may run a command or two per status: room for that */
+	return fl_sys_wait_ready(&fl_exec_system_ops, nodes, timeout_ns, 5000, "its process",
+				 exec_ready_once, leader, leaderlen, err, errlen);
 }
 
 const struct fl_system_ops fl_exec_system_ops = {

@@ -1541,52 +1541,8 @@ static int ready_once(const struct fl_sys_nodes *nodes, struct fl_sys_client **c
 static int redis_wait_ready(const struct fl_sys_nodes *nodes, int64_t timeout_ns, char *leader,
 			    size_t leaderlen, char *err, size_t errlen)
 {
-	struct fl_sys_client *cl[FL_MAX_NODES] = { 0 };
-	int64_t deadline = now_ns() + timeout_ns;
-	char why_[300] = "not asked yet";
-	int r = 0;
-
-	if (!nodes || !nodes->n || nodes->n > FL_MAX_NODES) {
-		fl_seterr(err, errlen, "a cluster needs 1..%d nodes", FL_MAX_NODES);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < nodes->n; i++) {
-		r = redis_client_open(nodes, i, &cl[i], err, errlen);
-		if (r < 0)
-			goto out;
-	}
-	for (;;) {
-		int64_t left = deadline - now_ns();
-		int tmo = (int)(left / FL_NS_PER_MS);
-
-		if (tmo > 2000)
-			tmo = 2000;
-		if (tmo < 100)
-			tmo = 100;
-		for (size_t i = 0; nodes->pids && i < nodes->n; i++) {
-			if (nodes->pids[i] > 0 && fl_sys_pid_exited(nodes->pids[i])) {
-				fl_seterr(err, errlen, "node %s: %s exited before the cluster was ready",
-				       nodes->names[i], "redis-server");
-				r = -ECHILD;
-				goto out;
-			}
-		}
-		if (ready_once(nodes, cl, tmo, leader, leaderlen, why_, sizeof(why_)) == 0) {
-			r = 0;
-			goto out;
-		}
-		if (now_ns() >= deadline) {
-			fl_seterr(err, errlen, "redis cluster not ready within %lld ms: %s",
-			       (long long)(timeout_ns / FL_NS_PER_MS), why_);
-			r = -ETIMEDOUT;
-			goto out;
-		}
-		usleep(100000);
-	}
-out:
-	for (size_t i = 0; i < nodes->n; i++)
-		redis_client_close(cl[i]);
-	return r;
+	return fl_sys_wait_ready(&fl_redis_ops, nodes, timeout_ns, 2000, "redis-server",
+				 ready_once, leader, leaderlen, err, errlen);
 }
 
 const struct fl_system_ops fl_redis_ops = {

@@ -174,6 +174,24 @@ int fl_sys_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, 
 /* Has process pid exited (gone, or a zombie not yet reaped)? Reads /proc. */
 int fl_sys_pid_exited(pid_t pid);
 
+/* One round of an adapter's readiness check over a client per node (cl),
+ * each status call bounded by call_ms: 0 when ready (leader gets the
+ * leader's name, "" for a system without one), -EAGAIN with why (whylen
+ * bytes) when not yet, another -errno with why to give up. */
+typedef int (*fl_sys_ready_fn)(const struct fl_sys_nodes *nodes, struct fl_sys_client **cl,
+			       int call_ms, char *leader, size_t leaderlen, char *why,
+			       size_t whylen);
+
+/* The wait-for-ready loop every adapter's wait_ready is: opens a client
+ * per node through ops, runs once every 100 ms until it says ready, within
+ * timeout_ns ("<ops->name> cluster not ready within N ms: <why>"); a node
+ * process in nodes->pids that exited ends it (-ECHILD, naming process).
+ * max_call_ms bounds one status call (less when the time is running out). */
+int fl_sys_wait_ready(const struct fl_system_ops *ops, const struct fl_sys_nodes *nodes,
+		      int64_t timeout_ns, int max_call_ms, const char *process,
+		      fl_sys_ready_fn once, char *leader, size_t leaderlen, char *err,
+		      size_t errlen);
+
 /* --- exec specifics (exposed for tests) ------------------------------------ */
 
 /* What {port} means for exec: nothing to faultline, which never connects to

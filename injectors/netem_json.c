@@ -1,5 +1,6 @@
 /* The JSON form of netem parameters, shared by the plan and the agent. */
 #include "faultline/netem_json.h"
+#include "faultline/util.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -11,15 +12,12 @@ const char *const fl_distribution_names[FL_DIST__N] = { "none", "normal", "paret
 
 const char *fl_distribution_to_string(enum fl_distribution v)
 {
-	return (unsigned)v < FL_DIST__N ? fl_distribution_names[v] : "?";
+	return fl_enum_name(fl_distribution_names, FL_DIST__N, (unsigned)v);
 }
 
 int fl_distribution_from_string(const char *s)
 {
-	for (int i = 0; s && i < FL_DIST__N; i++)
-		if (!strcmp(s, fl_distribution_names[i]))
-			return i;
-	return -1;
+	return fl_enum_index(fl_distribution_names, FL_DIST__N, s);
 }
 
 void fl_netem_to_json(const struct fl_netem *ne, json_t *o)

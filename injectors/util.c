@@ -76,3 +76,16 @@ int fl_json_write_atomic(const char *path, json_t *obj, char *err, size_t errlen
 	return r;
 }
 
+
+const char *fl_enum_name(const char *const *names, size_t n, unsigned v)
+{
+	return v < n ? names[v] : "?";
+}
+
+int fl_enum_index(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (!strcmp(s, names[i]))
+			return (int)i;
+	return -1;
+}

@@ -3,6 +3,7 @@
  * detection. Every malformed line is reported with its place; nothing here
  * prints or decides a verdict. */
 #include "faultline/check_input.h"
+#include "faultline/util.h"
 #include "faultline/history.h"
 
 #include <ctype.h>
@@ -15,15 +16,14 @@ static const char *const format_names[FL_CHECK_FORMAT__N] = { "faultline", "etcd
 
 const char *fl_check_format_to_string(enum fl_check_format f)
 {
-	return (unsigned)f < FL_CHECK_FORMAT__N ? format_names[f] : "?";
+	return fl_enum_name(format_names, FL_CHECK_FORMAT__N, (unsigned)f);
 }
 
 int fl_check_format_from_string(const char *s)
 {
-	for (int i = 0; s && i < FL_CHECK_FORMAT__N; i++)
-		if (!strcmp(s, format_names[i]))
-			return i;
-	return -EINVAL;
+	int i = fl_enum_index(format_names, FL_CHECK_FORMAT__N, s);
+
+	return i < 0 ? -EINVAL : i;
 }
 
 static const char *skip_ws(const char *s)

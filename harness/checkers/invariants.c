@@ -10,11 +10,12 @@
 
 #include "faultline/system.h"
 #include "faultline/units.h"
+#include "faultline/util.h"
 
 const char *fl_verdict_to_string(enum fl_verdict v)
 {
 	static const char *const names[] = { "PASS", "FAIL", "UNKNOWN" };
-	return (unsigned)v < 3 ? names[v] : "?";
+	return fl_enum_name(names, 3, (unsigned)v);
 }
 
 static void result(struct fl_check_result *r, const char *name, enum fl_verdict v,

@@ -9,6 +9,7 @@
  * reductions listed in linear.h; each comes with its argument here).
  * Must never report a verdict it did not prove: limits give UNKNOWN. */
 #include "linear-priv.h"
+#include "faultline/util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -24,20 +25,19 @@ static const char *const kind_names[FL_LIN_KIND__N] = { "read", "write", "cas",
 
 const char *fl_lin_model_to_string(enum fl_lin_model m)
 {
-	return (unsigned)m < FL_LIN_MODEL__N ? model_names[m] : "?";
+	return fl_enum_name(model_names, FL_LIN_MODEL__N, (unsigned)m);
 }
 
 int fl_lin_model_from_string(const char *s)
 {
-	for (int i = 0; s && i < FL_LIN_MODEL__N; i++)
-		if (!strcmp(s, model_names[i]))
-			return i;
-	return -EINVAL;
+	int i = fl_enum_index(model_names, FL_LIN_MODEL__N, s);
+
+	return i < 0 ? -EINVAL : i;
 }
 
 const char *fl_lin_kind_to_string(enum fl_lin_kind k)
 {
-	return (unsigned)k < FL_LIN_KIND__N ? kind_names[k] : "?";
+	return fl_enum_name(kind_names, FL_LIN_KIND__N, (unsigned)k);
 }
 
 const char *fl_lin_verdict_to_string(enum fl_lin_verdict v)

@@ -18,28 +18,22 @@ static const char *const out_names[FL_OUTCOME__N] = { "ok", "fail", "info" };
 
 const char *fl_op_f_to_string(enum fl_op_f f)
 {
-	return (unsigned)f < FL_F__N ? f_names[f] : "?";
+	return fl_enum_name(f_names, FL_F__N, (unsigned)f);
 }
 
 int fl_op_f_from_string(const char *s)
 {
-	for (int i = 0; s && i < FL_F__N; i++)
-		if (!strcmp(s, f_names[i]))
-			return i;
-	return -1;
+	return fl_enum_index(f_names, FL_F__N, s);
 }
 
 const char *fl_outcome_to_string(enum fl_outcome o)
 {
-	return (unsigned)o < FL_OUTCOME__N ? out_names[o] : "?";
+	return fl_enum_name(out_names, FL_OUTCOME__N, (unsigned)o);
 }
 
 int fl_outcome_from_string(const char *s)
 {
-	for (int i = 0; s && i < FL_OUTCOME__N; i++)
-		if (!strcmp(s, out_names[i]))
-			return i;
-	return -1;
+	return fl_enum_index(out_names, FL_OUTCOME__N, s);
 }
 
 static int64_t mono_ns(void)

@@ -12,6 +12,7 @@
 
 #include "faultline/strutil.h"
 #include "faultline/units.h"
+#include "faultline/util.h"
 #include "faultline/ytree.h"
 #include "scenario-priv.h"
 
@@ -42,7 +43,7 @@ _Static_assert(ARRAY_SIZE(target_names) == FL_TARGET__N, "target names");
 #define NAME_FN(fn, type, table)                                                               \
 	const char *fn(type v)                                                                 \
 	{                                                                                      \
-		return (unsigned)v < ARRAY_SIZE(table) ? table[v] : "?";                       \
+		return fl_enum_name(table, ARRAY_SIZE(table), (unsigned)v);                    \
 	}
 NAME_FN(fl_provider_to_string, enum fl_provider, provider_names)
 NAME_FN(fl_libvirt_mode_to_string, enum fl_libvirt_mode, libvirt_mode_names)
@@ -57,10 +58,7 @@ NAME_FN(fl_target_kind_to_string, enum fl_target_kind, target_names)
 
 int fl_fault_kind_from_string(const char *s)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(fault_names); i++)
-		if (!strcmp(s, fault_names[i]))
-			return (int)i;
-	return -1;
+	return fl_enum_index(fault_names, ARRAY_SIZE(fault_names), s);
 }
 
 int fl_fault_is_network(enum fl_fault_kind k)

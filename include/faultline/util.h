@@ -1,5 +1,6 @@
 /* Plumbing shared by the harness and the agent (injectors/util.c): one
- * write-all loop, one JSON-lines append, one atomic file writer. Library code: no logging, -errno
+ * write-all loop, one JSON-lines append, one atomic file writer, enum
+ * name tables. Library code: no logging, -errno
  * on failure. */
 #ifndef FAULTLINE_UTIL_H
 #define FAULTLINE_UTIL_H
@@ -20,5 +21,11 @@ int fl_json_append_line(int fd, json_t *obj);
 /* Write obj to path atomically: path.tmp, fsync, rename (nothing left
  * behind on failure). 0, or -errno with a message in err. */
 int fl_json_write_atomic(const char *path, json_t *obj, char *err, size_t errlen);
+
+/* An enum's names table, both ways: names[v] or "?" out of range; the
+ * index of s in names, or -1 (also for NULL). Every to_string/from_string
+ * pair of the tree is these two over its table. */
+const char *fl_enum_name(const char *const *names, size_t n, unsigned v);
+int fl_enum_index(const char *const *names, size_t n, const char *s);
 
 #endif

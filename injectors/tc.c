@@ -179,6 +179,58 @@ struct kq {
 	struct fl_tc_netem_kernel netem;
 };
 
+/* Room for one more element of size sz in *v (n used of *cap). 0, or
+ * -ENOMEM (the array is untouched). */
+static int grow(void *v, size_t n, size_t *cap, size_t sz)
+{
+	void **pv = v, *nv;
+	size_t c;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? 2 * *cap : 8;
+	if (!(nv = realloc(*pv, c * sz)))
+		return -ENOMEM;
+	*pv = nv;
+	*cap = c;
+	return 0;
+}
+
+/* A raw dump of type (RTM_GETQDISC, RTM_GETTFILTER) for t, each message
+ * to on(arg), which appends to a list of *n entries and sets *oom when it
+ * cannot; retried (the list emptied) while the kernel says the dump was
+ * interrupted. */
+static int dump(struct nl_sock *sk, int type, const struct tcmsg *t, nl_recvmsg_msg_cb_t on,
+		void *arg, size_t *n, int *oom, const char *what, struct fl_tc_err *err)
+{
+	int r = 0;
+
+	for (int attempt = 0; attempt < DUMP_RETRIES; attempt++) {
+		_cleanup_(msg_freep) struct nl_msg *msg = nlmsg_alloc_simple(type, NLM_F_DUMP);
+		struct fl_nl_answer a = { 0 };
+		_cleanup_(cb_putp) struct nl_cb *cb = fl_tc_exchange_cb(sk, &a);
+
+		*n = 0;
+		*oom = 0;
+		if (!msg || !cb || nlmsg_append(msg, (void *)t, sizeof(*t), NLMSG_ALIGNTO) < 0)
+			return fl_tc_fail_code(err, -ENOMEM, what, NULL, NULL);
+		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on, arg);
+		r = nl_send_auto(sk, msg);
+		if (r >= 0)
+			r = nl_recvmsgs(sk, cb);
+		if (*oom)
+			return fl_tc_fail_code(err, -ENOMEM, what, NULL, NULL);
+		if (a.kerr)
+			return fl_tc_fail_code(err, a.kerr, what, a.ext, NULL);
+		if (r == -NLE_DUMP_INTR)
+			continue;
+		if (r < 0)
+			return fl_tc_fail_code(err, fl_nl_errno(r), what, NULL, NULL);
+		return 0;
+	}
+	return fl_tc_fail_code(err, fl_nl_errno(r), what, "the dump kept being interrupted", NULL);
+}
+
 struct kq_list {
 	struct kq *v;
 	size_t n, cap;
@@ -217,16 +269,9 @@ static int on_qdisc(struct nl_msg *msg, void *arg)
 		q.has_netem = fl_tc_netem_parse(nla_data(tb[TCA_OPTIONS]),
 						(size_t)nla_len(tb[TCA_OPTIONS]), &q.netem) == 0;
 	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 8;
-		struct kq *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v) {
-			l->oom = 1;
-			return NL_STOP;
-		}
-		l->v = v;
-		l->cap = cap;
+	if (grow(&l->v, l->n, &l->cap, sizeof(*l->v)) < 0) {
+		l->oom = 1;
+		return NL_STOP;
 	}
 	l->v[l->n++] = q;
 	return NL_OK;
@@ -236,36 +281,12 @@ static int on_qdisc(struct nl_msg *msg, void *arg)
  * neither the rate nor 64-bit delays). */
 static int dump_qdiscs(struct nl_sock *sk, int ifindex, struct kq_list *l, struct fl_tc_err *err)
 {
+	struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex };
 	char what[64];
-	int r = 0;
 
 	snprintf(what, sizeof(what), "list qdiscs of ifindex %d", ifindex);
-	for (int attempt = 0; attempt < DUMP_RETRIES; attempt++) {
-		_cleanup_(msg_freep) struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETQDISC, NLM_F_DUMP);
-		struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex };
-		struct fl_nl_answer a = { 0 };
-		_cleanup_(cb_putp) struct nl_cb *cb = fl_tc_exchange_cb(sk, &a);
-
-		l->n = 0;
-		l->oom = 0;
-		l->ifindex = ifindex;
-		if (!msg || !cb || nlmsg_append(msg, &t, sizeof(t), NLMSG_ALIGNTO) < 0)
-			return fl_tc_fail_code(err, -ENOMEM, what, NULL, NULL);
-		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_qdisc, l);
-		r = nl_send_auto(sk, msg);
-		if (r >= 0)
-			r = nl_recvmsgs(sk, cb);
-		if (l->oom)
-			return fl_tc_fail_code(err, -ENOMEM, what, NULL, NULL);
-		if (a.kerr)
-			return fl_tc_fail_code(err, a.kerr, what, a.ext, NULL);
-		if (r == -NLE_DUMP_INTR)
-			continue;
-		if (r < 0)
-			return fl_tc_fail_code(err, fl_nl_errno(r), what, NULL, NULL);
-		return 0;
-	}
-	return fl_tc_fail_code(err, fl_nl_errno(r), what, "the dump kept being interrupted", NULL);
+	l->ifindex = ifindex;
+	return dump(sk, RTM_GETQDISC, &t, on_qdisc, l, &l->n, &l->oom, what, err);
 }
 
 static int cls_cache(struct nl_sock *sk, int ifindex, uint32_t parent, struct nl_cache **out,
@@ -329,16 +350,9 @@ static int on_tamper_filter(struct nl_msg *msg, void *arg)
 			       &k.rule, &k.l4, &k.csum_flags) < 0)
 		return NL_OK;
 	k.family = k.proto == ETH_P_IP ? AF_INET : AF_INET6;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 8;
-		struct kt *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v) {
-			l->oom = 1;
-			return NL_STOP;
-		}
-		l->v = v;
-		l->cap = cap;
+	if (grow(&l->v, l->n, &l->cap, sizeof(*l->v)) < 0) {
+		l->oom = 1;
+		return NL_STOP;
 	}
 	l->v[l->n++] = k;
 	return NL_OK;
@@ -348,37 +362,13 @@ static int on_tamper_filter(struct nl_msg *msg, void *arg)
  * actions it does not know to itself). */
 static int dump_tampers(struct nl_sock *sk, int ifindex, struct kt_list *l, struct fl_tc_err *err)
 {
+	struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
+			   .tcm_parent = ROOT_HANDLE };
 	char what[64];
-	int r = 0;
 
 	snprintf(what, sizeof(what), "list filters of ifindex %d", ifindex);
-	for (int attempt = 0; attempt < DUMP_RETRIES; attempt++) {
-		_cleanup_(msg_freep) struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETTFILTER, NLM_F_DUMP);
-		struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
-				   .tcm_parent = ROOT_HANDLE };
-		struct fl_nl_answer a = { 0 };
-		_cleanup_(cb_putp) struct nl_cb *cb = fl_tc_exchange_cb(sk, &a);
-
-		l->n = 0;
-		l->oom = 0;
-		l->ifindex = ifindex;
-		if (!msg || !cb || nlmsg_append(msg, &t, sizeof(t), NLMSG_ALIGNTO) < 0)
-			return fl_tc_fail_code(err, -ENOMEM, what, NULL, NULL);
-		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_tamper_filter, l);
-		r = nl_send_auto(sk, msg);
-		if (r >= 0)
-			r = nl_recvmsgs(sk, cb);
-		if (l->oom)
-			return fl_tc_fail_code(err, -ENOMEM, what, NULL, NULL);
-		if (a.kerr)
-			return fl_tc_fail_code(err, a.kerr, what, a.ext, NULL);
-		if (r == -NLE_DUMP_INTR)
-			continue;
-		if (r < 0)
-			return fl_tc_fail_code(err, fl_nl_errno(r), what, NULL, NULL);
-		return 0;
-	}
-	return fl_tc_fail_code(err, fl_nl_errno(r), what, "the dump kept being interrupted", NULL);
+	l->ifindex = ifindex;
+	return dump(sk, RTM_GETTFILTER, &t, on_tamper_filter, l, &l->n, &l->oom, what, err);
 }
 
 enum kf_kind { KF_FOREIGN, KF_DROP, KF_STEER };

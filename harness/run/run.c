@@ -340,6 +340,28 @@ static int ev_cmp(const void *a, const void *b)
 	return x->step < y->step ? -1 : x->step > y->step;
 }
 
+/*
+ * Every agent heals what it applied when the harness has been silent for its
+ * --heal-after (5 s): a fault held longer than that must be kept alive, or
+ * it silently ends early while faults.jsonl says it held. A ping a second
+ * from the nemesis thread, the only one that talks to the agents during
+ * the run, so calls on one channel never interleave.
+ */
+static void keep_agents_alive(struct run *r, int64_t *last)
+{
+	if (mono() - *last < FL_NS_PER_S)
+		return;
+	*last = mono();
+	for (size_t i = 0; i < r->nodes.n; i++) {
+		json_t *reply = NULL;
+		char e[256];
+		if (r->c->agents[i])
+			fl_agentc_call(r->c->agents[i], json_pack("{s:s}", "op", "ping"), 2000, &reply,
+				       e, sizeof(e));
+		json_decref(reply);
+	}
+}
+
 static void *nemesis_main(void *arg)
 {
 	struct run *r = arg;
@@ -348,6 +370,7 @@ static void *nemesis_main(void *arg)
 	uint64_t *touched = calloc(p->nsteps + 1, sizeof(*touched));
 	int *active = calloc(p->nsteps + 1, sizeof(*active));
 	size_t n = 0;
+	int64_t pinged = mono();
 
 	if (!ev || !touched || !active)
 		goto out;
@@ -367,6 +390,7 @@ static void *nemesis_main(void *arg)
 
 		while (!interrupted && mono() < r->t0 + ev[k].at) {
 			struct timespec ts = { 0, 20 * 1000000 };
+			keep_agents_alive(r, &pinged);
 			nanosleep(&ts, NULL);
 		}
 		if (interrupted)
@@ -429,6 +453,7 @@ static void *nemesis_main(void *arg)
 	/* faults without 'for' hold until the run ends (or Ctrl-C) */
 	while (!interrupted) {
 		struct timespec ts = { 0, 20 * 1000000 };
+		keep_agents_alive(r, &pinged);
 		nanosleep(&ts, NULL);
 	}
 	/* whatever still holds is healed now */

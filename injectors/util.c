@@ -40,6 +40,53 @@ int fl_json_append_line(int fd, json_t *obj)
 	return r;
 }
 
+int fl_atomic_open(const char *path, char *tmp, size_t tmplen, FILE **out, char *err,
+		       size_t errlen)
+{
+	int r;
+
+	snprintf(tmp, tmplen, "%s.tmp", path);
+	if ((*out = fopen(tmp, "w")))
+		return 0;
+	r = -errno;
+	snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(-r));
+	return r;
+}
+
+int fl_atomic_commit(FILE *f, const char *tmp, const char *path, char *err, size_t errlen)
+{
+	int r = 0;
+
+	if (fflush(f) || ferror(f) || fsync(fileno(f)) < 0)
+		r = errno ? -errno : -EIO;
+	if (fclose(f) && !r)
+		r = errno ? -errno : -EIO;
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r) {
+		snprintf(err, errlen, "cannot write '%s': %s", path, strerror(-r));
+		unlink(tmp);
+	}
+	return r;
+}
+
+void fl_markup_text(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		switch (c) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
+		default:
+			if (c >= 0x20 || c == '\t' || c == '\n')
+				fputc(c, f);
+		}
+	}
+}
+
 int fl_json_write_atomic(const char *path, json_t *obj, char *err, size_t errlen)
 {
 	char tmp[4200];

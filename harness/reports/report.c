@@ -4,6 +4,7 @@
 #include "faultline/report.h"
 
 #include "faultline/report_html.h"
+#include "faultline/util.h"
 #include "faultline/verdict.h"
 
 #include <errno.h>
@@ -11,24 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* XML text: the five entities escaped; control characters XML 1.0 cannot
- * carry are dropped. */
-static void xml_text(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		switch (c) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&apos;", f); break;
-		default:
-			if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r')
-				fputc(c, f);
-		}
-	}
-}
 
 static const char *jstr(json_t *o, const char *k, const char *dflt)
 {
@@ -42,6 +25,7 @@ int fl_junit_write(const char *path, json_t *const *results, size_t n, char *err
 	char tmp[4200];
 	size_t tests = 0, failures = 0, errors = 0;
 	FILE *f;
+	int rc;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t k;
@@ -52,11 +36,8 @@ int fl_junit_write(const char *path, json_t *const *results, size_t n, char *err
 			errors += !strcmp(jstr(c, "verdict", ""), "UNKNOWN");
 		}
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (!(f = fopen(tmp, "w"))) {
-		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
-		return -errno;
-	}
+	if ((rc = fl_atomic_open(path, tmp, sizeof(tmp), &f, err, errlen)) < 0)
+		return rc;
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
 	fprintf(f, "<testsuites name=\"faultline\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\">\n",
 		tests, failures, errors);
@@ -71,7 +52,7 @@ int fl_junit_write(const char *path, json_t *const *results, size_t n, char *err
 		}
 		snprintf(name, sizeof(name), "%s", jstr(r, "scenario", "scenario"));
 		fprintf(f, "  <testsuite name=\"");
-		xml_text(f, name);
+		fl_markup_text(f, name);
 		fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\"",
 			json_array_size(checks), sf, se,
 			json_number_value(json_object_get(r, "duration_s")));
@@ -82,7 +63,7 @@ int fl_junit_write(const char *path, json_t *const *results, size_t n, char *err
 			if (ts[0] && ts[strlen(ts) - 1] == 'Z')
 				ts[strlen(ts) - 1] = 0;
 			fprintf(f, " timestamp=\"");
-			xml_text(f, ts);
+			fl_markup_text(f, ts);
 			fprintf(f, "\"");
 		}
 		fprintf(f, ">\n    <properties>\n");
@@ -93,7 +74,7 @@ int fl_junit_write(const char *path, json_t *const *results, size_t n, char *err
 				if (!json_string_value(json_object_get(r, props[p])))
 					continue;
 				fprintf(f, "      <property name=\"%s\" value=\"", props[p]);
-				xml_text(f, jstr(r, props[p], ""));
+				fl_markup_text(f, jstr(r, props[p], ""));
 				fprintf(f, "\"/>\n");
 			}
 			if (json_is_integer(json_object_get(r, "seed")))
@@ -104,37 +85,24 @@ int fl_junit_write(const char *path, json_t *const *results, size_t n, char *err
 		json_array_foreach(checks, k, c) {
 			const char *v = jstr(c, "verdict", "");
 			fprintf(f, "    <testcase classname=\"faultline.");
-			xml_text(f, name);
+			fl_markup_text(f, name);
 			fprintf(f, "\" name=\"");
-			xml_text(f, jstr(c, "name", "?"));
+			fl_markup_text(f, jstr(c, "name", "?"));
 			fprintf(f, "\" time=\"0\"");
 			if (!strcmp(v, "PASS")) {
 				fprintf(f, "/>\n");
 				continue;
 			}
 			fprintf(f, ">\n      <%s message=\"", !strcmp(v, "FAIL") ? "failure" : "error");
-			xml_text(f, jstr(c, "why", ""));
+			fl_markup_text(f, jstr(c, "why", ""));
 			fprintf(f, "\" type=\"%s\">", v);
-			xml_text(f, jstr(c, "why", ""));
+			fl_markup_text(f, jstr(c, "why", ""));
 			fprintf(f, "</%s>\n    </testcase>\n", !strcmp(v, "FAIL") ? "failure" : "error");
 		}
 		fprintf(f, "  </testsuite>\n");
 	}
 	fprintf(f, "</testsuites>\n");
-	if (fflush(f) || fsync(fileno(f)) < 0 || ferror(f)) {
-		fclose(f);
-		unlink(tmp);
-		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
-		return -EIO;
-	}
-	fclose(f);
-	if (rename(tmp, path) < 0) {
-		int r = -errno;
-		unlink(tmp);
-		snprintf(err, errlen, "cannot write '%s': %s", path, strerror(-r));
-		return r;
-	}
-	return 0;
+	return fl_atomic_commit(f, tmp, path, err, errlen);
 }
 
 /* The linearizable check of a run: its history through the checker

@@ -2,6 +2,7 @@
  * inline. Never emits a script, a network address or an unescaped byte of
  * the run's data, and never writes anything but the one file it renders. */
 #include "faultline/report_html.h"
+#include "faultline/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,24 +20,6 @@
 
 /* --- output helpers -------------------------------------------------------- */
 
-/* HTML text and attribute values: the five specials as entities, control
- * characters other than tab and newline dropped. */
-static void esc(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		switch (c) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default:
-			if (c >= 0x20 || c == '\t' || c == '\n')
-				fputc(c, f);
-		}
-	}
-}
 
 /* A relative link to a path segment: bytes outside the unreserved set
  * percent-encoded, so a directory name can never become a scheme or leave
@@ -76,43 +59,12 @@ static void badge(FILE *f, const char *v, const char *title)
 	fprintf(f, "<span class=\"badge %s\"", verdict_class(v));
 	if (title && *title) {
 		fputs(" title=\"", f);
-		esc(f, title);
+		fl_markup_text(f, title);
 		fputc('"', f);
 	}
 	fputc('>', f);
-	esc(f, v);
+	fl_markup_text(f, v);
 	fputs("</span>", f);
-}
-
-/* Open path.tmp for writing; atomic_commit() renames it into place. */
-static int atomic_open(const char *path, char *tmp, size_t tmplen, FILE **out, char *err,
-		       size_t errlen)
-{
-	int r;
-
-	snprintf(tmp, tmplen, "%s.tmp", path);
-	if ((*out = fopen(tmp, "w")))
-		return 0;
-	r = -errno;
-	snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(-r));
-	return r;
-}
-
-static int atomic_commit(FILE *f, const char *tmp, const char *path, char *err, size_t errlen)
-{
-	int r = 0;
-
-	if (fflush(f) || ferror(f) || fsync(fileno(f)) < 0)
-		r = errno ? -errno : -EIO;
-	if (fclose(f) && !r)
-		r = errno ? -errno : -EIO;
-	if (!r && rename(tmp, path) < 0)
-		r = -errno;
-	if (r) {
-		snprintf(err, errlen, "cannot write '%s': %s", path, strerror(-r));
-		unlink(tmp);
-	}
-	return r;
 }
 
 static const char css[] =
@@ -282,7 +234,7 @@ static void reproduce(FILE *f, json_t *r)
 	size_t idx;
 
 	fputs("faultline run ", f);
-	esc(f, jstr(r, "file", "SCENARIO.yaml"));
+	fl_markup_text(f, jstr(r, "file", "SCENARIO.yaml"));
 	if (json_is_integer(json_object_get(r, "seed")))
 		fprintf(f, " --seed %" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(r, "seed")));
 	json_array_foreach(ov, idx, o) {
@@ -291,7 +243,7 @@ static void reproduce(FILE *f, json_t *r)
 			continue;
 		fputs(" --set ", f);
 		if (!strpbrk(s, " \t'\"$`\\;&|<>()*?[]{}~#!")) {
-			esc(f, s);
+			fl_markup_text(f, s);
 			continue;
 		}
 		fputs("&#39;", f);
@@ -300,7 +252,7 @@ static void reproduce(FILE *f, json_t *r)
 			if (*s == '\'')
 				fputs("&#39;\\&#39;&#39;", f);
 			else
-				esc(f, c);
+				fl_markup_text(f, c);
 		}
 		fputs("&#39;", f);
 	}
@@ -309,7 +261,7 @@ static void reproduce(FILE *f, json_t *r)
 static void meta_row(FILE *f, const char *name, const char *value)
 {
 	fprintf(f, "<tr><td>%s</td><td>", name);
-	esc(f, value);
+	fl_markup_text(f, value);
 	fputs("</td></tr>\n", f);
 }
 
@@ -321,7 +273,7 @@ static void section_header(FILE *f, const struct view *v)
 	size_t idx, at = 0;
 
 	fputs("<header><h1>", f);
-	esc(f, jstr(r, "scenario", v->s->name));
+	fl_markup_text(f, jstr(r, "scenario", v->s->name));
 	fputc(' ', f);
 	badge(f, jstr(r, "verdict", "UNKNOWN"), NULL);
 	fputs("</h1>\n<table class=\"meta\">\n", f);
@@ -427,11 +379,11 @@ static void section_checks(FILE *f, const struct view *v)
 	fputs("<table><tr><th>check</th><th>verdict</th><th>why</th></tr>\n", f);
 	json_array_foreach(checks, idx, c) {
 		fputs("<tr><td>", f);
-		esc(f, jstr(c, "name", "?"));
+		fl_markup_text(f, jstr(c, "name", "?"));
 		fputs("</td><td>", f);
 		badge(f, jstr(c, "verdict", "UNKNOWN"), NULL);
 		fputs("</td><td>", f);
-		esc(f, jstr(c, "why", ""));
+		fl_markup_text(f, jstr(c, "why", ""));
 		fputs("</td></tr>\n", f);
 	}
 	fputs("</table>\n", f);
@@ -452,14 +404,14 @@ static void section_faults(FILE *f, const struct view *v)
 	json_array_foreach(faults, idx, o) {
 		json_t *end = json_object_get(o, "end_s");
 		fputs("<tr><td>", f);
-		esc(f, jstr(o, "id", "?"));
+		fl_markup_text(f, jstr(o, "id", "?"));
 		fputs("</td><td>", f);
-		esc(f, jstr(o, "kind", "?"));
+		fl_markup_text(f, jstr(o, "kind", "?"));
 		fputs("</td><td>", f);
 		json_array_foreach(json_object_get(o, "nodes"), k, n) {
 			if (k)
 				fputc(' ', f);
-			esc(f, json_string_value(n));
+			fl_markup_text(f, json_string_value(n));
 		}
 		fprintf(f, "</td><td>%.2f s%s</td><td>", json_number_value(json_object_get(o, "start_s")),
 			json_is_true(json_object_get(o, "applied")) ? "" : " (failed)");
@@ -468,9 +420,9 @@ static void section_faults(FILE *f, const struct view *v)
 		else
 			fputs("never", f);
 		fputs("</td><td>", f);
-		esc(f, jstr(o, "leader", ""));
+		fl_markup_text(f, jstr(o, "leader", ""));
 		fputs("</td><td>", f);
-		esc(f, jstr(o, "error", ""));
+		fl_markup_text(f, jstr(o, "error", ""));
 		fputs("</td></tr>\n", f);
 	}
 	fputs("</table>\n", f);
@@ -506,9 +458,9 @@ static void fault_labels(FILE *f, const struct view *v, double y)
 		const struct fault_win *w = &v->fw[i];
 		fprintf(f, "<text class=\"fwl\" x=\"%.1f\" y=\"%.1f\">", xs(v, w->start) + 2,
 			y + 12 + 14 * w->row);
-		esc(f, w->id);
+		fl_markup_text(f, w->id);
 		fputc(' ', f);
-		esc(f, w->kind);
+		fl_markup_text(f, w->kind);
 		if (!w->healed)
 			fputs(" (not healed)", f);
 		fputs("</text>\n", f);
@@ -521,9 +473,9 @@ static void fault_shading(FILE *f, const struct view *v, double y0, double y1)
 		double x0 = xs(v, v->fw[i].start), x1 = xs(v, v->fw[i].end);
 		fprintf(f, "<rect class=\"fw\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
 			   "<title>", x0, y0, x1 - x0 > 1 ? x1 - x0 : 1, y1 - y0);
-		esc(f, v->fw[i].id);
+		fl_markup_text(f, v->fw[i].id);
 		fputc(' ', f);
-		esc(f, v->fw[i].kind);
+		fl_markup_text(f, v->fw[i].kind);
 		fprintf(f, ": %.2f s to %.2f s</title></rect>\n", v->fw[i].start, v->fw[i].end);
 	}
 }
@@ -601,12 +553,12 @@ static void leader_band(FILE *f, const struct view *v, double y, double h)
 			fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" fill=\"%s\">"
 				   "<title>", x0, y + 2, x1 - x0, h - 4,
 				cur >= 0 ? node_colours[cur % 8] : "#e0e0e0");
-			esc(f, name);
+			fl_markup_text(f, name);
 			fprintf(f, " from %.2f s to %.2f s</title></rect>\n", seg_start, t);
 			if (x1 - x0 > 8 * (double)strlen(name) + 6) {
 				fprintf(f, "<text x=\"%.1f\" y=\"%.1f\"%s>", x0 + 3, y + h - 5,
 					cur >= 0 ? " style=\"fill:#fff\"" : "");
-				esc(f, name);
+				fl_markup_text(f, name);
 				fputs("</text>\n", f);
 			}
 		}
@@ -994,11 +946,11 @@ static void section_violation(FILE *f, const struct view *v, json_t *viol, const
 	double t0 = v->vmin, t1 = v->vmax, span, h, step, y = 24;
 
 	fputs("<h2>Linearizability violation</h2>\n<p>Key <code>", f);
-	esc(f, jstr(viol, "key", "?"));
+	fl_markup_text(f, jstr(viol, "key", "?"));
 	fputs("</code>: no order of these operations respects real time and the model. "
 	      "The <b style=\"color:#d62728\">red</b> one is the first operation no linearization "
 	      "could place: ", f);
-	esc(f, jstr(viol, "failed_op", "?"));
+	fl_markup_text(f, jstr(viol, "failed_op", "?"));
 	fputs(".</p>\n<p class=\"note\">", f);
 	if (json_is_true(json_object_get(viol, "window_verified")))
 		fprintf(f, "These %zu operations cannot be linearized by themselves, whatever the "
@@ -1043,7 +995,7 @@ static void section_violation(FILE *f, const struct view *v, json_t *viol, const
 		int unknown;
 		if (!op) {
 			fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", bx0, yy + 14);
-			esc(f, w[k].text);
+			fl_markup_text(f, w[k].text);
 			fputs(" (not found in history.jsonl)</text>\n", f);
 			continue;
 		}
@@ -1067,14 +1019,14 @@ static void section_violation(FILE *f, const struct view *v, json_t *viol, const
 			   "fill=\"%s\"><title>",
 			w[k].failed ? "bad" : unknown ? "unk" : "", a, yy + 3, b - a, rowh - 6,
 			w[k].failed ? "#d62728" : kind_colour(op->f));
-		esc(f, w[k].text);
+		fl_markup_text(f, w[k].text);
 		fputs("</title></rect>\n", f);
 		if (w[k].failed)
 			fprintf(f, "<text class=\"badl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">"
 				   "impossible \xe2\x86\x92</text>\n", a - 4, yy + 14);
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\"%s>", tx, yy + 14,
 			w[k].failed ? " class=\"badl\"" : "");
-		esc(f, w[k].text);
+		fl_markup_text(f, w[k].text);
 		if (w[k].failed)
 			fputs("  \xe2\x86\x90 no order fits this", f);
 		fputs("</text>\n", f);
@@ -1109,12 +1061,12 @@ int fl_report_html_write(const char *dir, const struct fl_scenario *s, json_t *r
 	if (viol)
 		w = violation_load(dir, &v, viol, &nw);
 	snprintf(path, sizeof(path), "%s/report.html", dir);
-	if ((r = atomic_open(path, tmp, sizeof(tmp), &f, err, errlen)) < 0)
+	if ((r = fl_atomic_open(path, tmp, sizeof(tmp), &f, err, errlen)) < 0)
 		goto out;
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>", f);
-	esc(f, jstr(results, "scenario", s->name));
+	fl_markup_text(f, jstr(results, "scenario", s->name));
 	fputs(" \xe2\x80\x94 ", f);
-	esc(f, jstr(results, "verdict", "?"));
+	fl_markup_text(f, jstr(results, "verdict", "?"));
 	fprintf(f, "</title>\n<style>\n%s</style></head><body>\n", css);
 	section_header(f, &v);
 	section_checks(f, &v);
@@ -1123,10 +1075,10 @@ int fl_report_html_write(const char *dir, const struct fl_scenario *s, json_t *r
 	if (viol && w)
 		section_violation(f, &v, viol, w, nw);
 	fputs("<p class=\"note\">Rendered by faultline ", f);
-	esc(f, FL_VERSION);
+	fl_markup_text(f, FL_VERSION);
 	fputs(" from this run directory's files; <code>faultline report DIR</code> renders it "
 	      "again.</p>\n</body></html>\n", f);
-	r = atomic_commit(f, tmp, path, err, errlen);
+	r = fl_atomic_commit(f, tmp, path, err, errlen);
 out:
 	free(w);
 	free(v.fw);
@@ -1195,7 +1147,7 @@ static void index_body(FILE *f, const char *runs, struct run_row *rows, size_t n
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	fputs("<h1>faultline runs</h1>\n<p>", f);
-	esc(f, runs);
+	fl_markup_text(f, runs);
 	fprintf(f, ": %zu run%s \xe2\x80\x94 ", n, n == 1 ? "" : "s");
 	badge(f, "PASS", NULL);
 	fprintf(f, " %zu ", counts[0]);
@@ -1210,7 +1162,7 @@ static void index_body(FILE *f, const char *runs, struct run_row *rows, size_t n
 	      "<th>verdict</th>", f);
 	json_array_foreach(names, k, x) {
 		fputs("<th>", f);
-		esc(f, json_string_value(x));
+		fl_markup_text(f, json_string_value(x));
 		fputs("</th>", f);
 	}
 	fputs("</tr>\n", f);
@@ -1223,11 +1175,11 @@ static void index_body(FILE *f, const char *runs, struct run_row *rows, size_t n
 		fputs("<tr><td><a href=\"", f);
 		esc_url(f, r->name);
 		fputs(r->has_report ? "/report.html\">" : "/\">", f);
-		esc(f, r->name);
+		fl_markup_text(f, r->name);
 		fputs("</a></td><td>", f);
-		esc(f, scen);
+		fl_markup_text(f, scen);
 		fputs("</td><td>", f);
-		esc(f, row_started(r));
+		fl_markup_text(f, row_started(r));
 		fputs("</td><td>", f);
 		if (json_is_integer(seed))
 			fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(seed));
@@ -1305,15 +1257,15 @@ int fl_report_index_write(const char *runs, size_t *nruns, char *err, size_t err
 	}
 	qsort(rows, n, sizeof(*rows), cmp_row);
 	snprintf(path, sizeof(path), "%s/index.html", runs);
-	if ((r = atomic_open(path, tmp, sizeof(tmp), &f, err, errlen)) < 0)
+	if ((r = fl_atomic_open(path, tmp, sizeof(tmp), &f, err, errlen)) < 0)
 		goto out;
 	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 		   "<title>faultline runs</title>\n<style>\n%s</style></head><body>\n", css);
 	index_body(f, runs, rows, n);
 	fputs("<p class=\"note\">Written by faultline ", f);
-	esc(f, FL_VERSION);
+	fl_markup_text(f, FL_VERSION);
 	fputs(" (<code>faultline report --index DIR</code>).</p>\n</body></html>\n", f);
-	r = atomic_commit(f, tmp, path, err, errlen);
+	r = fl_atomic_commit(f, tmp, path, err, errlen);
 	if (!r && nruns)
 		*nruns = n;
 out:

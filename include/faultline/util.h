@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Write all len bytes of buf to fd, retrying on EINTR and short writes.
  * 0, or -errno. */
@@ -17,6 +18,18 @@ int fl_write_all(int fd, const void *buf, size_t len);
  * fault log, journals) are written this way, so readers see whole lines.
  * 0, or -errno. The caller serialises writers and syncs. */
 int fl_json_append_line(int fd, json_t *obj);
+
+/* A file written atomically: fl_atomic_open opens path.tmp (its name in
+ * tmp) for writing, fl_atomic_commit flushes, fsyncs and renames it into
+ * place, or removes it. Both 0 or -errno with a message in err. */
+int fl_atomic_open(const char *path, char *tmp, size_t tmplen, FILE **out, char *err,
+		   size_t errlen);
+int fl_atomic_commit(FILE *f, const char *tmp, const char *path, char *err, size_t errlen);
+
+/* Text for XML and HTML (content and attribute values): the five specials
+ * as entities (&#39; for the quote, valid in both), control characters
+ * other than tab and newline dropped. */
+void fl_markup_text(FILE *f, const char *s);
 
 /* Write obj to path atomically: path.tmp, fsync, rename (nothing left
  * behind on failure). 0, or -errno with a message in err. */

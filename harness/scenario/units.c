@@ -24,6 +24,20 @@ static int ends_blank(const char *s)
 }
 
 /* A non-negative decimal number at *s (digits, optional fraction); advances. */
+/* The unit after a number: blanks skipped, then letters, lowercased into
+ * unit (at most len - 1); *s moves past them. Returns its length. */
+static size_t take_unit(const char **s, char *unit, size_t len)
+{
+	const char *p = skip_ws(*s);
+	size_t n = 0;
+
+	while (*p && isalpha((unsigned char)*p) && n < len - 1)
+		unit[n++] = (char)tolower((unsigned char)*p++);
+	unit[n] = '\0';
+	*s = p;
+	return n;
+}
+
 static int take_number(const char **s, double *v)
 {
 	const char *p = *s;
@@ -172,10 +186,7 @@ int fl_parse_bitrate(const char *s, uint64_t *bps, const char **why)
 		*why = "expected a rate like '10mbit' or '500kbps'";
 		return -EINVAL;
 	}
-	p = skip_ws(p);
-	while (*p && isalpha((unsigned char)*p) && n < sizeof(unit) - 1)
-		unit[n++] = (char)tolower((unsigned char)*p++);
-	unit[n] = '\0';
+	n = take_unit(&p, unit, sizeof(unit));
 	if (!ends_blank(p) || n == 0) {
 		*why = n ? "unexpected text after the rate"
 			 : "a rate needs a unit: bit, kbit, mbit, gbit (bits/s) or bps, kbps, mbps (bytes/s)";
@@ -265,16 +276,12 @@ int fl_parse_size(const char *s, uint64_t *bytes, const char **why)
 	const char *p = skip_ws(s);
 	double v;
 	char unit[8];
-	size_t n = 0;
 
 	if (take_number(&p, &v) < 0) {
 		*why = "expected a size like '512MiB' or '2GiB'";
 		return -EINVAL;
 	}
-	p = skip_ws(p);
-	while (*p && isalpha((unsigned char)*p) && n < sizeof(unit) - 1)
-		unit[n++] = (char)tolower((unsigned char)*p++);
-	unit[n] = '\0';
+	take_unit(&p, unit, sizeof(unit));
 	if (!ends_blank(p)) {
 		*why = "unexpected text after the size";
 		return -EINVAL;

@@ -296,6 +296,15 @@ static size_t windows(const struct fl_run_data *d, int64_t end, struct window *w
 
 #define MAX_WINDOWS 256
 
+/* The public check: the check, then the evidence rule over what it read. */
+#define PUBLIC_CHECK(name, inputs)                                                             \
+	void fl_check_##name(const struct fl_scenario *s, const struct fl_run_data *d,        \
+			     struct fl_check_result *r)                                       \
+	{                                                                                      \
+		check_##name(s, d, r);                                                         \
+		fl_check_evidence(d, (inputs), r);                                             \
+	}
+
 /* --- failover ------------------------------------------------------------------- */
 
 static int in_list(json_t *arr, const char *name)
@@ -826,12 +835,7 @@ static void check_converge(const struct fl_scenario *s, const struct fl_run_data
 		       js(done, "digest") ? js(done, "digest") : "", secs(jt(done) - from));
 }
 
-void fl_check_converge(const struct fl_scenario *s, const struct fl_run_data *d,
-		       struct fl_check_result *r)
-{
-	check_converge(s, d, r);
-	fl_check_evidence(d, FL_IN_HISTORY | FL_IN_FAULTS | FL_IN_DIGESTS, r);
-}
+PUBLIC_CHECK(converge, FL_IN_HISTORY | FL_IN_FAULTS | FL_IN_DIGESTS)
 
 /* --- leader per term ------------------------------------------------------------- */
 
@@ -917,12 +921,7 @@ static void check_leader_per_term(const struct fl_scenario *s, const struct fl_r
 		       held == 1 ? "" : "s", samples);
 }
 
-void fl_check_leader_per_term(const struct fl_scenario *s, const struct fl_run_data *d,
-			      struct fl_check_result *r)
-{
-	check_leader_per_term(s, d, r);
-	fl_check_evidence(d, FL_IN_STATUS, r);
-}
+PUBLIC_CHECK(leader_per_term, FL_IN_STATUS)
 
 /* --- SLOs ------------------------------------------------------------------------- */
 
@@ -1040,12 +1039,7 @@ static void check_latency(const struct fl_scenario *s, const struct fl_run_data 
 		       l.n - l.unknown, counted);
 }
 
-void fl_check_latency(const struct fl_scenario *s, const struct fl_run_data *d,
-		      struct fl_check_result *r)
-{
-	check_latency(s, d, r);
-	fl_check_evidence(d, FL_IN_HISTORY, r);
-}
+PUBLIC_CHECK(latency, FL_IN_HISTORY)
 
 static void check_availability(const struct fl_scenario *s, const struct fl_run_data *d,
 			       struct fl_check_result *r)
@@ -1071,12 +1065,7 @@ static void check_availability(const struct fl_scenario *s, const struct fl_run_
 	       s->checks.availability_min);
 }
 
-void fl_check_availability(const struct fl_scenario *s, const struct fl_run_data *d,
-			   struct fl_check_result *r)
-{
-	check_availability(s, d, r);
-	fl_check_evidence(d, FL_IN_HISTORY, r);
-}
+PUBLIC_CHECK(availability, FL_IN_HISTORY)
 
 size_t fl_invariants_check(const struct fl_scenario *s, const struct fl_run_data *d,
 			   struct fl_check_result *res)

@@ -90,37 +90,19 @@ void fl_markup_text(FILE *f, const char *s)
 int fl_json_write_atomic(const char *path, json_t *obj, char *err, size_t errlen)
 {
 	char tmp[4200];
-	int fd, r = 0;
-	char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-	size_t len;
+	FILE *f;
+	int r;
 
-	if (!text) {
-		snprintf(err, errlen, "out of memory");
+	if ((r = fl_atomic_open(path, tmp, sizeof(tmp), &f, err, errlen)) < 0)
+		return r;
+	if (json_dumpf(obj, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) < 0) {
+		fclose(f);
+		unlink(tmp);
+		snprintf(err, errlen, "cannot write '%s': out of memory", path);
 		return -ENOMEM;
 	}
-	len = strlen(text);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
-		free(text);
-		return r;
-	}
-	r = fl_write_all(fd, text, len);
-	if (!r)
-		r = fl_write_all(fd, "\n", 1);
-	if (!r && fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	free(text);
-	if (!r && rename(tmp, path) < 0)
-		r = -errno;
-	if (r) {
-		snprintf(err, errlen, "cannot write '%s': %s", path, strerror(-r));
-		unlink(tmp);
-	}
-	return r;
+	fputc('\n', f);
+	return fl_atomic_commit(f, tmp, path, err, errlen);
 }
 
 

@@ -288,16 +288,15 @@ int fl_verdict_judge(const char *dir, const struct fl_scenario *s, json_t **out,
 {
 	struct fl_check_result res[16];
 	struct fl_run_data d;
-	const char *nodes[FL_MAX_NODES];
 	char path[4200];
 	size_t n = 0;
 	int rc;
 	json_t *meta, *results;
 
 	memset(res, 0, sizeof(res));
-	for (size_t i = 0; i < s->cluster.nnodes; i++)
-		nodes[i] = s->cluster.nodes[i];
-	if ((rc = fl_run_data_load(dir, nodes, s->cluster.nnodes, &d, err, errlen)) < 0)
+	/* the scenario's own array: d may outlive this call (keep) */
+	if ((rc = fl_run_data_load(dir, (const char *const *)s->cluster.nodes, s->cluster.nnodes,
+				   &d, err, errlen)) < 0)
 		return rc;
 	if (s->checks.linearizable) {
 		snprintf(path, sizeof(path), "%s/history.jsonl", dir);

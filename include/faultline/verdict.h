@@ -24,7 +24,8 @@
 /* Judge the run in dir (s: the scenario as it ran) and write
  * dir/results.json. On success *results is the new results object (a new
  * reference) and, when keep is not NULL, *keep the run's loaded files
- * (release with fl_run_data_release). -errno with a message in err when
+ * (release with fl_run_data_release; its node names are s's, so s must
+ * outlive it). -errno with a message in err when
  * the run's history cannot be read or results.json not written. */
 int fl_verdict_judge(const char *dir, const struct fl_scenario *s, json_t **results,
 		     struct fl_run_data *keep, char *err, size_t errlen);

@@ -148,7 +148,8 @@ static void run_dirs(const char *runs_dir, const char *name, uint64_t seed, stru
 			push(out, path);
 	}
 	closedir(d);
-	qsort(out->v, out->n, sizeof(*out->v), cmp_str_desc);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_str_desc);
 }
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)

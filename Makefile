@@ -74,13 +74,19 @@ KERNEL_BIN := $(KERNEL_SRC:tests/kernel/%.c=$(BUILD)/tests/kernel/%)
 # Benchmarks: built and run by `make bench` only, never by `make check`.
 BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/bench/%)
+# Systems under test that faultline must catch (tests/sut/): standalone
+# programs, no library of ours; scenarios name them by their build/ path.
+SUT_SRC := $(sort $(wildcard tests/sut/*.c))
+SUT_BIN := $(patsubst tests/sut/%.c,$(BUILD)/tests/sut/%,$(subst _,-,$(SUT_SRC)))
 
 ALL_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(AGENT_OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o) \
-           $(KERNEL_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o)
+           $(KERNEL_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) \
+           $(SUT_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all check check-unit check-kernel check-e2e deps check-deps install uninstall \
         clean demo tests bench bench-build FORCE
-all: $(BUILD)/faultline $(BUILD)/faultline-agent
+# the SUTs too: a shipped scenario runs one after a plain `make`
+all: $(BUILD)/faultline $(BUILD)/faultline-agent $(SUT_BIN)
 
 # A change of compiler or flags rebuilds everything (git's GIT-CFLAGS stamp).
 $(BUILD)/CFLAGS.stamp: FORCE
@@ -112,7 +118,12 @@ $(BUILD)/tests/kernel/%: $(BUILD)/tests/kernel/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)
 $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-tests: $(UNIT_BIN) $(KERNEL_BIN)
+# tests/sut/broken_register.c -> build/tests/sut/broken-register (names as programs are)
+.SECONDEXPANSION:
+$(SUT_BIN): $(BUILD)/tests/sut/%: $(BUILD)/tests/sut/$$(subst -,_,%).o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+tests: $(UNIT_BIN) $(KERNEL_BIN) $(SUT_BIN)
 
 # keep test objects between runs (they are intermediate files to make)
 .SECONDARY:

@@ -8,6 +8,7 @@
 # rates and the time per run. Controls never assert tight timing: they must
 # hold on a loaded 2-core machine under emulation.
 # Needs root, etcd and redis (the test micro-VM); `make detect` runs more seeds.
+# DETECT_KEEP=DIR keeps every run directory there (to look at, or re-judge).
 FL=${FAULTLINE:-build/faultline}
 SEEDS=${DETECT_SEEDS:-1}
 CSEEDS=${DETECT_CONTROL_SEEDS:-$SEEDS}
@@ -130,7 +131,7 @@ detect() {
 		seed=1
 		while [ "$seed" -le "$last" ]; do
 			runs=$((runs + 1))
-			R=$T/runs-$name-$kind-$seed
+			R=${DETECT_KEEP:-$T}/runs-$name-$kind-$seed
 			t0=$(date +%s)
 			if [ $kind = faulted ]; then
 				"$FL" run --runs "$R" --seed "$seed" "$@" "$file" >"$T/run.out" 2>&1
@@ -158,7 +159,7 @@ detect() {
 					stale_reads "$dir" && witnessed=$((witnessed + 1))
 				echo "# $(tr '\n' ' ' <"$T/out")"
 			fi
-			rm -rf "$R"
+			[ -n "$DETECT_KEEP" ] || rm -rf "$R"
 			seed=$((seed + 1))
 		done
 	done

@@ -181,10 +181,13 @@ check-e2e: all
 # Detection rates (not part of make check, which runs tests/e2e/detect.sh
 # with one seed): each detection scenario and its control over DETECT_SEEDS
 # seeds, in the micro-VM; the "# " lines give the rates (README "What
-# faultline has caught").
+# faultline has caught"). tests/vm/run passes only FAULTLINE_* and FL_* on,
+# so the DETECT_* settings go through env inside it.
 DETECT_SEEDS ?= 10
 detect: all
-	@FAULTLINE=$(BUILD)/faultline DETECT_SEEDS=$(DETECT_SEEDS) $(DETECT_VM_RUN) tests/e2e/detect.sh
+	@FAULTLINE=$(BUILD)/faultline $(DETECT_VM_RUN) env DETECT_SEEDS=$(DETECT_SEEDS) \
+	  DETECT_CONTROL_SEEDS=$${DETECT_CONTROL_SEEDS:-$(DETECT_SEEDS)} DETECT_KEEP=$${DETECT_KEEP:-} \
+	  tests/e2e/detect.sh
 
 # Throughput of the register workload against a local 3-node etcd, beside
 # etcdctl's own load checks (about 3 minutes; README "Benchmarks"):

@@ -147,7 +147,9 @@ detect() {
 			dt=$(($(date +%s) - t0))
 			secs=$((secs + dt))
 			dir=$(ls -d "$R/$name"-* 2>/dev/null | head -1)
-			if check "$name seed $seed ($kind): $chk says $want" judge "$dir" "$chk" "$want"; then
+			f0=$failed # check() counts failures; its own status is always 0
+			check "$name seed $seed ($kind): $chk says $want" judge "$dir" "$chk" "$want"
+			if [ "$failed" = "$f0" ]; then
 				[ $kind = faulted ] && caught=$((caught + 1))
 				[ $kind = control ] && quiet=$((quiet + 1))
 			else
@@ -155,8 +157,10 @@ detect() {
 			fi
 			echo "# $name seed $seed ($kind, exit $st, $dt s): $(head -c 300 "$T/out" | tr '\n' ' ')"
 			if [ $kind = faulted ] && [ "$chk" = linearizable ]; then
+				f0=$failed
 				check "$name seed $seed: a stale read served by the isolated node during the partition" \
-					stale_reads "$dir" && witnessed=$((witnessed + 1))
+					stale_reads "$dir"
+				[ "$failed" = "$f0" ] && witnessed=$((witnessed + 1))
 				echo "# $(tr '\n' ' ' <"$T/out")"
 			fi
 			[ -n "$DETECT_KEEP" ] || rm -rf "$R"

@@ -147,6 +147,9 @@ detect() {
 			dt=$(($(date +%s) - t0))
 			secs=$((secs + dt))
 			dir=$(ls -d "$R/$name"-* 2>/dev/null | head -1)
+			# a verdict, not a crash: 1 when the check FAILs, else 0
+			check "$name seed $seed ($kind): run exits $([ $want = FAIL ] && echo 1 || echo 0)" \
+				test "$st" = "$([ $want = FAIL ] && echo 1 || echo 0)"
 			f0=$failed # check() counts failures; its own status is always 0
 			check "$name seed $seed ($kind): $chk says $want" judge "$dir" "$chk" "$want"
 			if [ "$failed" = "$f0" ]; then

@@ -1,6 +1,7 @@
 #!/bin/sh
 # End-to-end: every shipped scenario in scenarios/ (the quickstart has its
-# own test, run.sh) runs for real — cluster, system, workload, faults — in
+# own test, run.sh; the detection scenarios redis-primary-isolated,
+# etcd-stale-reads and etcd-failover-too-slow theirs, detect.sh) runs for real — cluster, system, workload, faults — in
 # a shortened form (the --set overrides below keep each under a minute),
 # and its run directory is checked: ops from every client, every planned
 # fault applied and healed, status samples from every node, final reads

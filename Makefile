@@ -198,7 +198,7 @@ DETECT_SEEDS ?= 10
 detect: all
 	@FAULTLINE=$(BUILD)/faultline $(DETECT_VM_RUN) env DETECT_SEEDS=$(DETECT_SEEDS) \
 	  DETECT_CONTROL_SEEDS=$${DETECT_CONTROL_SEEDS:-$(DETECT_SEEDS)} DETECT_KEEP=$${DETECT_KEEP:-} \
-	  tests/e2e/detect.sh
+	  sh -c 'tests/e2e/detect.sh; a=$$?; tests/e2e/detect-broken-register.sh; b=$$?; exit $$((a | b))'
 
 # Throughput of the register workload against a local 3-node etcd, beside
 # etcdctl's own load checks (about 3 minutes; README "Benchmarks"):

@@ -1,5 +1,7 @@
 /* harness/reports/: rendering only, from results.json and the run's files (report,
- * report_html, compare). What a run leaves for people and for CI, rendered from its results
+ * report_html, compare).
+ *
+ * What a run leaves for people and for CI, rendered from its results
  * object (verdict.h) and its files; nothing here runs a check:
  *
  *  the table     check, PASS/FAIL/UNKNOWN, why: printed by the command

@@ -1,4 +1,6 @@
-/* harness/run/: one run end to end (run, nemesis, workload, history, run_many). `faultline run`: one scenario end to end. The cluster comes up, the
+/* harness/run/: one run end to end (run, nemesis, workload, history, run_many).
+ *
+ * `faultline run`: one scenario end to end. The cluster comes up, the
  * system under test starts on every node (through the agents), the
  * workload drives it while the nemesis applies the plan, everything is
  * healed, the cluster goes down, and the run directory keeps the plan, the

@@ -1,5 +1,7 @@
 /* harness/scenario/: the scenario language (ytree, scenario, scenario_check, units,
- * plan, rng, diag, strutil). The scenario: what a YAML file says, as typed structs. Loading parses,
+ * plan, rng, diag, strutil).
+ *
+ * The scenario: what a YAML file says, as typed structs. Loading parses,
  * then validates, and does nothing else (no files written, no processes,
  * no network): `faultline validate` and `plan` are safe anywhere.
  * Every field is documented in README.md ("Scenario reference"). */

@@ -1,4 +1,6 @@
-/* harness/systems/: the system adapters (etcd, redis, exec, common, registry). System adapters: how to start a node of the system under test, when it
+/* harness/systems/: the system adapters (etcd, redis, exec, common, registry).
+ *
+ * System adapters: how to start a node of the system under test, when it
  * is ready, who leads, client operations, and a per-node state digest.
  * One adapter per file in harness/systems/ (etcd, redis, exec), each
  * exporting a struct fl_system_ops; fl_system_lookup() finds one by the

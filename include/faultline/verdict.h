@@ -1,4 +1,6 @@
-/* harness/checkers/: judging (linear, models, check_input, invariants, verdict). The verdict of a run directory, judged once. fl_verdict_judge runs the
+/* harness/checkers/: judging (linear, models, check_input, invariants, verdict).
+ *
+ * The verdict of a run directory, judged once. fl_verdict_judge runs the
  * checks the scenario enables (linearizable through linear.h, the others
  * through invariants.h) over the run's files, applies the evidence rule
  * (a check with nothing or too little to judge is UNKNOWN, never PASS; a

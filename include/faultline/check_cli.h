@@ -1,7 +1,8 @@
 /* harness/cli/: the command layer (main.c, check.c, verdict.c), the only code that
- * prints a verdict. `faultline check FILE...`: the linearizability verdict of history files
- * (check_input.h reads them, linear.h decides).
+ * prints a verdict.
  *
+ * `faultline check FILE...`: the linearizability verdict of history files
+ * (check_input.h reads them, linear.h decides).
  * Returns the exit status:
  * 0 all linearizable, 1 a violation, 2 unreadable input or usage, 3 unknown
  * (a time or memory limit was hit). */

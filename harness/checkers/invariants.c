@@ -1002,16 +1002,24 @@ static json_t *per_window(const struct fl_run_data *d, int64_t timeout)
 	return a;
 }
 
+/* The SLO checks' common start: the whole run measured, its figures and
+ * those of each fault window set. */
+static void slo_measure(const struct fl_scenario *s, const struct fl_run_data *d,
+			struct fl_check_result *r, const char *name, struct lat *l)
+{
+	measure(d, s->workload.timeout_ns, 0, INT64_MAX, l);
+	result(r, name, FL_PASS, "%s", "");
+	json_object_set_new(r->figures, "run", lat_json(l));
+	json_object_set_new(r->figures, "faults", per_window(d, s->workload.timeout_ns));
+}
+
 static void check_latency(const struct fl_scenario *s, const struct fl_run_data *d,
 			  struct fl_check_result *r)
 {
 	struct lat l;
 	char over[200] = "", counted[120] = "";
 
-	measure(d, s->workload.timeout_ns, 0, INT64_MAX, &l);
-	result(r, "latency", FL_PASS, "%s", "");
-	json_object_set_new(r->figures, "run", lat_json(&l));
-	json_object_set_new(r->figures, "faults", per_window(d, s->workload.timeout_ns));
+	slo_measure(s, d, r, "latency", &l);
 	json_object_set_new(r->figures, "counts",
 			    json_string("ok ops and ops of unknown outcome (timeouts) at the time "
 					"they took; an op never completed at the workload's timeout"));
@@ -1047,10 +1055,7 @@ static void check_availability(const struct fl_scenario *s, const struct fl_run_
 	struct lat l;
 	double a;
 
-	measure(d, s->workload.timeout_ns, 0, INT64_MAX, &l);
-	result(r, "availability", FL_PASS, "%s", "");
-	json_object_set_new(r->figures, "run", lat_json(&l));
-	json_object_set_new(r->figures, "faults", per_window(d, s->workload.timeout_ns));
+	slo_measure(s, d, r, "availability", &l);
 	json_object_set_new(r->figures, "answered",
 			    json_string("ok, or a compare-and-set refused because its compare "
 					"failed; not: a timeout or unknown outcome, an error"));

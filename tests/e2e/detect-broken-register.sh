@@ -21,10 +21,6 @@ trap 'rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 . "$(dirname "$0")/lib/common.sh"
 [ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
 
-leftovers() {
-	{ ls /run/netns 2>/dev/null; ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//'; } | sort
-}
-
 # verdict DIR CHECK: the check's verdict in DIR/results.json and its why
 verdict() {
 	python3 - "$1" "$2" <<'PY'

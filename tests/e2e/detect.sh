@@ -20,10 +20,6 @@ trap 'rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 [ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
 command -v etcd >/dev/null || { echo "skip 1 - needs etcd (etcd-server)"; exit 0; }
 
-leftovers() {
-	{ ls /run/netns 2>/dev/null; ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//'; } | sort
-}
-
 # judge DIR CHECK WANT: is CHECK's verdict in DIR/results.json WANT? On a
 # FAIL it must also show what it caught. Prints one line about the run.
 judge() {

@@ -16,10 +16,6 @@ trap 'rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 [ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
 command -v etcd >/dev/null || { echo "skip 1 - needs etcd (etcd-server)"; exit 0; }
 
-leftovers() {
-	{ ls /run/netns 2>/dev/null; ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//'; } | sort
-}
-
 # run_scenario FILE OVERRIDES...: run it, then check its run directory.
 run_scenario() {
 	file=$1; shift

@@ -13,3 +13,9 @@ check() {
 		failed=$((failed + 1))
 	fi
 }
+
+# Namespaces and links on this machine, sorted: compared before and after a
+# run, nothing of faultline's may remain.
+leftovers() {
+	{ ls /run/netns 2>/dev/null; ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//'; } | sort
+}

@@ -402,7 +402,8 @@ static void fwd_on_signal(int sig)
 	fwd_interrupted = 1;
 }
 
-int fl_vm_forward(const char *dir, int argc, char **argv)
+int fl_vm_forward(const char *dir, int argc, char **argv, FILE *out_to, char *err,
+		  size_t errlen)
 {
 	struct timespec ts;
 	json_t *req = json_object(), *a = json_array();
@@ -414,8 +415,8 @@ int fl_vm_forward(const char *dir, int argc, char **argv)
 	struct sigaction sa = { .sa_handler = fwd_on_signal };
 
 	if (vm <= 0 || kill(vm, 0) < 0) {
-		fprintf(stderr, "faultline: the cluster's VM is not running (state in %s); "
-				"'faultline down' cleans up\n", dir);
+		snprintf(err, errlen, "the cluster's VM is not running (state in %s); "
+			 "'faultline down' cleans up", dir);
 		if (argc > 0 && !strcmp(argv[0], "down")) {
 			remove_dir(dir);
 			return 0;
@@ -432,7 +433,7 @@ int fl_vm_forward(const char *dir, int argc, char **argv)
 	snprintf(name, sizeof(name), "req-%ld.json", n);
 	if (!text || write_file(dir, name, text) < 0) {
 		free(text);
-		fprintf(stderr, "faultline: cannot write to %s\n", dir);
+		snprintf(err, errlen, "cannot write to %s", dir);
 		return 2;
 	}
 	free(text);
@@ -448,8 +449,8 @@ int fl_vm_forward(const char *dir, int argc, char **argv)
 		if (!f)
 			f = fopen(out, "r");
 		while (f && (k = fread(buf, 1, sizeof(buf), f)) > 0) {
-			fwrite(buf, 1, k, stdout);
-			fflush(stdout);
+			fwrite(buf, 1, k, out_to);
+			fflush(out_to);
 		}
 		if (f)
 			clearerr(f);
@@ -462,7 +463,7 @@ int fl_vm_forward(const char *dir, int argc, char **argv)
 			cancel_sent = 1;
 		}
 		if (kill(vm, 0) < 0) {
-			fprintf(stderr, "faultline: the VM stopped (see %s/vm.log)\n", dir);
+			snprintf(err, errlen, "the VM stopped (see %s/vm.log)", dir);
 			break;
 		}
 		sleep_ms(50);

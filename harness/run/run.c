@@ -51,6 +51,8 @@ static int64_t mono(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+struct sampler;
+
 struct run {
 	const struct fl_scenario *s;
 	const struct fl_system_ops *ops;
@@ -72,8 +74,19 @@ struct run {
 	int active_faults;
 	uint64_t live[FL_OUTCOME__N];
 	volatile int progressing;
-	int tty;
+	const struct fl_say *say; /* progress and errors (say.h) */
 	int status_ms; /* per status call: the workload's op timeout, 1..10 s */
+	/* the steps of fl_run */
+	const struct fl_run_opts *o;
+	char dir[512];
+	char data_root[64];           /* the nodes' data, removed after the run */
+	const char *names[FL_MAX_NODES];
+	struct fl_history *h;
+	struct fl_workload w;
+	struct fl_workload_stats ws;
+	struct sampler *samplers;     /* one a node */
+	pthread_t nem, prog;
+	int nem_started, prog_started;
 };
 
 /* The leader most nodes name now ("-" when none), for the progress line. */
@@ -93,12 +106,13 @@ static void current_leader(struct run *r, char *out, size_t len)
 	snprintf(out, len, "%s", best < 0 ? "-" : r->nodes.names[best]);
 }
 
-/* The progress line: on a terminal rewritten every second; otherwise a
- * plain line every 10 s (logs of nightly jobs stay readable). */
+/* The status line: where it is rewritten in place (a terminal) every
+ * second; otherwise a plain line every 10 s (logs of nightly jobs stay
+ * readable). */
 static void *progress_main(void *arg)
 {
 	struct run *r = arg;
-	int64_t every = (r->tty ? 1 : 10) * FL_NS_PER_S, next = mono() + every;
+	int64_t every = (r->say->live ? 1 : 10) * FL_NS_PER_S, next = mono() + every;
 
 	while (r->progressing) {
 		char leader[FL_NODE_NAME_MAX + 1];
@@ -109,18 +123,14 @@ static void *progress_main(void *arg)
 			continue;
 		next += every;
 		current_leader(r, leader, sizeof(leader));
-		printf("%s[%6.1fs / %.0fs] ops ok %llu fail %llu info %llu | faults active %d | "
-		       "leader %s%s", r->tty ? "\r\033[K" : "", (double)(mono() - r->t0) / 1e9,
-		       (double)r->s->duration_ns / 1e9,
+		fl_say(r->say, FL_SAY_STATUS,
+		       "[%6.1fs / %.0fs] ops ok %llu fail %llu info %llu | faults active %d | leader %s",
+		       (double)(mono() - r->t0) / 1e9, (double)r->s->duration_ns / 1e9,
 		       (unsigned long long)__atomic_load_n(&r->live[FL_OUTCOME_OK], __ATOMIC_RELAXED),
 		       (unsigned long long)__atomic_load_n(&r->live[FL_OUTCOME_FAIL], __ATOMIC_RELAXED),
 		       (unsigned long long)__atomic_load_n(&r->live[FL_OUTCOME_INFO], __ATOMIC_RELAXED),
-		       __atomic_load_n(&r->active_faults, __ATOMIC_RELAXED), leader,
-		       r->tty ? "" : "\n");
-		fflush(stdout);
+		       __atomic_load_n(&r->active_faults, __ATOMIC_RELAXED), leader);
 	}
-	if (r->tty)
-		printf("\r\033[K");
 	return NULL;
 }
 
@@ -443,12 +453,9 @@ static void *nemesis_main(void *arg)
 		if (rc < 0)
 			json_object_set_new(o, "error", json_string(err));
 		fl_jsonl_write(r->faults, o);
-		if (r->tty)
-			printf("\r\033[K");
-		printf("[%6.1fs] %s %s %s%s%s\n", (double)(mono() - r->t0) / 1e9,
+		fl_say(r->say, FL_SAY_INFO, "[%6.1fs] %s %s %s%s%s", (double)(mono() - r->t0) / 1e9,
 		       ev[k].heal ? "healed " : "applied", id, fl_fault_kind_to_string(f->kind),
 		       rc < 0 ? ": " : "", rc < 0 ? err : "");
-		fflush(stdout);
 	}
 	/* faults without 'for' hold until the run ends (or Ctrl-C) */
 	while (!interrupted) {
@@ -571,217 +578,266 @@ static int spawn_on(struct run *r, size_t i, char **argv, const char *pname, con
 	return 0;
 }
 
-int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge_dir,
-	   size_t judge_len)
+/* Step 1: the run directory (runs/<scenario>-<UTC time>-<seed>) with its
+ * logs/, plan.json, run.json and scenario.yaml. */
+static int make_run_dir(struct run *r)
 {
-	/* a terminal that can rewrite a line (the micro-VM's console is a tty
-	 * even when the host's output goes to a file: its TERM says dumb) */
-	struct run r = { .s = s, .mu = PTHREAD_MUTEX_INITIALIZER,
-			 .tty = isatty(STDOUT_FILENO) && getenv("TERM") &&
-				strcmp(getenv("TERM"), "dumb") };
-	/* a status call may be slow (an exec client runs a program per request) */
-	r.status_ms = (int)(s->workload.timeout_ns / 1000000);
-	if (r.status_ms < 1000)
-		r.status_ms = 1000;
-	if (r.status_ms > 10000)
-		r.status_ms = 10000;
-	char dir[512], path[700], err[512] = "", stamp[32], leader[64] = "";
-	const char *names[FL_MAX_NODES];
-	struct fl_history *h = NULL;
-	struct fl_workload_stats ws = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };
-	pthread_t nem;
-	struct sampler samplers[FL_MAX_NODES] = { 0 };
-	struct fl_workload w;
-	int nem_started = 0, rc = 2, was_interrupted, judge = 0, prog_started = 0;
-	pthread_t prog;
-	char data_root[] = "/var/tmp/faultline-data-XXXXXX";
+	const struct fl_scenario *s = r->s;
+	char path[700], stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
+	FILE *f;
 
-	judge_dir[0] = 0;
-	if (!(r.ops = fl_system_lookup(s->system.type))) {
-		fprintf(stderr, "faultline run: system type '%s' is not implemented yet\n",
-			fl_system_type_to_string(s->system.type));
-		return 2;
-	}
-	if (s->workload.type == FL_WORKLOAD_SET && (!r.ops->add || !r.ops->read_set)) {
-		fprintf(stderr, "faultline run: system '%s' has no set operations (workload: set)\n",
-			r.ops->name);
-		return 2;
-	}
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	mkdir(o->runs_dir, 0755);
-	snprintf(dir, sizeof(dir), "%s/%s-%s-%llu", o->runs_dir, s->name, stamp,
-		 (unsigned long long)o->seed);
-	if (mkdir(dir, 0755) < 0) {
-		fprintf(stderr, "faultline run: cannot create '%s': %s\n", dir, strerror(errno));
-		return 2;
+	mkdir(r->o->runs_dir, 0755);
+	snprintf(r->dir, sizeof(r->dir), "%s/%s-%s-%llu", r->o->runs_dir, s->name, stamp,
+		 (unsigned long long)r->o->seed);
+	if (mkdir(r->dir, 0755) < 0) {
+		fl_say(r->say, FL_SAY_ERROR, "cannot create '%s': %s", r->dir, strerror(errno));
+		r->dir[0] = 0;
+		return -errno;
 	}
-	snprintf(path, sizeof(path), "%s/logs", dir);
+	snprintf(path, sizeof(path), "%s/logs", r->dir);
 	mkdir(path, 0755);
-	printf("run directory %s\n", dir);
-	if (fl_plan_build(s, o->seed, &r.plan) < 0)
-		return 2;
-	snprintf(path, sizeof(path), "%s/plan.json", dir);
-	{
-		FILE *f = fopen(path, "w");
-		if (f) {
-			fl_plan_write_json(r.plan, f);
-			fclose(f);
-		}
+	fl_say(r->say, FL_SAY_INFO, "run directory %s", r->dir);
+	if (fl_plan_build(s, r->o->seed, &r->plan) < 0) {
+		fl_say(r->say, FL_SAY_ERROR, "out of memory");
+		return -ENOMEM;
 	}
-	write_run_meta(dir, s, o);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	snprintf(path, sizeof(path), "%s/plan.json", r->dir);
+	if ((f = fopen(path, "w"))) {
+		fl_plan_write_json(r->plan, f);
+		fclose(f);
+	}
+	write_run_meta(r->dir, s, r->o);
+	return 0;
+}
 
-	if (fl_cluster_up(s, o->agent_path, &r.c, err, sizeof(err)) < 0) {
-		fprintf(stderr, "faultline run: %s\n", err);
-		goto out;
+/* Step 2: the cluster, and the system started on every node through its
+ * agent (then the sidecars, redis's sentinels, once every server runs),
+ * until it is ready. The nodes' data lives on a local file system
+ * (databases mmap their files, which a shared run directory may not
+ * allow). */
+static int start_system(struct run *r)
+{
+	const struct fl_scenario *s = r->s;
+	char err[512] = "", leader[64] = "";
+
+	if (fl_cluster_up(s, r->o->agent_path, &r->c, err, sizeof(err)) < 0) {
+		fl_say(r->say, FL_SAY_ERROR, "%s", err);
+		return -EIO;
 	}
-	fl_cluster_connect(r.c, err, sizeof(err));
-	for (size_t i = 0; i < r.c->n; i++)
-		names[i] = r.c->names[i];
-	/* the nodes' data on a local file system (databases mmap their files,
-	 * which a shared run directory may not allow); removed after the run */
-	if (!mkdtemp(data_root)) {
-		fprintf(stderr, "faultline run: cannot create a data directory: %s\n", strerror(errno));
-		data_root[0] = 0;
-		goto out;
+	fl_cluster_connect(r->c, err, sizeof(err));
+	for (size_t i = 0; i < r->c->n; i++)
+		r->names[i] = r->c->names[i];
+	snprintf(r->data_root, sizeof(r->data_root), "/var/tmp/faultline-data-XXXXXX");
+	if (!mkdtemp(r->data_root)) {
+		fl_say(r->say, FL_SAY_ERROR, "cannot create a data directory: %s", strerror(errno));
+		r->data_root[0] = 0;
+		return -EIO;
 	}
-	r.nodes = (struct fl_sys_nodes){ .n = r.c->n, .names = names, .addrs = r.c->addrs,
-					 .data_root = data_root, .pids = NULL, .s = s };
-	/* start the system on every node, through its agent; then the sidecars
-	 * (redis: the sentinels), once every server runs */
-	for (size_t i = 0; i < r.c->n; i++) {
+	r->nodes = (struct fl_sys_nodes){ .n = r->c->n, .names = r->names, .addrs = r->c->addrs,
+					  .data_root = r->data_root, .pids = NULL, .s = s };
+	for (size_t i = 0; i < r->c->n; i++) {
 		char **argv = NULL;
-		if (r.ops->node_argv(s, &r.nodes, i, &argv, err, sizeof(err)) < 0 ||
-		    spawn_on(&r, i, argv, NULL, dir, err, sizeof(err)) < 0) {
-			fprintf(stderr, "faultline run: %s\n", err);
-			goto out;
+		if (r->ops->node_argv(s, &r->nodes, i, &argv, err, sizeof(err)) < 0 ||
+		    spawn_on(r, i, argv, NULL, r->dir, err, sizeof(err)) < 0) {
+			fl_say(r->say, FL_SAY_ERROR, "%s", err);
+			return -EIO;
 		}
 	}
-	for (size_t i = 0; r.ops->sidecar_argv && i < r.c->n; i++) {
+	for (size_t i = 0; r->ops->sidecar_argv && i < r->c->n; i++) {
 		char **argv = NULL, pname[32];
-		if (r.ops->sidecar_argv(s, &r.nodes, i, &argv, pname, sizeof(pname), err,
-					sizeof(err)) < 0 ||
-		    spawn_on(&r, i, argv, pname, dir, err, sizeof(err)) < 0) {
-			fprintf(stderr, "faultline run: %s\n", err);
-			goto out;
+		if (r->ops->sidecar_argv(s, &r->nodes, i, &argv, pname, sizeof(pname), err,
+					 sizeof(err)) < 0 ||
+		    spawn_on(r, i, argv, pname, r->dir, err, sizeof(err)) < 0) {
+			fl_say(r->say, FL_SAY_ERROR, "%s", err);
+			return -EIO;
 		}
 	}
-	printf("%s started on %zu nodes; waiting for a leader (up to %llds)\n",
-	       fl_system_type_to_string(s->system.type), r.c->n,
+	fl_say(r->say, FL_SAY_INFO, "%s started on %zu nodes; waiting for a leader (up to %llds)",
+	       fl_system_type_to_string(s->system.type), r->c->n,
 	       (long long)(s->system.ready_timeout_ns / FL_NS_PER_S));
-	if (r.ops->wait_ready(&r.nodes, s->system.ready_timeout_ns, leader, sizeof(leader), err,
-			      sizeof(err)) < 0) {
-		fprintf(stderr, "faultline run: the system did not become ready: %s (logs in %s/logs)\n",
-			err, dir);
-		goto out;
+	if (r->ops->wait_ready(&r->nodes, s->system.ready_timeout_ns, leader, sizeof(leader), err,
+			       sizeof(err)) < 0) {
+		fl_say(r->say, FL_SAY_ERROR, "the system did not become ready: %s (logs in %s/logs)",
+		       err, r->dir);
+		return -EIO;
 	}
-	printf("ready, leader %s\n", leader);
-	for (size_t i = 0; i < r.c->n; i++)
-		r.ops->client_open(&r.nodes, i, &r.status_clients[i], err, sizeof(err));
-	r.t0 = mono();
-	snprintf(path, sizeof(path), "%s/history.jsonl", dir);
-	if (fl_history_open(path, r.t0, &h) < 0)
-		goto out;
-	snprintf(path, sizeof(path), "%s/faults.jsonl", dir);
-	if (fl_jsonl_open(path, r.t0, &r.faults) < 0)
-		goto out;
-	snprintf(path, sizeof(path), "%s/status.jsonl", dir);
-	if (fl_jsonl_open(path, r.t0, &r.status_log) < 0)
-		goto out;
-	r.sampling = 1;
-	for (size_t i = 0; i < r.nodes.n; i++) {
-		samplers[i] = (struct sampler){ .r = &r, .node = i };
-		samplers[i].started = pthread_create(&samplers[i].t, NULL, sampler_main,
-						     &samplers[i]) == 0;
+	fl_say(r->say, FL_SAY_INFO, "ready, leader %s", leader);
+	for (size_t i = 0; i < r->c->n; i++)
+		r->ops->client_open(&r->nodes, i, &r->status_clients[i], err, sizeof(err));
+	return 0;
+}
+
+/* Step 3: the run's files open, the status samplers, the nemesis and the
+ * status line started; the workload driven until the duration ends or
+ * Ctrl-C; then the nemesis stops and heals what still holds. */
+static int drive(struct run *r)
+{
+	const struct fl_scenario *s = r->s;
+	char path[700], err[512];
+	int was_interrupted;
+
+	r->t0 = mono();
+	snprintf(path, sizeof(path), "%s/history.jsonl", r->dir);
+	if (fl_history_open(path, r->t0, &r->h) < 0)
+		return -EIO;
+	snprintf(path, sizeof(path), "%s/faults.jsonl", r->dir);
+	if (fl_jsonl_open(path, r->t0, &r->faults) < 0)
+		return -EIO;
+	snprintf(path, sizeof(path), "%s/status.jsonl", r->dir);
+	if (fl_jsonl_open(path, r->t0, &r->status_log) < 0)
+		return -EIO;
+	r->sampling = 1;
+	for (size_t i = 0; i < r->nodes.n; i++) {
+		r->samplers[i] = (struct sampler){ .r = r, .node = i };
+		r->samplers[i].started = pthread_create(&r->samplers[i].t, NULL, sampler_main,
+							&r->samplers[i]) == 0;
 	}
-	r.x = (struct fl_exec){ .s = s, .agents = r.c->agents, .addrs = r.c->addrs, .iface = "eth0",
-				.timeout_ms = 10000, .resolve_leader = resolve_leader, .ctx = &r };
-	if (pthread_create(&nem, NULL, nemesis_main, &r) == 0)
-		nem_started = 1;
-	w = (struct fl_workload){ .s = s, .ops = r.ops, .nodes = &r.nodes, .history = h,
-				  .seed = o->seed, .duration_ns = s->duration_ns, .stop = &interrupted,
-				  .live = r.live };
-	r.progressing = 1;
-	prog_started = pthread_create(&prog, NULL, progress_main, &r) == 0;
+	r->x = (struct fl_exec){ .s = s, .agents = r->c->agents, .addrs = r->c->addrs,
+				 .iface = "eth0", .timeout_ms = 10000,
+				 .resolve_leader = resolve_leader, .ctx = r };
+	r->nem_started = pthread_create(&r->nem, NULL, nemesis_main, r) == 0;
+	r->w = (struct fl_workload){ .s = s, .ops = r->ops, .nodes = &r->nodes, .history = r->h,
+				     .seed = r->o->seed, .duration_ns = s->duration_ns,
+				     .stop = &interrupted, .live = r->live };
+	r->progressing = 1;
+	r->prog_started = pthread_create(&r->prog, NULL, progress_main, r) == 0;
 	if (s->workload.type != FL_WORKLOAD_NONE) {
-		if (fl_workload_run(&w, &ws, err, sizeof(err)) < 0)
-			fprintf(stderr, "faultline run: workload: %s\n", err);
+		if (fl_workload_run(&r->w, &r->ws, err, sizeof(err)) < 0)
+			fl_say(r->say, FL_SAY_ERROR, "workload: %s", err);
 	} else {
-		while (!interrupted && mono() < r.t0 + s->duration_ns) {
+		while (!interrupted && mono() < r->t0 + s->duration_ns) {
 			struct timespec ts = { 0, 100 * 1000000 };
 			nanosleep(&ts, NULL);
 		}
 	}
 	was_interrupted = interrupted;
 	interrupted = 1; /* the nemesis stops and heals what still holds */
-	r.progressing = 0;
-	if (prog_started)
-		pthread_join(prog, NULL);
-	prog_started = 0;
-	if (nem_started)
-		pthread_join(nem, NULL);
+	r->progressing = 0;
+	if (r->prog_started)
+		pthread_join(r->prog, NULL);
+	r->prog_started = 0;
+	if (r->nem_started)
+		pthread_join(r->nem, NULL);
+	r->nem_started = 0;
 	interrupted = was_interrupted;
-	if (interrupted) {
-		printf("interrupted: faults healed; no convergence wait or final reads\n");
-	} else {
-		/* healed: the nodes should agree again, then every key is read back */
-		int64_t budget = s->checks.converge ? s->checks.converge_within_ns : 30 * FL_NS_PER_S;
-		int64_t took = 0;
-		int cr = converge(&r, dir, budget, &took);
-		if (cr == 0)
-			printf("[%6.1fs] converged: every node's digest equal after %.1fs\n",
-			       (double)(mono() - r.t0) / 1e9, (double)took / 1e9);
-		else if (cr == -ETIMEDOUT)
-			printf("[%6.1fs] not converged: digests still differ after %.1fs (see "
-			       "digests.jsonl)\n", (double)(mono() - r.t0) / 1e9, (double)budget / 1e9);
-		if (s->workload.type != FL_WORKLOAD_NONE) {
-			struct fl_workload_stats fs = { 0 };
-			char e2[256] = "";
-			int fr = fl_workload_final_reads(&w, budget > 10 * FL_NS_PER_S ? budget
-							    : 10 * FL_NS_PER_S, &fs, e2, sizeof(e2));
-			printf("[%6.1fs] final reads: %u key%s from each of %zu nodes%s%s\n",
-			       (double)(mono() - r.t0) / 1e9, s->workload.keys,
-			       s->workload.keys == 1 ? "" : "s", r.nodes.n, fr < 0 ? ": " : "",
-			       fr < 0 ? e2 : "");
-		}
+	return 0;
+}
+
+/* Step 4, healed: the nodes should agree again (digests), then every key
+ * is read back from every node. */
+static void settle(struct run *r)
+{
+	const struct fl_scenario *s = r->s;
+	int64_t budget = s->checks.converge ? s->checks.converge_within_ns : 30 * FL_NS_PER_S;
+	int64_t took = 0;
+	int cr = converge(r, r->dir, budget, &took);
+
+	if (cr == 0)
+		fl_say(r->say, FL_SAY_INFO, "[%6.1fs] converged: every node's digest equal after %.1fs",
+		       (double)(mono() - r->t0) / 1e9, (double)took / 1e9);
+	else if (cr == -ETIMEDOUT)
+		fl_say(r->say, FL_SAY_INFO, "[%6.1fs] not converged: digests still differ after "
+		       "%.1fs (see digests.jsonl)", (double)(mono() - r->t0) / 1e9,
+		       (double)budget / 1e9);
+	if (s->workload.type != FL_WORKLOAD_NONE) {
+		struct fl_workload_stats fs = { 0 };
+		char e2[256] = "";
+		int fr = fl_workload_final_reads(&r->w, budget > 10 * FL_NS_PER_S ? budget
+						 : 10 * FL_NS_PER_S, &fs, e2, sizeof(e2));
+		fl_say(r->say, FL_SAY_INFO, "[%6.1fs] final reads: %u key%s from each of %zu nodes%s%s",
+		       (double)(mono() - r->t0) / 1e9, s->workload.keys,
+		       s->workload.keys == 1 ? "" : "s", r->nodes.n, fr < 0 ? ": " : "",
+		       fr < 0 ? e2 : "");
 	}
-	printf("\nops: %llu invoked, %llu ok, %llu fail, %llu info; faults: %llu applied, %llu failed\n",
-	       (unsigned long long)ws.invoked, (unsigned long long)ws.outcome[FL_OUTCOME_OK],
-	       (unsigned long long)ws.outcome[FL_OUTCOME_FAIL],
-	       (unsigned long long)ws.outcome[FL_OUTCOME_INFO], (unsigned long long)r.applied,
+}
+
+/* Step 5, on every path out: threads stopped, files closed, the cluster
+ * down (the agents heal first), the nodes' data removed. */
+static void teardown(struct run *r)
+{
+	r->progressing = 0;
+	if (r->prog_started)
+		pthread_join(r->prog, NULL);
+	r->sampling = 0;
+	for (size_t i = 0; r->samplers && i < FL_MAX_NODES; i++)
+		if (r->samplers[i].started)
+			pthread_join(r->samplers[i].t, NULL);
+	free(r->samplers);
+	fl_jsonl_close(r->status_log);
+	for (size_t i = 0; i < FL_MAX_NODES; i++)
+		if (r->status_clients[i])
+			r->ops->client_close(r->status_clients[i]);
+	fl_history_close(r->h);
+	fl_jsonl_close(r->faults);
+	if (r->c) {
+		char e2[512];
+		if (fl_cluster_down(r->c, e2, sizeof(e2)) < 0)
+			fl_say(r->say, FL_SAY_ERROR, "taking the cluster down: %s", e2);
+		fl_cluster_free(r->c);
+	}
+	if (r->data_root[0])
+		nftw(r->data_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fl_plan_free(r->plan);
+}
+
+int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge_dir,
+	   size_t judge_len)
+{
+	struct run r = { .s = s, .o = o, .say = &o->say, .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct sigaction sa = { .sa_handler = on_signal };
+	int rc = 2, judge = 0;
+
+	judge_dir[0] = 0;
+	/* a status call may be slow (an exec client runs a program per request) */
+	r.status_ms = (int)(s->workload.timeout_ns / 1000000);
+	if (r.status_ms < 1000)
+		r.status_ms = 1000;
+	if (r.status_ms > 10000)
+		r.status_ms = 10000;
+	if (!(r.ops = fl_system_lookup(s->system.type))) {
+		fl_say(r.say, FL_SAY_ERROR, "system type '%s' is not implemented yet",
+		       fl_system_type_to_string(s->system.type));
+		return 2;
+	}
+	if (s->workload.type == FL_WORKLOAD_SET && (!r.ops->add || !r.ops->read_set)) {
+		fl_say(r.say, FL_SAY_ERROR, "system '%s' has no set operations (workload: set)",
+		       r.ops->name);
+		return 2;
+	}
+	if (!(r.samplers = calloc(FL_MAX_NODES, sizeof(*r.samplers)))) {
+		fl_say(r.say, FL_SAY_ERROR, "out of memory");
+		return 2;
+	}
+	if (make_run_dir(&r) < 0) {
+		free(r.samplers);
+		fl_plan_free(r.plan);
+		return 2;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (start_system(&r) < 0 || drive(&r) < 0)
+		goto out;
+	if (interrupted)
+		fl_say(r.say, FL_SAY_INFO, "interrupted: faults healed; no convergence wait or final "
+		       "reads");
+	else
+		settle(&r);
+	fl_say(r.say, FL_SAY_INFO, "\nops: %llu invoked, %llu ok, %llu fail, %llu info; faults: "
+	       "%llu applied, %llu failed", (unsigned long long)r.ws.invoked,
+	       (unsigned long long)r.ws.outcome[FL_OUTCOME_OK],
+	       (unsigned long long)r.ws.outcome[FL_OUTCOME_FAIL],
+	       (unsigned long long)r.ws.outcome[FL_OUTCOME_INFO], (unsigned long long)r.applied,
 	       (unsigned long long)r.failed);
 	rc = r.failed ? 2 : 0;
 	judge = 1;
 out:
-	r.progressing = 0;
-	if (prog_started)
-		pthread_join(prog, NULL);
-	r.sampling = 0;
-	for (size_t i = 0; i < FL_MAX_NODES; i++)
-		if (samplers[i].started)
-			pthread_join(samplers[i].t, NULL);
-	fl_jsonl_close(r.status_log);
-	for (size_t i = 0; i < FL_MAX_NODES; i++)
-		if (r.status_clients[i])
-			r.ops->client_close(r.status_clients[i]);
-	fl_history_close(h);
-	fl_jsonl_close(r.faults);
-	if (r.c) {
-		char e2[512];
-		if (fl_cluster_down(r.c, e2, sizeof(e2)) < 0)
-			fprintf(stderr, "faultline run: taking the cluster down: %s\n", e2);
-		fl_cluster_free(r.c);
-	}
-	if (data_root[0] && strcmp(data_root + strlen(data_root) - 6, "XXXXXX"))
-		nftw(data_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	fl_plan_free(r.plan);
+	teardown(&r);
 	/* the files are closed: the caller judges what they hold */
 	if (judge)
-		snprintf(judge_dir, judge_len, "%s", dir);
+		snprintf(judge_dir, judge_len, "%s", r.dir);
 	return rc;
 }

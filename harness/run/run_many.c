@@ -12,7 +12,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "faultline/diag.h"
 #include "faultline/report.h"
+#include "faultline/say.h"
+#include "faultline/scenario.h"
 
 /* Exit statuses from worst to best: an error, a failed check, no decision, pass. */
 static int rank(int rc)
@@ -29,11 +32,6 @@ static int rank(int rc)
 static int cmp_str_desc(const void *a, const void *b)
 {
 	return -strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 struct strv {
@@ -65,54 +63,29 @@ static void strv_release(struct strv *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int has_suffix(const char *s, const char *suf)
-{
-	size_t a = strlen(s), b = strlen(suf);
-	return a >= b && !strcmp(s + a - b, suf);
-}
-
-/* Files to run: each argument, or a directory's *.yaml / *.yml, sorted. */
-static int expand(int nargs, char **args, struct strv *files)
+/* Files to run: each argument, or a directory's *.yaml / *.yml, sorted.
+ * A directory without scenarios is said and skipped. */
+static int expand(int nargs, char **args, struct strv *files, const struct fl_say *say)
 {
 	for (int i = 0; i < nargs; i++) {
-		struct stat st;
-		struct strv here = { 0 };
-		DIR *d;
-		struct dirent *e;
+		struct fl_diags d;
+		char **v = NULL;
+		size_t n = 0;
+		int r;
 
-		if (stat(args[i], &st) < 0 || !S_ISDIR(st.st_mode)) {
-			if (push(files, args[i]) < 0)
-				return -ENOMEM;
-			continue;
+		fl_diags_init(&d);
+		r = fl_scenario_files(args[i], &v, &n, &d);
+		for (size_t k = 0; k < d.n; k++)
+			fl_say(say, FL_SAY_ERROR, "%s: %s", d.v[k].file, d.v[k].msg);
+		fl_diags_release(&d);
+		for (size_t k = 0; k < n; k++) {
+			if (r == 0 && push(files, v[k]) < 0)
+				r = -ENOMEM;
+			free(v[k]);
 		}
-		if (!(d = opendir(args[i]))) {
-			fprintf(stderr, "faultline run: cannot read '%s': %s\n", args[i],
-				strerror(errno));
-			return -errno;
-		}
-		while ((e = readdir(d))) {
-			char path[PATH_MAX];
-			if (e->d_name[0] == '.' ||
-			    (!has_suffix(e->d_name, ".yaml") && !has_suffix(e->d_name, ".yml")))
-				continue;
-			snprintf(path, sizeof(path), "%s%s%s", args[i],
-				 has_suffix(args[i], "/") ? "" : "/", e->d_name);
-			if (push(&here, path) < 0) {
-				closedir(d);
-				strv_release(&here);
-				return -ENOMEM;
-			}
-		}
-		closedir(d);
-		if (!here.n)
-			fprintf(stderr, "faultline run: no *.yaml scenario in '%s'\n", args[i]);
-		qsort(here.v, here.n, sizeof(*here.v), cmp_str);
-		for (size_t k = 0; k < here.n; k++)
-			if (push(files, here.v[k]) < 0) {
-				strv_release(&here);
-				return -ENOMEM;
-			}
-		strv_release(&here);
+		free(v);
+		if (r < 0 && r != -ENOENT)
+			return r;
 	}
 	return 0;
 }
@@ -161,23 +134,23 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 }
 
 /* Keep the newest `keep` run directories of scenario name. */
-static void prune(const char *runs_dir, const char *name, long keep)
+static void prune(const char *runs_dir, const char *name, long keep, const struct fl_say *say)
 {
 	struct strv dirs = { 0 };
 
 	run_dirs(runs_dir, name, UINT64_MAX, &dirs);
 	for (size_t i = (size_t)keep; i < dirs.n; i++) {
 		if (nftw(dirs.v[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-			fprintf(stderr, "faultline run: cannot remove '%s': %s\n", dirs.v[i],
-				strerror(errno));
+			fl_say(say, FL_SAY_ERROR, "cannot remove '%s': %s", dirs.v[i],
+			       strerror(errno));
 		else
-			printf("pruned %s\n", dirs.v[i]);
+			fl_say(say, FL_SAY_INFO, "pruned %s", dirs.v[i]);
 	}
 	strv_release(&dirs);
 }
 
 int fl_run_many(int nargs, char **args, const char *runs_dir, const char *junit, long keep,
-		fl_run_one_fn fn, void *ctx)
+		fl_run_one_fn fn, void *ctx, const struct fl_say *say)
 {
 	struct strv files = { 0 };
 	json_t **results;
@@ -185,7 +158,7 @@ int fl_run_many(int nargs, char **args, const char *runs_dir, const char *junit,
 	int *rcs, worst = 0;
 	size_t nres = 0;
 
-	if (expand(nargs, args, &files) < 0 || !files.n) {
+	if (expand(nargs, args, &files, say) < 0 || !files.n) {
 		strv_release(&files);
 		return 2;
 	}
@@ -205,8 +178,8 @@ int fl_run_many(int nargs, char **args, const char *runs_dir, const char *junit,
 		struct strv found = { 0 };
 
 		if (files.n > 1)
-			printf("%s=== %s (%zu of %zu)\n", i ? "\n" : "", files.v[i], i + 1, files.n);
-		fflush(stdout);
+			fl_say(say, FL_SAY_INFO, "%s=== %s (%zu of %zu)", i ? "\n" : "", files.v[i],
+			       i + 1, files.n);
 		rcs[i] = fn(ctx, files.v[i], runs_dir, name, sizeof(name), &seed);
 		if (rank(rcs[i]) > rank(worst))
 			worst = rcs[i];
@@ -228,23 +201,25 @@ int fl_run_many(int nargs, char **args, const char *runs_dir, const char *junit,
 		}
 		nres++;
 		if (keep > 0 && name[0])
-			prune(runs_dir, name, keep);
+			prune(runs_dir, name, keep, say);
 	}
 	if (files.n > 1) {
-		printf("\n%-32s %-8s %s\n", "scenario", "verdict", "run directory");
+		fl_say(say, FL_SAY_INFO, "\n%-32s %-8s %s", "scenario", "verdict", "run directory");
 		for (size_t i = 0; i < files.n; i++) {
 			const char *v = json_string_value(json_object_get(results[i], "verdict"));
-			printf("%-32s %-8s %s\n", json_string_value(json_object_get(results[i], "scenario")),
+			fl_say(say, FL_SAY_INFO, "%-32s %-8s %s",
+			       json_string_value(json_object_get(results[i], "scenario")),
 			       rcs[i] == 2 ? "ERROR" : v ? v : "?", dirs[i] ? dirs[i] : "-");
 		}
 	}
 	if (junit) {
 		char err[512];
 		if (fl_junit_write(junit, results, nres, err, sizeof(err)) < 0) {
-			fprintf(stderr, "faultline run: %s\n", err);
+			fl_say(say, FL_SAY_ERROR, "%s", err);
 			worst = 2;
 		} else {
-			printf("junit: %s (%zu suite%s)\n", junit, nres, nres == 1 ? "" : "s");
+			fl_say(say, FL_SAY_INFO, "junit: %s (%zu suite%s)", junit, nres,
+			       nres == 1 ? "" : "s");
 		}
 	}
 	for (size_t i = 0; i < files.n; i++) {

@@ -1,5 +1,6 @@
 /* String helpers for hints; nothing here allocates except the strv helpers. */
 #include "faultline/strutil.h"
+#include "faultline/say.h"
 
 #include <stdio.h>
 #include <errno.h>
@@ -137,4 +138,17 @@ void fl_seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+void fl_say(const struct fl_say *s, enum fl_say_kind kind, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	if (!s || !s->fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->fn(s->ctx, kind, msg);
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "faultline/say.h"
 #include "faultline/scenario.h"
 
 struct fl_run_opts {
@@ -28,14 +29,15 @@ struct fl_run_opts {
 	const char *agent_path;
 	char *const *overrides;    /* the --set arguments, for run.json and the reproduce line */
 	size_t noverrides;
+	struct fl_say say;         /* where progress and errors go (say.h) */
 };
 
-/* Runs the scenario; prints its progress. Returns 0, or 2 on a
+/* Runs the scenario; says its progress through o->say. Returns 0, or 2 on a
  * configuration or environment error (or a fault that could not be
  * applied). When the run left files worth judging (it ran, even if
  * interrupted or a fault failed), judge_dir (judge_len bytes) gets its run
  * directory, else "": the caller judges it (verdict.h) and prints the
- * table and the reproduce line. */
+ * table and the reproduce line. Engine code: it never prints. */
 int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge_dir,
 	   size_t judge_len);
 
@@ -48,11 +50,12 @@ void fl_run_print_reproduce(FILE *out, const struct fl_run_opts *o);
  * than one file, a summary table at the end; junit (may be NULL): one JUnit
  * file with every run's testsuite (a run without a verdict appears as an
  * error); keep > 0: after each run, only the newest `keep` run directories
- * of that scenario stay. Returns the worst exit status: 2 (error) before 1
+ * of that scenario stay. Progress, the summary and errors go to say.
+ * Returns the worst exit status: 2 (error) before 1
  * (a check failed) before 3 (undecided) before 0. */
 typedef int (*fl_run_one_fn)(void *ctx, const char *file, const char *runs_dir, char *name,
 			     size_t namelen, uint64_t *seed);
 int fl_run_many(int nargs, char **args, const char *runs_dir, const char *junit, long keep,
-		fl_run_one_fn fn, void *ctx);
+		fl_run_one_fn fn, void *ctx, const struct fl_say *say);
 
 #endif

@@ -189,6 +189,12 @@ int fl_scenario_load_string(const char *name, const char *buf, size_t len,
 
 void fl_scenario_free(struct fl_scenario *s);
 
+/* The scenario files an argument names (validate, run): a file as it is;
+ * a directory: its *.yaml and *.yml files (not hidden), sorted. Appended
+ * to the growing array *v (*n entries, each malloc'd). 0, or -errno with
+ * the problem in d (a directory that cannot be read or holds none). */
+int fl_scenario_files(const char *arg, char ***v, size_t *n, struct fl_diags *d);
+
 /* Index of a node by name, or -1. */
 int fl_scenario_node_index(const struct fl_scenario *s, const char *name);
 

@@ -13,6 +13,7 @@
 #define FAULTLINE_VM_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define FL_VM_MARK "vm.json"
 
@@ -30,8 +31,10 @@ int fl_vm_up(const char *dir, const char *scenario_path, char *const *overrides,
 int fl_vm_serve(const char *dir, const char *scenario_path, char *const *overrides, size_t nov);
 
 /* On the host: run `faultline argv...` inside the cluster's VM, streaming
- * its output; returns its exit status. After `down`, waits for the VM to
- * stop and removes dir. */
-int fl_vm_forward(const char *dir, int argc, char **argv);
+ * its output to out; returns its exit status (2 with the reason in err
+ * when the VM is not running or stopped). After `down`, waits for the VM
+ * to stop and removes dir. */
+int fl_vm_forward(const char *dir, int argc, char **argv, FILE *out, char *err,
+		  size_t errlen);
 
 #endif

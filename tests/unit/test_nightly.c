@@ -24,6 +24,18 @@ static char tmp[] = "/tmp/fl-nightly-XXXXXX";
 static char runs[300], scen[300];
 static int calls, stamp;
 
+/* what fl_run_many says, one line per message: errors "E: ", info "I: " */
+static char said[8192];
+
+static void collect(void *ctx, enum fl_say_kind kind, const char *msg)
+{
+	(void)ctx;
+	snprintf(said + strlen(said), sizeof(said) - strlen(said), "%s%s\n",
+		 kind == FL_SAY_ERROR ? "E: " : "I: ", msg);
+}
+
+static const struct fl_say sink = { .fn = collect };
+
 /* scenario "a" passes, "b" fails a check, "c" cannot run at all */
 static int fake_run(void *ctx, const char *file, const char *runs_dir, char *name, size_t namelen,
 		    uint64_t *seed)
@@ -99,9 +111,14 @@ static void test_many(void **state)
 	}
 	snprintf(junit, sizeof(junit), "%s/all.xml", tmp);
 	args[0] = scen;
-	rc = fl_run_many(1, args, runs, junit, 0, fake_run, NULL);
+	said[0] = 0;
+	rc = fl_run_many(1, args, runs, junit, 0, fake_run, NULL, &sink);
 	assert_int_equal(calls, 3);    /* a, b, c: not notes.txt */
 	assert_int_equal(rc, 2);       /* c's error is the worst */
+	/* one summary: a line per scenario, c's as ERROR, and the junit file */
+	assert_non_null(strstr(said, "I: === "));
+	assert_non_null(strstr(said, " ERROR "));
+	assert_non_null(strstr(said, "I: junit: "));
 	if (system("command -v xmllint >/dev/null 2>&1") == 0) {
 		snprintf(cmd, sizeof(cmd),
 			 "xmllint --noout --schema tests/junit.xsd %s && "
@@ -119,10 +136,12 @@ static void test_many(void **state)
 		snprintf(b, sizeof(b), "%s/b.yaml", scen);
 		args[0] = a;
 		args[1] = b;
-		assert_int_equal(fl_run_many(2, args, runs, NULL, 0, fake_run, NULL), 1);
+		assert_int_equal(fl_run_many(2, args, runs, NULL, 0, fake_run, NULL, NULL), 1);
 		args[1] = a;
 		/* two more runs of a with --keep 2: only the newest two of a stay */
-		assert_int_equal(fl_run_many(2, args, runs, NULL, 2, fake_run, NULL), 0);
+		said[0] = 0;
+		assert_int_equal(fl_run_many(2, args, runs, NULL, 2, fake_run, NULL, &sink), 0);
+		assert_non_null(strstr(said, "I: pruned "));
 	}
 	assert_int_equal(count_dirs("a-"), 2);
 	assert_int_equal(count_dirs("b-"), 2); /* b was not run with --keep */

@@ -846,31 +846,6 @@ static int parse_signal(struct fl_sctx *c, const struct fl_ynode *n, int *sig)
 	return -EINVAL;
 }
 
-/* Keys each fault kind accepts besides the common ones. */
-static const char *const common_keys[] = { "fault", "name", "at", "every", "count", "for",
-					   "targets" };
-static const char *const *kind_keys[FL_FAULT__N] = {
-	[FL_FAULT_PARTITION] = (const char *const[]){ "mode", "groups", "direction", NULL },
-	[FL_FAULT_LATENCY] = (const char *const[]){ "latency", "jitter", "correlation", "distribution",
-						    "peers", "limit", NULL },
-	[FL_FAULT_LOSS] = (const char *const[]){ "percent", "correlation", "peers", "limit", NULL },
-	[FL_FAULT_DUPLICATE] = (const char *const[]){ "percent", "correlation", "peers", "limit",
-						      NULL },
-	[FL_FAULT_CORRUPT] = (const char *const[]){ "percent", "correlation", "peers", "limit", NULL },
-	[FL_FAULT_REORDER] = (const char *const[]){ "percent", "correlation", "gap", "latency",
-						    "peers", "limit", NULL },
-	[FL_FAULT_RATE] = (const char *const[]){ "rate", "peers", "limit", NULL },
-	[FL_FAULT_BYZANTINE] = (const char *const[]){ "corrupt", "duplicate", "reorder", "latency",
-						      "gap", "tamper", "peers", "limit", NULL },
-	[FL_FAULT_KILL] = (const char *const[]){ "signal", NULL },
-	[FL_FAULT_PAUSE] = (const char *const[]){ NULL },
-	[FL_FAULT_RESTART] = (const char *const[]){ NULL },
-	[FL_FAULT_SUSPEND] = (const char *const[]){ NULL },
-	[FL_FAULT_POWER_OFF] = (const char *const[]){ NULL },
-	[FL_FAULT_REBOOT] = (const char *const[]){ NULL },
-	[FL_FAULT_CLOCK] = (const char *const[]){ "offset", NULL },
-};
-
 static void parse_groups(struct fl_sctx *c, struct fl_fault *f, const struct fl_ynode *n)
 {
 	uint64_t seen = 0;
@@ -944,25 +919,334 @@ static void parse_tamper(struct fl_sctx *c, struct fl_fault *f, const struct fl_
 		f->tamper_value = (uint8_t)v;
 }
 
-static const struct fl_ynode *param(const char *const *names, const struct fl_ynode **vals,
-				    const char *name)
+/* --- one nemesis item: the README's table of fault kinds, row by row ------ */
+
+/* What a kind's parser sees: the item, its fault, and the kind's own keys
+ * as take_keys matched them. */
+struct fault_args {
+	struct fl_sctx *c;
+	size_t idx;
+	struct fl_fault *f;
+	const struct fl_ynode *item;
+	const struct keyspec *ks;
+	size_t nks;
+};
+
+/* The value of key name in the item (NULL: absent), and its key node. */
+static const struct keyspec *arg_spec(const struct fault_args *a, const char *name)
 {
-	for (size_t i = 0; names[i]; i++)
-		if (!strcmp(names[i], name))
-			return vals[i];
+	for (size_t i = 0; i < a->nks; i++)
+		if (!strcmp(a->ks[i].name, name))
+			return &a->ks[i];
 	return NULL;
+}
+
+static const struct fl_ynode *arg(const struct fault_args *a, const char *name)
+{
+	const struct keyspec *k = arg_spec(a, name);
+	return k ? k->val : NULL;
+}
+
+static const struct fl_ynode *arg_key(const struct fault_args *a, const char *name)
+{
+	const struct keyspec *k = arg_spec(a, name);
+	return k ? k->key : NULL;
+}
+
+static void parse_partition(const struct fault_args *a)
+{
+	struct fl_sctx *c = a->c;
+	struct fl_fault *f = a->f;
+	const struct fl_ynode *mode = arg(a, "mode"), *groups = arg(a, "groups"),
+			      *dir = arg(a, "direction"), *targets = fl_ynode_get(a->item, "targets");
+	int v;
+
+	if (!mode) {
+		FL_ERR(c, a->item, "a partition needs 'mode': isolate, halves, majorities-ring, "
+				   "bridge or groups");
+		return;
+	}
+	c->fsrc[a->idx].mode = mode;
+	c->fsrc[a->idx].direction = dir;
+	if (get_enum(c, mode, "partition mode", part_mode_names, FL_PART__N, &v) < 0)
+		return;
+	f->mode = (enum fl_partition_mode)v;
+	if (dir && get_enum(c, dir, "direction", direction_names, FL_DIR__N, &v) == 0)
+		f->direction = (enum fl_direction)v;
+	if (f->mode == FL_PART_GROUPS)
+		parse_groups(c, f, groups);
+	else if (groups)
+		FL_ERR(c, arg_key(a, "groups"), "'groups' needs 'mode: groups'");
+	if (f->mode == FL_PART_ISOLATE && !f->has_targets && !targets)
+		FL_ERR(c, mode, "mode 'isolate' needs 'targets': the node(s) to cut off "
+				"(e.g. targets: leader)");
+	if (f->mode != FL_PART_ISOLATE && targets)
+		FL_ERR(c, targets, "mode '%s' decides both sides itself; 'targets' is for mode "
+				   "'isolate' (use mode 'groups' to choose the sides)",
+		       part_mode_names[f->mode]);
+	if (f->mode == FL_PART_MAJORITIES_RING && f->direction != FL_DIR_BOTH)
+		FL_ERR(c, dir, "mode 'majorities-ring' cuts links both ways; 'direction' must be "
+			       "'both'");
+}
+
+static void parse_latency(const struct fault_args *a)
+{
+	struct fl_sctx *c = a->c;
+	struct fl_netem *ne = &a->f->netem;
+	const struct fl_ynode *lat = arg(a, "latency"), *jit = arg(a, "jitter"),
+			      *corr = arg(a, "correlation"), *dist = arg(a, "distribution");
+	int v;
+
+	ne->set |= FL_NETEM_LATENCY;
+	if (!lat)
+		FL_ERR(c, a->item, "a 'latency' fault needs 'latency' (e.g. latency: 100ms)");
+	else
+		get_positive_duration(c, lat, "latency", &ne->latency_ns);
+	if (jit)
+		get_duration(c, jit, "jitter", 0, &ne->jitter_ns);
+	if (corr)
+		get_percent(c, corr, "correlation", &ne->latency_corr);
+	if (dist && get_enum(c, dist, "distribution", fl_distribution_names, FL_DIST__N, &v) == 0) {
+		ne->distribution = (enum fl_distribution)v;
+		if (ne->distribution != FL_DIST_NONE && ne->jitter_ns == 0)
+			FL_ERR(c, dist, "'distribution' shapes the jitter; set 'jitter' too");
+	}
+	if (corr && !jit)
+		FL_ERR(c, corr, "latency 'correlation' applies to the jitter; set 'jitter' too");
+}
+
+static void parse_loss(const struct fault_args *a)
+{
+	a->f->netem.set |= FL_NETEM_LOSS;
+	parse_netem_pct(a->c, arg(a, "percent"), arg(a, "correlation"), a->item, "loss",
+			&a->f->netem.loss, &a->f->netem.loss_corr);
+}
+
+static void parse_duplicate(const struct fault_args *a)
+{
+	a->f->netem.set |= FL_NETEM_DUPLICATE;
+	parse_netem_pct(a->c, arg(a, "percent"), arg(a, "correlation"), a->item, "duplicate",
+			&a->f->netem.duplicate, &a->f->netem.duplicate_corr);
+}
+
+static void parse_corrupt(const struct fault_args *a)
+{
+	a->f->netem.set |= FL_NETEM_CORRUPT;
+	parse_netem_pct(a->c, arg(a, "percent"), arg(a, "correlation"), a->item, "corrupt",
+			&a->f->netem.corrupt, &a->f->netem.corrupt_corr);
+}
+
+/* reordering (a reorder fault, or a byzantine one with 'reorder'): netem
+ * sends some packets at once and delays the rest by 'latency' */
+static void parse_reorder_delay(const struct fault_args *a, const struct fl_ynode *where)
+{
+	struct fl_netem *ne = &a->f->netem;
+	const struct fl_ynode *gap = arg(a, "gap"), *lat = arg(a, "latency");
+	int64_t g;
+
+	if (gap && get_int(a->c, gap, "gap", 1, 1000000, &g) == 0)
+		ne->gap = (uint32_t)g;
+	if (!lat)
+		FL_ERR(a->c, where, "reordering needs 'latency': netem reorders by sending some "
+				    "packets at once and delaying the rest");
+	else if (get_positive_duration(a->c, lat, "latency", &ne->latency_ns) == 0)
+		ne->set |= FL_NETEM_LATENCY;
+}
+
+static void parse_reorder(const struct fault_args *a)
+{
+	a->f->netem.set |= FL_NETEM_REORDER;
+	parse_netem_pct(a->c, arg(a, "percent"), arg(a, "correlation"), a->item, "reorder",
+			&a->f->netem.reorder, &a->f->netem.reorder_corr);
+	parse_reorder_delay(a, a->item);
+}
+
+static void parse_byzantine(const struct fault_args *a)
+{
+	struct fl_sctx *c = a->c;
+	struct fl_netem *ne = &a->f->netem;
+	const struct fl_ynode *corrupt = arg(a, "corrupt"), *dup = arg(a, "duplicate"),
+			      *reorder = arg(a, "reorder"), *tamper = arg(a, "tamper");
+
+	if (!corrupt && !dup && !reorder && !tamper)
+		FL_ERR(c, a->item, "a 'byzantine' fault needs at least one of 'corrupt', "
+				   "'duplicate', 'reorder' or 'tamper'");
+	if (corrupt && get_percent(c, corrupt, "corrupt", &ne->corrupt) == 0)
+		ne->set |= FL_NETEM_CORRUPT;
+	if (dup && get_percent(c, dup, "duplicate", &ne->duplicate) == 0)
+		ne->set |= FL_NETEM_DUPLICATE;
+	if (reorder && get_percent(c, reorder, "reorder", &ne->reorder) == 0)
+		ne->set |= FL_NETEM_REORDER;
+	if (tamper)
+		parse_tamper(c, a->f, tamper);
+	if (reorder) {
+		parse_reorder_delay(a, arg_key(a, "reorder"));
+		return;
+	}
+	if (arg(a, "gap"))
+		FL_ERR(c, arg_key(a, "gap"), "'gap' belongs with 'reorder'");
+	if (arg(a, "latency"))
+		FL_ERR(c, arg_key(a, "latency"), "in a byzantine fault 'latency' serves 'reorder'; "
+						 "use a 'latency' fault for delay alone");
+}
+
+static void parse_rate(const struct fault_args *a)
+{
+	const struct fl_ynode *rate = arg(a, "rate");
+	const char *why;
+
+	if (!rate)
+		FL_ERR(a->c, a->item, "a 'rate' fault needs 'rate' (e.g. rate: 1mbit)");
+	else if (want_scalar(a->c, rate, "rate", "a rate like '1mbit'") < 0)
+		return;
+	else if (fl_parse_bitrate(rate->str, &a->f->netem.rate_bps, &why) < 0)
+		FL_ERR(a->c, rate, "bad rate '%s': %s", rate->str, why);
+	else
+		a->f->netem.set |= FL_NETEM_RATE;
+}
+
+static void parse_kill(const struct fault_args *a)
+{
+	if (arg(a, "signal"))
+		parse_signal(a->c, arg(a, "signal"), &a->f->signal);
+}
+
+static void parse_clock(const struct fault_args *a)
+{
+	const struct fl_ynode *off = arg(a, "offset");
+	int64_t *ns = &a->f->clock_offset_ns;
+
+	if (!off)
+		FL_ERR(a->c, a->item, "a 'clock' fault needs 'offset' (e.g. offset: -30s)");
+	else if (get_duration(a->c, off, "offset", 1, ns) < 0)
+		return;
+	else if (*ns == 0)
+		FL_ERR(a->c, off, "'offset' of 0 does nothing");
+	else if (llabs(*ns) > 86400 * FL_NS_PER_S)
+		FL_ERR(a->c, off, "'offset' must be within one day");
+}
+
+/* Every network fault: towards which peers, and netem's queue limit. */
+static void parse_network(const struct fault_args *a)
+{
+	int64_t l;
+
+	if (arg(a, "peers"))
+		a->f->has_peers = parse_targets(a->c, arg(a, "peers"), "peers", &a->f->peers) == 0;
+	if (arg(a, "limit") && get_int(a->c, arg(a, "limit"), "limit", 1, 1000000000, &l) == 0)
+		a->f->netem.limit = (uint32_t)l;
+}
+
+/* The keys every item may have, then each kind's own keys and parser. */
+static const char *const common_keys[] = { "fault", "name", "at", "every", "count", "for",
+					   "targets" };
+#define KEYS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define NET_KEYS "peers", "limit"
+static const struct {
+	const char *const *keys;
+	void (*parse)(const struct fault_args *a);
+} fault_kinds[FL_FAULT__N] = {
+	[FL_FAULT_PARTITION] = { KEYS("mode", "groups", "direction"), parse_partition },
+	[FL_FAULT_LATENCY] = { KEYS("latency", "jitter", "correlation", "distribution", NET_KEYS),
+			       parse_latency },
+	[FL_FAULT_LOSS] = { KEYS("percent", "correlation", NET_KEYS), parse_loss },
+	[FL_FAULT_DUPLICATE] = { KEYS("percent", "correlation", NET_KEYS), parse_duplicate },
+	[FL_FAULT_CORRUPT] = { KEYS("percent", "correlation", NET_KEYS), parse_corrupt },
+	[FL_FAULT_REORDER] = { KEYS("percent", "correlation", "gap", "latency", NET_KEYS),
+			       parse_reorder },
+	[FL_FAULT_RATE] = { KEYS("rate", NET_KEYS), parse_rate },
+	[FL_FAULT_BYZANTINE] = { KEYS("corrupt", "duplicate", "reorder", "latency", "gap",
+				      "tamper", NET_KEYS), parse_byzantine },
+	[FL_FAULT_KILL] = { KEYS("signal"), parse_kill },
+	[FL_FAULT_PAUSE] = { KEYS(NULL), NULL },
+	[FL_FAULT_RESTART] = { KEYS(NULL), NULL },
+	[FL_FAULT_SUSPEND] = { KEYS(NULL), NULL },
+	[FL_FAULT_POWER_OFF] = { KEYS(NULL), NULL },
+	[FL_FAULT_REBOOT] = { KEYS(NULL), NULL },
+	[FL_FAULT_CLOCK] = { KEYS("offset"), parse_clock },
+};
+#undef KEYS
+#undef NET_KEYS
+
+/* Match the item's keys: the common ones and the kind's own; a key of
+ * another kind "does not apply" to this one. */
+static size_t take_fault_keys(struct fl_sctx *c, const struct fl_ynode *n, enum fl_fault_kind kind,
+			      struct keyspec *ks, size_t cap)
+{
+	const char *other[64];
+	size_t nks = 0, nother = 0;
+	char what[64];
+
+	memset(ks, 0, cap * sizeof(*ks));
+	for (size_t i = 0; i < ARRAY_SIZE(common_keys); i++)
+		ks[nks++].name = common_keys[i];
+	for (size_t i = 0; fault_kinds[kind].keys[i] && nks < cap; i++)
+		ks[nks++].name = fault_kinds[kind].keys[i];
+	for (int k = 0; k < FL_FAULT__N; k++) {
+		for (size_t i = 0; fault_kinds[k].keys[i] && nother < ARRAY_SIZE(other); i++) {
+			const char *key = fault_kinds[k].keys[i];
+			int dup = 0;
+			for (size_t j = 0; j < nks; j++)
+				dup |= !strcmp(ks[j].name, key);
+			for (size_t j = 0; j < nother; j++)
+				dup |= !strcmp(other[j], key);
+			if (!dup)
+				other[nother++] = key;
+		}
+	}
+	snprintf(what, sizeof(what), "a '%s' fault", fault_names[kind]);
+	take_keys(c, n, ks, nks, what, other, nother, what);
+	return nks;
+}
+
+/* When and where: name, at, every, count, for, targets. */
+static void parse_when_where(const struct fault_args *a)
+{
+	struct fl_sctx *c = a->c;
+	struct fl_fault *f = a->f;
+	const struct fl_ynode *at = arg(a, "at"), *every = arg(a, "every"),
+			      *count = arg(a, "count"), *forn = arg(a, "for"),
+			      *targets = arg(a, "targets"), *label = arg(a, "name");
+	int64_t k;
+
+	if (label)
+		want_scalar(c, label, "name", "text");
+	if (at)
+		parse_timing(c, at, "at", "time", &f->at_ns, &f->at_jitter_ns, 0);
+	if (every) {
+		parse_timing(c, every, "every", "interval", &f->every_ns, &f->every_jitter_ns, 1);
+		if (!at)
+			f->at_ns = f->every_ns;
+	}
+	if (count && !every)
+		FL_ERR(c, count, "'count' limits how often 'every' repeats; add 'every'");
+	else if (count && get_int(c, count, "count", 1, 100000, &k) == 0)
+		f->count = (uint32_t)k;
+	c->fsrc[a->idx].forn = forn;
+	c->fsrc[a->idx].at = at;
+	c->fsrc[a->idx].every = every;
+	if (forn && fl_fault_is_instant(f->kind))
+		FL_ERR(c, forn, "'%s' is instantaneous and takes no 'for'", fault_names[f->kind]);
+	else if (forn)
+		get_positive_duration(c, forn, "for", &f->for_ns);
+	else if (every && !fl_fault_is_instant(f->kind))
+		FL_ERR(c, every, "a repeating fault needs 'for': how long each time lasts");
+	if (targets)
+		f->has_targets = parse_targets(c, targets, "targets", &f->targets) == 0;
+	/* partitions name their sides through mode/groups (parse_partition) */
+	if (f->kind != FL_FAULT_PARTITION && !targets)
+		FL_ERR(c, a->item, "a '%s' fault needs 'targets' (a node, a list, leader, followers, "
+				   "random-one, minority, majority, all or a percentage)",
+		       fault_names[f->kind]);
 }
 
 static void parse_fault(struct fl_sctx *c, size_t idx, const struct fl_ynode *n)
 {
 	struct fl_fault *f = &c->s->faults[idx];
-	const struct fl_ynode *kn;
-	const char *const *extra;
 	struct keyspec ks[32];
-	const char *other[64];
-	size_t nks = 0, nother = 0;
+	const struct fl_ynode *kn;
+	struct fault_args a;
 	int v;
-	char what[64];
 
 	f->line = n->line;
 	f->col = n->col;
@@ -971,8 +1255,7 @@ static void parse_fault(struct fl_sctx *c, size_t idx, const struct fl_ynode *n)
 	c->fsrc[idx].map = n;
 	if (want_map(c, n, "nemesis item") < 0)
 		return;
-	kn = fl_ynode_get(n, "fault");
-	if (!kn) {
+	if (!(kn = fl_ynode_get(n, "fault"))) {
 		FL_ERR(c, n, "nemesis item without 'fault:' (one of partition, latency, loss, "
 			     "duplicate, corrupt, reorder, rate, byzantine, kill, pause, restart, "
 			     "suspend, power-off, reboot, clock)");
@@ -981,250 +1264,13 @@ static void parse_fault(struct fl_sctx *c, size_t idx, const struct fl_ynode *n)
 	if (get_enum(c, kn, "fault", fault_names, FL_FAULT__N, &v) < 0)
 		return;
 	f->kind = (enum fl_fault_kind)v;
-	extra = kind_keys[f->kind];
-
-	memset(ks, 0, sizeof(ks));
-	for (size_t i = 0; i < ARRAY_SIZE(common_keys); i++)
-		ks[nks++].name = common_keys[i];
-	for (size_t i = 0; extra[i]; i++)
-		ks[nks++].name = extra[i];
-	/* keys of other kinds, for "does not apply" */
-	for (int k = 0; k < FL_FAULT__N; k++) {
-		for (size_t i = 0; kind_keys[k][i] && nother < ARRAY_SIZE(other); i++) {
-			int dup = 0;
-			for (size_t j = 0; j < nks; j++)
-				dup |= !strcmp(ks[j].name, kind_keys[k][i]);
-			for (size_t j = 0; j < nother; j++)
-				dup |= !strcmp(other[j], kind_keys[k][i]);
-			if (!dup)
-				other[nother++] = kind_keys[k][i];
-		}
-	}
-	snprintf(what, sizeof(what), "a '%s' fault", fault_names[f->kind]);
-	take_keys(c, n, ks, nks, what, other, nother, what);
-
-	{
-		const struct fl_ynode *at = NULL, *every = NULL, *count = NULL, *forn = NULL,
-				      *targets = NULL, *label = NULL;
-		for (size_t i = 0; i < nks; i++) {
-			if (!ks[i].val)
-				continue;
-			if (!strcmp(ks[i].name, "at"))
-				at = ks[i].val;
-			else if (!strcmp(ks[i].name, "every"))
-				every = ks[i].val;
-			else if (!strcmp(ks[i].name, "count"))
-				count = ks[i].val;
-			else if (!strcmp(ks[i].name, "for"))
-				forn = ks[i].val;
-			else if (!strcmp(ks[i].name, "targets"))
-				targets = ks[i].val;
-			else if (!strcmp(ks[i].name, "name"))
-				label = ks[i].val;
-		}
-		if (label)
-			want_scalar(c, label, "name", "text");
-		if (at)
-			parse_timing(c, at, "at", "time", &f->at_ns, &f->at_jitter_ns, 0);
-		if (every) {
-			parse_timing(c, every, "every", "interval", &f->every_ns, &f->every_jitter_ns, 1);
-			if (!at)
-				f->at_ns = f->every_ns;
-		}
-		if (count) {
-			int64_t k;
-			if (!every)
-				FL_ERR(c, count, "'count' limits how often 'every' repeats; add 'every'");
-			else if (get_int(c, count, "count", 1, 100000, &k) == 0)
-				f->count = (uint32_t)k;
-		}
-		c->fsrc[idx].forn = forn;
-		c->fsrc[idx].at = at;
-		c->fsrc[idx].every = every;
-		if (forn) {
-			if (fl_fault_is_instant(f->kind))
-				FL_ERR(c, forn, "'%s' is instantaneous and takes no 'for'",
-				       fault_names[f->kind]);
-			else
-				get_positive_duration(c, forn, "for", &f->for_ns);
-		} else if (every && !fl_fault_is_instant(f->kind)) {
-			FL_ERR(c, every, "a repeating fault needs 'for': how long each time lasts");
-		}
-		if (targets) {
-			f->has_targets = parse_targets(c, targets, "targets", &f->targets) == 0;
-		}
-		if (f->kind == FL_FAULT_PARTITION) {
-			/* partitions name their sides through mode/groups; checked below */
-		} else if (!targets) {
-			FL_ERR(c, n, "a '%s' fault needs 'targets' (a node, a list, leader, followers, "
-				     "random-one, minority, majority, all or a percentage)",
-			       fault_names[f->kind]);
-		}
-	}
-
-	/* kind-specific parameters: look each up by name */
-	{
-		const struct fl_ynode *p[16] = { 0 };
-		const struct fl_ynode *pk[16] = { 0 };
-		for (size_t i = 0; extra[i]; i++)
-			for (size_t j = 0; j < nks; j++)
-				if (!strcmp(ks[j].name, extra[i])) {
-					p[i] = ks[j].val;
-					pk[i] = ks[j].key;
-				}
-#define P(name) param(extra, p, name)
-#define PK(name) param(extra, pk, name)
-		switch (f->kind) {
-		case FL_FAULT_PARTITION: {
-			const struct fl_ynode *mode = P("mode"), *groups = P("groups"),
-					      *dir = P("direction");
-			if (!mode) {
-				FL_ERR(c, n, "a partition needs 'mode': isolate, halves, "
-					     "majorities-ring, bridge or groups");
-				break;
-			}
-			c->fsrc[idx].mode = mode;
-			c->fsrc[idx].direction = dir;
-			if (get_enum(c, mode, "partition mode", part_mode_names, FL_PART__N, &v) < 0)
-				break;
-			f->mode = (enum fl_partition_mode)v;
-			if (dir && get_enum(c, dir, "direction", direction_names, FL_DIR__N, &v) == 0)
-				f->direction = (enum fl_direction)v;
-			if (f->mode == FL_PART_GROUPS)
-				parse_groups(c, f, groups);
-			else if (groups)
-				FL_ERR(c, PK("groups"), "'groups' needs 'mode: groups'");
-			if (f->mode == FL_PART_ISOLATE && !f->has_targets &&
-			    !fl_ynode_get(n, "targets"))
-				FL_ERR(c, mode, "mode 'isolate' needs 'targets': the node(s) to cut off "
-						"(e.g. targets: leader)");
-			if (f->mode != FL_PART_ISOLATE && fl_ynode_get(n, "targets"))
-				FL_ERR(c, fl_ynode_get(n, "targets"),
-				       "mode '%s' decides both sides itself; 'targets' is for mode "
-				       "'isolate' (use mode 'groups' to choose the sides)",
-				       part_mode_names[f->mode]);
-			if (f->mode == FL_PART_MAJORITIES_RING && f->direction != FL_DIR_BOTH)
-				FL_ERR(c, dir, "mode 'majorities-ring' cuts links both ways; 'direction' "
-					       "must be 'both'");
-			break;
-		}
-		case FL_FAULT_LATENCY:
-			f->netem.set |= FL_NETEM_LATENCY;
-			if (!P("latency"))
-				FL_ERR(c, n, "a 'latency' fault needs 'latency' (e.g. latency: 100ms)");
-			else
-				get_positive_duration(c, P("latency"), "latency", &f->netem.latency_ns);
-			if (P("jitter"))
-				get_duration(c, P("jitter"), "jitter", 0, &f->netem.jitter_ns);
-			if (P("correlation"))
-				get_percent(c, P("correlation"), "correlation", &f->netem.latency_corr);
-			if (P("distribution") &&
-			    get_enum(c, P("distribution"), "distribution", fl_distribution_names, FL_DIST__N, &v) == 0) {
-				f->netem.distribution = (enum fl_distribution)v;
-				if (f->netem.distribution != FL_DIST_NONE && f->netem.jitter_ns == 0)
-					FL_ERR(c, P("distribution"), "'distribution' shapes the jitter; "
-								     "set 'jitter' too");
-			}
-			if (P("correlation") && !P("jitter"))
-				FL_ERR(c, P("correlation"), "latency 'correlation' applies to the jitter; "
-							    "set 'jitter' too");
-			break;
-		case FL_FAULT_LOSS:
-			f->netem.set |= FL_NETEM_LOSS;
-			parse_netem_pct(c, P("percent"), P("correlation"), n, "loss", &f->netem.loss,
-					&f->netem.loss_corr);
-			break;
-		case FL_FAULT_DUPLICATE:
-			f->netem.set |= FL_NETEM_DUPLICATE;
-			parse_netem_pct(c, P("percent"), P("correlation"), n, "duplicate",
-					&f->netem.duplicate, &f->netem.duplicate_corr);
-			break;
-		case FL_FAULT_CORRUPT:
-			f->netem.set |= FL_NETEM_CORRUPT;
-			parse_netem_pct(c, P("percent"), P("correlation"), n, "corrupt",
-					&f->netem.corrupt, &f->netem.corrupt_corr);
-			break;
-		case FL_FAULT_REORDER:
-			f->netem.set |= FL_NETEM_REORDER;
-			parse_netem_pct(c, P("percent"), P("correlation"), n, "reorder",
-					&f->netem.reorder, &f->netem.reorder_corr);
-			goto reorder_common;
-		case FL_FAULT_BYZANTINE:
-			if (!P("corrupt") && !P("duplicate") && !P("reorder") && !P("tamper"))
-				FL_ERR(c, n, "a 'byzantine' fault needs at least one of 'corrupt', "
-					     "'duplicate', 'reorder' or 'tamper'");
-			if (P("corrupt") && get_percent(c, P("corrupt"), "corrupt", &f->netem.corrupt) == 0)
-				f->netem.set |= FL_NETEM_CORRUPT;
-			if (P("duplicate") &&
-			    get_percent(c, P("duplicate"), "duplicate", &f->netem.duplicate) == 0)
-				f->netem.set |= FL_NETEM_DUPLICATE;
-			if (P("reorder") && get_percent(c, P("reorder"), "reorder", &f->netem.reorder) == 0)
-				f->netem.set |= FL_NETEM_REORDER;
-			if (P("tamper"))
-				parse_tamper(c, f, P("tamper"));
-			if (!P("reorder")) {
-				if (P("gap"))
-					FL_ERR(c, PK("gap"), "'gap' belongs with 'reorder'");
-				if (P("latency"))
-					FL_ERR(c, PK("latency"), "in a byzantine fault 'latency' serves "
-								 "'reorder'; use a 'latency' fault "
-								 "for delay alone");
-				break;
-			}
-reorder_common:
-			if (P("gap")) {
-				int64_t g;
-				if (get_int(c, P("gap"), "gap", 1, 1000000, &g) == 0)
-					f->netem.gap = (uint32_t)g;
-			}
-			if (!P("latency"))
-				FL_ERR(c, f->kind == FL_FAULT_REORDER ? n : PK("reorder"),
-				       "reordering needs 'latency': netem reorders by sending some "
-				       "packets at once and delaying the rest");
-			else if (get_positive_duration(c, P("latency"), "latency",
-						       &f->netem.latency_ns) == 0)
-				f->netem.set |= FL_NETEM_LATENCY;
-			break;
-		case FL_FAULT_RATE:
-			if (!P("rate")) {
-				FL_ERR(c, n, "a 'rate' fault needs 'rate' (e.g. rate: 1mbit)");
-			} else if (want_scalar(c, P("rate"), "rate", "a rate like '1mbit'") == 0) {
-				const char *why;
-				if (fl_parse_bitrate(P("rate")->str, &f->netem.rate_bps, &why) < 0)
-					FL_ERR(c, P("rate"), "bad rate '%s': %s", P("rate")->str, why);
-				else
-					f->netem.set |= FL_NETEM_RATE;
-			}
-			break;
-		case FL_FAULT_KILL:
-			if (P("signal"))
-				parse_signal(c, P("signal"), &f->signal);
-			break;
-		case FL_FAULT_CLOCK:
-			if (!P("offset"))
-				FL_ERR(c, n, "a 'clock' fault needs 'offset' (e.g. offset: -30s)");
-			else if (get_duration(c, P("offset"), "offset", 1, &f->clock_offset_ns) == 0) {
-				if (f->clock_offset_ns == 0)
-					FL_ERR(c, P("offset"), "'offset' of 0 does nothing");
-				else if (llabs(f->clock_offset_ns) > 86400 * FL_NS_PER_S)
-					FL_ERR(c, P("offset"), "'offset' must be within one day");
-			}
-			break;
-		default:
-			break;
-		}
-		if (fl_fault_is_network(f->kind)) {
-			if (P("peers"))
-				f->has_peers = parse_targets(c, P("peers"), "peers", &f->peers) == 0;
-			if (P("limit")) {
-				int64_t l;
-				if (get_int(c, P("limit"), "limit", 1, 1000000000, &l) == 0)
-					f->netem.limit = (uint32_t)l;
-			}
-		}
-#undef P
-#undef PK
-	}
+	a = (struct fault_args){ .c = c, .idx = idx, .f = f, .item = n, .ks = ks };
+	a.nks = take_fault_keys(c, n, f->kind, ks, ARRAY_SIZE(ks));
+	parse_when_where(&a);
+	if (fault_kinds[f->kind].parse)
+		fault_kinds[f->kind].parse(&a);
+	if (fl_fault_is_network(f->kind))
+		parse_network(&a);
 }
 
 static void parse_nemesis(struct fl_sctx *c, const struct fl_ynode *n)

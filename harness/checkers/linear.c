@@ -1016,6 +1016,69 @@ void fl_lin_result_free(struct fl_lin_result *r)
 	free(r);
 }
 
+/* P-compositionality: the ops' indices grouped by key into idx (each
+ * key's ops contiguous from start[k], count[k] of them). The number of
+ * keys with ops. */
+static size_t group_by_key(const struct fl_lin_history *h, size_t *count, size_t *start,
+			   uint32_t *idx)
+{
+	size_t nparts = 0;
+
+	for (size_t i = 0; i < h->n; i++)
+		count[h->ops[i].key]++;
+	for (size_t k = 0, at = 0; k < h->nkeys; k++) {
+		start[k] = at;
+		at += count[k];
+		nparts += count[k] > 0;
+	}
+	for (size_t i = 0; i < h->n; i++)
+		idx[start[h->ops[i].key]++] = (uint32_t)i;
+	for (size_t k = 0; k < h->nkeys; k++)
+		start[k] -= count[k];
+	return nparts;
+}
+
+/* The jobs through nth threads (the caller's alone when nth is 1 or no
+ * thread starts). 0, or -ENOMEM. */
+static int run_pool(struct lin_pool *pool, int nth)
+{
+	pthread_t *th;
+	int started = 0;
+
+	if (nth <= 1) {
+		worker(pool);
+		return 0;
+	}
+	if (!(th = calloc((size_t)nth, sizeof(*th))))
+		return -ENOMEM;
+	for (int t = 0; t < nth && !pthread_create(&th[t], NULL, worker, pool); t++)
+		started++;
+	if (!started)
+		worker(pool);
+	for (int t = 0; t < started; t++)
+		pthread_join(th[t], NULL);
+	free(th);
+	return 0;
+}
+
+/* The whole history's verdict from its keys': a violation anywhere, else
+ * the first limit hit, else linearizable. */
+static void combine_parts(struct fl_lin_result *res)
+{
+	res->verdict = FL_LIN_OK;
+	for (size_t p = 0; p < res->nparts; p++) {
+		struct fl_lin_part *pt = &res->parts[p];
+		if (pt->verdict == FL_LIN_VIOLATION)
+			res->verdict = FL_LIN_VIOLATION;
+		else if (pt->verdict == FL_LIN_UNKNOWN && res->verdict == FL_LIN_OK) {
+			res->verdict = FL_LIN_UNKNOWN;
+			res->limit = pt->limit;
+		}
+	}
+	if (res->verdict != FL_LIN_UNKNOWN)
+		res->limit = FL_LIN_LIMIT_NONE;
+}
+
 int fl_lin_check(const struct fl_lin_history *h, enum fl_lin_model m,
 		 const struct fl_lin_limits *lim, struct fl_lin_result **out)
 {
@@ -1027,7 +1090,6 @@ int fl_lin_check(const struct fl_lin_history *h, enum fl_lin_model m,
 	struct lin_pool pool = { 0 };
 	size_t *count = NULL, *start = NULL, nparts = 0;
 	uint32_t *idx = NULL;
-	pthread_t *th = NULL;
 	int64_t t0 = now_ns();
 	int nth, r = 0;
 
@@ -1041,8 +1103,6 @@ int fl_lin_check(const struct fl_lin_history *h, enum fl_lin_model m,
 	sh.mem_limit = lim->memory_bytes ? lim->memory_bytes : (size_t)1 << 30;
 	sh.all_keys = lim->all_keys;
 	nth = lim->threads > 0 ? lim->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-	if (nth < 1)
-		nth = 1;
 
 	res = calloc(1, sizeof(*res));
 	count = calloc(h->nkeys + 1, sizeof(*count));
@@ -1052,15 +1112,7 @@ int fl_lin_check(const struct fl_lin_history *h, enum fl_lin_model m,
 		r = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < h->n; i++)
-		count[h->ops[i].key]++;
-	for (size_t k = 0, at = 0; k < h->nkeys; k++) {
-		start[k] = at;
-		at += count[k];
-		nparts += count[k] > 0;
-	}
-	for (size_t i = 0; i < h->n; i++)
-		idx[start[h->ops[i].key]++] = (uint32_t)i;
+	nparts = group_by_key(h, count, start, idx);
 	if (m == FL_LIN_KV && (r = lin_kvpre_init(&pre, h)) < 0)
 		goto out;
 	res->parts = calloc(nparts + 1, sizeof(*res->parts));
@@ -1070,63 +1122,32 @@ int fl_lin_check(const struct fl_lin_history *h, enum fl_lin_model m,
 		goto out;
 	}
 	res->nparts = nparts;
-	for (size_t k = 0, p = 0, at = 0; k < h->nkeys; k++) {
+	for (size_t k = 0, p = 0; k < h->nkeys; k++) {
 		if (!count[k])
 			continue;
-		qsort_r(idx + at, count[k], sizeof(*idx), cmp_idx_call, h->ops);
+		qsort_r(idx + start[k], count[k], sizeof(*idx), cmp_idx_call, h->ops);
 		res->parts[p].key = (uint32_t)k;
 		res->parts[p].failed_op = -1;
-		jobs[p] = (struct lin_job){ h, m, &sh, &pre, lim->window_effort, idx + at, count[k],
-					    &res->parts[p], 0 };
-		at += count[k];
+		jobs[p] = (struct lin_job){ h, m, &sh, &pre, lim->window_effort, idx + start[k],
+					    count[k], &res->parts[p], 0 };
 		p++;
 	}
 	/* biggest first, so one huge key does not start last; results stay in key order */
 	qsort(jobs, nparts, sizeof(*jobs), cmp_job_size);
 	pool.jobs = jobs;
 	pool.n = nparts;
-	if ((size_t)nth > nparts)
-		nth = (int)nparts;
-	if (nth > 1 && !(th = calloc((size_t)nth, sizeof(*th)))) {
-		r = -ENOMEM;
+	if ((r = run_pool(&pool, nth < 1 ? 1 : (size_t)nth > nparts ? (int)nparts : nth)) < 0)
 		goto out;
-	}
-	if (nth > 1) {
-		int started = 0;
-		for (int t = 0; t < nth; t++)
-			if (!pthread_create(&th[t], NULL, worker, &pool))
-				started++;
-			else
-				break;
-		if (!started)
-			worker(&pool);
-		for (int t = 0; t < started; t++)
-			pthread_join(th[t], NULL);
-	} else {
-		worker(&pool);
-	}
 	for (size_t p = 0; p < nparts; p++)
 		if (jobs[p].err && !r)
 			r = jobs[p].err;
 	if (r < 0)
 		goto out;
-	res->verdict = FL_LIN_OK;
-	for (size_t p = 0; p < nparts; p++) {
-		struct fl_lin_part *pt = &res->parts[p];
-		if (pt->verdict == FL_LIN_VIOLATION)
-			res->verdict = FL_LIN_VIOLATION;
-		else if (pt->verdict == FL_LIN_UNKNOWN && res->verdict == FL_LIN_OK) {
-			res->verdict = FL_LIN_UNKNOWN;
-			res->limit = pt->limit;
-		}
-	}
-	if (res->verdict != FL_LIN_UNKNOWN)
-		res->limit = FL_LIN_LIMIT_NONE;
+	combine_parts(res);
 	res->peak_cache_bytes = atomic_load(&sh.peak);
 	res->elapsed_ns = now_ns() - t0;
 out:
 	lin_kvpre_release(&pre);
-	free(th);
 	free(jobs);
 	free(idx);
 	free(count);

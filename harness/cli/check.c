@@ -155,7 +155,66 @@ static int check_run_dir(const char *dir)
 	return rc;
 }
 
-int fl_cmd_check(int argc, char **argv)
+/* One history file: load it, check it, print its verdict. Its status. */
+static int check_file(const char *path, int format, int model, const struct fl_lin_limits *lim)
+{
+	struct fl_lin_history *h = NULL;
+	struct fl_lin_result *res = NULL;
+	struct fl_diags d;
+	enum fl_check_format fmt;
+	enum fl_lin_model m;
+	int64_t bad_op;
+	int r, rc = CHECK_OK;
+
+	fl_diags_init(&d);
+	r = fl_check_load(path, format, &h, &fmt, &m, &d);
+	if (r < 0) {
+		if (d.n)
+			fl_diags_print(&d, stderr);
+		else
+			fprintf(stderr, "%s: cannot read: %s\n", path, strerror(-r));
+		fl_diags_release(&d);
+		return CHECK_USAGE;
+	}
+	fl_diags_release(&d);
+	if (model >= 0)
+		m = (enum fl_lin_model)model;
+	if ((bad_op = fl_lin_history_invalid_for(h, m)) >= 0) {
+		fprintf(stderr, "%s:%" PRId64 ": a %s is not an operation of model '%s'\n", path,
+			h->ops[bad_op].src, fl_lin_kind_to_string(h->ops[bad_op].kind),
+			fl_lin_model_to_string(m));
+		fl_lin_history_free(h);
+		return CHECK_USAGE;
+	}
+	if ((r = fl_lin_check(h, m, lim, &res)) < 0) {
+		fprintf(stderr, "%s: check failed: %s\n", path, strerror(-r));
+		fl_lin_history_free(h);
+		return CHECK_USAGE;
+	}
+	if (res->verdict == FL_LIN_UNKNOWN) {
+		printf("%s: unknown: %s (%zu ops, %" PRId64 " ms)\n", path,
+		       fl_lin_limit_to_string(res->limit), h->n, res->elapsed_ns / 1000000);
+		rc = CHECK_UNKNOWN;
+	} else if (!h->n) {
+		/* an empty history contradicts nothing: no evidence, no pass */
+		printf("%s: unknown: no operations\n", path);
+		rc = CHECK_UNKNOWN;
+	} else {
+		printf("%s: %s (%zu ops, %" PRId64 " ms)\n", path,
+		       fl_lin_verdict_to_string(res->verdict), h->n, res->elapsed_ns / 1000000);
+	}
+	if (res->verdict == FL_LIN_VIOLATION) {
+		fl_lin_print_details(stdout, h, res);
+		rc = CHECK_VIOLATION;
+	}
+	fl_lin_result_free(res);
+	fl_lin_history_free(h);
+	return rc;
+}
+
+/* The options; 0, or the exit status to return now (-1: go on). */
+static int check_options(int argc, char **argv, int *model, int *format,
+			 struct fl_lin_limits *lim)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -167,18 +226,11 @@ int fl_cmd_check(int argc, char **argv)
 		{ "all-keys", no_argument, NULL, 'a' },
 		{ 0 },
 	};
-	struct fl_lin_limits lim = { 0 };
-	int c, model = -1, format = -1, rc = CHECK_OK;
-	int any_bad = 0, any_viol = 0, any_unknown = 0;
 	const char *why;
 	int64_t v;
 	uint64_t bytes;
+	int c;
 
-	/* The search's tables are freed and allocated again for every key and
-	 * file: keep freed memory in the heap instead of returning it to the
-	 * kernel, whose page faults cost more than the search on small keys. */
-	mallopt(M_MMAP_THRESHOLD, 256 << 20);
-	mallopt(M_TRIM_THRESHOLD, 512 << 20);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hm:f:t:j:M:a", longopts, NULL)) != -1) {
 		switch (c) {
@@ -186,21 +238,21 @@ int fl_cmd_check(int argc, char **argv)
 			usage_check(stdout);
 			return CHECK_OK;
 		case 'm':
-			if ((model = fl_lin_model_from_string(optarg)) < 0) {
+			if ((*model = fl_lin_model_from_string(optarg)) < 0) {
 				fprintf(stderr, "faultline check: unknown model '%s' (register, "
 						"cas-register, kv, set)\n", optarg);
 				return CHECK_USAGE;
 			}
 			break;
 		case 'f':
-			if ((format = fl_check_format_from_string(optarg)) < 0) {
+			if ((*format = fl_check_format_from_string(optarg)) < 0) {
 				fprintf(stderr, "faultline check: unknown format '%s' (faultline, etcd, "
 						"edn)\n", optarg);
 				return CHECK_USAGE;
 			}
 			break;
 		case 't':
-			if (fl_parse_duration(optarg, 0, &lim.timeout_ns, &why) < 0) {
+			if (fl_parse_duration(optarg, 0, &lim->timeout_ns, &why) < 0) {
 				fprintf(stderr, "faultline check: --timeout '%s': %s\n", optarg, why);
 				return CHECK_USAGE;
 			}
@@ -210,17 +262,17 @@ int fl_cmd_check(int argc, char **argv)
 				fprintf(stderr, "faultline check: --threads '%s': %s\n", optarg, why);
 				return CHECK_USAGE;
 			}
-			lim.threads = (int)v;
+			lim->threads = (int)v;
 			break;
 		case 'a':
-			lim.all_keys = 1;
+			lim->all_keys = 1;
 			break;
 		case 'M':
 			if (fl_parse_size(optarg, &bytes, &why) < 0) {
 				fprintf(stderr, "faultline check: --memory '%s': %s\n", optarg, why);
 				return CHECK_USAGE;
 			}
-			lim.memory_bytes = (size_t)bytes;
+			lim->memory_bytes = (size_t)bytes;
 			break;
 		default:
 			usage_check(stderr);
@@ -232,78 +284,36 @@ int fl_cmd_check(int argc, char **argv)
 		usage_check(stderr);
 		return CHECK_USAGE;
 	}
-	for (int i = optind; i < argc; i++) {
-		struct fl_lin_history *h = NULL;
-		struct fl_lin_result *res = NULL;
-		struct fl_diags d;
-		enum fl_check_format fmt;
-		enum fl_lin_model m;
-		int64_t bad_op;
-		int r;
+	return -1;
+}
 
-		{
-			struct stat st;
-			if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-				r = check_run_dir(argv[i]);
-				any_viol |= r == CHECK_VIOLATION;
-				any_bad |= r == CHECK_USAGE;
-				any_unknown |= r == CHECK_UNKNOWN;
-				continue;
-			}
-		}
-		fl_diags_init(&d);
-		r = fl_check_load(argv[i], format, &h, &fmt, &m, &d);
-		if (r < 0) {
-			if (d.n)
-				fl_diags_print(&d, stderr);
-			else
-				fprintf(stderr, "%s: cannot read: %s\n", argv[i], strerror(-r));
-			fl_diags_release(&d);
-			any_bad = 1;
-			continue;
-		}
-		fl_diags_release(&d);
-		if (model >= 0)
-			m = (enum fl_lin_model)model;
-		if ((bad_op = fl_lin_history_invalid_for(h, m)) >= 0) {
-			fprintf(stderr, "%s:%" PRId64 ": a %s is not an operation of model '%s'\n",
-				argv[i], h->ops[bad_op].src, fl_lin_kind_to_string(h->ops[bad_op].kind),
-				fl_lin_model_to_string(m));
-			fl_lin_history_free(h);
-			any_bad = 1;
-			continue;
-		}
-		if ((r = fl_lin_check(h, m, &lim, &res)) < 0) {
-			fprintf(stderr, "%s: check failed: %s\n", argv[i], strerror(-r));
-			fl_lin_history_free(h);
-			any_bad = 1;
-			continue;
-		}
-		if (res->verdict == FL_LIN_UNKNOWN) {
-			printf("%s: unknown: %s (%zu ops, %" PRId64 " ms)\n", argv[i],
-			       fl_lin_limit_to_string(res->limit), h->n, res->elapsed_ns / 1000000);
-		} else if (!h->n) {
-			/* an empty history contradicts nothing: no evidence, no pass */
-			printf("%s: unknown: no operations\n", argv[i]);
-			any_unknown = 1;
-		} else
-			printf("%s: %s (%zu ops, %" PRId64 " ms)\n", argv[i],
-			       fl_lin_verdict_to_string(res->verdict), h->n, res->elapsed_ns / 1000000);
-		if (res->verdict == FL_LIN_VIOLATION) {
-			fl_lin_print_details(stdout, h, res);
-			any_viol = 1;
-		}
-		any_unknown |= res->verdict == FL_LIN_UNKNOWN;
-		fl_lin_result_free(res);
-		fl_lin_history_free(h);
+int fl_cmd_check(int argc, char **argv)
+{
+	struct fl_lin_limits lim = { 0 };
+	int model = -1, format = -1, rc;
+	int any_bad = 0, any_viol = 0, any_unknown = 0;
+
+	/* The search's tables are freed and allocated again for every key and
+	 * file: keep freed memory in the heap instead of returning it to the
+	 * kernel, whose page faults cost more than the search on small keys. */
+	mallopt(M_MMAP_THRESHOLD, 256 << 20);
+	mallopt(M_TRIM_THRESHOLD, 512 << 20);
+	if ((rc = check_options(argc, argv, &model, &format, &lim)) >= 0)
+		return rc;
+	for (int i = optind; i < argc; i++) {
+		struct stat st;
+		int r = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)
+				? check_run_dir(argv[i])
+				: check_file(argv[i], format, model, &lim);
+		any_viol |= r == CHECK_VIOLATION;
+		any_bad |= r == CHECK_USAGE;
+		any_unknown |= r == CHECK_UNKNOWN;
 	}
 	fflush(stdout);
 	/* a violation is a finding whatever else happened */
 	if (any_viol)
-		rc = CHECK_VIOLATION;
-	else if (any_bad)
-		rc = CHECK_USAGE;
-	else if (any_unknown)
-		rc = CHECK_UNKNOWN;
-	return rc;
+		return CHECK_VIOLATION;
+	if (any_bad)
+		return CHECK_USAGE;
+	return any_unknown ? CHECK_UNKNOWN : CHECK_OK;
 }

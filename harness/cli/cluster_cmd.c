@@ -250,22 +250,129 @@ static void on_interrupt(int sig)
 	interrupted = 1;
 }
 
+/* The options of `inject` as a nemesis item (YAML), checked later by the
+ * scenario parser: --cluster, --seed and --for are also taken here. */
+struct inject_args {
+	const char *cluster;
+	uint64_t seed;
+	int has_for;
+	int64_t for_ns;
+	char *item; /* "  - fault: ...\n    key: value\n..." */
+};
+
+static int inject_parse(int argc, char **argv, struct inject_args *ia)
+{
+	size_t ilen = 0;
+	FILE *it = open_memstream(&ia->item, &ilen);
+
+	if (!it)
+		return -ENOMEM;
+	fprintf(it, "  - fault: \"%s\"\n", argv[1]);
+	for (int i = 2; i < argc; i++) {
+		const char *k = argv[i];
+		if (strncmp(k, "--", 2) || i + 1 >= argc || strchr(argv[i + 1], '\n')) {
+			fprintf(stderr, "faultline inject: expected --KEY VALUE pairs, got '%s'\n", k);
+			goto bad;
+		}
+		k += 2;
+		if (!strcmp(k, "cluster")) {
+			ia->cluster = argv[++i];
+			continue;
+		}
+		if (!strcmp(k, "seed")) {
+			if (parse_seed(argv[++i], &ia->seed) < 0) {
+				fprintf(stderr, "faultline inject: bad --seed '%s'\n", argv[i]);
+				goto bad;
+			}
+			continue;
+		}
+		for (const char *q = k; *q; q++)
+			if (!(*q == '_' || *q == '-' || (*q >= 'a' && *q <= 'z'))) {
+				fprintf(stderr, "faultline inject: bad option '--%s'\n", k);
+				goto bad;
+			}
+		if (!strcmp(k, "for"))
+			ia->has_for = fl_parse_duration(argv[i + 1], 0, &ia->for_ns, NULL) == 0;
+		fprintf(it, "    %s: %s\n", k, argv[++i]);
+	}
+	fclose(it);
+	return 0;
+bad:
+	fclose(it);
+	return -EINVAL;
+}
+
+/* A one-item scenario on the running cluster's nodes, planned: step 0 is
+ * the fault. */
+static int inject_plan(const struct fl_cluster *c, const struct inject_args *ia,
+		       struct fl_scenario **s, struct fl_plan **p)
+{
+	struct fl_diags d;
+	char *yaml = NULL;
+	size_t ylen = 0;
+	FILE *y = open_memstream(&yaml, &ylen);
+	int r = -EINVAL;
+
+	if (!y)
+		return -ENOMEM;
+	fprintf(y, "name: inject\nduration: %lldns\ncluster:\n  nodes: [",
+		(long long)(ia->has_for ? ia->for_ns + FL_NS_PER_S : 7 * 86400 * FL_NS_PER_S - 1));
+	for (size_t i = 0; i < c->n; i++)
+		fprintf(y, "%s%s", i ? ", " : "", c->names[i]);
+	fprintf(y, "]\nsystem: {type: exec, start: [none], client: [none]}\n"
+		   "workload: {type: none}\nnemesis:\n%s", ia->item);
+	fclose(y);
+	fl_diags_init(&d);
+	if (fl_scenario_load_string("faultline inject", yaml, ylen, NULL, 0, &d, s) < 0) {
+		for (size_t i = 0; i < d.n; i++)
+			fprintf(stderr, "faultline inject: %s\n", d.v[i].msg);
+	} else if (fl_plan_build(*s, ia->seed, p) < 0 || (*p)->nsteps == 0) {
+		fprintf(stderr, "faultline inject: nothing to apply\n");
+	} else {
+		r = 0;
+	}
+	fl_diags_release(&d);
+	free(yaml);
+	return r;
+}
+
+/* Hold the fault until --for passes or Ctrl-C: the open connections keep
+ * it; a ping a second keeps the agents' dead-man switch quiet. */
+static void inject_hold(struct fl_cluster *c, uint64_t touched, const struct inject_args *ia)
+{
+	int64_t start = fl_monotonic_ns(), last = 0;
+
+	while (!interrupted && (!ia->has_for || fl_monotonic_ns() - start < ia->for_ns)) {
+		struct timespec ts = { 0, 100 * 1000000 };
+		if (fl_monotonic_ns() - last > FL_NS_PER_S) {
+			last = fl_monotonic_ns();
+			for (size_t i = 0; i < c->n; i++) {
+				json_t *r = NULL;
+				char e[256];
+				if ((touched & (1ull << i)) && c->agents[i])
+					fl_agentc_call(c->agents[i], json_pack("{s:s}", "op", "ping"),
+						       2000, &r, e, sizeof(e));
+				json_decref(r);
+			}
+		}
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* faultline inject latency --targets n1 --latency 100ms --for 30s:
  * the options become one nemesis item, checked by the scenario parser
  * against the running cluster's nodes, planned, applied, held, healed. */
 int cmd_inject(int argc, char **argv)
 {
+	struct inject_args ia = { .seed = fl_rng_fresh_seed() };
 	struct fl_cluster *c = NULL;
-	const char *name = NULL;
-	char *yaml = NULL, *item = NULL, err[512] = "";
-	size_t ylen = 0, ilen = 0;
-	FILE *y, *it;
-	struct fl_diags d;
 	struct fl_scenario *s = NULL;
 	struct fl_plan *p = NULL;
-	int rc = EXIT_USAGE, has_for = 0;
-	int64_t for_ns = 0;
-	uint64_t touched = 0, seed = fl_rng_fresh_seed();
+	struct sigaction sa = { .sa_handler = on_interrupt };
+	struct fl_exec x;
+	char err[512] = "", tb[64];
+	uint64_t touched = 0;
+	int rc = EXIT_USAGE;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fprintf(argc < 2 ? stderr : stdout,
@@ -279,126 +386,47 @@ int cmd_inject(int argc, char **argv)
 			"If faultline dies, the agents heal the fault themselves.\n");
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
-	fl_diags_init(&d);
-	it = open_memstream(&item, &ilen);
-	fprintf(it, "  - fault: \"%s\"\n", argv[1]);
-	for (int i = 2; i < argc; i++) {
-		const char *k = argv[i];
-		if (strncmp(k, "--", 2) || i + 1 >= argc || strchr(argv[i + 1], '\n')) {
-			fclose(it);
-			fprintf(stderr, "faultline inject: expected --KEY VALUE pairs, got '%s'\n", k);
-			goto out;
-		}
-		k += 2;
-		if (!strcmp(k, "cluster")) {
-			name = argv[++i];
-			continue;
-		}
-		if (!strcmp(k, "seed")) {
-			char *end;
-			seed = strtoull(argv[++i], &end, 10);
-			if (*end || !*argv[i]) {
-				fclose(it);
-				fprintf(stderr, "faultline inject: bad --seed '%s'\n", argv[i]);
-				goto out;
-			}
-			continue;
-		}
-		for (const char *q = k; *q; q++)
-			if (!(*q == '_' || *q == '-' || (*q >= 'a' && *q <= 'z'))) {
-				fclose(it);
-				fprintf(stderr, "faultline inject: bad option '--%s'\n", k);
-				goto out;
-			}
-		if (!strcmp(k, "for")) {
-			const char *why;
-			has_for = fl_parse_duration(argv[i + 1], 0, &for_ns, &why) == 0;
-		}
-		fprintf(it, "    %s: %s\n", k, argv[++i]);
-	}
-	fclose(it);
-	if (need_root("inject") < 0 || !(c = open_cluster("inject", name)))
+	if (inject_parse(argc, argv, &ia) < 0 || need_root("inject") < 0 ||
+	    !(c = open_cluster("inject", ia.cluster)) || inject_plan(c, &ia, &s, &p) < 0)
 		goto out;
-	y = open_memstream(&yaml, &ylen);
-	fprintf(y, "name: inject\nduration: %lldns\ncluster:\n  nodes: [",
-		(long long)(has_for ? for_ns + FL_NS_PER_S : 7 * 86400 * FL_NS_PER_S - 1));
-	for (size_t i = 0; i < c->n; i++)
-		fprintf(y, "%s%s", i ? ", " : "", c->names[i]);
-	fprintf(y, "]\nsystem: {type: exec, start: [none], client: [none]}\n"
-		   "workload: {type: none}\nnemesis:\n%s", item);
-	fclose(y);
-	if (fl_scenario_load_string("faultline inject", yaml, ylen, NULL, 0, &d, &s) < 0) {
-		for (size_t i = 0; i < d.n; i++)
-			fprintf(stderr, "faultline inject: %s\n", d.v[i].msg);
-		goto out;
-	}
-	if (fl_plan_build(s, seed, &p) < 0 || p->nsteps == 0) {
-		fprintf(stderr, "faultline inject: nothing to apply\n");
-		goto out;
-	}
 	fl_cluster_connect(c, err, sizeof(err));
-	{
-		struct fl_exec x = { .s = s, .agents = c->agents, .addrs = c->addrs, .iface = "eth0",
-				     .timeout_ms = 10000 };
-		struct sigaction sa = { .sa_handler = on_interrupt };
-		int64_t start = fl_monotonic_ns();
-		char tb[64];
-
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-		if (fl_exec_apply(&x, &p->steps[0], "inject", &touched, err, sizeof(err)) < 0) {
-			fprintf(stderr, "faultline inject: %s\n", err);
-			goto out;
-		}
-		if (has_for)
-			fl_format_duration(for_ns, tb, sizeof(tb));
-		printf("%s applied on", argv[1]);
-		for (size_t i = 0; i < c->n; i++)
-			if (touched & (1ull << i))
-				printf(" %s", c->names[i]);
-		printf("; holding it %s%s\n", has_for ? "for " : "until Ctrl-C", has_for ? tb : "");
-		if (p->steps[0].blocked) {
-			/* the directed cuts, for people and for tests */
-			printf("cut:");
-			for (size_t i = 0; i < c->n; i++)
-				for (size_t j = 0; j < c->n; j++)
-					if (p->steps[0].blocked[i] & (1ull << j))
-						printf(" %s->%s", c->names[i], c->names[j]);
-			printf("\n");
-		}
-		fflush(stdout);
-		/* hold: the open connections keep the fault; pings keep the dead-man
-		 * switch quiet */
-		while (!interrupted && (!has_for || fl_monotonic_ns() - start < for_ns)) {
-			struct timespec ts = { 0, 100 * 1000000 };
-			static int64_t last;
-			if (fl_monotonic_ns() - last > FL_NS_PER_S) {
-				last = fl_monotonic_ns();
-				for (size_t i = 0; i < c->n; i++) {
-					json_t *r = NULL;
-					char e[256];
-					if ((touched & (1ull << i)) && c->agents[i])
-						fl_agentc_call(c->agents[i], json_pack("{s:s}", "op", "ping"),
-							       2000, &r, e, sizeof(e));
-					json_decref(r);
-				}
-			}
-			nanosleep(&ts, NULL);
-		}
-		if (fl_exec_heal(&x, touched, "inject", err, sizeof(err)) < 0) {
-			fprintf(stderr, "faultline inject: healing: %s\n", err);
-			goto out;
-		}
-		printf("%s healed\n", argv[1]);
-		rc = EXIT_OK;
+	x = (struct fl_exec){ .s = s, .agents = c->agents, .addrs = c->addrs, .iface = "eth0",
+			      .timeout_ms = 10000 };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (fl_exec_apply(&x, &p->steps[0], "inject", &touched, err, sizeof(err)) < 0) {
+		fprintf(stderr, "faultline inject: %s\n", err);
+		goto out;
 	}
+	if (ia.has_for)
+		fl_format_duration(ia.for_ns, tb, sizeof(tb));
+	printf("%s applied on", argv[1]);
+	for (size_t i = 0; i < c->n; i++)
+		if (touched & (1ull << i))
+			printf(" %s", c->names[i]);
+	printf("; holding it %s%s\n", ia.has_for ? "for " : "until Ctrl-C", ia.has_for ? tb : "");
+	if (p->steps[0].blocked) {
+		/* the directed cuts, for people and for tests */
+		printf("cut:");
+		for (size_t i = 0; i < c->n; i++)
+			for (size_t j = 0; j < c->n; j++)
+				if (p->steps[0].blocked[i] & (1ull << j))
+					printf(" %s->%s", c->names[i], c->names[j]);
+		printf("\n");
+	}
+	fflush(stdout);
+	inject_hold(c, touched, &ia);
+	if (fl_exec_heal(&x, touched, "inject", err, sizeof(err)) < 0) {
+		fprintf(stderr, "faultline inject: healing: %s\n", err);
+		goto out;
+	}
+	printf("%s healed\n", argv[1]);
+	rc = EXIT_OK;
 out:
 	fl_plan_free(p);
 	fl_scenario_free(s);
 	fl_cluster_free(c);
-	fl_diags_release(&d);
-	free(yaml);
-	free(item);
+	free(ia.item);
 	return rc;
 }
 

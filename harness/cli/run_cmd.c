@@ -44,6 +44,83 @@ static void usage_run(FILE *f)
 		   "failed, 3 a check could not decide, 2 usage, configuration or environment error\n");
 }
 
+/* The same `run` inside a micro-VM on the stock kernel; the runs
+ * directory is shared back. Its exit status (2 when the VM could not run). */
+static int run_in_vm(const char *file, const struct fl_scenario *s, struct overrides ov,
+		     uint64_t seed, const char *runs_dir)
+{
+	char runner[PATH_MAX], runs[PATH_MAX], self[PATH_MAX], copy[PATH_MAX + 64],
+		seedbuf[32], *args[80];
+	size_t n = 0;
+	ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	FILE *in, *out;
+	char buf[8192];
+	size_t got;
+	pid_t pid;
+	int st, is_copy = 0, rc = EXIT_USAGE;
+
+	mkdir(runs_dir, 0755);
+	if (k <= 0 || fl_vm_runner(runner, sizeof(runner)) < 0 || !realpath(runs_dir, runs)) {
+		fprintf(stderr, "faultline run --vm: cannot find the micro-VM runner or '%s'\n",
+			runs_dir);
+		return rc;
+	}
+	self[k] = 0;
+	/* the guest sees the host's files read-only, except /tmp and /run
+	 * (its own): a scenario elsewhere is used where it is, so that
+	 * paths relative to it (exec scripts) still work; one in /tmp or
+	 * /run is copied into the shared runs directory */
+	if (realpath(file, copy) && strncmp(copy, "/tmp/", 5) &&
+	    strncmp(copy, "/run/", 5))
+		goto copied;
+	is_copy = 1;
+	snprintf(copy, sizeof(copy), "%s/.%s.yaml", runs, s->name);
+	if (!(in = fopen(file, "r")) || !(out = fopen(copy, "w"))) {
+		fprintf(stderr, "faultline run --vm: cannot copy the scenario into '%s'\n", runs);
+		if (in)
+			fclose(in);
+		return rc;
+	}
+	while ((got = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, got, out);
+	fclose(in);
+	fclose(out);
+copied:
+	snprintf(seedbuf, sizeof(seedbuf), "%llu", (unsigned long long)seed);
+	args[n++] = runner;
+	args[n++] = (char *)"--share";
+	args[n++] = runs;
+	args[n++] = (char *)"--";
+	args[n++] = self;
+	args[n++] = (char *)"run";
+	args[n++] = (char *)"--seed";
+	args[n++] = seedbuf;
+	args[n++] = (char *)"--runs";
+	args[n++] = runs;
+	for (size_t i = 0; i < ov.n && n < 76; i++) {
+		args[n++] = (char *)"--set";
+		args[n++] = ov.v[i];
+	}
+	args[n++] = copy;
+	args[n] = NULL;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		setenv("FL_SCENARIO_ORIG", file, 1); /* for the reproduce line */
+		execv(runner, args);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0) {
+		if (is_copy)
+			unlink(copy);
+		return rc;
+	}
+	if (is_copy)
+		unlink(copy); /* never the user's own file */
+	rc = WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_USAGE;
+	return rc == 125 ? EXIT_USAGE : rc;
+}
+
 /* One scenario file through `run` (in place, or inside a micro-VM). Sets
  * *name and *seed_out to find its run directory afterwards. */
 static int run_one(const char *file, struct overrides ov, uint64_t seed, int have_seed, int vm,
@@ -68,78 +145,7 @@ static int run_one(const char *file, struct overrides ov, uint64_t seed, int hav
 	snprintf(name, namelen, "%s", s->name);
 	*seed_out = seed;
 	if (vm) {
-		/* the same command inside a micro-VM; the runs directory is shared back */
-		char runner[PATH_MAX], runs[PATH_MAX], self[PATH_MAX], copy[PATH_MAX + 64],
-			seedbuf[32], *args[80];
-		size_t n = 0;
-		ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		FILE *in, *out;
-		char buf[8192];
-		size_t got;
-		pid_t pid;
-		int st, is_copy = 0;
-
-		mkdir(o.runs_dir, 0755);
-		if (k <= 0 || fl_vm_runner(runner, sizeof(runner)) < 0 || !realpath(o.runs_dir, runs)) {
-			fprintf(stderr, "faultline run --vm: cannot find the micro-VM runner or '%s'\n",
-				o.runs_dir);
-			goto out;
-		}
-		self[k] = 0;
-		/* the guest sees the host's files read-only, except /tmp and /run
-		 * (its own): a scenario elsewhere is used where it is, so that
-		 * paths relative to it (exec scripts) still work; one in /tmp or
-		 * /run is copied into the shared runs directory */
-		if (realpath(file, copy) && strncmp(copy, "/tmp/", 5) &&
-		    strncmp(copy, "/run/", 5))
-			goto copied;
-		is_copy = 1;
-		snprintf(copy, sizeof(copy), "%s/.%s.yaml", runs, s->name);
-		if (!(in = fopen(file, "r")) || !(out = fopen(copy, "w"))) {
-			fprintf(stderr, "faultline run --vm: cannot copy the scenario into '%s'\n", runs);
-			if (in)
-				fclose(in);
-			goto out;
-		}
-		while ((got = fread(buf, 1, sizeof(buf), in)) > 0)
-			fwrite(buf, 1, got, out);
-		fclose(in);
-		fclose(out);
-copied:
-		snprintf(seedbuf, sizeof(seedbuf), "%llu", (unsigned long long)seed);
-		args[n++] = runner;
-		args[n++] = (char *)"--share";
-		args[n++] = runs;
-		args[n++] = (char *)"--";
-		args[n++] = self;
-		args[n++] = (char *)"run";
-		args[n++] = (char *)"--seed";
-		args[n++] = seedbuf;
-		args[n++] = (char *)"--runs";
-		args[n++] = runs;
-		for (size_t i = 0; i < ov.n && n < 76; i++) {
-			args[n++] = (char *)"--set";
-			args[n++] = ov.v[i];
-		}
-		args[n++] = copy;
-		args[n] = NULL;
-		fflush(stdout);
-		pid = fork();
-		if (pid == 0) {
-			setenv("FL_SCENARIO_ORIG", file, 1); /* for the reproduce line */
-			execv(runner, args);
-			_exit(127);
-		}
-		if (pid < 0 || waitpid(pid, &st, 0) < 0) {
-			if (is_copy)
-				unlink(copy);
-			goto out;
-		}
-		if (is_copy)
-			unlink(copy); /* never the user's own file */
-		rc = WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_USAGE;
-		if (rc == 125)
-			rc = EXIT_USAGE;
+		rc = run_in_vm(file, s, ov, seed, runs_dir);
 		goto out;
 	}
 	if (need_root("run") < 0)

@@ -878,59 +878,79 @@ static int delete_qdisc(struct nl_sock *sk, int ifindex, uint32_t parent, uint32
 	return r == -ENOENT ? 0 : r; /* already gone */
 }
 
-static int apply_want(struct nl_sock *sk, int ifindex, struct want *w, struct kstate *ks,
-		      struct fl_tc_err *err)
+/*
+ * Applying a want over what the kernel holds, in an order that never opens
+ * a moment of full connectivity nor drops traffic by accident: the root
+ * (once), the netems, the new filters (drops before anything is removed),
+ * the default band, then what went away. Each step: 0 or -errno in err.
+ */
+
+/* 1. the root: created once, then never replaced while it is ours */
+static int put_root(struct nl_sock *sk, int ifindex, struct kstate *ks, struct fl_tc_err *err)
 {
-	unsigned want_default = w->catch_slot >= 0 ? (unsigned)w->catch_slot + 1 : 0;
 	char what[160];
 	int r;
 
-	/* 1. the root: created once, then never replaced while it is ours */
-	if (!ks->root_ours) {
-		snprintf(what, sizeof(what), "add qdisc 'prio' 1: as root of ifindex %d", ifindex);
-		r = set_root(sk, ifindex, 0, what, err);
-		if (r < 0)
-			return r;
-		ks->default_band = 0;
-		ks->nf = 0; /* a new root has no filters and no children of ours */
-		ks->t.n = 0;
-		memset(ks->netem, 0, sizeof(ks->netem));
-	}
-	/* 2. netems, created or changed in place */
+	if (ks->root_ours)
+		return 0;
+	snprintf(what, sizeof(what), "add qdisc 'prio' 1: as root of ifindex %d", ifindex);
+	if ((r = set_root(sk, ifindex, 0, what, err)) < 0)
+		return r;
+	ks->default_band = 0;
+	ks->nf = 0; /* a new root has no filters and no children of ours */
+	ks->t.n = 0;
+	memset(ks->netem, 0, sizeof(ks->netem));
+	return 0;
+}
+
+/* 2. netems, created or changed in place */
+static int put_netems(struct nl_sock *sk, int ifindex, const struct want *w,
+		      const struct kstate *ks, struct fl_tc_err *err)
+{
+	char what[160];
+	int r;
+
 	for (size_t s = 0; s < w->nnetem; s++) {
 		const struct tcmsg *t = nlmsg_data(nlmsg_hdr(w->netem[s]));
 
 		snprintf(what, sizeof(what), "%s qdisc 'netem' %x: in band 1:%zx of ifindex %d",
 			 ks->netem[s + 1] == t->tcm_handle ? "change" : "add",
 			 TC_H_MAJ(t->tcm_handle) >> 16, s + 2, ifindex);
-		r = fl_tc_talk(sk, w->netem[s], what, "sch_netem", err);
-		if (r < 0)
+		if ((r = fl_tc_talk(sk, w->netem[s], what, "sch_netem", err)) < 0)
 			return r;
 	}
-	/* 3. new drops before any old one goes: never a moment of full connectivity */
-	for (size_t i = 0; i < w->ndrops; i++) {
+	return 0;
+}
+
+/* 3, 4. drops (kind KF_DROP) or steering into the bands (KF_STEER): a
+ * filter the kernel already holds is kept, the others added */
+static int put_filters(struct nl_sock *sk, int ifindex, const struct want_filter *v, size_t n,
+		       enum kf_kind kind, struct kstate *ks, struct fl_tc_err *err)
+{
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t band = kind == KF_STEER ? fl_tc_band_classid(v[i].slot + 1) : 0;
 		int have = 0;
 
 		for (size_t k = 0; k < ks->nf && !have; k++)
-			if (ks->f[k].kind == KF_DROP && !ks->f[k].keep &&
-			    fl_tc_addr_equal(&ks->f[k].dst, &w->drops[i].dst))
+			if (ks->f[k].kind == kind && !ks->f[k].keep &&
+			    (kind != KF_STEER || ks->f[k].classid == band) &&
+			    fl_tc_addr_equal(&ks->f[k].dst, &v[i].dst))
 				ks->f[k].keep = have = 1;
-		if (!have && (r = add_filter(sk, &w->drops[i], 1, ifindex, err)) < 0)
+		if (!have && (r = add_filter(sk, &v[i], kind == KF_DROP, ifindex, err)) < 0)
 			return r;
 	}
-	/* 4. steering into the bands */
-	for (size_t i = 0; i < w->nsteers; i++) {
-		uint32_t band = fl_tc_band_classid(w->steers[i].slot + 1);
-		int have = 0;
+	return 0;
+}
 
-		for (size_t k = 0; k < ks->nf && !have; k++)
-			if (ks->f[k].kind == KF_STEER && !ks->f[k].keep && ks->f[k].classid == band &&
-			    fl_tc_addr_equal(&ks->f[k].dst, &w->steers[i].dst))
-				ks->f[k].keep = have = 1;
-		if (!have && (r = add_filter(sk, &w->steers[i], 0, ifindex, err)) < 0)
-			return r;
-	}
-	/* 4b. tampering (its filters continue to the steering: see tc.h) */
+/* 4b. tampering (its filters continue to the steering: see tc.h) */
+static int put_tampers(struct nl_sock *sk, int ifindex, const struct want *w, struct kstate *ks,
+		       struct fl_tc_err *err)
+{
+	char what[160];
+	int r;
+
 	for (size_t i = 0; i < w->ntampers; i++) {
 		const struct want_tamper *x = &w->tampers[i];
 		char a[INET6_ADDRSTRLEN];
@@ -952,19 +972,33 @@ static int apply_want(struct nl_sock *sk, int ifindex, struct want *w, struct ks
 			 "ifindex %d",
 			 x->family == AF_INET ? "ip" : "ipv6", tamper_dst(&x->rule.dst, a, sizeof(a)),
 			 x->l4 == IPPROTO_TCP ? "tcp" : "udp", x->rule.offset, x->rule.value, ifindex);
-		r = fl_tc_talk(sk, x->msg, what, "act_pedit' or 'act_csum", err);
-		if (r < 0)
+		if ((r = fl_tc_talk(sk, x->msg, what, "act_pedit' or 'act_csum", err)) < 0)
 			return r;
 	}
-	/* 5. everything else to the plain band, or to the shape without peers */
-	if (ks->default_band != (int)want_default) {
-		snprintf(what, sizeof(what), "set the priomap of prio 1: on ifindex %d to band 1:%x",
-			 ifindex, want_default + 1);
-		r = set_root(sk, ifindex, want_default, what, err);
-		if (r < 0)
-			return r;
-	}
-	/* 6. the old tampering, the old steering, then the old drops */
+	return 0;
+}
+
+/* 5. everything else to the plain band, or to the shape without peers */
+static int put_default_band(struct nl_sock *sk, int ifindex, const struct want *w,
+			    const struct kstate *ks, struct fl_tc_err *err)
+{
+	unsigned want_default = w->catch_slot >= 0 ? (unsigned)w->catch_slot + 1 : 0;
+	char what[160];
+
+	if (ks->default_band == (int)want_default)
+		return 0;
+	snprintf(what, sizeof(what), "set the priomap of prio 1: on ifindex %d to band 1:%x",
+		 ifindex, want_default + 1);
+	return set_root(sk, ifindex, want_default, what, err);
+}
+
+/* 6. the old tampering, the old steering, then the old drops */
+static int remove_old_filters(struct nl_sock *sk, int ifindex, const struct kstate *ks,
+			      struct fl_tc_err *err)
+{
+	static const enum kf_kind order[] = { KF_STEER, KF_DROP };
+	int r;
+
 	for (size_t k = 0; k < ks->t.n; k++) {
 		const struct kt *t = &ks->t.v[k];
 		struct kf f = { .prio = t->prio, .proto = t->proto, .handle = t->handle,
@@ -973,15 +1007,21 @@ static int apply_want(struct nl_sock *sk, int ifindex, struct want *w, struct ks
 		if (!t->keep && (r = delete_filter(sk, ifindex, &f, err)) < 0)
 			return r;
 	}
-	for (size_t k = 0; k < ks->nf; k++)
-		if (ks->f[k].kind == KF_STEER && !ks->f[k].keep &&
-		    (r = delete_filter(sk, ifindex, &ks->f[k], err)) < 0)
-			return r;
-	for (size_t k = 0; k < ks->nf; k++)
-		if (ks->f[k].kind == KF_DROP && !ks->f[k].keep &&
-		    (r = delete_filter(sk, ifindex, &ks->f[k], err)) < 0)
-			return r;
-	/* 7. netems of shapes that went away (bands fall back to prio's pfifo) */
+	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+		for (size_t k = 0; k < ks->nf; k++)
+			if (ks->f[k].kind == order[o] && !ks->f[k].keep &&
+			    (r = delete_filter(sk, ifindex, &ks->f[k], err)) < 0)
+				return r;
+	return 0;
+}
+
+/* 7. netems of shapes that went away (bands fall back to prio's pfifo) */
+static int remove_old_netems(struct nl_sock *sk, int ifindex, const struct want *w,
+			     const struct kstate *ks, struct fl_tc_err *err)
+{
+	char what[160];
+	int r;
+
 	for (size_t b = w->nnetem + 1; b < FL_TC_BANDS; b++) {
 		if (!ks->netem[b])
 			continue;
@@ -992,6 +1032,22 @@ static int apply_want(struct nl_sock *sk, int ifindex, struct want *w, struct ks
 			return r;
 	}
 	return 0;
+}
+
+static int apply_want(struct nl_sock *sk, int ifindex, struct want *w, struct kstate *ks,
+		      struct fl_tc_err *err)
+{
+	int r;
+
+	if ((r = put_root(sk, ifindex, ks, err)) < 0 ||
+	    (r = put_netems(sk, ifindex, w, ks, err)) < 0 ||
+	    (r = put_filters(sk, ifindex, w->drops, w->ndrops, KF_DROP, ks, err)) < 0 ||
+	    (r = put_filters(sk, ifindex, w->steers, w->nsteers, KF_STEER, ks, err)) < 0 ||
+	    (r = put_tampers(sk, ifindex, w, ks, err)) < 0 ||
+	    (r = put_default_band(sk, ifindex, w, ks, err)) < 0 ||
+	    (r = remove_old_filters(sk, ifindex, ks, err)) < 0)
+		return r;
+	return remove_old_netems(sk, ifindex, w, ks, err);
 }
 
 int fl_tc_apply(struct nl_sock *sk, int ifindex, const struct fl_tc_state *st,

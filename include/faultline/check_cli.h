@@ -1,4 +1,4 @@
-/* harness/cli/: the command layer (main.c, check.c, verdict.c), the only code that
+/* harness/cli/: the command layer (cli.h lists its files), the only code that
  * prints a verdict.
  *
  * `faultline check FILE...`: the linearizability verdict of history files

@@ -87,7 +87,7 @@ int cmd_up(int argc, char **argv)
 		fl_netns_make_id(s->name, id);
 		mkdir(fl_cluster_root(), 0755);
 		snprintf(dir, sizeof(dir), "%s/%s", fl_cluster_root(), id);
-		if (fl_vm_up(dir, argv[optind], ov.v, ov.n, err, sizeof(err)) < 0) {
+		if (fl_vm_up(dir, argv[optind], ov.v, ov.n, stdout, stderr, err, sizeof(err)) < 0) {
 			fprintf(stderr, "faultline up --vm: %s\n", err);
 			rc = EXIT_USAGE;
 		} else {

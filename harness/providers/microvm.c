@@ -130,8 +130,8 @@ static void remove_dir(const char *dir)
 	rmdir(dir);
 }
 
-int fl_vm_up(const char *dir, const char *scenario_path, char *const *ov, size_t nov, char *err,
-	     size_t errlen)
+int fl_vm_up(const char *dir, const char *scenario_path, char *const *ov, size_t nov, FILE *out,
+	     FILE *diag, char *err, size_t errlen)
 {
 	char runner[PATH_MAX], self[PATH_MAX], scen[PATH_MAX], edir[PATH_MAX];
 	char *argv[64];
@@ -223,13 +223,13 @@ int fl_vm_up(const char *dir, const char *scenario_path, char *const *ov, size_t
 	/* boot (a few seconds under TCG) and `up` inside */
 	for (int t = 0; t < 3000; t++) {
 		if (file_exists(dir, "ready")) {
-			cat_file(dir, "ready", stdout);
+			cat_file(dir, "ready", out);
 			return 0;
 		}
 		if (file_exists(dir, "failed") || waitpid(pid, NULL, WNOHANG) == pid) {
 			snprintf(err, errlen, "the cluster did not come up in the VM:");
-			cat_file(dir, "failed", stderr);
-			cat_file(dir, "vm.log", stderr);
+			cat_file(dir, "failed", diag);
+			cat_file(dir, "vm.log", diag);
 			kill(pid, SIGTERM);
 			waitpid(pid, NULL, 0);
 			remove_dir(dir);

@@ -22,9 +22,11 @@
 int fl_vm_runner(char *out, size_t len);
 
 /* Boot the VM and bring the scenario's cluster up inside it; dir is the
- * host state directory of the cluster (created). Prints the status. */
+ * host state directory of the cluster (created). The cluster's status goes
+ * to out; when it does not come up, the guest's words and the VM's log to
+ * diag (and the reason to err). */
 int fl_vm_up(const char *dir, const char *scenario_path, char *const *overrides, size_t nov,
-	     char *err, size_t errlen);
+	     FILE *out, FILE *diag, char *err, size_t errlen);
 
 /* Inside the guest: bring the cluster up, then serve forwarded commands
  * until one of them is `down`. */

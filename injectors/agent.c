@@ -58,7 +58,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: faultline-agent [--node NAME] [--journal FILE] [--heal-after DURATION]\n"
-		"                       [--iface NAME]... [--version] [--help]\n"
+		"                       [--iface NAME]... [--listen PATH] [--own-clock]\n"
+		"                       [--version] [--help]\n"
 		"\n"
 		"Serves the faultline harness over stdin/stdout, one JSON request per line:\n"
 		"  {\"id\":1,\"op\":\"hello\"}  ->  {\"id\":1,\"ok\":true,\"agent\":...,\"ops\":[...]}\n"
@@ -75,7 +76,10 @@ static void usage(FILE *f)
 		"                       every interface of its namespace but lo)\n"
 		"  --listen PATH        serve connections on a unix socket instead of\n"
 		"                       stdin/stdout; a connection's faults are healed\n"
-		"                       when it closes, the processes at SIGTERM\n");
+		"                       when it closes, the processes at SIGTERM\n"
+		"  --own-clock          this machine's clock is the node's own (a VM):\n"
+		"                       allow clock faults (never in a network namespace,\n"
+		"                       whose clock is the host's)\n");
 }
 
 int main(int argc, char **argv)
@@ -88,6 +92,7 @@ int main(int argc, char **argv)
 		{ "heal-after", required_argument, NULL, 'a' },
 		{ "iface", required_argument, NULL, 'i' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "own-clock", no_argument, NULL, 'C' },
 		{ 0 },
 	};
 	struct fl_agent a;
@@ -95,7 +100,7 @@ int main(int argc, char **argv)
 	char *tmp_journal = NULL, *ifaces[FL_AGENT_MAX_IFACES];
 	int64_t heal_after = 5 * FL_NS_PER_S;
 	size_t nifaces = 0;
-	int c, r;
+	int c, r, own_clock = 0;
 
 	while ((c = getopt_long(argc, argv, "hVn:j:a:i:l:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -119,6 +124,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			listen_path = optarg;
+			break;
+		case 'C':
+			own_clock = 1;
 			break;
 		case 'i':
 			if (nifaces == FL_AGENT_MAX_IFACES) {
@@ -152,6 +160,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < nifaces; i++)
 		a.ifaces[a.nifaces++] = strdup(ifaces[i]);
+	a.own_clock = own_clock;
 	r = listen_path ? serve_socket(&a, listen_path) : fl_agent_serve(&a, STDIN_FILENO, STDOUT_FILENO);
 	if (tmp_journal && fl_journal_count(a.journal) == 0)
 		unlink(tmp_journal);

@@ -27,10 +27,12 @@
 
 extern const struct fl_injector_ops fl_process_ops;
 extern const struct fl_injector_ops fl_net_ops;
+extern const struct fl_injector_ops fl_clock_ops;
 
 const struct fl_injector_ops *const fl_injectors[] = {
 	&fl_process_ops,
 	&fl_net_ops,
+	&fl_clock_ops,
 	NULL,
 };
 

@@ -57,6 +57,7 @@ struct fl_agent {
 	size_t nifaces;
 	struct fl_proc procs[FL_AGENT_MAX_PROCS];
 	void *net;               /* the network injector's state (net.c) */
+	int own_clock;           /* this machine's clock is the node's own (a VM): clock faults */
 	FILE *log;               /* the agent's own log (stderr) */
 };
 

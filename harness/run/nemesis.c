@@ -159,35 +159,22 @@ static int apply_network(struct fl_exec *x, const struct fl_plan_step *st, const
 	return 0;
 }
 
-static int apply_process(struct fl_exec *x, const struct fl_plan_step *st, const char *id,
-			 uint64_t *touched, char *err, size_t errlen)
+/* One request to each target node: process faults become signals (or a
+ * restart), a clock fault shifts the clock of the node's own machine (a VM
+ * node; netns nodes share the host's and are refused at validation). */
+static json_t *node_request(const struct fl_fault *f, const char *id)
 {
-	const struct fl_fault *f = &x->s->faults[st->fault];
-	uint64_t targets;
-	int r;
-
-	if ((r = concrete(x, &st->targets, &targets, err, errlen)) < 0)
-		return r;
-	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
-		json_t *req;
-		if (!(targets & (1ull << i)))
-			continue;
-		if (f->kind == FL_FAULT_RESTART)
-			req = json_pack("{s:s, s:s}", "op", "restart", "fault", id);
-		else
-			req = json_pack("{s:s, s:s, s:i}", "op", "signal", "fault", id, "signal",
-					f->kind == FL_FAULT_PAUSE ? SIGSTOP : f->signal);
-		if ((r = call(x, i, req, err, errlen)) < 0)
-			return r;
-		*touched |= 1ull << i;
-	}
-	return 0;
+	if (f->kind == FL_FAULT_RESTART)
+		return json_pack("{s:s, s:s}", "op", "restart", "fault", id);
+	if (f->kind == FL_FAULT_CLOCK)
+		return json_pack("{s:s, s:s, s:I}", "op", "clock", "fault", id, "offset_ns",
+				 (json_int_t)f->clock_offset_ns);
+	return json_pack("{s:s, s:s, s:i}", "op", "signal", "fault", id, "signal",
+			 f->kind == FL_FAULT_PAUSE ? SIGSTOP : f->signal);
 }
 
-/* The clock of each target node shifted by the agent in it (a VM node's
- * own clock: netns nodes share the host's and are refused at validation). */
-static int apply_clock(struct fl_exec *x, const struct fl_plan_step *st, const char *id,
-		       uint64_t *touched, char *err, size_t errlen)
+static int apply_node(struct fl_exec *x, const struct fl_plan_step *st, const char *id,
+		      uint64_t *touched, char *err, size_t errlen)
 {
 	const struct fl_fault *f = &x->s->faults[st->fault];
 	uint64_t targets;
@@ -198,9 +185,7 @@ static int apply_clock(struct fl_exec *x, const struct fl_plan_step *st, const c
 	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
 		if (!(targets & (1ull << i)))
 			continue;
-		if ((r = call(x, i, json_pack("{s:s, s:s, s:I}", "op", "clock", "fault", id,
-					      "offset_ns", (json_int_t)f->clock_offset_ns),
-			      err, errlen)) < 0)
+		if ((r = call(x, i, node_request(f, id), err, errlen)) < 0)
 			return r;
 		*touched |= 1ull << i;
 	}
@@ -218,10 +203,9 @@ int fl_exec_apply(struct fl_exec *x, const struct fl_plan_step *st, const char *
 		r = apply_partition(x, st, id, touched, err, errlen);
 	else if (fl_fault_is_network(f->kind))
 		r = apply_network(x, st, id, touched, err, errlen);
-	else if (f->kind == FL_FAULT_KILL || f->kind == FL_FAULT_PAUSE || f->kind == FL_FAULT_RESTART)
-		r = apply_process(x, st, id, touched, err, errlen);
-	else if (f->kind == FL_FAULT_CLOCK)
-		r = apply_clock(x, st, id, touched, err, errlen);
+	else if (f->kind == FL_FAULT_KILL || f->kind == FL_FAULT_PAUSE ||
+		 f->kind == FL_FAULT_RESTART || f->kind == FL_FAULT_CLOCK)
+		r = apply_node(x, st, id, touched, err, errlen);
 	else {
 		snprintf(err, errlen, "fault '%s' needs the libvirt provider, which is not implemented "
 				      "yet", fl_fault_kind_to_string(f->kind));

@@ -75,21 +75,26 @@ run_mode "groups" --mode groups --groups '[[n1, n2], [n3], [n4, n5]]' --seed 5
 
 # one-way: UDP datagrams both ways between n1 and n2 while n2 is isolated 'to' / 'from'
 udp() { # udp FROM TO: 1 when a datagram from FROM reaches TO
+	# The listener says when it is bound (a loaded machine may take seconds to
+	# start python); the sender sends for 2 s, the listener waits 3 s.
 	to_addr=$(addr "$2")
+	rm -f "$T/udp.ready"
 	ip netns exec "fl-$id-$2" python3 -c "
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('$to_addr', 7777)); s.settimeout(1.5)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('$to_addr', 7777)); s.settimeout(3)
+open('$T/udp.ready', 'w').close()
 try: s.recv(64); print(1)
 except socket.timeout: print(0)" >"$T/udp.out" &
 	l=$!
-	sleep 0.3
+	for i in $(seq 100); do [ -e "$T/udp.ready" ] && break; sleep 0.1; done
 	ip netns exec "fl-$id-$1" python3 -c "
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(5): s.sendto(b'x', ('$to_addr', 7777)); time.sleep(0.05)"
+for i in range(40): s.sendto(b'x', ('$to_addr', 7777)); time.sleep(0.05)" 2>/dev/null
 	wait $l
 	cat "$T/udp.out"
 }
+
 for dir in to from; do
 	"$FL" inject partition --mode isolate --targets n2 --direction $dir --for 60s >"$T/inj.out" 2>&1 &
 	inj=$!

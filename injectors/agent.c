@@ -1,15 +1,22 @@
 /* faultline-agent: runs inside one node and serves the harness over a
- * JSON-lines channel (stdin/stdout). This file only parses options; the
- * engine is agent_core.c, the fault mechanisms are the injectors. */
+ * JSON-lines channel (stdin/stdout, a unix socket, or a serial port such as
+ * a VM's virtio-serial channel). This file only parses options and opens
+ * the channel; the engine is agent_core.c, the fault mechanisms are the
+ * injectors. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "faultline/agent.h"
@@ -54,11 +61,88 @@ static int serve_socket(struct fl_agent *a, const char *path)
 	return r;
 }
 
+#define PORT_WAIT_S 30
+#define VIRTIO_PORTS "/sys/class/virtio-ports"
+
+/* The device of the virtio-serial port named name ("/dev/vport1p1"):
+ * 1 found, 0 not (yet), -errno. */
+static int find_virtio_port(const char *name, char *dev, size_t len)
+{
+	DIR *d = opendir(VIRTIO_PORTS);
+	struct dirent *e;
+	int found = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (!found && (e = readdir(d))) {
+		char p[PATH_MAX], buf[256];
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s/name", VIRTIO_PORTS, e->d_name);
+		if (!(f = fopen(p, "re")))
+			continue;
+		if (fgets(buf, sizeof(buf), f)) {
+			buf[strcspn(buf, "\n")] = 0;
+			if (!strcmp(buf, name)) {
+				snprintf(dev, len, "/dev/%s", e->d_name);
+				found = 1;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+/* --serial / --virtio-port: one character device whose far end comes and
+ * goes (the host connecting to the VM's channel). The port and its device
+ * node may appear a little after the agent starts (module loading). */
+static int serve_port(struct fl_agent *a, const char *path, const char *vport)
+{
+	char dev[PATH_MAX];
+	int fd = -1, r = 0;
+
+	for (int t = 0; t < PORT_WAIT_S * 10 && !fl_agent_stop; t++) {
+		struct timespec ts = { 0, 100 * 1000000 };
+
+		if (vport) {
+			r = find_virtio_port(vport, dev, sizeof(dev));
+			if (r < 0)
+				break;
+		} else {
+			snprintf(dev, sizeof(dev), "%s", path);
+			r = 1;
+		}
+		if (r > 0 && (fd = open(dev, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) >= 0)
+			break;
+		r = r > 0 ? -errno : -ENOENT;
+		if (r != -ENOENT)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (fd < 0) {
+		if (vport && r == -ENOENT)
+			fprintf(stderr, "faultline-agent: no virtio-serial port named '%s' in %s after %d s\n",
+				vport, VIRTIO_PORTS, PORT_WAIT_S);
+		else
+			fprintf(stderr, "faultline-agent: cannot open '%s': %s\n", vport ? dev : path,
+				strerror(-r));
+		return r < 0 ? r : -ENOENT;
+	}
+	fprintf(stderr, "faultline-agent[%s]: serving on %s\n", a->node, vport ? dev : path);
+	r = fl_agent_serve_port(a, fd);
+	close(fd);
+	return r;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: faultline-agent [--node NAME] [--journal FILE] [--heal-after DURATION]\n"
-		"                       [--iface NAME]... [--version] [--help]\n"
+		"                       [--iface NAME]... [--listen PATH | --serial PATH |\n"
+		"                       --virtio-port NAME] [--version] [--help]\n"
 		"\n"
 		"Serves the faultline harness over stdin/stdout, one JSON request per line:\n"
 		"  {\"id\":1,\"op\":\"hello\"}  ->  {\"id\":1,\"ok\":true,\"agent\":...,\"ops\":[...]}\n"
@@ -75,7 +159,13 @@ static void usage(FILE *f)
 		"                       every interface of its namespace but lo)\n"
 		"  --listen PATH        serve connections on a unix socket instead of\n"
 		"                       stdin/stdout; a connection's faults are healed\n"
-		"                       when it closes, the processes at SIGTERM\n");
+		"                       when it closes, the processes at SIGTERM\n"
+		"  --serial PATH        serve a character device whose far end comes and\n"
+		"                       goes (a serial port): one connection while the far\n"
+		"                       end is open; its faults are healed when it closes\n"
+		"  --virtio-port NAME   the same on the virtio-serial port named NAME\n"
+		"                       (found in /sys/class/virtio-ports, waited for %d s)\n",
+		PORT_WAIT_S);
 }
 
 int main(int argc, char **argv)
@@ -88,16 +178,19 @@ int main(int argc, char **argv)
 		{ "heal-after", required_argument, NULL, 'a' },
 		{ "iface", required_argument, NULL, 'i' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "serial", required_argument, NULL, 's' },
+		{ "virtio-port", required_argument, NULL, 'p' },
 		{ 0 },
 	};
 	struct fl_agent a;
 	const char *node = "node", *journal = NULL, *why, *listen_path = NULL;
+	const char *serial_path = NULL, *vport = NULL;
 	char *tmp_journal = NULL, *ifaces[FL_AGENT_MAX_IFACES];
 	int64_t heal_after = 5 * FL_NS_PER_S;
 	size_t nifaces = 0;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "hVn:j:a:i:l:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hVn:j:a:i:l:s:p:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -120,6 +213,12 @@ int main(int argc, char **argv)
 		case 'l':
 			listen_path = optarg;
 			break;
+		case 's':
+			serial_path = optarg;
+			break;
+		case 'p':
+			vport = optarg;
+			break;
 		case 'i':
 			if (nifaces == FL_AGENT_MAX_IFACES) {
 				fprintf(stderr, "faultline-agent: at most %d --iface\n", FL_AGENT_MAX_IFACES);
@@ -131,6 +230,10 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (!!listen_path + !!serial_path + !!vport > 1) {
+		fprintf(stderr, "faultline-agent: --listen, --serial and --virtio-port exclude each other\n");
+		return 2;
 	}
 	if (!journal) {
 		const char *dir = getenv("TMPDIR");
@@ -152,7 +255,12 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < nifaces; i++)
 		a.ifaces[a.nifaces++] = strdup(ifaces[i]);
-	r = listen_path ? serve_socket(&a, listen_path) : fl_agent_serve(&a, STDIN_FILENO, STDOUT_FILENO);
+	if (listen_path)
+		r = serve_socket(&a, listen_path);
+	else if (serial_path || vport)
+		r = serve_port(&a, serial_path, vport);
+	else
+		r = fl_agent_serve(&a, STDIN_FILENO, STDOUT_FILENO);
 	if (tmp_journal && fl_journal_count(a.journal) == 0)
 		unlink(tmp_journal);
 	fl_agent_release(&a);

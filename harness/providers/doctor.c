@@ -5,9 +5,9 @@
  * log, run tc/ip, enter another namespace, or count an optional piece (or
  * one it could not probe) as missing. */
 #include "faultline/doctor.h"
+#include "faultline/vmimage.h"
 
 #include <ctype.h>
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -1144,40 +1144,13 @@ static void probe_vmlinuz(struct fl_doctor_report *r)
 	globfree(&g);
 }
 
-/* 1 when path is an ELF executable without an interpreter (static). */
-static int elf_is_static(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	Elf64_Ehdr eh;
-	int interp = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr)) {
-		close(fd);
-		return -ENOEXEC;
-	}
-	for (unsigned i = 0; i < eh.e_phnum && !interp; i++) {
-		Elf64_Phdr ph;
-
-		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) !=
-		    (ssize_t)sizeof(ph))
-			break;
-		interp = ph.p_type == PT_INTERP;
-	}
-	close(fd);
-	return !interp;
-}
-
 static void probe_busybox(struct fl_doctor_report *r)
 {
 	static const char *const paths[] = { "/bin/busybox", "/usr/bin/busybox" };
 	const char *dynamic = NULL;
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		int s = access(paths[i], X_OK) == 0 ? elf_is_static(paths[i]) : -ENOENT;
+		int s = access(paths[i], X_OK) == 0 ? fl_vmimage_elf_is_static(paths[i]) : -ENOENT;
 
 		if (s == 1) {
 			set_ok(pp(r, P_BUSYBOX), "%s (static)", paths[i]);

@@ -139,7 +139,7 @@ int fl_cluster_up(const struct fl_scenario *s, const char *agent_path, struct fl
 	c->n = s->cluster.nnodes;
 	for (size_t i = 0; i < c->n; i++)
 		c->names[i] = strdup(s->cluster.nodes[i]);
-	if ((r = c->prov->up(s, c->id, c->dir, &c->pc, err, errlen)) < 0) {
+	if ((r = c->prov->up(s, c->id, c->dir, agent_path, &c->pc, err, errlen)) < 0) {
 		fl_cluster_free(c);
 		return r;
 	}
@@ -378,6 +378,10 @@ json_t *fl_cluster_status(struct fl_cluster *c)
 	json_object_set_new(o, "scenario", json_string(c->scenario));
 	json_object_set_new(o, "id", json_string(c->id));
 	json_object_set_new(o, "dir", json_string(c->dir));
+	if (c->pc && c->prov->describe)
+		json_object_set_new(o, "provider", c->prov->describe(c->pc));
+	else
+		json_object_set_new(o, "provider", json_pack("{s:s}", "name", c->prov->name));
 	json_object_set_new(o, "nodes", nodes);
 	return o;
 }

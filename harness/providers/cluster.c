@@ -140,6 +140,7 @@ int fl_cluster_up(const struct fl_scenario *s, const char *agent_path, struct fl
 	for (size_t i = 0; i < c->n; i++)
 		c->names[i] = strdup(s->cluster.nodes[i]);
 	if ((r = c->prov->up(s, c->id, c->dir, agent_path, &c->pc, err, errlen)) < 0) {
+		rmdir(c->dir); /* the provider made it (and emptied it again) */
 		fl_cluster_free(c);
 		return r;
 	}
@@ -172,7 +173,7 @@ int fl_cluster_up(const struct fl_scenario *s, const char *agent_path, struct fl
 		char e2[256];
 		stop_agents(c);
 		c->prov->down(c->pc, c->dir, e2, sizeof(e2));
-		unlink(c->dir); /* best effort; the netns journal is gone by now */
+		rmdir(c->dir); /* best effort: empty once the provider's files are gone */
 		fl_cluster_free(c);
 		return r;
 	}

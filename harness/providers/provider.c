@@ -10,7 +10,7 @@
 
 static const struct fl_provider_ops *const providers[FL_PROVIDER__N] = {
 	[FL_PROVIDER_NETNS] = &fl_netns_provider,
-	[FL_PROVIDER_LIBVIRT] = NULL, /* not yet */
+	[FL_PROVIDER_LIBVIRT] = &fl_libvirt_provider, /* mode create */
 };
 
 const struct fl_provider_ops *fl_provider_lookup(enum fl_provider p)

@@ -179,9 +179,7 @@ void fl_vmimage_module_name(const char *path, char *buf, size_t len)
 	}
 }
 
-/* Run argv (PATH searched, /sbin and /usr/sbin added) and take its stdout.
- * 0 when it exited 0; -EIO otherwise (*out still holds what it wrote). */
-static int capture(char *const argv[], char **out, size_t *outlen)
+int fl_vmimage_run(char *const argv[], int with_stderr, char **out, size_t *outlen)
 {
 	_cleanup_(freep) char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -206,7 +204,7 @@ static int capture(char *const argv[], char **out, size_t *outlen)
 		setenv("PATH", np, 1);
 		dup2(null, 0);
 		dup2(p[1], 1);
-		dup2(null, 2);
+		dup2(with_stderr ? p[1] : null, 2);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -290,7 +288,7 @@ static int module_bytes(const char *path, char **out, size_t *len, char *err, si
 
 		if (n <= k || strcmp(path + n - k, z[i].sfx))
 			continue;
-		r = capture(argv, out, len);
+		r = fl_vmimage_run(argv, 0, out, len);
 		if (r < 0) {
 			free(*out);
 			*out = NULL;
@@ -431,7 +429,7 @@ static int resolve_modules(const char *kver, const char *const *wanted, char ***
 				 (char *)wanted[i], NULL };
 		_cleanup_(freep) char *out = NULL;
 		size_t len;
-		int r = capture(argv, &out, &len);
+		int r = fl_vmimage_run(argv, 0, &out, &len);
 
 		if (r == -ENOENT && !out)
 			return fail(r, err, errlen, "modprobe not found (apt-get install kmod)");

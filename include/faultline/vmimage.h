@@ -44,6 +44,12 @@ void fl_vmimage_module_name(const char *path, char *buf, size_t len);
 
 /* --- the host's pieces -------------------------------------------------------- */
 
+/* Run a host tool by argv (never a shell; PATH searched, /sbin and
+ * /usr/sbin added), stdin from /dev/null, its stdout (and stderr when
+ * with_stderr) into *out (malloc'd, NUL-terminated, also on failure).
+ * 0 when it exited 0, -ENOENT when it could not be started, -EIO otherwise. */
+int fl_vmimage_run(char *const argv[], int with_stderr, char **out, size_t *outlen);
+
 /* 1 when path is an ELF executable without an interpreter (static), 0 when
  * dynamic, -errno (-ENOEXEC: not a 64-bit ELF). */
 int fl_vmimage_elf_is_static(const char *path);

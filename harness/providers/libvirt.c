@@ -6,6 +6,7 @@
  * destroy a domain whose metadata does not name its cluster.
  */
 #include "faultline/libvirt.h"
+#include "libvirt-priv.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -143,11 +144,16 @@ static int lv_connect(const char *uri, virConnectPtr *out, char *err, size_t err
 	if (virInitialize() < 0)
 		return lv_fail(-EIO, err, errlen, "cannot initialise libvirt");
 	virSetErrorFunc(NULL, lv_quiet);
-	if (!(c = virConnectOpen(uri)))
-		return lv_fail(-ECONNREFUSED, err, errlen,
-			       "cannot connect to libvirt at '%s' (is libvirtd running? start it with "
-			       "'mkdir -p /var/log/libvirt; virtlogd -d; libvirtd -d', or "
-			       "'systemctl start libvirtd')", uri);
+	if (!(c = virConnectOpen(uri))) {
+		const char *m = virGetLastErrorMessage();
+
+		fail(-ECONNREFUSED, err, errlen,
+		     "cannot connect to libvirt at '%s': %s; is libvirtd running? start it with "
+		     "'mkdir -p /var/log/libvirt; virtlogd -d; libvirtd -d' (or 'systemctl start "
+		     "libvirtd')", uri, m && *m ? m : "unknown libvirt error");
+		virResetLastError();
+		return -ECONNREFUSED;
+	}
 	*out = c;
 	return 0;
 }
@@ -939,6 +945,42 @@ static int wait_agents(struct fl_libvirt_cluster *c, virConnectPtr conn, int64_t
 	return r;
 }
 
+/* Journaled first; transient, so it leaves no definition behind once
+ * destroyed. */
+static int create_domain(virConnectPtr conn, struct fl_journal *j, const char *uri, const char *id,
+			 const char *name, const char *xml, char *err, size_t errlen)
+{
+	virDomainPtr d;
+	int r = jot(j, json_pack("{s:s, s:s, s:s, s:s}", "undo", "domain", "name", name, "uri", uri,
+				 "id", id),
+		    err, errlen);
+
+	if (r < 0)
+		return r;
+	if (!(d = virDomainCreateXML(conn, xml, VIR_DOMAIN_NONE)))
+		return lv_fail(-EIO, err, errlen, "cannot create domain '%s'", name);
+	virDomainFree(d);
+	return 0;
+}
+
+int fl_libvirt_priv_create(const char *dir, const char *uri, const char *id, const char *name,
+			   const char *xml, char *err, size_t errlen)
+{
+	_cleanup_(conn_closep) virConnectPtr conn = NULL;
+	struct fl_journal *j = NULL;
+	char path[PATHLEN + 32];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, FL_LIBVIRT_JOURNAL);
+	if ((r = lv_connect(uri, &conn, err, errlen)) < 0)
+		return r;
+	if ((r = fl_journal_open(path, &j)) < 0)
+		return fail(r, err, errlen, "cannot open the journal '%s': %s", path, strerror(-r));
+	r = create_domain(conn, j, uri, id, name, xml, err, errlen);
+	fl_journal_close(j);
+	return r;
+}
+
 static int choose_accel(struct fl_libvirt_cluster *c, const struct fl_libvirt_spec *s, char *err,
 			size_t errlen)
 {
@@ -1067,19 +1109,10 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
 	for (size_t i = 0; i < c->nnodes; i++) {
 		struct lv_node *n = &c->node[i];
 		_cleanup_(freep) char *xml = NULL;
-		virDomainPtr d;
 
-		if ((r = jot(j, json_pack("{s:s, s:s, s:s, s:s}", "undo", "domain", "name", n->domain,
-					  "uri", c->uri, "id", c->id),
-			     err, errlen)) < 0 ||
-		    (r = node_xml(c, spec, i, &xml, err, errlen)) < 0)
+		if ((r = node_xml(c, spec, i, &xml, err, errlen)) < 0 ||
+		    (r = create_domain(conn, j, c->uri, c->id, n->domain, xml, err, errlen)) < 0)
 			goto undo;
-		/* transient: it leaves no definition behind once destroyed */
-		if (!(d = virDomainCreateXML(conn, xml, VIR_DOMAIN_NONE))) {
-			r = lv_fail(-EIO, err, errlen, "cannot create domain '%s'", n->domain);
-			goto undo;
-		}
-		virDomainFree(d);
 	}
 	r = wait_agents(c, conn, t0, spec->boot_timeout_s > 0 ? spec->boot_timeout_s
 				      : c->accel == FL_ACCEL_KVM ? FL_LIBVIRT_BOOT_TIMEOUT_KVM_S

@@ -66,6 +66,7 @@ struct fl_libvirt_cluster {
 	enum fl_accel accel;
 	char accel_why[256];
 	char kernel[PATHLEN], kver[128], initrd[PATHLEN];
+	char boot[PATHLEN + 32]; /* what qemu loads: the kernel, or its ELF (vmlinux) */
 	char bridge[IFNAMSIZ];
 	uint32_t subnet;
 	unsigned prefix;
@@ -651,11 +652,12 @@ static json_t *state_json(const struct fl_libvirt_cluster *c)
 						       "boot_ms", (json_int_t)n->boot_ms));
 	}
 	fl_cidr4_format(c->subnet, c->prefix, cidr, sizeof(cidr));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "name",
-			 "libvirt", "mode", "create", "id", c->id, "uri", c->uri, "accel",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o}",
+			 "name", "libvirt", "mode", "create", "id", c->id, "uri", c->uri, "accel",
 			 c->accel == FL_ACCEL_KVM ? "kvm" : "tcg", "accel_why", c->accel_why, "kernel",
-			 c->kernel, "initrd", c->initrd, "subnet", cidr, "bridge", c->bridge, "data_dir",
-			 FL_LIBVIRT_DATA_DIR, "boot_ms", (json_int_t)c->boot_ms, "nodes", nodes);
+			 c->kernel, "boot", c->boot, "initrd", c->initrd, "subnet", cidr, "bridge",
+			 c->bridge, "data_dir", FL_LIBVIRT_DATA_DIR, "boot_ms", (json_int_t)c->boot_ms,
+			 "nodes", nodes);
 }
 
 json_t *fl_libvirt_describe(const struct fl_libvirt_cluster *c)
@@ -671,6 +673,7 @@ json_t *fl_libvirt_describe(const struct fl_libvirt_cluster *c)
 		json_object_del(n, "tap");
 	}
 	json_object_del(o, "initrd");
+	json_object_del(o, "boot");
 	return o;
 }
 
@@ -795,7 +798,7 @@ static int node_xml(const struct fl_libvirt_cluster *c, const struct fl_libvirt_
 		.accel = c->accel,
 		.memory = s->memory,
 		.vcpus = s->vcpus,
-		.kernel = c->kernel,
+		.kernel = c->boot,
 		.initrd = c->initrd,
 		.cmdline = cmdline,
 		.disk = n->disk,
@@ -1080,6 +1083,11 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
 	    (r = jot_file(j, c->initrd, err, errlen)) < 0 ||
 	    (r = build_initrd(c->kver, c->initrd, err, errlen)) < 0)
 		goto undo;
+	snprintf(path, sizeof(path), "%s/vmlinux", c->dir);
+	if ((r = jot_file(j, path, err, errlen)) < 0 ||
+	    (r = fl_vmimage_vmlinux(c->kernel, c->kver, path, err, errlen)) < 0)
+		goto undo;
+	snprintf(c->boot, sizeof(c->boot), "%s", r > 0 ? path : c->kernel);
 	if ((r = jot(j, json_pack("{s:s, s:s}", "undo", "bridge", "name", c->bridge), err, errlen)) < 0)
 		goto undo;
 	if ((r = fl_netns_bridge_add(c->bridge, c->subnet + 1, c->prefix, err, errlen)) < 0) {
@@ -1168,6 +1176,7 @@ int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, ch
 	copy_str(c->uri, sizeof(c->uri), o, "uri");
 	copy_str(c->accel_why, sizeof(c->accel_why), o, "accel_why");
 	copy_str(c->kernel, sizeof(c->kernel), o, "kernel");
+	copy_str(c->boot, sizeof(c->boot), o, "boot");
 	copy_str(c->initrd, sizeof(c->initrd), o, "initrd");
 	copy_str(c->bridge, sizeof(c->bridge), o, "bridge");
 	c->accel = !strcmp(json_string_value(json_object_get(o, "accel")) ?: "", "kvm") ? FL_ACCEL_KVM

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <linux/kvm.h>
+#include <lzma.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -521,6 +522,98 @@ out:
 		unlink(tmp);
 	strv_free(mods);
 	return r;
+}
+
+/* --- the uncompressed kernel ------------------------------------------------------------------ */
+
+#define VMLINUX_MAX (512u << 20)
+
+/* One xz stream at in (its end unknown: decoding stops at the stream's
+ * end) into a growing buffer. 0 with *out, or -errno. */
+static int unxz(const uint8_t *in, size_t inlen, uint8_t **out, size_t *outlen)
+{
+	lzma_stream z = LZMA_STREAM_INIT;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	lzma_ret lr;
+
+	if (lzma_stream_decoder(&z, UINT64_MAX, 0) != LZMA_OK)
+		return -ENOMEM;
+	z.next_in = in;
+	z.avail_in = inlen;
+	do {
+		if (z.avail_out == 0) {
+			size_t used = cap - z.avail_out;
+			uint8_t *nb;
+
+			if (cap >= VMLINUX_MAX || !(nb = realloc(buf, cap ? cap * 2 : 64u << 20))) {
+				lr = LZMA_MEM_ERROR;
+				break;
+			}
+			buf = nb;
+			z.next_out = buf + used;
+			z.avail_out = (cap ? cap * 2 : 64u << 20) - used;
+			cap = cap ? cap * 2 : 64u << 20;
+		}
+		lr = lzma_code(&z, LZMA_FINISH);
+	} while (lr == LZMA_OK);
+	*outlen = cap - z.avail_out;
+	lzma_end(&z);
+	if (lr != LZMA_STREAM_END) {
+		free(buf);
+		return lr == LZMA_MEM_ERROR ? -ENOMEM : -EINVAL;
+	}
+	*out = buf;
+	return 0;
+}
+
+int fl_vmimage_vmlinux(const char *kernel, const char *kver, const char *path, char *err,
+		       size_t errlen)
+{
+	static const uint8_t magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
+	_cleanup_(freep) char *img = NULL;
+	_cleanup_(freep) char *config = NULL;
+	char cpath[512], tmp[4096];
+	size_t len, clen;
+	int r;
+
+	/* qemu boots an ELF kernel through its PVH entry point, when it has one */
+	snprintf(cpath, sizeof(cpath), "/boot/config-%s", kver);
+	if (read_whole(cpath, &config, &clen) < 0)
+		return 0;
+	config[clen] = 0;
+	if (!strstr(config, "\nCONFIG_PVH=y\n"))
+		return 0;
+	if ((r = read_whole(kernel, &img, &len)) < 0)
+		return fail(r, err, errlen, "cannot read kernel '%s': %s", kernel, strerror(-r));
+	for (size_t off = 0; off + sizeof(magic) <= len; off++) {
+		const uint8_t *p = memchr(img + off, magic[0], len - off);
+		_cleanup_(freep) uint8_t *elf = NULL;
+		size_t elflen = 0;
+		FILE *f;
+
+		if (!p)
+			break;
+		off = (size_t)(p - (const uint8_t *)img);
+		if (off + sizeof(magic) > len || memcmp(p, magic, sizeof(magic)))
+			continue;
+		if (unxz(p, len - off, &elf, &elflen) < 0 || elflen < 4 || memcmp(elf, ELFMAG, SELFMAG))
+			continue;
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		if (!(f = fopen(tmp, "we")))
+			return fail(-errno, err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+		r = fwrite(elf, 1, elflen, f) == elflen ? 0 : -EIO;
+		if (fclose(f) != 0 && r == 0)
+			r = -errno;
+		if (r == 0 && rename(tmp, path) < 0)
+			r = -errno;
+		if (r < 0) {
+			unlink(tmp);
+			return fail(r, err, errlen, "cannot write '%s': %s", path, strerror(-r));
+		}
+		return 1;
+	}
+	return 0; /* not an xz-compressed bzImage: boot it as it is */
 }
 
 /* --- KVM ------------------------------------------------------------------------------------- */

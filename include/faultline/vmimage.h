@@ -63,6 +63,14 @@ int fl_vmimage_busybox(char *path, size_t len, char *err, size_t errlen);
 int fl_vmimage_kernel(const char *given, char *path, size_t pathlen, char *kver, size_t kverlen,
 		      char *err, size_t errlen);
 
+/* Debian's bzImage is xz-compressed and unpacking it costs seconds a boot
+ * under TCG; qemu boots the uncompressed ELF directly through its PVH entry
+ * point. Write that ELF to path: 1 written, 0 not possible (no CONFIG_PVH=y
+ * in /boot/config-<kver>, no xz stream holding an ELF: boot the kernel as
+ * it is), -errno. */
+int fl_vmimage_vmlinux(const char *kernel, const char *kver, const char *path, char *err,
+		       size_t errlen);
+
 struct fl_vmimage_file {
 	const char *name; /* in the archive, e.g. "init" */
 	const char *text;

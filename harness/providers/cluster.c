@@ -181,6 +181,23 @@ int fl_cluster_up(const struct fl_scenario *s, const char *agent_path, struct fl
 	return 0;
 }
 
+/* The provider whose journal is in dir (what an `up` killed before it
+ * wrote cluster.json left behind), or NULL. */
+static const struct fl_provider_ops *leftover_provider(const char *dir)
+{
+	for (int p = 0; p < FL_PROVIDER__N; p++) {
+		const struct fl_provider_ops *ops = fl_provider_lookup((enum fl_provider)p);
+		char path[PATH_MAX];
+
+		if (!ops || !ops->journal)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, ops->journal);
+		if (access(path, F_OK) == 0)
+			return ops;
+	}
+	return NULL;
+}
+
 int fl_cluster_find(const char *name, char *dir, size_t dirlen, char *err, size_t errlen)
 {
 	DIR *d = opendir(fl_cluster_root());
@@ -204,8 +221,12 @@ int fl_cluster_find(const char *name, char *dir, size_t dirlen, char *err, size_
 		if (stat(p, &st) < 0) {
 			/* a cluster inside a micro-VM (up --vm) */
 			snprintf(p, sizeof(p), "%s/%s/vm.json", fl_cluster_root(), e->d_name);
-			if (stat(p, &st) < 0)
-				continue;
+			if (stat(p, &st) < 0) {
+				/* or the leftovers of an interrupted up */
+				snprintf(p, sizeof(p), "%s/%s", fl_cluster_root(), e->d_name);
+				if (!leftover_provider(p))
+					continue;
+			}
 		}
 		if (name && strcmp(e->d_name, name) && strcmp(e->d_name, want))
 			continue;
@@ -242,6 +263,15 @@ int fl_cluster_open(const char *dir, struct fl_cluster **out, char *err, size_t 
 	snprintf(c->dir, sizeof(c->dir), "%s", dir);
 	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE);
 	if (!(o = json_load_file(path, 0, &je))) {
+		const char *slash = strrchr(dir, '/');
+
+		/* an up killed before it wrote the state: down still removes what it made */
+		if ((c->prov = leftover_provider(dir))) {
+			snprintf(c->id, sizeof(c->id), "%s", slash ? slash + 1 : dir);
+			c->scenario = strdup("(interrupted up)");
+			*out = c;
+			return 0;
+		}
 		snprintf(err, errlen, "%s: %s", path, je.text);
 		free(c);
 		return -ENOENT;

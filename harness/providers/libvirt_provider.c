@@ -180,6 +180,7 @@ static json_t *lp_describe(void *p)
 const struct fl_provider_ops fl_libvirt_provider = {
 	.name = "libvirt",
 	.iface = FL_LIBVIRT_IFNAME,
+	.journal = FL_LIBVIRT_JOURNAL,
 	.up = lp_up,
 	.attach = lp_attach,
 	.down = lp_down,

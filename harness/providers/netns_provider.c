@@ -147,6 +147,7 @@ static json_t *np_describe(void *p)
 const struct fl_provider_ops fl_netns_provider = {
 	.name = "netns",
 	.iface = FL_NETNS_IFNAME,
+	.journal = FL_NETNS_JOURNAL,
 	.up = np_up,
 	.attach = np_attach,
 	.down = np_down,

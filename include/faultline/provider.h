@@ -24,6 +24,11 @@
 struct fl_provider_ops {
 	const char *name;  /* as the scenario spells it: "netns" */
 	const char *iface; /* each node's interface on the cluster network */
+	/* the file in the state directory that names what the provider made
+	 * (written before it makes anything): its presence alone, without the
+	 * cluster's state file (an `up` killed midway), still lets `down` find
+	 * the cluster and remove it */
+	const char *journal;
 
 	/* Bring up s's nodes; id: the cluster's short id, dir: its state
 	 * directory (exists). agent_path: the faultline-agent binary, for

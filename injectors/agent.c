@@ -62,20 +62,33 @@ static int serve_socket(struct fl_agent *a, const char *path)
 }
 
 #define PORT_WAIT_S 30
+#define MAX_PORTS 8
 #define VIRTIO_PORTS "/sys/class/virtio-ports"
 
-/* The device of the virtio-serial port named name ("/dev/vport1p1"):
- * 1 found, 0 not (yet), -errno. */
-static int find_virtio_port(const char *name, char *dev, size_t len)
+/* Is a port's name `name` or `name.<digits>` (the ports of one agent)? */
+static int port_name_matches(const char *have, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(have, name, n))
+		return 0;
+	if (!have[n])
+		return 1;
+	return have[n] == '.' && have[n + 1] && strspn(have + n + 1, "0123456789") == strlen(have + n + 1);
+}
+
+/* The devices of the virtio-serial ports named name or name.N, sorted by
+ * name ("/dev/vport1p1", ...): how many (up to max), or -errno. */
+static int find_virtio_ports(const char *name, char devs[][64], char names[][128], int max)
 {
 	DIR *d = opendir(VIRTIO_PORTS);
 	struct dirent *e;
-	int found = 0;
+	int n = 0;
 
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
-	while (!found && (e = readdir(d))) {
-		char p[PATH_MAX], buf[256];
+	while (n < max && (e = readdir(d))) {
+		char p[PATH_MAX], buf[128];
 		FILE *f;
 
 		if (e->d_name[0] == '.')
@@ -85,55 +98,84 @@ static int find_virtio_port(const char *name, char *dev, size_t len)
 			continue;
 		if (fgets(buf, sizeof(buf), f)) {
 			buf[strcspn(buf, "\n")] = 0;
-			if (!strcmp(buf, name)) {
-				snprintf(dev, len, "/dev/%s", e->d_name);
-				found = 1;
+			if (port_name_matches(buf, name)) {
+				snprintf(devs[n], 64, "/dev/%.58s", e->d_name);
+				snprintf(names[n], 128, "%s", buf);
+				n++;
 			}
 		}
 		fclose(f);
 	}
 	closedir(d);
-	return found;
+	/* by name: port .0 (or the bare name) first */
+	for (int i = 1; i < n; i++)
+		for (int k = i; k > 0 && strcmp(names[k - 1], names[k]) > 0; k--) {
+			char t[128], u[64];
+			memcpy(t, names[k], sizeof(t));
+			memcpy(names[k], names[k - 1], sizeof(t));
+			memcpy(names[k - 1], t, sizeof(t));
+			memcpy(u, devs[k], sizeof(u));
+			memcpy(devs[k], devs[k - 1], sizeof(u));
+			memcpy(devs[k - 1], u, sizeof(u));
+		}
+	return n;
 }
 
-/* --serial / --virtio-port: one character device whose far end comes and
- * goes (the host connecting to the VM's channel). The port and its device
- * node may appear a little after the agent starts (module loading). */
+/* --serial / --virtio-port: character devices whose far end comes and goes
+ * (the host connecting to the VM's channels). The ports and their device
+ * nodes may appear a little after the agent starts (module loading). */
 static int serve_port(struct fl_agent *a, const char *path, const char *vport)
 {
-	char dev[PATH_MAX];
-	int fd = -1, r = 0;
+	char devs[MAX_PORTS][64], names[MAX_PORTS][128];
+	int fds[MAX_PORTS], n = 0, r = 0;
 
-	for (int t = 0; t < PORT_WAIT_S * 10 && !fl_agent_stop; t++) {
+	for (int t = 0; t < PORT_WAIT_S * 10 && !fl_agent_stop && n == 0; t++) {
 		struct timespec ts = { 0, 100 * 1000000 };
 
 		if (vport) {
-			r = find_virtio_port(vport, dev, sizeof(dev));
-			if (r < 0)
+			if ((r = find_virtio_ports(vport, devs, names, MAX_PORTS)) < 0)
 				break;
+			if (r > 0) {
+				/* the ports of one device come together; let the last ones land */
+				nanosleep(&ts, NULL);
+				r = find_virtio_ports(vport, devs, names, MAX_PORTS);
+			}
 		} else {
-			snprintf(dev, sizeof(dev), "%s", path);
+			snprintf(devs[0], sizeof(devs[0]), "%.63s", path);
 			r = 1;
 		}
-		if (r > 0 && (fd = open(dev, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) >= 0)
+		for (int k = 0; k < r; k++) {
+			fds[n] = open(devs[k], O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+			if (fds[n] >= 0) {
+				n++;
+				continue;
+			}
+			if (errno != ENOENT) { /* the node is there but will not open */
+				fprintf(stderr, "faultline-agent: cannot open '%s': %s\n", devs[k],
+					strerror(errno));
+				for (int i = 0; i < n; i++)
+					close(fds[i]);
+				return -errno;
+			}
+		}
+		if (r < 0)
 			break;
-		r = r > 0 ? -errno : -ENOENT;
-		if (r != -ENOENT)
-			break;
-		nanosleep(&ts, NULL);
+		if (n == 0)
+			nanosleep(&ts, NULL);
 	}
-	if (fd < 0) {
-		if (vport && r == -ENOENT)
+	if (n == 0) {
+		if (vport)
 			fprintf(stderr, "faultline-agent: no virtio-serial port named '%s' in %s after %d s\n",
 				vport, VIRTIO_PORTS, PORT_WAIT_S);
 		else
-			fprintf(stderr, "faultline-agent: cannot open '%s': %s\n", vport ? dev : path,
-				strerror(-r));
+			fprintf(stderr, "faultline-agent: cannot open '%s'\n", path);
 		return r < 0 ? r : -ENOENT;
 	}
-	fprintf(stderr, "faultline-agent[%s]: serving on %s\n", a->node, vport ? dev : path);
-	r = fl_agent_serve_port(a, fd);
-	close(fd);
+	for (int k = 0; k < n; k++)
+		fprintf(stderr, "faultline-agent[%s]: serving on %s\n", a->node, devs[k]);
+	r = fl_agent_serve_ports(a, fds, (size_t)n);
+	for (int k = 0; k < n; k++)
+		close(fds[k]);
 	return r;
 }
 
@@ -163,8 +205,9 @@ static void usage(FILE *f)
 		"  --serial PATH        serve a character device whose far end comes and\n"
 		"                       goes (a serial port): one connection while the far\n"
 		"                       end is open; its faults are healed when it closes\n"
-		"  --virtio-port NAME   the same on the virtio-serial port named NAME\n"
-		"                       (found in /sys/class/virtio-ports, waited for %d s)\n",
+		"  --virtio-port NAME   the same on each virtio-serial port named NAME or\n"
+		"                       NAME.N (found in /sys/class/virtio-ports, waited for\n"
+		"                       %d s), one connection per port at a time\n",
 		PORT_WAIT_S);
 }
 

@@ -514,9 +514,10 @@ static int port_host_connected(int fd)
 }
 
 /* One loop for the three channels: a stream (in/out, ends at EOF), a
- * listening socket (lfd), a port (its far end comes and goes: served as
- * one connection at a time, conns[0]). */
-static int agent_run(struct fl_agent *a, int lfd, int in, int out, int port)
+ * listening socket (lfd), ports (each one's far end comes and goes: port k
+ * is served as one connection at a time, conns[k]). */
+static int agent_run(struct fl_agent *a, int lfd, int in, int out, const int *ports,
+		     size_t nports)
 {
 	struct conn conns[MAX_CONNS];
 	int next_id = 1;
@@ -543,15 +544,31 @@ static int agent_run(struct fl_agent *a, int lfd, int in, int out, int port)
 		}
 		if (!a->dead_man_fired && a->heal_after_ns > 0 && left / 1000000 < timeout)
 			timeout = (int)(left / 1000000) + 1;
-		if (port >= 0 && conns[0].in < 0) {
+		for (size_t k = 0; k < nports; k++) {
+			if (conns[k].in >= 0)
+				continue;
 			/* POLLHUP stays up while the host is away: poll cannot wait for it */
-			if (port_host_connected(port) &&
-			    (conns[0].buf = malloc(FL_PROTO_MAX_LINE + 1))) {
-				conns[0].in = conns[0].out = port;
-				conns[0].port = 1;
-				conns[0].id = next_id++;
+			if (port_host_connected(ports[k]) &&
+			    (conns[k].buf = malloc(FL_PROTO_MAX_LINE + 1))) {
+				json_t *o = json_pack("{s:s, s:s}", "event", "connected", "node", a->node);
+				char *hi = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+				int w = -ENOMEM;
+
+				conns[k].in = conns[k].out = ports[k];
+				conns[k].port = 1;
+				conns[k].id = next_id++;
 				a->last_heard_ns = fl_monotonic_ns();
 				a->dead_man_fired = 0;
+				/* tells the host this port is served (a busy port stays silent) */
+				if (hi && (w = port_write(ports[k], hi)) == 0)
+					w = port_write(ports[k], "\n");
+				free(hi);
+				json_decref(o);
+				if (w < 0) {
+					conn_free(&conns[k]);
+					if (timeout > PORT_PROBE_MS)
+						timeout = PORT_PROBE_MS;
+				}
 			} else if (timeout > PORT_PROBE_MS) {
 				timeout = PORT_PROBE_MS;
 			}
@@ -619,15 +636,17 @@ static int agent_run(struct fl_agent *a, int lfd, int in, int out, int port)
 
 int fl_agent_serve(struct fl_agent *a, int in, int out)
 {
-	return agent_run(a, -1, in, out, -1);
+	return agent_run(a, -1, in, out, NULL, 0);
 }
 
 int fl_agent_listen(struct fl_agent *a, int lfd)
 {
-	return agent_run(a, lfd, -1, -1, -1);
+	return agent_run(a, lfd, -1, -1, NULL, 0);
 }
 
-int fl_agent_serve_port(struct fl_agent *a, int fd)
+int fl_agent_serve_ports(struct fl_agent *a, const int *fds, size_t n)
 {
-	return agent_run(a, -1, -1, -1, fd);
+	if (n < 1 || n > MAX_CONNS)
+		return -EINVAL;
+	return agent_run(a, -1, -1, -1, fds, n);
 }

@@ -36,6 +36,7 @@
 #define QEMU_LOG_DIR "/var/log/libvirt/qemu"
 #define CONSOLE_TAIL_LINES 15
 #define HELLO "{\"id\":1,\"op\":\"hello\"}\n"
+#define GREETING_MS 1500
 
 /* busybox applets the stage-1 init uses */
 static const char *const applets[] = { "sh",  "mount", "mkdir",	   "insmod", "ip",     "hostname",
@@ -272,7 +273,7 @@ int fl_libvirt_domain_xml(const struct fl_libvirt_domain *d, char **out)
 		if (!req[i] || !*req[i])
 			return -EINVAL;
 	if ((d->accel != FL_ACCEL_KVM && d->accel != FL_ACCEL_TCG) || d->memory < 1024 ||
-	    d->vcpus < 1)
+	    d->vcpus < 1 || d->nchannels < 1 || d->nchannels > FL_LIBVIRT_CHANNELS)
 		return -EINVAL;
 	if (!(f = open_memstream(&buf, &len)))
 		return -ENOMEM;
@@ -322,11 +323,16 @@ int fl_libvirt_domain_xml(const struct fl_libvirt_domain *d, char **out)
 	fprintf(f, "    <serial type='file'>\n      <source");
 	x_attr(f, "path", d->console);
 	fprintf(f, "/>\n      <target port='0'/>\n    </serial>\n");
-	/* the agent's channel: off the cluster network, so partitions spare it */
-	fprintf(f, "    <channel type='unix'>\n      <source mode='bind'");
-	x_attr(f, "path", d->channel);
-	fprintf(f, "/>\n      <target type='virtio' name='%s'/>\n    </channel>\n",
-		FL_LIBVIRT_CHANNEL);
+	/* the agent's channels: off the cluster network, so partitions spare them */
+	for (unsigned k = 0; k < d->nchannels; k++) {
+		char path[4096];
+
+		fl_libvirt_channel_path(d->channel, k, path, sizeof(path));
+		fprintf(f, "    <channel type='unix'>\n      <source mode='bind'");
+		x_attr(f, "path", path);
+		fprintf(f, "/>\n      <target type='virtio' name='%s.%u'/>\n    </channel>\n",
+			FL_LIBVIRT_CHANNEL, k);
+	}
 	fprintf(f, "    <controller type='usb' model='none'/>\n"
 		   "    <memballoon model='none'/>\n"
 		   "  </devices>\n");
@@ -340,6 +346,65 @@ int fl_libvirt_domain_xml(const struct fl_libvirt_domain *d, char **out)
 		return -ENOMEM;
 	}
 	*out = buf;
+	return 0;
+}
+
+void fl_libvirt_channel_path(const char *base, unsigned k, char *buf, size_t len)
+{
+	if (k == 0)
+		snprintf(buf, len, "%s", base);
+	else
+		snprintf(buf, len, "%s.%u", base, k);
+}
+
+/* Read one line (up to the greeting's '\n', never past it) within ms. */
+static int read_greeting(int fd, int ms)
+{
+	int64_t deadline;
+	char line[256];
+	size_t len = 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
+	while (len + 1 < sizeof(line)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int64_t now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) <= 0)
+			return -ETIMEDOUT;
+		if (read(fd, line + len, 1) != 1)
+			return -EPIPE;
+		if (line[len++] == '\n') {
+			line[len] = 0;
+			return strstr(line, "\"event\":\"connected\"") ? 0 : -EPROTO;
+		}
+	}
+	return -EPROTO;
+}
+
+int fl_libvirt_connect(const char *base, int *fd)
+{
+	char path[4096];
+	int r = -ENOENT, s;
+
+	for (unsigned k = 0; k < FL_LIBVIRT_CHANNELS; k++) {
+		fl_libvirt_channel_path(base, k, path, sizeof(path));
+		if ((r = fl_provider_connect_unix(path, &s)) < 0)
+			continue;
+		/* a served port greets at once; a busy one stays silent */
+		if (read_greeting(s, GREETING_MS) == 0) {
+			*fd = s;
+			return 0;
+		}
+		close(s);
+	}
+	/* every channel busy, or the agent slow to notice: queue on channel 0 */
+	if ((r = fl_provider_connect_unix(base, &s)) < 0)
+		return r;
+	*fd = s;
 	return 0;
 }
 
@@ -488,6 +553,18 @@ static int jot(struct fl_journal *j, json_t *e, char *err, size_t errlen)
 static int jot_file(struct fl_journal *j, const char *path, char *err, size_t errlen)
 {
 	return jot(j, json_pack("{s:s, s:s}", "undo", "file", "path", path), err, errlen);
+}
+
+static int jot_channels(struct fl_journal *j, const char *base, char *err, size_t errlen)
+{
+	char path[PATHLEN + 16];
+	int r = 0;
+
+	for (unsigned k = 0; k < FL_LIBVIRT_CHANNELS && r == 0; k++) {
+		fl_libvirt_channel_path(base, k, path, sizeof(path));
+		r = jot_file(j, path, err, errlen);
+	}
+	return r;
 }
 
 /* A journal is trusted only with our own names: files in the state
@@ -803,6 +880,7 @@ static int node_xml(const struct fl_libvirt_cluster *c, const struct fl_libvirt_
 		.cmdline = cmdline,
 		.disk = n->disk,
 		.channel = n->channel,
+		.nchannels = FL_LIBVIRT_CHANNELS,
 		.console = n->console,
 		.bridge = c->bridge,
 		.tap = n->tap,
@@ -1105,7 +1183,7 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
 		if ((r = jot_file(j, n->disk, err, errlen)) < 0 ||
 		    (r = make_disk(n->disk, err, errlen)) < 0 ||
 		    (r = jot_file(j, n->console, err, errlen)) < 0 ||
-		    (r = jot_file(j, n->channel, err, errlen)) < 0 ||
+		    (r = jot_channels(j, n->channel, err, errlen)) < 0 ||
 		    (r = jot_file(j, n->qemu_log, err, errlen)) < 0 ||
 		    (r = jot_file(j, n->xml, err, errlen)) < 0 ||
 		    (r = node_xml(c, spec, i, &xml, err, errlen)) < 0 ||

@@ -110,7 +110,7 @@ static int lp_agent_connect(void *p, const char *dir, size_t i, const char *node
 	(void)p;
 	(void)i;
 	fl_provider_agent_path(dir, node, "sock", path, sizeof(path));
-	return fl_provider_connect_unix(path, fd);
+	return fl_libvirt_connect(path, fd);
 }
 
 /* One request over a fresh connection to node i's agent. */

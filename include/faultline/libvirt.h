@@ -11,13 +11,17 @@
  *   host                                   domain "fl-ID-Ni" (transient)
  *   bridge "flIDbr" <subnet>.1/prefix
  *     └ tap "flIDt<i>" ──── virtio-net ──── eth0 <subnet>.(i+2)/prefix
- *   DIR/agent-Ni.sock ── virtio-serial ──── port "org.faultline.agent": the agent
+ *   DIR/agent-Ni.sock ── virtio-serial ──── port "org.faultline.agent.0": the agent
+ *   DIR/agent-Ni.sock.K ─ (K = 1..3) ─────── port "org.faultline.agent.K" (one client each)
  *   DIR/disk-Ni.raw   ── virtio-blk ─────── /dev/vda (ext4) on FL_LIBVIRT_DATA_DIR
  *   DIR/console-Ni.log ─ serial ─────────── ttyS0: kernel, init and agent messages
  *   /  (read-only)    ── 9p "hostroot" ──── lower layer of the root (tmpfs upper)
  *
- * The agent's channel never crosses the cluster network, so a partition
- * cannot cut the harness off. The guest's init (stage 1 busybox in the
+ * The agent's channels never cross the cluster network, so a partition
+ * cannot cut the harness off. qemu serves one client per channel socket (a
+ * second one waits unanswered), so each node has FL_LIBVIRT_CHANNELS: the
+ * agent greets a client on a port it serves, and fl_libvirt_connect takes
+ * the first that greets (`status` works while `inject` holds one). The guest's init (stage 1 busybox in the
  * initramfs, stage 2 on the host's root) reads the node's name, address
  * and agent path from the kernel command line (fl.node= fl.addr= fl.agent=)
  * and restarts the agent if it exits.
@@ -42,7 +46,8 @@
 
 #define FL_LIBVIRT_XMLNS "https://faultline.invalid/xmlns/cluster/1"
 #define FL_LIBVIRT_XMLNS_PREFIX "faultline"
-#define FL_LIBVIRT_CHANNEL "org.faultline.agent" /* the virtio-serial port's name */
+#define FL_LIBVIRT_CHANNEL "org.faultline.agent" /* the virtio-serial ports: NAME.0 .. */
+#define FL_LIBVIRT_CHANNELS 4                    /* harness connections at once per node */
 #define FL_LIBVIRT_DATA_DIR "/var/lib/faultline" /* the node's disk, in the guest */
 #define FL_LIBVIRT_IFNAME "eth0"
 #define FL_LIBVIRT_STATE "libvirt.json"
@@ -63,7 +68,8 @@ struct fl_libvirt_domain {
 	unsigned vcpus;
 	const char *kernel, *initrd, *cmdline;
 	const char *disk;       /* raw image */
-	const char *channel;    /* the unix socket qemu binds for the agent's port */
+	const char *channel;    /* the unix socket qemu binds for the agent's port 0 */
+	unsigned nchannels;     /* 1..FL_LIBVIRT_CHANNELS: port k at fl_libvirt_channel_path */
 	const char *console;    /* file the serial console is written to */
 	const char *bridge, *tap, *mac;
 };
@@ -95,6 +101,15 @@ int fl_libvirt_tap_name(const char *id, size_t i, char *buf, size_t len);
 /* The last n lines of a file (console logs), control characters other
  * than newline dropped, into buf; "" when it cannot be read. */
 void fl_libvirt_tail(const char *path, unsigned n, char *buf, size_t len);
+
+/* Channel k's socket: base for k = 0, "base.k" after. */
+void fl_libvirt_channel_path(const char *base, unsigned k, char *buf, size_t len);
+
+/* A connected stream to a node's agent: the first of its channels (base,
+ * base.1, ...) whose agent greets within a second or two (the others are
+ * held by other clients). When none greets, channel 0 (its requests wait
+ * their turn). -errno when no channel socket accepts. */
+int fl_libvirt_connect(const char *base, int *fd);
 
 /* --- the cluster ------------------------------------------------------------------ */
 

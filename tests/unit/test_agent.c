@@ -292,12 +292,12 @@ static void *port_thread(void *p)
 {
 	struct port_served *s = p;
 
-	s->r = fl_agent_serve_port(s->a, s->fd);
+	s->r = fl_agent_serve_ports(s->a, &s->fd, 1);
 	s->returned = 1;
 	return NULL;
 }
 
-/* One reply line from the far end of a port (the pty master), within 5 s. */
+/* One line from the far end of a port (the pty master), within 5 s. */
 static json_t *port_reply(int master)
 {
 	char buf[4096];
@@ -358,6 +358,12 @@ static void test_port_far_end_comes_and_goes(void **state)
 	s.fd = slave;
 	assert_int_equal(pthread_create(&t, NULL, port_thread, &s), 0);
 
+	/* the port is served: the agent says so first */
+	r = port_reply(master);
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "event")), "connected");
+	assert_string_equal(json_string_value(json_object_get(r, "node")), "n1");
+	json_decref(r);
 	assert_int_equal(write(master, req, strlen(req)), (ssize_t)strlen(req));
 	r = port_reply(master);
 	assert_non_null(r);

@@ -11,10 +11,14 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
@@ -43,6 +47,7 @@ static struct fl_libvirt_domain node_template(enum fl_accel accel)
 		.cmdline = "console=ttyS0 fl.node=n1",
 		.disk = "/run/faultline/abcde/disk-n1.raw",
 		.channel = "/run/faultline/abcde/agent-n1.sock",
+		.nchannels = 2,
 		.console = "/run/faultline/abcde/console-n1.log",
 		.bridge = "flabcdebr",
 		.tap = "flabcdet0",
@@ -80,10 +85,14 @@ static void test_domain_xml_tcg(void **state)
 	/* the host's root, read-only, over 9p */
 	assert_has(xml, "<filesystem type='mount' accessmode='passthrough' multidevs='remap'>\n"
 			"      <source dir='/'/>\n      <target dir='hostroot'/>\n      <readonly/>");
-	/* the agent's channel */
+	/* the agent's channels */
 	assert_has(xml, "<channel type='unix'>\n      <source mode='bind' "
 			"path='/run/faultline/abcde/agent-n1.sock'/>\n"
-			"      <target type='virtio' name='org.faultline.agent'/>");
+			"      <target type='virtio' name='org.faultline.agent.0'/>");
+	assert_has(xml, "<channel type='unix'>\n      <source mode='bind' "
+			"path='/run/faultline/abcde/agent-n1.sock.1'/>\n"
+			"      <target type='virtio' name='org.faultline.agent.1'/>");
+	assert_null(strstr(xml, "agent-n1.sock.2"));
 	/* on the cluster's bridge */
 	assert_has(xml, "<interface type='bridge'>\n      <mac address='52:54:00:12:34:00'/>\n"
 			"      <source bridge='flabcdebr'/>\n      <target dev='flabcdet0'/>\n"
@@ -122,6 +131,9 @@ static void test_domain_xml_kvm_and_escaping(void **state)
 	assert_int_equal(fl_libvirt_domain_xml(&d, &xml), -EINVAL);
 	d = node_template(FL_ACCEL_TCG);
 	d.vcpus = 0;
+	assert_int_equal(fl_libvirt_domain_xml(&d, &xml), -EINVAL);
+	d = node_template(FL_ACCEL_TCG);
+	d.nchannels = FL_LIBVIRT_CHANNELS + 1;
 	assert_int_equal(fl_libvirt_domain_xml(&d, &xml), -EINVAL);
 }
 
@@ -221,6 +233,76 @@ static void test_console_tail(void **state)
 	fl_libvirt_tail("/nonexistent/console.log", 3, buf, sizeof(buf));
 	assert_string_equal(buf, "");
 	unlink(path);
+}
+
+/* Stand-ins for qemu's channel sockets: channel 0 accepts and stays silent
+ * (held by another client: qemu queues us unanswered), channel 1 greets. */
+struct fake_channel {
+	int lfd;
+	int greet;
+};
+
+static void *fake_channel_thread(void *p)
+{
+	struct fake_channel *f = p;
+	int c = accept(f->lfd, NULL, NULL);
+	char b;
+
+	if (c >= 0 && f->greet) {
+		const char *hi = "{\"event\":\"connected\",\"node\":\"n1\"}\nserved by 1\n";
+		if (write(c, hi, strlen(hi)) < 0)
+			b = 0;
+	}
+	/* until the client closes */
+	while (c >= 0 && read(c, &b, 1) > 0)
+		;
+	if (c >= 0)
+		close(c);
+	return NULL;
+}
+
+static int fake_listen(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	unlink(path);
+	if (s < 0 || bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(s, 4) < 0)
+		return -1;
+	return s;
+}
+
+static void test_connect_takes_a_channel_that_greets(void **state)
+{
+	struct fake_channel f[2] = { { .greet = 0 }, { .greet = 1 } };
+	char base[256], p1[300], line[64] = "";
+	pthread_t t[2];
+	size_t len = 0;
+	int fd = -1;
+
+	(void)state;
+	snprintf(base, sizeof(base), "%s/agent-n1.sock", dir);
+	fl_libvirt_channel_path(base, 1, p1, sizeof(p1));
+	assert_string_equal(p1 + strlen(base), ".1");
+	assert_true((f[0].lfd = fake_listen(base)) >= 0);
+	assert_true((f[1].lfd = fake_listen(p1)) >= 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, fake_channel_thread, &f[i]), 0);
+	assert_int_equal(fl_libvirt_connect(base, &fd), 0);
+	/* the greeting was taken, nothing after it */
+	while (len + 1 < sizeof(line) && read(fd, line + len, 1) == 1 && line[len] != '\n')
+		len++;
+	line[len] = 0;
+	assert_string_equal(line, "served by 1");
+	close(fd);
+	/* the silent channel's client is gone too: its thread ends */
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		close(f[i].lfd);
+	}
+	unlink(base);
+	unlink(p1);
 }
 
 /* --- the initramfs pieces ----------------------------------------------------------- */
@@ -374,7 +456,8 @@ static void test_create_and_down_on_test_driver(void **state)
 	assert_int_equal(virDomainIsActive(dom), 1);
 	assert_int_equal(virDomainIsPersistent(dom), 0); /* transient */
 	assert_non_null(dumped = virDomainGetXMLDesc(dom, 0));
-	assert_non_null(strstr(dumped, "<target type='virtio' name='org.faultline.agent'/>"));
+	assert_non_null(strstr(dumped, "<target type='virtio' name='org.faultline.agent.0'/>"));
+	assert_non_null(strstr(dumped, "<target type='virtio' name='org.faultline.agent.1'/>"));
 	assert_non_null(strstr(dumped, "<source bridge='flabcdebr'/>"));
 	assert_non_null(strstr(dumped, "<kernel>/boot/vmlinuz-6.1.0-57-amd64</kernel>"));
 	free(dumped);
@@ -514,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_kvm_probe_says_why),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_console_tail),
+		cmocka_unit_test(test_connect_takes_a_channel_that_greets),
 		cmocka_unit_test(test_parse_depends),
 		cmocka_unit_test(test_module_name),
 		cmocka_unit_test(test_cpio),

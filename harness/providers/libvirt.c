@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +69,7 @@ struct fl_libvirt_cluster {
 	char accel_why[256];
 	char kernel[PATHLEN], kver[128], initrd[PATHLEN];
 	char boot[PATHLEN + 32]; /* what qemu loads: the kernel, or its ELF (vmlinux) */
+	char share[PATHLEN + 32];
 	char bridge[IFNAMSIZ];
 	uint32_t subnet;
 	unsigned prefix;
@@ -205,12 +207,12 @@ static int cmdline_safe(const char *s)
 }
 
 int fl_libvirt_cmdline(const char *node, uint32_t addr, unsigned prefix, const char *agent,
-		       char *buf, size_t len)
+		       const char *share, char *buf, size_t len)
 {
-	int n;
+	int n, m = 0;
 
 	if (!node || !agent || agent[0] != '/' || !cmdline_safe(agent) || !cmdline_safe(node) ||
-	    prefix < 1 || prefix > 32)
+	    (share && (share[0] != '/' || !cmdline_safe(share))) || prefix < 1 || prefix > 32)
 		return -EINVAL;
 	/* quiet boot, and the TCG-friendly switches of tests/vm/run */
 	n = snprintf(buf, len,
@@ -219,7 +221,9 @@ int fl_libvirt_cmdline(const char *node, uint32_t addr, unsigned prefix, const c
 		     "fl.node=%s fl.addr=%u.%u.%u.%u/%u fl.agent=%s",
 		     node, addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff, prefix,
 		     agent);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	if (n >= 0 && (size_t)n < len && share)
+		m = snprintf(buf + n, len - (size_t)n, " fl.share=%s", share);
+	return n < 0 || m < 0 || (size_t)n + (size_t)m >= len ? -ENAMETOOLONG : 0;
 }
 
 int fl_libvirt_choose_accel(enum fl_accel want, int kvm_works, const char *why,
@@ -313,6 +317,12 @@ int fl_libvirt_domain_xml(const struct fl_libvirt_domain *d, char **out)
 	fprintf(f, "    <filesystem type='mount' accessmode='passthrough' multidevs='remap'>\n"
 		   "      <source dir='/'/>\n      <target dir='hostroot'/>\n      <readonly/>\n"
 		   "    </filesystem>\n");
+	if (d->share) {
+		/* run logs and such: written in the guest, read on the host, same path */
+		fprintf(f, "    <filesystem type='mount' accessmode='passthrough'>\n      <source");
+		x_attr(f, "dir", d->share);
+		fprintf(f, "/>\n      <target dir='flshare'/>\n    </filesystem>\n");
+	}
 	fprintf(f, "    <interface type='bridge'>\n      <mac");
 	x_attr(f, "address", d->mac);
 	fprintf(f, "/>\n      <source");
@@ -460,6 +470,7 @@ static const char stage1[] =
 	"\tfl.node=*) node=${w#fl.node=} ;;\n"
 	"\tfl.addr=*) addr=${w#fl.addr=} ;;\n"
 	"\tfl.agent=*) agent=${w#fl.agent=} ;;\n"
+	"\tfl.share=*) share=${w#fl.share=} ;;\n"
 	"\tesac\n"
 	"done\n"
 	"[ -n \"$node\" ] && [ -n \"$addr\" ] && [ -n \"$agent\" ] ||\n"
@@ -487,6 +498,11 @@ static const char stage1[] =
 	"mount -t cgroup2 -o nsdelegate cgroup2 $r/sys/fs/cgroup 2>/dev/null\n"
 	"mount -t tmpfs -o mode=0755,nosuid,nodev run $r/run\n"
 	"mount -t tmpfs -o mode=1777,nosuid,nodev tmp $r/tmp\n"
+	"# after /run and /tmp, which may hold it\n"
+	"if [ -n \"$share\" ]; then\n"
+	"\tmkdir -p $r$share && mount -t 9p -o \"$o\" flshare $r$share ||\n"
+	"\t\tfail \"cannot mount the shared directory $share (9p tag flshare)\"\n"
+	"fi\n"
 
 	"hostname \"$node\"\n"
 	"ip link set lo up\n"
@@ -581,6 +597,36 @@ static int our_file(const char *dir, const char *path)
 	       !strchr(path + strlen(QEMU_LOG_DIR "/"), '/');
 }
 
+/* The one tree we remove whole: DIR/share, what the guests wrote there. */
+static int our_tree(const char *dir, const char *path)
+{
+	char want[PATHLEN + 32];
+
+	snprintf(want, sizeof(want), "%s/share", dir);
+	return !strcmp(path, want);
+}
+
+static int rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if ((type == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int remove_tree(const char *path, char *err, size_t errlen)
+{
+	int r = nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+
+	if (r < 0 && errno == ENOENT)
+		return 0;
+	if (r != 0)
+		return fail(r < 0 ? -errno : r, err, errlen, "cannot remove '%s': %s", path,
+			    strerror(r < 0 ? errno : -r));
+	return 0;
+}
+
 static int has_cluster_id(const char *md, const char *id)
 {
 	char a[32], b[32];
@@ -658,6 +704,8 @@ static int undo_journal(const char *dir, struct fl_journal *j, char *err, size_t
 				;
 			else
 				r = undo_domain(conn, name, id, msg, sizeof(msg));
+		} else if (kind && !strcmp(kind, "tree") && p && our_tree(dir, p)) {
+			r = remove_tree(p, msg, sizeof(msg));
 		} else if (kind && !strcmp(kind, "bridge") && name) {
 			r = fl_netns_link_delete(name, msg, sizeof(msg));
 		} else if (kind && !strcmp(kind, "file") && p && our_file(dir, p)) {
@@ -729,12 +777,12 @@ static json_t *state_json(const struct fl_libvirt_cluster *c)
 						       "boot_ms", (json_int_t)n->boot_ms));
 	}
 	fl_cidr4_format(c->subnet, c->prefix, cidr, sizeof(cidr));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o}",
 			 "name", "libvirt", "mode", "create", "id", c->id, "uri", c->uri, "accel",
 			 c->accel == FL_ACCEL_KVM ? "kvm" : "tcg", "accel_why", c->accel_why, "kernel",
 			 c->kernel, "boot", c->boot, "initrd", c->initrd, "subnet", cidr, "bridge",
-			 c->bridge, "data_dir", FL_LIBVIRT_DATA_DIR, "boot_ms", (json_int_t)c->boot_ms,
-			 "nodes", nodes);
+			 c->bridge, "data_dir", FL_LIBVIRT_DATA_DIR, "share", c->share, "boot_ms",
+			 (json_int_t)c->boot_ms, "nodes", nodes);
 }
 
 json_t *fl_libvirt_describe(const struct fl_libvirt_cluster *c)
@@ -804,6 +852,7 @@ static int layout(struct fl_libvirt_cluster *c, const struct fl_libvirt_spec *s)
 	snprintf(c->dir, sizeof(c->dir), "%s", s->state_dir);
 	snprintf(c->uri, sizeof(c->uri), "%s", s->uri);
 	snprintf(c->initrd, sizeof(c->initrd), "%s/initrd.img", s->state_dir);
+	snprintf(c->share, sizeof(c->share), "%s/share", s->state_dir);
 	if (fl_netns_bridge_name(s->id, c->bridge, sizeof(c->bridge)) < 0)
 		return -EINVAL;
 	c->nnodes = s->nnodes;
@@ -885,8 +934,10 @@ static int node_xml(const struct fl_libvirt_cluster *c, const struct fl_libvirt_
 		.bridge = c->bridge,
 		.tap = n->tap,
 		.mac = n->mac,
+		.share = c->share,
 	};
-	int r = fl_libvirt_cmdline(n->name, n->addr, c->prefix, s->agent, cmdline, sizeof(cmdline));
+	int r = fl_libvirt_cmdline(n->name, n->addr, c->prefix, s->agent, c->share, cmdline,
+				   sizeof(cmdline));
 
 	if (r < 0)
 		return fail(r, err, errlen, "cannot make the kernel command line of node '%s'", n->name);
@@ -1161,6 +1212,12 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
 	    (r = jot_file(j, c->initrd, err, errlen)) < 0 ||
 	    (r = build_initrd(c->kver, c->initrd, err, errlen)) < 0)
 		goto undo;
+	if ((r = jot(j, json_pack("{s:s, s:s}", "undo", "tree", "path", c->share), err, errlen)) < 0)
+		goto undo;
+	if (mkdir(c->share, 0755) < 0) {
+		r = fail(-errno, err, errlen, "cannot create '%s': %s", c->share, strerror(errno));
+		goto undo;
+	}
 	snprintf(path, sizeof(path), "%s/vmlinux", c->dir);
 	if ((r = jot_file(j, path, err, errlen)) < 0 ||
 	    (r = fl_vmimage_vmlinux(c->kernel, c->kver, path, err, errlen)) < 0)
@@ -1255,6 +1312,7 @@ int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, ch
 	copy_str(c->accel_why, sizeof(c->accel_why), o, "accel_why");
 	copy_str(c->kernel, sizeof(c->kernel), o, "kernel");
 	copy_str(c->boot, sizeof(c->boot), o, "boot");
+	copy_str(c->share, sizeof(c->share), o, "share");
 	copy_str(c->initrd, sizeof(c->initrd), o, "initrd");
 	copy_str(c->bridge, sizeof(c->bridge), o, "bridge");
 	c->accel = !strcmp(json_string_value(json_object_get(o, "accel")) ?: "", "kvm") ? FL_ACCEL_KVM
@@ -1300,6 +1358,7 @@ void fl_libvirt_cluster_free(struct fl_libvirt_cluster *c)
 
 size_t fl_libvirt_nnodes(const struct fl_libvirt_cluster *c) { return c->nnodes; }
 const char *fl_libvirt_state_dir(const struct fl_libvirt_cluster *c) { return c->dir; }
+const char *fl_libvirt_share(const struct fl_libvirt_cluster *c) { return c->share; }
 enum fl_accel fl_libvirt_accel(const struct fl_libvirt_cluster *c) { return c->accel; }
 
 uint32_t fl_libvirt_node_addr(const struct fl_libvirt_cluster *c, size_t i)

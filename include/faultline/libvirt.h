@@ -16,6 +16,7 @@
  *   DIR/disk-Ni.raw   ── virtio-blk ─────── /dev/vda (ext4) on FL_LIBVIRT_DATA_DIR
  *   DIR/console-Ni.log ─ serial ─────────── ttyS0: kernel, init and agent messages
  *   /  (read-only)    ── 9p "hostroot" ──── lower layer of the root (tmpfs upper)
+ *   DIR/share (rw)    ── 9p "flshare" ───── DIR/share, the same path in the guest
  *
  * The agent's channels never cross the cluster network, so a partition
  * cannot cut the harness off. qemu serves one client per channel socket (a
@@ -25,6 +26,10 @@
  * initramfs, stage 2 on the host's root) reads the node's name, address
  * and agent path from the kernel command line (fl.node= fl.addr= fl.agent=)
  * and restarts the agent if it exits.
+ *
+ * DIR/share is the one place both sides write and read at the same path
+ * (node logs of a run: the guest's root is a tmpfs overlay the host never
+ * sees); the system's data belongs on the node's disk instead.
  *
  * State directory DIR: `libvirt.json` (what was made: uri, accel, subnet,
  * nodes) and `libvirt.journal` (fl_journal: one undo entry written and
@@ -72,6 +77,7 @@ struct fl_libvirt_domain {
 	unsigned nchannels;     /* 1..FL_LIBVIRT_CHANNELS: port k at fl_libvirt_channel_path */
 	const char *console;    /* file the serial console is written to */
 	const char *bridge, *tap, *mac;
+	const char *share;      /* host directory shared read-write (tag flshare); NULL: none */
 };
 
 /* The domain XML (malloc'd into *out). -EINVAL for a missing field or an
@@ -79,11 +85,11 @@ struct fl_libvirt_domain {
 int fl_libvirt_domain_xml(const struct fl_libvirt_domain *d, char **out);
 
 /* The guest kernel's command line for a node: console on ttyS0, stable
- * interface names, fl.node= fl.addr=A.B.C.D/P fl.agent=PATH. -EINVAL when
- * the agent path is not absolute or holds characters a command line cannot
+ * interface names, fl.node= fl.addr=A.B.C.D/P fl.agent=PATH and, when
+ * share is given, fl.share=PATH. -EINVAL when a path is not absolute or holds characters a command line cannot
  * carry (space, quotes, ...); -ENAMETOOLONG past len. */
 int fl_libvirt_cmdline(const char *node, uint32_t addr, unsigned prefix, const char *agent,
-		       char *buf, size_t len);
+		       const char *share, char *buf, size_t len);
 
 /* kvm or tcg from what the scenario wants and whether KVM works (why: the
  * probe's words). auto: kvm only when it works. kvm when it does not:
@@ -158,11 +164,13 @@ uint32_t fl_libvirt_node_addr(const struct fl_libvirt_cluster *c, size_t i); /* 
 const char *fl_libvirt_node_domain(const struct fl_libvirt_cluster *c, size_t i);
 const char *fl_libvirt_node_console(const struct fl_libvirt_cluster *c, size_t i);
 const char *fl_libvirt_state_dir(const struct fl_libvirt_cluster *c);
+const char *fl_libvirt_share(const struct fl_libvirt_cluster *c); /* DIR/share */
 enum fl_accel fl_libvirt_accel(const struct fl_libvirt_cluster *c); /* kvm or tcg */
 
 /* {"name":"libvirt","mode":"create","uri":..,"accel":"tcg","accel_why":..,
- *  "kernel":..,"subnet":..,"bridge":..,"boot_ms":..,"nodes":[{"name","domain",
- *  "addr","boot_ms"}],"data_dir":FL_LIBVIRT_DATA_DIR}: libvirt.json's facts. */
+ *  "kernel":..,"subnet":..,"bridge":..,"data_dir":FL_LIBVIRT_DATA_DIR,
+ *  "share":DIR/share,"boot_ms":..,"nodes":[{"name","domain","addr","mac",
+ *  "boot_ms"}]}: libvirt.json's facts, without its file paths. */
 json_t *fl_libvirt_describe(const struct fl_libvirt_cluster *c);
 
 #endif

@@ -103,6 +103,14 @@ static void test_domain_xml_tcg(void **state)
 			"      <target dev='vda' bus='virtio'/>");
 	assert_has(xml, "<serial type='file'>\n      <source path='/run/faultline/abcde/console-n1.log'/>");
 	assert_has(xml, "<seclabel type='static' model='dac' relabel='no'>");
+	assert_null(strstr(xml, "flshare"));
+	free(xml);
+	/* the read-write share, when there is one */
+	d.share = "/run/faultline/abcde/share";
+	assert_int_equal(fl_libvirt_domain_xml(&d, &xml), 0);
+	assert_has(xml, "<filesystem type='mount' accessmode='passthrough'>\n"
+			"      <source dir='/run/faultline/abcde/share'/>\n"
+			"      <target dir='flshare'/>\n    </filesystem>");
 	free(xml);
 }
 
@@ -143,18 +151,24 @@ static void test_cmdline(void **state)
 
 	(void)state;
 	assert_int_equal(fl_libvirt_cmdline("n1", IP(10, 213, 0, 2), 24, "/work/build/faultline-agent",
-					    buf, sizeof(buf)),
+					    NULL, buf, sizeof(buf)),
 			 0);
 	assert_non_null(strstr(buf, "console=ttyS0 "));
 	assert_non_null(strstr(buf, " net.ifnames=0 "));
 	assert_non_null(strstr(buf, " fl.node=n1 fl.addr=10.213.0.2/24 "
 				    "fl.agent=/work/build/faultline-agent"));
+	assert_null(strstr(buf, "fl.share="));
+	assert_int_equal(fl_libvirt_cmdline("n1", IP(10, 213, 0, 2), 24, "/a", "/run/faultline/x/share",
+					    buf, sizeof(buf)),
+			 0);
+	assert_non_null(strstr(buf, " fl.agent=/a fl.share=/run/faultline/x/share"));
+	assert_int_equal(fl_libvirt_cmdline("n1", 1, 24, "/a", "share", buf, sizeof(buf)), -EINVAL);
 	/* what a kernel command line cannot carry */
-	assert_int_equal(fl_libvirt_cmdline("n1", 1, 24, "build/faultline-agent", buf, sizeof(buf)),
+	assert_int_equal(fl_libvirt_cmdline("n1", 1, 24, "build/faultline-agent", NULL, buf, sizeof(buf)),
 			 -EINVAL);
-	assert_int_equal(fl_libvirt_cmdline("n1", 1, 24, "/my agent", buf, sizeof(buf)), -EINVAL);
-	assert_int_equal(fl_libvirt_cmdline("n1", 1, 24, "/a'b", buf, sizeof(buf)), -EINVAL);
-	assert_int_equal(fl_libvirt_cmdline("n1", 1, 24, "/a", buf, 20), -ENAMETOOLONG);
+	assert_int_equal(fl_libvirt_cmdline("n1", 1, 24, "/my agent", NULL, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(fl_libvirt_cmdline("n1", 1, 24, "/a'b", NULL, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(fl_libvirt_cmdline("n1", 1, 24, "/a", NULL, buf, 20), -ENAMETOOLONG);
 }
 
 static void test_accel_choice(void **state)

@@ -571,6 +571,19 @@ static int jot_file(struct fl_journal *j, const char *path, char *err, size_t er
 	return jot(j, json_pack("{s:s, s:s}", "undo", "file", "path", path), err, errlen);
 }
 
+/* virtlogd writes the console and rotates it (.0 .. .2) past 2 MiB */
+static int jot_console(struct fl_journal *j, const char *path, char *err, size_t errlen)
+{
+	char rotated[PATHLEN + 16];
+	int r = jot_file(j, path, err, errlen);
+
+	for (int k = 0; k < 3 && r == 0; k++) {
+		snprintf(rotated, sizeof(rotated), "%s.%d", path, k);
+		r = jot_file(j, rotated, err, errlen);
+	}
+	return r;
+}
+
 static int jot_channels(struct fl_journal *j, const char *base, char *err, size_t errlen)
 {
 	char path[PATHLEN + 16];
@@ -968,7 +981,7 @@ static int wait_agents(struct fl_libvirt_cluster *c, virConnectPtr conn, int64_t
 	struct {
 		int fd, done;
 		size_t len;
-		char buf[4096];
+		char buf[2048];
 	} w[FL_MAX_NODES];
 	int64_t deadline = t0 + (int64_t)timeout_s * 1000, last_check = 0;
 	size_t left = c->nnodes;
@@ -1239,7 +1252,7 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
 
 		if ((r = jot_file(j, n->disk, err, errlen)) < 0 ||
 		    (r = make_disk(n->disk, err, errlen)) < 0 ||
-		    (r = jot_file(j, n->console, err, errlen)) < 0 ||
+		    (r = jot_console(j, n->console, err, errlen)) < 0 ||
 		    (r = jot_channels(j, n->channel, err, errlen)) < 0 ||
 		    (r = jot_file(j, n->qemu_log, err, errlen)) < 0 ||
 		    (r = jot_file(j, n->xml, err, errlen)) < 0 ||

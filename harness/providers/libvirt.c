@@ -162,6 +162,40 @@ static int lv_connect(const char *uri, virConnectPtr *out, char *err, size_t err
 	return 0;
 }
 
+static void version_text(unsigned long v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lu.%lu.%lu", v / 1000000, v / 1000 % 1000, v % 1000);
+}
+
+int fl_libvirt_probe(const char *uri, char *out, size_t len)
+{
+	virConnectPtr c;
+	unsigned long lib = 0, hv = 0;
+	const char *type;
+	char a[32], b[32];
+
+	if (virInitialize() < 0)
+		return lv_fail(-EIO, out, len, "cannot initialise libvirt");
+	virSetErrorFunc(NULL, lv_quiet);
+	if (!(c = virConnectOpenReadOnly(uri))) {
+		const char *m = virGetLastErrorMessage();
+
+		fail(-ECONNREFUSED, out, len, "cannot connect to libvirt at '%s': %s", uri,
+		     m && *m ? m : "unknown libvirt error");
+		virResetLastError();
+		return -ECONNREFUSED;
+	}
+	virConnectGetLibVersion(c, &lib);
+	virConnectGetVersion(c, &hv);
+	type = virConnectGetType(c);
+	version_text(lib, a, sizeof(a));
+	version_text(hv, b, sizeof(b));
+	fail(0, out, len, "libvirt %s at %s, hypervisor %s %s", a, uri, type ? type : "?", b);
+	virResetLastError();
+	virConnectClose(c);
+	return 0;
+}
+
 /* The agent's channel is the unix socket qemu binds here. */
 static int uri_is_local(const char *uri)
 {

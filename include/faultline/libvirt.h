@@ -117,6 +117,11 @@ void fl_libvirt_channel_path(const char *base, unsigned k, char *buf, size_t len
  * their turn). -errno when no channel socket accepts. */
 int fl_libvirt_connect(const char *base, int *fd);
 
+/* Can libvirt at uri be reached (read-only)? 0 with what answered in out
+ * ("libvirt 9.0.0 at qemu:///system, hypervisor QEMU 7.2.0"), else -errno
+ * with libvirt's words and how to start the daemon. */
+int fl_libvirt_probe(const char *uri, char *out, size_t len);
+
 /* --- the cluster ------------------------------------------------------------------ */
 
 struct fl_libvirt_spec {

@@ -35,7 +35,8 @@
 
 #define PATHLEN 512
 #define QEMU_LOG_DIR "/var/log/libvirt/qemu"
-#define CONSOLE_TAIL_LINES 15
+#define CONSOLE_TAIL_LINES 8
+#define CONSOLE_TAIL_BYTES 300 /* callers' messages are 512 bytes */
 #define HELLO "{\"id\":1,\"op\":\"hello\"}\n"
 #define GREETING_MS 1500
 
@@ -478,6 +479,11 @@ void fl_libvirt_tail(const char *path, unsigned n, char *buf, size_t len)
 			start++;
 			break;
 		}
+	}
+	/* the newest lines matter most: drop older ones (whole) to fit len */
+	if ((size_t)k - start + 1 > len) {
+		const char *nl = memchr(raw + (size_t)k - (len - 1), '\n', len - 1);
+		start = nl ? (size_t)(nl - raw) + 1 : (size_t)k - (len - 1);
 	}
 	for (size_t i = start; i < (size_t)k && o + 1 < len; i++)
 		if (raw[i] == '\n' || raw[i] == '\t' || (unsigned char)raw[i] >= 0x20)
@@ -996,7 +1002,7 @@ static int node_xml(const struct fl_libvirt_cluster *c, const struct fl_libvirt_
 /* "node 'n1' ...; the last lines of its console (path):\n..." */
 static int node_fail(const struct lv_node *n, int code, char *err, size_t errlen, const char *what)
 {
-	char tail[2048];
+	char tail[CONSOLE_TAIL_BYTES];
 
 	fl_libvirt_tail(n->console, CONSOLE_TAIL_LINES, tail, sizeof(tail));
 	if (tail[0])

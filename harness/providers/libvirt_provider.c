@@ -69,6 +69,9 @@ static int lp_up(const struct fl_scenario *s, const char *id, const char *dir,
 	spec.vcpus = s->cluster.libvirt.vcpus;
 	spec.accel = s->cluster.libvirt.accel;
 	spec.agent = agent;
+	/* slow or loaded hosts: the bound on a node's boot, in seconds */
+	if (getenv("FAULTLINE_BOOT_TIMEOUT"))
+		spec.boot_timeout_s = atoi(getenv("FAULTLINE_BOOT_TIMEOUT"));
 	if ((r = fl_libvirt_up(&spec, &c, err, errlen)) < 0)
 		return r;
 	*out = c;
@@ -144,10 +147,10 @@ static int lp_agent_start(void *p, const char *dir, size_t i, const char *node,
 	r = call_agent(p, dir, i, node, "hello", HELLO_TIMEOUT_MS, &reply, err, errlen);
 	json_decref(reply);
 	if (r < 0 && p) {
-		char tail[1536];
+		char tail[300]; /* the newest lines that fit callers' 512-byte messages */
 		size_t l = strlen(err);
 
-		fl_libvirt_tail(fl_libvirt_node_console(p, i), 10, tail, sizeof(tail));
+		fl_libvirt_tail(fl_libvirt_node_console(p, i), 8, tail, sizeof(tail));
 		if (tail[0] && l + 1 < errlen)
 			snprintf(err + l, errlen - l, "; the last lines of its console (%s):\n%s",
 				 fl_libvirt_node_console(p, i), tail);

@@ -105,7 +105,8 @@ int fl_libvirt_domain_name(const char *id, const char *node, char *buf, size_t l
 int fl_libvirt_tap_name(const char *id, size_t i, char *buf, size_t len);
 
 /* The last n lines of a file (console logs), control characters other
- * than newline dropped, into buf; "" when it cannot be read. */
+ * than newline dropped, into buf; older lines are dropped whole to fit
+ * len; "" when it cannot be read. */
 void fl_libvirt_tail(const char *path, unsigned n, char *buf, size_t len);
 
 /* Channel k's socket: base for k = 0, "base.k" after. */

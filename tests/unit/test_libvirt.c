@@ -244,6 +244,9 @@ static void test_console_tail(void **state)
 	fclose(f);
 	fl_libvirt_tail(path, 3, buf, sizeof(buf));
 	assert_string_equal(buf, "line 19\nline 20\n[0m");
+	/* too small for three lines: the newest that fit, whole */
+	fl_libvirt_tail(path, 3, buf, 16);
+	assert_string_equal(buf, "line 20\n[0m");
 	fl_libvirt_tail("/nonexistent/console.log", 3, buf, sizeof(buf));
 	assert_string_equal(buf, "");
 	unlink(path);

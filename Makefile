@@ -28,15 +28,15 @@ ifneq ($(or $(CI),$(WERROR)),)
 WARN += -Werror
 endif
 
-PKGS      := yaml-0.1 jansson libnl-3.0 libnl-route-3.0 libcurl
+PKGS      := yaml-0.1 jansson libnl-3.0 libnl-route-3.0 libcurl libvirt liblzma
 TEST_PKGS := cmocka
 
 # Debian packages: build, tests, the test micro-VM. `make deps` installs them.
 DEB_BUILD := gcc make pkg-config libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev \
-             libvirt-dev libcurl4-openssl-dev libcmocka-dev
+             libvirt-dev libcurl4-openssl-dev libcmocka-dev liblzma-dev
 DEB_TEST  := iproute2 qemu-system-x86 busybox-static linux-image-amd64 kmod cpio \
              libxml2-utils iputils-ping etcd-server etcd-client redis-server redis-sentinel \
-             chromium
+             chromium libvirt-daemon-system libvirt-clients e2fsprogs
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)

@@ -1,15 +1,22 @@
 /* faultline-agent: runs inside one node and serves the harness over a
- * JSON-lines channel (stdin/stdout). This file only parses options; the
- * engine is agent_core.c, the fault mechanisms are the injectors. */
+ * JSON-lines channel (stdin/stdout, a unix socket, or a serial port such as
+ * a VM's virtio-serial channel). This file only parses options and opens
+ * the channel; the engine is agent_core.c, the fault mechanisms are the
+ * injectors. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "faultline/agent.h"
@@ -54,12 +61,130 @@ static int serve_socket(struct fl_agent *a, const char *path)
 	return r;
 }
 
+#define PORT_WAIT_S 30
+#define MAX_PORTS 8
+#define VIRTIO_PORTS "/sys/class/virtio-ports"
+
+/* Is a port's name `name` or `name.<digits>` (the ports of one agent)? */
+static int port_name_matches(const char *have, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(have, name, n))
+		return 0;
+	if (!have[n])
+		return 1;
+	return have[n] == '.' && have[n + 1] && strspn(have + n + 1, "0123456789") == strlen(have + n + 1);
+}
+
+/* The devices of the virtio-serial ports named name or name.N, sorted by
+ * name ("/dev/vport1p1", ...): how many (up to max), or -errno. */
+static int find_virtio_ports(const char *name, char devs[][64], char names[][128], int max)
+{
+	DIR *d = opendir(VIRTIO_PORTS);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (n < max && (e = readdir(d))) {
+		char p[PATH_MAX], buf[128];
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s/name", VIRTIO_PORTS, e->d_name);
+		if (!(f = fopen(p, "re")))
+			continue;
+		if (fgets(buf, sizeof(buf), f)) {
+			buf[strcspn(buf, "\n")] = 0;
+			if (port_name_matches(buf, name)) {
+				snprintf(devs[n], 64, "/dev/%.58s", e->d_name);
+				snprintf(names[n], 128, "%s", buf);
+				n++;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	/* by name: port .0 (or the bare name) first */
+	for (int i = 1; i < n; i++)
+		for (int k = i; k > 0 && strcmp(names[k - 1], names[k]) > 0; k--) {
+			char t[128], u[64];
+			memcpy(t, names[k], sizeof(t));
+			memcpy(names[k], names[k - 1], sizeof(t));
+			memcpy(names[k - 1], t, sizeof(t));
+			memcpy(u, devs[k], sizeof(u));
+			memcpy(devs[k], devs[k - 1], sizeof(u));
+			memcpy(devs[k - 1], u, sizeof(u));
+		}
+	return n;
+}
+
+/* --serial / --virtio-port: character devices whose far end comes and goes
+ * (the host connecting to the VM's channels). The ports and their device
+ * nodes may appear a little after the agent starts (module loading). */
+static int serve_port(struct fl_agent *a, const char *path, const char *vport)
+{
+	char devs[MAX_PORTS][64], names[MAX_PORTS][128];
+	int fds[MAX_PORTS], n = 0, r = 0;
+
+	for (int t = 0; t < PORT_WAIT_S * 10 && !fl_agent_stop && n == 0; t++) {
+		struct timespec ts = { 0, 100 * 1000000 };
+
+		if (vport) {
+			if ((r = find_virtio_ports(vport, devs, names, MAX_PORTS)) < 0)
+				break;
+			if (r > 0) {
+				/* the ports of one device come together; let the last ones land */
+				nanosleep(&ts, NULL);
+				r = find_virtio_ports(vport, devs, names, MAX_PORTS);
+			}
+		} else {
+			snprintf(devs[0], sizeof(devs[0]), "%.63s", path);
+			r = 1;
+		}
+		for (int k = 0; k < r; k++) {
+			fds[n] = open(devs[k], O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+			if (fds[n] >= 0) {
+				n++;
+				continue;
+			}
+			if (errno != ENOENT) { /* the node is there but will not open */
+				fprintf(stderr, "faultline-agent: cannot open '%s': %s\n", devs[k],
+					strerror(errno));
+				for (int i = 0; i < n; i++)
+					close(fds[i]);
+				return -errno;
+			}
+		}
+		if (r < 0)
+			break;
+		if (n == 0)
+			nanosleep(&ts, NULL);
+	}
+	if (n == 0) {
+		if (vport)
+			fprintf(stderr, "faultline-agent: no virtio-serial port named '%s' in %s after %d s\n",
+				vport, VIRTIO_PORTS, PORT_WAIT_S);
+		else
+			fprintf(stderr, "faultline-agent: cannot open '%s'\n", path);
+		return r < 0 ? r : -ENOENT;
+	}
+	for (int k = 0; k < n; k++)
+		fprintf(stderr, "faultline-agent[%s]: serving on %s\n", a->node, devs[k]);
+	r = fl_agent_serve_ports(a, fds, (size_t)n);
+	for (int k = 0; k < n; k++)
+		close(fds[k]);
+	return r;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: faultline-agent [--node NAME] [--journal FILE] [--heal-after DURATION]\n"
-		"                       [--iface NAME]... [--listen PATH] [--own-clock]\n"
-		"                       [--version] [--help]\n"
+		"                       [--iface NAME]... [--listen PATH | --serial PATH |\n"
+		"                       --virtio-port NAME] [--own-clock] [--version] [--help]\n"
 		"\n"
 		"Serves the faultline harness over stdin/stdout, one JSON request per line:\n"
 		"  {\"id\":1,\"op\":\"hello\"}  ->  {\"id\":1,\"ok\":true,\"agent\":...,\"ops\":[...]}\n"
@@ -77,9 +202,16 @@ static void usage(FILE *f)
 		"  --listen PATH        serve connections on a unix socket instead of\n"
 		"                       stdin/stdout; a connection's faults are healed\n"
 		"                       when it closes, the processes at SIGTERM\n"
+		"  --serial PATH        serve a character device whose far end comes and\n"
+		"                       goes (a serial port): one connection while the far\n"
+		"                       end is open; its faults are healed when it closes\n"
+		"  --virtio-port NAME   the same on each virtio-serial port named NAME or\n"
+		"                       NAME.N (found in /sys/class/virtio-ports, waited for\n"
+		"                       %d s), one connection per port at a time\n"
 		"  --own-clock          this machine's clock is the node's own (a VM):\n"
 		"                       allow clock faults (never in a network namespace,\n"
-		"                       whose clock is the host's)\n");
+		"                       whose clock is the host's)\n",
+		PORT_WAIT_S);
 }
 
 int main(int argc, char **argv)
@@ -92,17 +224,20 @@ int main(int argc, char **argv)
 		{ "heal-after", required_argument, NULL, 'a' },
 		{ "iface", required_argument, NULL, 'i' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "serial", required_argument, NULL, 's' },
+		{ "virtio-port", required_argument, NULL, 'p' },
 		{ "own-clock", no_argument, NULL, 'C' },
 		{ 0 },
 	};
 	struct fl_agent a;
 	const char *node = "node", *journal = NULL, *why, *listen_path = NULL;
+	const char *serial_path = NULL, *vport = NULL;
 	char *tmp_journal = NULL, *ifaces[FL_AGENT_MAX_IFACES];
 	int64_t heal_after = 5 * FL_NS_PER_S;
 	size_t nifaces = 0;
 	int c, r, own_clock = 0;
 
-	while ((c = getopt_long(argc, argv, "hVn:j:a:i:l:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hVn:j:a:i:l:s:p:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -125,6 +260,12 @@ int main(int argc, char **argv)
 		case 'l':
 			listen_path = optarg;
 			break;
+		case 's':
+			serial_path = optarg;
+			break;
+		case 'p':
+			vport = optarg;
+			break;
 		case 'C':
 			own_clock = 1;
 			break;
@@ -139,6 +280,10 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (!!listen_path + !!serial_path + !!vport > 1) {
+		fprintf(stderr, "faultline-agent: --listen, --serial and --virtio-port exclude each other\n");
+		return 2;
 	}
 	if (!journal) {
 		const char *dir = getenv("TMPDIR");
@@ -161,7 +306,12 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nifaces; i++)
 		a.ifaces[a.nifaces++] = strdup(ifaces[i]);
 	a.own_clock = own_clock;
-	r = listen_path ? serve_socket(&a, listen_path) : fl_agent_serve(&a, STDIN_FILENO, STDOUT_FILENO);
+	if (listen_path)
+		r = serve_socket(&a, listen_path);
+	else if (serial_path || vport)
+		r = serve_port(&a, serial_path, vport);
+	else
+		r = fl_agent_serve(&a, STDIN_FILENO, STDOUT_FILENO);
 	if (tmp_journal && fl_journal_count(a.journal) == 0)
 		unlink(tmp_journal);
 	fl_agent_release(&a);

@@ -349,11 +349,14 @@ volatile sig_atomic_t fl_agent_stop;
 
 #define MAX_CONNS 16
 #define MAX_CONN_FAULTS 256
+#define PORT_WRITE_NS (2 * 1000000000LL)
+#define PORT_PROBE_MS 100
 
 /* One harness connection: its line buffer and the faults it made (healed
  * when it closes: a fault lives as long as the connection that made it). */
 struct conn {
 	int in, out, id;
+	int port;         /* a character device whose far end comes and goes */
 	char *buf;
 	size_t len;
 	int skipping;
@@ -428,9 +431,36 @@ static void conn_heal(struct fl_agent *a, struct conn *c, const char *why)
 		say(a, "%s: healed %zu fault%s", why, total, total == 1 ? "" : "s");
 }
 
+/* A port's writes never block for long: with the host gone they would
+ * block until it came back (virtio_console), and the dead-man switch with
+ * them. EAGAIN while it is there: wait for room, a bounded time. */
+static int port_write(int fd, const char *s)
+{
+	size_t len = strlen(s);
+	int64_t deadline = fl_monotonic_ns() + PORT_WRITE_NS;
+
+	while (len) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		ssize_t w = write(fd, s, len);
+
+		if (w > 0) {
+			s += w;
+			len -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (fl_monotonic_ns() > deadline)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, 100) > 0 && (p.revents & POLLHUP))
+			return -EPIPE; /* the host left: the reply has no reader */
+	}
+	return 0;
+}
+
 static int write_reply(struct conn *c, char *reply)
 {
-	int r = reply ? write_all(c->out, reply) : 0;
+	int r = !reply ? 0 : c->port ? port_write(c->out, reply) : write_all(c->out, reply);
 
 	free(reply);
 	return r;
@@ -476,7 +506,20 @@ static int conn_input(struct fl_agent *a, struct conn *c)
 	return 0;
 }
 
-static int agent_run(struct fl_agent *a, int lfd, int in, int out)
+/* The host end of a port is there when the port does not report POLLHUP
+ * (virtio_console: POLLHUP while the host side is closed). */
+static int port_host_connected(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) >= 0 && !(p.revents & (POLLHUP | POLLERR | POLLNVAL));
+}
+
+/* One loop for the three channels: a stream (in/out, ends at EOF), a
+ * listening socket (lfd), ports (each one's far end comes and goes: port k
+ * is served as one connection at a time, conns[k]). */
+static int agent_run(struct fl_agent *a, int lfd, int in, int out, const int *ports,
+		     size_t nports)
 {
 	struct conn conns[MAX_CONNS];
 	int next_id = 1;
@@ -503,6 +546,35 @@ static int agent_run(struct fl_agent *a, int lfd, int in, int out)
 		}
 		if (!a->dead_man_fired && a->heal_after_ns > 0 && left / 1000000 < timeout)
 			timeout = (int)(left / 1000000) + 1;
+		for (size_t k = 0; k < nports; k++) {
+			if (conns[k].in >= 0)
+				continue;
+			/* POLLHUP stays up while the host is away: poll cannot wait for it */
+			if (port_host_connected(ports[k]) &&
+			    (conns[k].buf = malloc(FL_PROTO_MAX_LINE + 1))) {
+				json_t *o = json_pack("{s:s, s:s}", "event", "connected", "node", a->node);
+				char *hi = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+				int w = -ENOMEM;
+
+				conns[k].in = conns[k].out = ports[k];
+				conns[k].port = 1;
+				conns[k].id = next_id++;
+				a->last_heard_ns = fl_monotonic_ns();
+				a->dead_man_fired = 0;
+				/* tells the host this port is served (a busy port stays silent) */
+				if (hi && (w = port_write(ports[k], hi)) == 0)
+					w = port_write(ports[k], "\n");
+				free(hi);
+				json_decref(o);
+				if (w < 0) {
+					conn_free(&conns[k]);
+					if (timeout > PORT_PROBE_MS)
+						timeout = PORT_PROBE_MS;
+				}
+			} else if (timeout > PORT_PROBE_MS) {
+				timeout = PORT_PROBE_MS;
+			}
+		}
 		if (lfd >= 0) {
 			pfd[np] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 			map[np++] = -1;
@@ -545,6 +617,12 @@ static int agent_run(struct fl_agent *a, int lfd, int in, int out)
 			c = &conns[map[k]];
 			if ((r = conn_input(a, c)) == 0)
 				continue;
+			/* the host closed the port: its faults go, the node stays */
+			if (c->port) {
+				conn_heal(a, c, "host closed the channel");
+				conn_free(c);
+				continue;
+			}
 			/* this harness is gone: leave nothing of it behind */
 			if (lfd < 0) {
 				conn_free(c);
@@ -560,10 +638,17 @@ static int agent_run(struct fl_agent *a, int lfd, int in, int out)
 
 int fl_agent_serve(struct fl_agent *a, int in, int out)
 {
-	return agent_run(a, -1, in, out);
+	return agent_run(a, -1, in, out, NULL, 0);
 }
 
 int fl_agent_listen(struct fl_agent *a, int lfd)
 {
-	return agent_run(a, lfd, -1, -1);
+	return agent_run(a, lfd, -1, -1, NULL, 0);
+}
+
+int fl_agent_serve_ports(struct fl_agent *a, const int *fds, size_t n)
+{
+	if (n < 1 || n > MAX_CONNS)
+		return -EINVAL;
+	return agent_run(a, -1, -1, -1, fds, n);
 }

@@ -139,7 +139,8 @@ int fl_cluster_up(const struct fl_scenario *s, const char *agent_path, struct fl
 	c->n = s->cluster.nnodes;
 	for (size_t i = 0; i < c->n; i++)
 		c->names[i] = strdup(s->cluster.nodes[i]);
-	if ((r = c->prov->up(s, c->id, c->dir, &c->pc, err, errlen)) < 0) {
+	if ((r = c->prov->up(s, c->id, c->dir, agent_path, &c->pc, err, errlen)) < 0) {
+		rmdir(c->dir); /* the provider made it (and emptied it again) */
 		fl_cluster_free(c);
 		return r;
 	}
@@ -172,12 +173,29 @@ int fl_cluster_up(const struct fl_scenario *s, const char *agent_path, struct fl
 		char e2[256];
 		stop_agents(c);
 		c->prov->down(c->pc, c->dir, e2, sizeof(e2));
-		unlink(c->dir); /* best effort; the netns journal is gone by now */
+		rmdir(c->dir); /* best effort: empty once the provider's files are gone */
 		fl_cluster_free(c);
 		return r;
 	}
 	*out = c;
 	return 0;
+}
+
+/* The provider whose journal is in dir (what an `up` killed before it
+ * wrote cluster.json left behind), or NULL. */
+static const struct fl_provider_ops *leftover_provider(const char *dir)
+{
+	for (int p = 0; p < FL_PROVIDER__N; p++) {
+		const struct fl_provider_ops *ops = fl_provider_lookup((enum fl_provider)p);
+		char path[PATH_MAX];
+
+		if (!ops || !ops->journal)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, ops->journal);
+		if (access(path, F_OK) == 0)
+			return ops;
+	}
+	return NULL;
 }
 
 int fl_cluster_find(const char *name, char *dir, size_t dirlen, char *err, size_t errlen)
@@ -203,8 +221,12 @@ int fl_cluster_find(const char *name, char *dir, size_t dirlen, char *err, size_
 		if (stat(p, &st) < 0) {
 			/* a cluster inside a micro-VM (up --vm) */
 			snprintf(p, sizeof(p), "%s/%s/vm.json", fl_cluster_root(), e->d_name);
-			if (stat(p, &st) < 0)
-				continue;
+			if (stat(p, &st) < 0) {
+				/* or the leftovers of an interrupted up */
+				snprintf(p, sizeof(p), "%s/%s", fl_cluster_root(), e->d_name);
+				if (!leftover_provider(p))
+					continue;
+			}
 		}
 		if (name && strcmp(e->d_name, name) && strcmp(e->d_name, want))
 			continue;
@@ -241,6 +263,15 @@ int fl_cluster_open(const char *dir, struct fl_cluster **out, char *err, size_t 
 	snprintf(c->dir, sizeof(c->dir), "%s", dir);
 	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE);
 	if (!(o = json_load_file(path, 0, &je))) {
+		const char *slash = strrchr(dir, '/');
+
+		/* an up killed before it wrote the state: down still removes what it made */
+		if ((c->prov = leftover_provider(dir))) {
+			snprintf(c->id, sizeof(c->id), "%s", slash ? slash + 1 : dir);
+			c->scenario = strdup("(interrupted up)");
+			*out = c;
+			return 0;
+		}
 		snprintf(err, errlen, "%s: %s", path, je.text);
 		free(c);
 		return -ENOENT;
@@ -378,6 +409,10 @@ json_t *fl_cluster_status(struct fl_cluster *c)
 	json_object_set_new(o, "scenario", json_string(c->scenario));
 	json_object_set_new(o, "id", json_string(c->id));
 	json_object_set_new(o, "dir", json_string(c->dir));
+	if (c->pc && c->prov->describe)
+		json_object_set_new(o, "provider", c->prov->describe(c->pc));
+	else
+		json_object_set_new(o, "provider", json_pack("{s:s}", "name", c->prov->name));
 	json_object_set_new(o, "nodes", nodes);
 	return o;
 }

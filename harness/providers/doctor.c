@@ -5,9 +5,10 @@
  * log, run tc/ip, enter another namespace, or count an optional piece (or
  * one it could not probe) as missing. */
 #include "faultline/doctor.h"
+#include "faultline/libvirt.h"
+#include "faultline/vmimage.h"
 
 #include <ctype.h>
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -1033,75 +1034,37 @@ static void probe_program(struct fl_doctor_report *r, int pi, const char *bin, c
 		set_fail(pp(r, pi), fix, "'%s' not found in PATH", bin);
 }
 
+/* The daemon the libvirt provider talks to, asked through libvirt itself. */
 static void probe_libvirt(struct fl_doctor_report *r)
 {
-	static const char sock[] = "/run/libvirt/libvirt-sock-ro";
-	char virsh[4096];
-	struct stat sb;
-	int has_sock = stat(sock, &sb) == 0 && S_ISSOCK(sb.st_mode);
-	int has_virsh = find_in_path("virsh", virsh, sizeof(virsh)) == 0;
+	char detail[512];
 
-	if (has_sock)
-		set_ok(pp(r, P_LIBVIRT), "%s present%s%s (not probed deeply: faultline does not link "
-					"libvirt yet)",
-		       sock, has_virsh ? ", virsh at " : "", has_virsh ? virsh : "");
-	else if (has_virsh)
-		set_ok(pp(r, P_LIBVIRT), "virsh at %s, but no local daemon (%s missing): remote URIs "
-					"only (not probed deeply)",
-		       virsh, sock);
+	if (fl_libvirt_probe("qemu:///system", detail, sizeof(detail)) == 0)
+		set_ok(pp(r, P_LIBVIRT), "%s", detail);
 	else
 		set_fail(pp(r, P_LIBVIRT),
-			 "apt-get install libvirt-daemon-system libvirt-clients, then start libvirtd",
-			 "no %s and no 'virsh' in PATH", sock);
+			 "apt-get install libvirt-daemon-system libvirt-clients; mkdir -p "
+			 "/var/log/libvirt; virtlogd -d; libvirtd -d",
+			 "%s", detail);
 }
 
-static int cpu_has_virt(void)
-{
-	_cleanup_(fclosep) FILE *f = fopen("/proc/cpuinfo", "re");
-	_cleanup_(freep) char *line = NULL;
-	size_t cap = 0;
-
-	if (!f)
-		return 0;
-	while (getline(&line, &cap, f) > 0) {
-		char *save = NULL;
-
-		if (strncmp(line, "flags", 5) != 0)
-			continue;
-		for (char *w = strtok_r(line, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
-			if (strcmp(w, "vmx") == 0 || strcmp(w, "svm") == 0)
-				return 1;
-		return 0;
-	}
-	return 0;
-}
-
+/* fl_kvm_usable's test (KVM_CREATE_VM included), with the hint that fits */
 static void probe_kvm(struct fl_doctor_report *r)
 {
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	int e = fd < 0 ? errno : 0, api = -1, virt = cpu_has_virt();
-	char dev[160], why[96];
+	char why[200];
+	int e = 0;
 
-	if (fd >= 0) {
-		api = ioctl(fd, KVM_GET_API_VERSION, 0);
-		close(fd);
-	}
-	if (fd >= 0 && api == KVM_API_VERSION && virt) {
-		set_ok(pp(r, P_KVM), "/dev/kvm opens read-write (API %d), the CPU has vmx/svm", api);
+	if (fl_kvm_usable(why, sizeof(why))) {
+		set_ok(pp(r, P_KVM), "%s", why);
 		return;
 	}
-	if (fd < 0)
-		snprintf(dev, sizeof(dev), "open /dev/kvm read-write: %s", lc_strerror(e, why, sizeof(why)));
-	else if (api != KVM_API_VERSION)
-		snprintf(dev, sizeof(dev), "/dev/kvm answers API version %d, not %d", api,
-			 KVM_API_VERSION);
-	else
-		snprintf(dev, sizeof(dev), "/dev/kvm opens");
+	if (access("/dev/kvm", R_OK | W_OK) < 0)
+		e = errno;
 	set_fail(pp(r, P_KVM),
 		 e == EACCES ? "add the user to group 'kvm' (usermod -aG kvm USER) or run as root"
 			     : "enable VT-x/AMD-V in the firmware, or nested virtualization in the "
 			       "hypervisor, and load kvm_intel or kvm_amd",
-		 "%s; /proc/cpuinfo %s", dev, virt ? "has vmx/svm" : "has no vmx or svm flag");
+		 "%s", why);
 }
 
 static int vercmp_desc(const void *a, const void *b)
@@ -1144,40 +1107,13 @@ static void probe_vmlinuz(struct fl_doctor_report *r)
 	globfree(&g);
 }
 
-/* 1 when path is an ELF executable without an interpreter (static). */
-static int elf_is_static(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	Elf64_Ehdr eh;
-	int interp = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr)) {
-		close(fd);
-		return -ENOEXEC;
-	}
-	for (unsigned i = 0; i < eh.e_phnum && !interp; i++) {
-		Elf64_Phdr ph;
-
-		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) !=
-		    (ssize_t)sizeof(ph))
-			break;
-		interp = ph.p_type == PT_INTERP;
-	}
-	close(fd);
-	return !interp;
-}
-
 static void probe_busybox(struct fl_doctor_report *r)
 {
 	static const char *const paths[] = { "/bin/busybox", "/usr/bin/busybox" };
 	const char *dynamic = NULL;
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		int s = access(paths[i], X_OK) == 0 ? elf_is_static(paths[i]) : -ENOENT;
+		int s = access(paths[i], X_OK) == 0 ? fl_vmimage_elf_is_static(paths[i]) : -ENOENT;
 
 		if (s == 1) {
 			set_ok(pp(r, P_BUSYBOX), "%s (static)", paths[i]);

@@ -977,29 +977,42 @@ int fl_netns_host_used(struct fl_netns_used **out, size_t *nout, char *err, size
 
 /* --- up ------------------------------------------------------------------------------ */
 
+/* A bridge holding addr/prefix, up. *existed when the name was taken
+ * (-EEXIST then: not ours). */
+static int bridge_make(struct nlx *x, const char *name, uint32_t addr, unsigned prefix,
+		       int *ifindex, int *existed, char *err, size_t errlen)
+{
+	int r;
+
+	*existed = 0;
+	r = rtnl_link_bridge_add(x->sk, name);
+	if (r < 0) {
+		*existed = r == -NLE_EXIST;
+		return nl_fail(x, r, err, errlen, "cannot create bridge '%s'", name);
+	}
+	r = link_lookup(x, name, ifindex, err, errlen);
+	if (r == 0)
+		r = fail(-ENODEV, err, errlen, "bridge '%s' vanished", name);
+	if (r < 0)
+		return r;
+	r = add_addr(x, name, addr, prefix, err, errlen);
+	if (r < 0)
+		return r;
+	return link_set_up(x, name, 0, err, errlen);
+}
+
 static int make_bridge(struct fl_netns_cluster *c, struct nlx *x, int *ifindex, char *err,
 		       size_t errlen)
 {
-	int r;
+	int existed = 0, r;
 
 	r = journal_undo(c, UNDO_BRIDGE, c->bridge, err, errlen);
 	if (r < 0)
 		return r;
-	r = rtnl_link_bridge_add(x->sk, c->bridge);
-	if (r < 0) {
-		if (r == -NLE_EXIST)
-			journal_forget(c);
-		return nl_fail(x, r, err, errlen, "cannot create bridge '%s'", c->bridge);
-	}
-	r = link_lookup(x, c->bridge, ifindex, err, errlen);
-	if (r == 0)
-		r = fail(-ENODEV, err, errlen, "bridge '%s' vanished", c->bridge);
-	if (r < 0)
-		return r;
-	r = add_addr(x, c->bridge, c->subnet + 1, c->prefix, err, errlen);
-	if (r < 0)
-		return r;
-	return link_set_up(x, c->bridge, 0, err, errlen);
+	r = bridge_make(x, c->bridge, c->subnet + 1, c->prefix, ifindex, &existed, err, errlen);
+	if (existed)
+		journal_forget(c);
+	return r;
 }
 
 static int make_node_ns(struct fl_netns_cluster *c, struct fl_netns_node *n, char *err,
@@ -1156,8 +1169,8 @@ static int open_journal(struct fl_netns_cluster *c, char *err, size_t errlen)
 	return 0;
 }
 
-static int choose_subnet(struct fl_netns_cluster *c, struct nlx *x, const struct fl_netns_spec *spec,
-			 char *err, size_t errlen)
+static int pick_subnet(struct nlx *x, int has_subnet, uint32_t subnet, unsigned prefix,
+		       uint32_t *out, unsigned *outprefix, char *err, size_t errlen)
 {
 	_cleanup_(freep) struct fl_netns_used *used = NULL;
 	size_t nused = 0;
@@ -1169,18 +1182,18 @@ static int choose_subnet(struct fl_netns_cluster *c, struct nlx *x, const struct
 	r = host_used(x, &used, &nused, err, errlen);
 	if (r < 0)
 		return r;
-	if (spec->has_subnet) {
-		k = fl_netns_conflict(spec->subnet, spec->prefix, used, nused);
-		fl_cidr4_format(spec->subnet, spec->prefix, cidr, sizeof(cidr));
+	if (has_subnet) {
+		k = fl_netns_conflict(subnet, prefix, used, nused);
+		fl_cidr4_format(subnet, prefix, cidr, sizeof(cidr));
 		if (k >= 0)
 			return fail(-EADDRINUSE, err, errlen,
 				    "subnet %s overlaps %s; choose another 'cluster.subnet'", cidr,
 				    used[k].what);
-		c->subnet = spec->subnet;
-		c->prefix = spec->prefix;
+		*out = subnet;
+		*outprefix = prefix;
 		return 0;
 	}
-	r = fl_netns_choose_subnet(used, nused, &c->subnet, &c->prefix);
+	r = fl_netns_choose_subnet(used, nused, out, outprefix);
 	if (r < 0) {
 		fl_netns_candidate(0, &s, &p);
 		fl_cidr4_format(s, p, cidr, sizeof(cidr));
@@ -1191,6 +1204,13 @@ static int choose_subnet(struct fl_netns_cluster *c, struct nlx *x, const struct
 			    "of this host; set 'cluster.subnet'", cidr, last);
 	}
 	return 0;
+}
+
+static int choose_subnet(struct fl_netns_cluster *c, struct nlx *x, const struct fl_netns_spec *spec,
+			 char *err, size_t errlen)
+{
+	return pick_subnet(x, spec->has_subnet, spec->subnet, spec->prefix, &c->subnet, &c->prefix,
+			   err, errlen);
 }
 
 int fl_netns_up(const struct fl_netns_spec *spec, struct fl_netns_cluster **out, char *err,
@@ -1469,6 +1489,65 @@ int fl_netns_attach(const char *state_dir, struct fl_netns_cluster **out, char *
 	}
 	*out = c;
 	return 0;
+}
+
+/* --- the pieces other providers share ------------------------------------------------- */
+
+int fl_netns_pick_subnet(int has_subnet, uint32_t subnet, unsigned prefix, uint32_t *out,
+			 unsigned *outprefix, char *err, size_t errlen)
+{
+	struct nlx x = { 0 };
+	int r = nlx_open(&x, err, errlen);
+
+	if (r < 0)
+		return r;
+	r = pick_subnet(&x, has_subnet, subnet, prefix, out, outprefix, err, errlen);
+	nlx_close(&x);
+	return r;
+}
+
+int fl_netns_bridge_add(const char *name, uint32_t addr, unsigned prefix, char *err,
+			size_t errlen)
+{
+	struct nlx x = { 0 };
+	int ifindex = 0, existed = 0, r;
+
+	if (!fl_netns_is_our_link(name))
+		return fail(-EINVAL, err, errlen, "'%s' is not a faultline link name", name);
+	r = nlx_open(&x, err, errlen);
+	if (r < 0)
+		return r;
+	r = bridge_make(&x, name, addr, prefix, &ifindex, &existed, err, errlen);
+	nlx_close(&x);
+	return existed ? -EEXIST : r;
+}
+
+int fl_netns_link_exists(const char *name, char *err, size_t errlen)
+{
+	struct nlx x = { 0 };
+	int r = nlx_open(&x, err, errlen);
+
+	if (r < 0)
+		return r;
+	r = link_lookup(&x, name, NULL, err, errlen);
+	nlx_close(&x);
+	return r;
+}
+
+int fl_netns_link_delete(const char *name, char *err, size_t errlen)
+{
+	struct nlx x = { 0 };
+	int r;
+
+	if (!fl_netns_is_our_link(name))
+		return fail(-EINVAL, err, errlen, "'%s' is not a faultline link name: not removing it",
+			    name);
+	r = nlx_open(&x, err, errlen);
+	if (r < 0)
+		return r;
+	r = delete_link(&x, name, err, errlen);
+	nlx_close(&x);
+	return r;
 }
 
 /* --- spawn, enter ------------------------------------------------------------------------ */

@@ -8,22 +8,21 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "faultline/agent.h"
 #include "faultline/journal.h"
 #include "faultline/netns.h"
 
-static int np_up(const struct fl_scenario *s, const char *id, const char *dir, void **out,
-		 char *err, size_t errlen)
+static int np_up(const struct fl_scenario *s, const char *id, const char *dir,
+		 const char *agent_path, void **out, char *err, size_t errlen)
 {
 	struct fl_netns_spec spec = { 0 };
 	const char *names[FL_MAX_NODES];
 	struct fl_netns_cluster *nc = NULL;
 	int r;
 
+	(void)agent_path; /* agent_start spawns it into the node */
 	for (size_t i = 0; i < s->cluster.nnodes; i++)
 		names[i] = s->cluster.nodes[i];
 	spec.id = id;
@@ -91,26 +90,12 @@ static int np_agent_start(void *p, const char *dir, size_t i, const char *node,
 
 static int np_agent_connect(void *p, const char *dir, size_t i, const char *node, int *fd)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	char path[PATH_MAX];
-	int s;
 
 	(void)p;
 	(void)i;
 	fl_provider_agent_path(dir, node, "sock", path, sizeof(path));
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun.sun_path, path);
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		int r = -errno;
-		close(s);
-		return r;
-	}
-	*fd = s;
-	return 0;
+	return fl_provider_connect_unix(path, fd);
 }
 
 /* The agent's own heal, run in the node's namespace: fl_agent_init replays
@@ -153,9 +138,16 @@ static int np_agent_heal(void *p, const char *dir, size_t i, const char *node, c
 	return r < 0 ? r : (int)n;
 }
 
+static json_t *np_describe(void *p)
+{
+	(void)p;
+	return json_pack("{s:s}", "name", "netns");
+}
+
 const struct fl_provider_ops fl_netns_provider = {
 	.name = "netns",
 	.iface = FL_NETNS_IFNAME,
+	.journal = FL_NETNS_JOURNAL,
 	.up = np_up,
 	.attach = np_attach,
 	.down = np_down,
@@ -164,4 +156,5 @@ const struct fl_provider_ops fl_netns_provider = {
 	.agent_start = np_agent_start,
 	.agent_connect = np_agent_connect,
 	.agent_heal = np_agent_heal,
+	.describe = np_describe,
 };

@@ -1,12 +1,16 @@
 /* The provider table (provider.h): one entry per provider, no dlopen. */
 #include "faultline/provider.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 static const struct fl_provider_ops *const providers[FL_PROVIDER__N] = {
 	[FL_PROVIDER_NETNS] = &fl_netns_provider,
-	[FL_PROVIDER_LIBVIRT] = NULL, /* not yet */
+	[FL_PROVIDER_LIBVIRT] = &fl_libvirt_provider, /* mode create */
 };
 
 const struct fl_provider_ops *fl_provider_lookup(enum fl_provider p)
@@ -26,4 +30,24 @@ void fl_provider_agent_path(const char *dir, const char *node, const char *what,
 			    size_t len)
 {
 	snprintf(buf, len, "%s/agent-%s.%s", dir, node, what);
+}
+
+int fl_provider_connect_unix(const char *path, int *fd)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int s;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int r = -errno;
+		close(s);
+		return r;
+	}
+	*fd = s;
+	return 0;
 }

@@ -92,6 +92,16 @@ int fl_agent_serve(struct fl_agent *a, int in, int out);
  * connection's. At stop: heal everything, stop the processes, return 0. */
 int fl_agent_listen(struct fl_agent *a, int lfd);
 
+/* Serve character devices whose far end comes and goes (virtio-serial
+ * ports, opened O_RDWR|O_NONBLOCK; 1 to 16): one connection per port while
+ * its host side is open (no POLLHUP), greeted with a line
+ * {"event":"connected","node":..} so the host knows the port is served
+ * (replies are matched by id: the greeting is skipped); when it closes,
+ * that connection's faults are healed and the port waits for the next, the
+ * processes kept. Until fl_agent_stop: then heal everything, stop the
+ * processes, return 0. */
+int fl_agent_serve_ports(struct fl_agent *a, const int *fds, size_t n);
+
 /* Heal everything and stop the spawned processes (the agent is leaving). */
 void fl_agent_shutdown(struct fl_agent *a, const char *why);
 

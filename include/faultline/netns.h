@@ -174,6 +174,27 @@ int fl_netns_enter(const struct fl_netns_cluster *c, size_t i, int *saved_fd, ch
 		   size_t errlen);
 int fl_netns_leave(int saved_fd);
 
+/* --- pieces other providers share (the libvirt provider's bridge) --------- */
+
+/* The subnet a cluster gets: the given one when it overlaps no route or
+ * address of the host (-EADDRINUSE naming what it overlaps), else the first
+ * free candidate (fl_netns_choose_subnet). Out-params set only on success. */
+int fl_netns_pick_subnet(int has_subnet, uint32_t subnet, unsigned prefix, uint32_t *out,
+			 unsigned *outprefix, char *err, size_t errlen);
+
+/* Create bridge name (a faultline link name, fl_netns_bridge_name) holding
+ * addr/prefix, and set it up. -EEXIST when the name is taken (then nothing
+ * of it is ours); after another failure the bridge may exist: delete it. */
+int fl_netns_bridge_add(const char *name, uint32_t addr, unsigned prefix, char *err,
+			size_t errlen);
+
+/* 1 when a link of that name exists, 0 when not, -errno. */
+int fl_netns_link_exists(const char *name, char *err, size_t errlen);
+
+/* Delete a link with a faultline name (-EINVAL for any other name).
+ * Already gone = 0. */
+int fl_netns_link_delete(const char *name, char *err, size_t errlen);
+
 /* What faultline objects exist on this host: {"namespaces": ["fl-..", ..],
  * "links": [{"name": .., "kind": "bridge"|"veth"|..}, ..]}, sorted by name. */
 int fl_netns_list(json_t **out, char *err, size_t errlen);

@@ -4,7 +4,8 @@
  * again. Faults, the system under test and heal all go through the agents
  * (agentc.h), so they are the same whatever the provider; the provider's
  * only heal is replaying a dead agent's journal inside its node, with the
- * agent's own code (one heal path). netns today; libvirt plugs in here.
+ * agent's own code (one heal path). netns (netns_provider.c) and libvirt
+ * (libvirt_provider.c, mode create).
  *
  * Every op returns 0 or -errno with a message in err; a failed `up` leaves
  * nothing behind. The state directory (one per cluster, cluster.h) holds
@@ -16,16 +17,25 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "faultline/scenario.h"
 
 struct fl_provider_ops {
 	const char *name;  /* as the scenario spells it: "netns" */
 	const char *iface; /* each node's interface on the cluster network */
+	/* the file in the state directory that names what the provider made
+	 * (written before it makes anything): its presence alone, without the
+	 * cluster's state file (an `up` killed midway), still lets `down` find
+	 * the cluster and remove it */
+	const char *journal;
 
 	/* Bring up s's nodes; id: the cluster's short id, dir: its state
-	 * directory (exists). *out: the provider's handle. */
-	int (*up)(const struct fl_scenario *s, const char *id, const char *dir, void **out,
-		  char *err, size_t errlen);
+	 * directory (exists). agent_path: the faultline-agent binary, for
+	 * providers whose nodes start their agent themselves as they boot
+	 * (libvirt). *out: the provider's handle. */
+	int (*up)(const struct fl_scenario *s, const char *id, const char *dir,
+		  const char *agent_path, void **out, char *err, size_t errlen);
 	/* The handle of a cluster brought up by another process, from dir. */
 	int (*attach)(const char *dir, void **out, char *err, size_t errlen);
 	/* Remove every node, link and file of the provider's. p may be NULL
@@ -47,9 +57,13 @@ struct fl_provider_ops {
 	 * agent's own heal code). The number of entries healed, or -errno. */
 	int (*agent_heal)(void *p, const char *dir, size_t i, const char *node, char *err,
 			  size_t errlen);
+	/* What a run records about where its nodes ran (run.json, status):
+	 * {"name": .., ...}, e.g. libvirt's "accel". A new reference. */
+	json_t *(*describe)(void *p);
 };
 
 extern const struct fl_provider_ops fl_netns_provider;
+extern const struct fl_provider_ops fl_libvirt_provider;
 
 /* The ops of a provider; NULL when it is not implemented yet. */
 const struct fl_provider_ops *fl_provider_lookup(enum fl_provider p);
@@ -58,5 +72,8 @@ const struct fl_provider_ops *fl_provider_by_name(const char *name);
 /* "<dir>/agent-<node>.<what>" (what: journal, sock, log). */
 void fl_provider_agent_path(const char *dir, const char *node, const char *what, char *buf,
 			    size_t len);
+
+/* Connect to the unix stream socket at path (an agent's channel). */
+int fl_provider_connect_unix(const char *path, int *fd);
 
 #endif

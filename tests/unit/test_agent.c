@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -279,6 +281,117 @@ static void test_leftover_journal_is_healed(void **state)
 	fl_agent_release(&a);
 }
 
+struct port_served {
+	struct fl_agent *a;
+	int fd;
+	int r;
+	volatile int returned;
+};
+
+static void *port_thread(void *p)
+{
+	struct port_served *s = p;
+
+	s->r = fl_agent_serve_ports(s->a, &s->fd, 1);
+	s->returned = 1;
+	return NULL;
+}
+
+/* One line from the far end of a port (the pty master), within 5 s. */
+static json_t *port_reply(int master)
+{
+	char buf[4096];
+	size_t len = 0;
+
+	for (int i = 0; i < 500; i++) {
+		struct pollfd p = { .fd = master, .events = POLLIN };
+		ssize_t k;
+		char *nl;
+
+		if (poll(&p, 1, 10) <= 0)
+			continue;
+		k = read(master, buf + len, sizeof(buf) - 1 - len);
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+		buf[len] = 0;
+		if ((nl = strchr(buf, '\n')))
+			return json_loadb(buf, (size_t)(nl - buf), 0, NULL);
+	}
+	return NULL;
+}
+
+/* --serial / --virtio-port: a pty stands in for a virtio port (its slave
+ * reports POLLHUP once the master closes, as a port does when the host
+ * side closes). Faults made through the port heal when the far end goes;
+ * the agent and its processes stay, until the stop signal. */
+static void test_port_far_end_comes_and_goes(void **state)
+{
+	struct fl_agent a;
+	struct port_served s = { .a = &a };
+	struct termios tio;
+	const char *req = "{\"id\":1,\"op\":\"signal\",\"signal\":\"STOP\",\"fault\":\"f1\"}\n";
+	pthread_t t;
+	json_t *r;
+	pid_t pid;
+	int master, slave;
+
+	(void)state;
+	unlink(path("j6"));
+	assert_int_equal(fl_agent_init(&a, "n1", path("j6"), 0, NULL), 0);
+	r = call(&a, "{\"id\":1,\"op\":\"spawn\",\"argv\":[\"sleep\",\"60\"]}");
+	assert_true(ok(r));
+	json_decref(r);
+	pid = a.procs[0].pid;
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+		fl_agent_shutdown(&a, "test");
+		fl_agent_release(&a);
+		skip();
+	}
+	slave = open(ptsname(master), O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	assert_true(slave >= 0);
+	/* raw: no echo, no newline translation, as on a virtio port */
+	assert_int_equal(tcgetattr(slave, &tio), 0);
+	cfmakeraw(&tio);
+	assert_int_equal(tcsetattr(slave, TCSANOW, &tio), 0);
+	s.fd = slave;
+	assert_int_equal(pthread_create(&t, NULL, port_thread, &s), 0);
+
+	/* the port is served: the agent says so first */
+	r = port_reply(master);
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "event")), "connected");
+	assert_string_equal(json_string_value(json_object_get(r, "node")), "n1");
+	json_decref(r);
+	assert_int_equal(write(master, req, strlen(req)), (ssize_t)strlen(req));
+	r = port_reply(master);
+	assert_non_null(r);
+	assert_true(ok(r));
+	json_decref(r);
+	for (int i = 0; i < 500 && proc_state(pid) != 'T'; i++)
+		usleep(1000);
+	assert_int_equal(proc_state(pid), 'T');
+
+	/* the far end goes: its fault is healed, the agent keeps serving */
+	close(master);
+	for (int i = 0; i < 500 && proc_state(pid) == 'T'; i++)
+		usleep(1000);
+	assert_int_not_equal(proc_state(pid), 'T');
+	usleep(300 * 1000); /* the journal is emptied just after the CONT */
+	assert_int_equal(fl_journal_count(a.journal), 0);
+	assert_false(s.returned);
+	assert_true(a.procs[0].pid > 0);
+
+	fl_agent_stop = 1;
+	pthread_join(t, NULL);
+	fl_agent_stop = 0;
+	assert_int_equal(s.r, 0);
+	assert_int_equal(kill(pid, 0), -1); /* stopped at the end, with the agent */
+	close(slave);
+	fl_agent_release(&a);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -290,7 +403,7 @@ static int teardown(void **state)
 	char cmd[300];
 
 	(void)state;
-	for (int i = 1; i <= 5; i++) {
+	for (int i = 1; i <= 6; i++) {
 		char n[8];
 		snprintf(n, sizeof(n), "j%d", i);
 		unlink(path(n));
@@ -307,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_dead_man_switch),
 		cmocka_unit_test(test_leftover_journal_is_healed),
+		cmocka_unit_test(test_port_far_end_comes_and_goes),
 	};
 	return cmocka_run_group_tests_name("agent", tests, setup, teardown);
 }

@@ -1,0 +1,1430 @@
+/*
+ * harness/providers/libvirt.c: the libvirt provider, mode create (see
+ * libvirt.h). Domains through the libvirt C API, the bridge through the
+ * netns module's libnl code, the boot image through vmimage.h. It must
+ * never log, never make an object it has not journaled first, and never
+ * destroy a domain whose metadata does not name its cluster.
+ */
+#include "faultline/libvirt.h"
+#include "libvirt-priv.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "faultline/cleanup.h"
+#include "faultline/journal.h"
+#include "faultline/netns.h"
+#include "faultline/provider.h"
+#include "faultline/util.h"
+#include "faultline/vmimage.h"
+
+#define PATHLEN 512
+#define QEMU_LOG_DIR "/var/log/libvirt/qemu"
+#define CONSOLE_TAIL_LINES 8
+#define CONSOLE_TAIL_BYTES 300 /* callers' messages are 512 bytes */
+#define HELLO "{\"id\":1,\"op\":\"hello\"}\n"
+#define GREETING_MS 1500
+
+/* busybox applets the stage-1 init uses */
+static const char *const applets[] = { "sh",  "mount", "mkdir",	   "insmod", "ip",     "hostname",
+				       "cat", "cp",    "ln",	   "switch_root", "poweroff", "sleep",
+				       NULL };
+/* in the initramfs: what it takes to reach the host's root, the node's
+ * network, channel and disk (dependencies added by modprobe) */
+static const char *const initrd_modules[] = { "virtio_pci", "9pnet_virtio", "9p",	  "overlay",
+					      "virtio_net", "virtio_console", "virtio_blk", "ext4",
+					      NULL };
+/* loaded in stage 2 from the host's /lib/modules: the agent's tc pieces */
+#define TC_MODULES "sch_netem sch_prio sch_htb cls_u32 act_gact act_pedit act_csum"
+
+struct lv_node {
+	char name[FL_NETNS_NAME_MAX + 1];
+	char domain[40];
+	char tap[IFNAMSIZ];
+	char mac[18];
+	uint32_t addr;
+	char disk[PATHLEN], console[PATHLEN], channel[PATHLEN], xml[PATHLEN], qemu_log[PATHLEN];
+	int64_t boot_ms; /* from create to the agent's hello */
+};
+
+struct fl_libvirt_cluster {
+	char id[FL_NETNS_ID_MAX + 1];
+	char dir[PATHLEN];
+	char uri[256];
+	enum fl_accel accel;
+	char accel_why[256];
+	char kernel[PATHLEN], kver[128], initrd[PATHLEN];
+	char boot[PATHLEN + 32]; /* what qemu loads: the kernel, or its ELF (vmlinux) */
+	char share[PATHLEN + 32];
+	char bridge[IFNAMSIZ];
+	uint32_t subnet;
+	unsigned prefix;
+	int64_t boot_ms;
+	size_t nnodes;
+	struct lv_node node[FL_MAX_NODES];
+};
+
+/* --- errors -------------------------------------------------------------------- */
+
+__attribute__((format(printf, 4, 5)))
+static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+/* "<what>: <libvirt's words>", libvirt's error taken at once (it keeps
+ * only the last one). */
+__attribute__((format(printf, 4, 5)))
+static int lv_fail(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	const char *m = virGetLastErrorMessage();
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	fail(code, err, errlen, "%s: %s", what, m && *m ? m : "unknown libvirt error");
+	virResetLastError();
+	return code;
+}
+
+/* A rollback's own failure, after the error that caused it. */
+static void append_rollback(char *err, size_t errlen, const char *why)
+{
+	size_t l;
+
+	if (!err || !errlen)
+		return;
+	l = strlen(err);
+	if (l + 1 < errlen)
+		snprintf(err + l, errlen - l, "; removing what was made failed too: %s", why);
+}
+
+/* libvirt prints every error on stderr unless told otherwise: we report them. */
+static void lv_quiet(void *ud, virErrorPtr e)
+{
+	(void)ud;
+	(void)e;
+}
+
+static void conn_closep(virConnectPtr *c)
+{
+	if (*c)
+		virConnectClose(*c);
+}
+
+static void dom_freep(virDomainPtr *d)
+{
+	if (*d)
+		virDomainFree(*d);
+}
+
+static int lv_connect(const char *uri, virConnectPtr *out, char *err, size_t errlen)
+{
+	virConnectPtr c;
+
+	if (virInitialize() < 0)
+		return lv_fail(-EIO, err, errlen, "cannot initialise libvirt");
+	virSetErrorFunc(NULL, lv_quiet);
+	if (!(c = virConnectOpen(uri))) {
+		const char *m = virGetLastErrorMessage();
+
+		fail(-ECONNREFUSED, err, errlen,
+		     "cannot connect to libvirt at '%s': %s; is libvirtd running? start it with "
+		     "'mkdir -p /var/log/libvirt; virtlogd -d; libvirtd -d' (or 'systemctl start "
+		     "libvirtd')", uri, m && *m ? m : "unknown libvirt error");
+		virResetLastError();
+		return -ECONNREFUSED;
+	}
+	*out = c;
+	return 0;
+}
+
+static void version_text(unsigned long v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lu.%lu.%lu", v / 1000000, v / 1000 % 1000, v % 1000);
+}
+
+int fl_libvirt_probe(const char *uri, char *out, size_t len)
+{
+	virConnectPtr c;
+	unsigned long lib = 0, hv = 0;
+	const char *type;
+	char a[32], b[32];
+
+	if (virInitialize() < 0)
+		return lv_fail(-EIO, out, len, "cannot initialise libvirt");
+	virSetErrorFunc(NULL, lv_quiet);
+	if (!(c = virConnectOpenReadOnly(uri))) {
+		const char *m = virGetLastErrorMessage();
+
+		fail(-ECONNREFUSED, out, len, "cannot connect to libvirt at '%s': %s", uri,
+		     m && *m ? m : "unknown libvirt error");
+		virResetLastError();
+		return -ECONNREFUSED;
+	}
+	virConnectGetLibVersion(c, &lib);
+	virConnectGetVersion(c, &hv);
+	type = virConnectGetType(c);
+	version_text(lib, a, sizeof(a));
+	version_text(hv, b, sizeof(b));
+	fail(0, out, len, "libvirt %s at %s, hypervisor %s %s", a, uri, type ? type : "?", b);
+	virResetLastError();
+	virConnectClose(c);
+	return 0;
+}
+
+/* The agent's channel is the unix socket qemu binds here. */
+static int uri_is_local(const char *uri)
+{
+	const char *p = strstr(uri, "://");
+
+	return p && p[3] == '/' && !strchr(uri, '+') && strncmp(p, ":///", 4) == 0;
+}
+
+/* --- pure functions ----------------------------------------------------------------- */
+
+int fl_libvirt_domain_name(const char *id, const char *node, char *buf, size_t len)
+{
+	return fl_netns_ns_name(id, node, buf, len);
+}
+
+int fl_libvirt_tap_name(const char *id, size_t i, char *buf, size_t len)
+{
+	char check[IFNAMSIZ];
+
+	/* the id's validity through the netns naming rules */
+	if (fl_netns_link_name(id, i, check, sizeof(check)) < 0 ||
+	    (size_t)snprintf(buf, len, "fl%st%zu", id, i) >= len || strlen(buf) >= IFNAMSIZ)
+		return -EINVAL;
+	return 0;
+}
+
+void fl_libvirt_mac(const char *id, size_t i, char *buf, size_t len)
+{
+	uint32_t h = 2166136261u; /* FNV-1a of the id */
+
+	for (const char *p = id; p && *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	snprintf(buf, len, "52:54:00:%02x:%02x:%02x", (h >> 8) & 0xff, h & 0xff, (unsigned)(i & 0xff));
+}
+
+static int cmdline_safe(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      strchr("/._+-", *s)))
+			return 0;
+	return 1;
+}
+
+int fl_libvirt_cmdline(const char *node, uint32_t addr, unsigned prefix, const char *agent,
+		       const char *share, char *buf, size_t len)
+{
+	int n, m = 0;
+
+	if (!node || !agent || agent[0] != '/' || !cmdline_safe(agent) || !cmdline_safe(node) ||
+	    (share && (share[0] != '/' || !cmdline_safe(share))) || prefix < 1 || prefix > 32)
+		return -EINVAL;
+	/* quiet boot, and the TCG-friendly switches of tests/vm/run */
+	n = snprintf(buf, len,
+		     "console=ttyS0 quiet loglevel=4 panic=-1 net.ifnames=0 8250.nr_uarts=1 "
+		     "no_timer_check nowatchdog mitigations=off random.trust_cpu=on "
+		     "fl.node=%s fl.addr=%u.%u.%u.%u/%u fl.agent=%s",
+		     node, addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff, prefix,
+		     agent);
+	if (n >= 0 && (size_t)n < len && share)
+		m = snprintf(buf + n, len - (size_t)n, " fl.share=%s", share);
+	return n < 0 || m < 0 || (size_t)n + (size_t)m >= len ? -ENAMETOOLONG : 0;
+}
+
+int fl_libvirt_choose_accel(enum fl_accel want, int kvm_works, const char *why,
+			    enum fl_accel *out, char *err, size_t errlen)
+{
+	switch (want) {
+	case FL_ACCEL_AUTO:
+		*out = kvm_works ? FL_ACCEL_KVM : FL_ACCEL_TCG;
+		return 0;
+	case FL_ACCEL_KVM:
+		if (!kvm_works)
+			return fail(-ENODEV, err, errlen,
+				    "'accel: kvm' but KVM does not work here (%s); use 'accel: auto' or "
+				    "'accel: tcg'", why && *why ? why : "no reason given");
+		*out = FL_ACCEL_KVM;
+		return 0;
+	case FL_ACCEL_TCG:
+		*out = FL_ACCEL_TCG;
+		return 0;
+	default:
+		return fail(-EINVAL, err, errlen, "unknown accel %d", (int)want);
+	}
+}
+
+/* One element `<tag>text</tag>`, the text escaped. */
+static void x_elem(FILE *f, const char *indent, const char *tag, const char *text)
+{
+	fprintf(f, "%s<%s>", indent, tag);
+	fl_markup_text(f, text);
+	fprintf(f, "</%s>\n", tag);
+}
+
+/* ` name='value'`, the value escaped. */
+static void x_attr(FILE *f, const char *name, const char *value)
+{
+	fprintf(f, " %s='", name);
+	fl_markup_text(f, value);
+	fputc('\'', f);
+}
+
+int fl_libvirt_domain_xml(const struct fl_libvirt_domain *d, char **out)
+{
+	const char *const req[] = { d->name,   d->cluster_id, d->node,	 d->kernel, d->initrd,
+				    d->cmdline, d->disk,	  d->channel, d->console, d->bridge,
+				    d->tap,    d->mac };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
+		if (!req[i] || !*req[i])
+			return -EINVAL;
+	if ((d->accel != FL_ACCEL_KVM && d->accel != FL_ACCEL_TCG) || d->memory < 1024 ||
+	    d->vcpus < 1 || d->nchannels < 1 || d->nchannels > FL_LIBVIRT_CHANNELS)
+		return -EINVAL;
+	if (!(f = open_memstream(&buf, &len)))
+		return -ENOMEM;
+	fprintf(f, "<domain type='%s'>\n", d->accel == FL_ACCEL_KVM ? "kvm" : "qemu");
+	x_elem(f, "  ", "name", d->name);
+	fprintf(f, "  <title>faultline cluster ");
+	fl_markup_text(f, d->cluster_id);
+	fprintf(f, ", node ");
+	fl_markup_text(f, d->node);
+	fprintf(f, "</title>\n");
+	/* who owns it: down destroys only domains that say this cluster */
+	fprintf(f, "  <metadata>\n    <%s:cluster xmlns:%s='%s'", FL_LIBVIRT_XMLNS_PREFIX,
+		FL_LIBVIRT_XMLNS_PREFIX, FL_LIBVIRT_XMLNS);
+	x_attr(f, "id", d->cluster_id);
+	x_attr(f, "node", d->node);
+	fprintf(f, "/>\n  </metadata>\n");
+	fprintf(f, "  <memory unit='KiB'>%llu</memory>\n", (unsigned long long)(d->memory >> 10));
+	fprintf(f, "  <vcpu>%u</vcpu>\n", d->vcpus);
+	fprintf(f, "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n");
+	x_elem(f, "    ", "kernel", d->kernel);
+	x_elem(f, "    ", "initrd", d->initrd);
+	x_elem(f, "    ", "cmdline", d->cmdline);
+	fprintf(f, "  </os>\n  <features>\n    <acpi/>\n  </features>\n");
+	if (d->accel == FL_ACCEL_KVM)
+		fprintf(f, "  <cpu mode='host-passthrough'/>\n");
+	fprintf(f, "  <clock offset='utc'/>\n"
+		   "  <on_poweroff>destroy</on_poweroff>\n"
+		   "  <on_reboot>restart</on_reboot>\n"
+		   "  <on_crash>destroy</on_crash>\n"
+		   "  <devices>\n");
+	/* the node's data: survives power-off and reboot of the guest */
+	fprintf(f, "    <disk type='file' device='disk'>\n"
+		   "      <driver name='qemu' type='raw'/>\n      <source");
+	x_attr(f, "file", d->disk);
+	fprintf(f, "/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n");
+	/* the host's root, read-only: the guest's lower layer */
+	fprintf(f, "    <filesystem type='mount' accessmode='passthrough' multidevs='remap'>\n"
+		   "      <source dir='/'/>\n      <target dir='hostroot'/>\n      <readonly/>\n"
+		   "    </filesystem>\n");
+	if (d->share) {
+		/* run logs and such: written in the guest, read on the host, same path */
+		fprintf(f, "    <filesystem type='mount' accessmode='passthrough'>\n      <source");
+		x_attr(f, "dir", d->share);
+		fprintf(f, "/>\n      <target dir='flshare'/>\n    </filesystem>\n");
+	}
+	fprintf(f, "    <interface type='bridge'>\n      <mac");
+	x_attr(f, "address", d->mac);
+	fprintf(f, "/>\n      <source");
+	x_attr(f, "bridge", d->bridge);
+	fprintf(f, "/>\n      <target");
+	x_attr(f, "dev", d->tap);
+	fprintf(f, "/>\n      <model type='virtio'/>\n    </interface>\n");
+	fprintf(f, "    <serial type='file'>\n      <source");
+	x_attr(f, "path", d->console);
+	fprintf(f, "/>\n      <target port='0'/>\n    </serial>\n");
+	/* the agent's channels: off the cluster network, so partitions spare them */
+	for (unsigned k = 0; k < d->nchannels; k++) {
+		char path[4096];
+
+		fl_libvirt_channel_path(d->channel, k, path, sizeof(path));
+		fprintf(f, "    <channel type='unix'>\n      <source mode='bind'");
+		x_attr(f, "path", path);
+		fprintf(f, "/>\n      <target type='virtio' name='%s.%u'/>\n    </channel>\n",
+			FL_LIBVIRT_CHANNEL, k);
+	}
+	fprintf(f, "    <controller type='usb' model='none'/>\n"
+		   "    <memballoon model='none'/>\n"
+		   "  </devices>\n");
+	/* qemu as root, nothing relabelled: it reads the host's root (and the
+	 * 0600 kernel in /boot) as the host's root user would */
+	fprintf(f, "  <seclabel type='static' model='dac' relabel='no'>\n"
+		   "    <label>+0:+0</label>\n  </seclabel>\n"
+		   "</domain>\n");
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*out = buf;
+	return 0;
+}
+
+void fl_libvirt_channel_path(const char *base, unsigned k, char *buf, size_t len)
+{
+	if (k == 0)
+		snprintf(buf, len, "%s", base);
+	else
+		snprintf(buf, len, "%s.%u", base, k);
+}
+
+/* Read one line (up to the greeting's '\n', never past it) within ms. */
+static int read_greeting(int fd, int ms)
+{
+	int64_t deadline;
+	char line[256];
+	size_t len = 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
+	while (len + 1 < sizeof(line)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int64_t now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) <= 0)
+			return -ETIMEDOUT;
+		if (read(fd, line + len, 1) != 1)
+			return -EPIPE;
+		if (line[len++] == '\n') {
+			line[len] = 0;
+			return strstr(line, "\"event\":\"connected\"") ? 0 : -EPROTO;
+		}
+	}
+	return -EPROTO;
+}
+
+int fl_libvirt_connect(const char *base, int *fd)
+{
+	char path[4096];
+	int r = -ENOENT, s;
+
+	for (unsigned k = 0; k < FL_LIBVIRT_CHANNELS; k++) {
+		fl_libvirt_channel_path(base, k, path, sizeof(path));
+		if ((r = fl_provider_connect_unix(path, &s)) < 0)
+			continue;
+		/* a served port greets at once; a busy one stays silent */
+		if (read_greeting(s, GREETING_MS) == 0) {
+			*fd = s;
+			return 0;
+		}
+		close(s);
+	}
+	/* every channel busy, or the agent slow to notice: queue on channel 0 */
+	if ((r = fl_provider_connect_unix(base, &s)) < 0)
+		return r;
+	*fd = s;
+	return 0;
+}
+
+void fl_libvirt_tail(const char *path, unsigned n, char *buf, size_t len)
+{
+	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char raw[8192];
+	ssize_t k;
+	off_t end;
+	size_t o = 0, start;
+	unsigned lines = 0;
+
+	if (!len)
+		return;
+	buf[0] = 0;
+	if (fd < 0 || (end = lseek(fd, 0, SEEK_END)) < 0)
+		return;
+	k = pread(fd, raw, sizeof(raw), end > (off_t)sizeof(raw) ? end - (off_t)sizeof(raw) : 0);
+	if (k <= 0)
+		return;
+	while (k > 0 && (raw[k - 1] == '\n' || raw[k - 1] == '\r'))
+		k--;
+	start = (size_t)k;
+	while (start > 0 && lines < n) {
+		start--;
+		if (raw[start] == '\n' && ++lines == n) {
+			start++;
+			break;
+		}
+	}
+	/* the newest lines matter most: drop older ones (whole) to fit len */
+	if ((size_t)k - start + 1 > len) {
+		const char *nl = memchr(raw + (size_t)k - (len - 1), '\n', len - 1);
+		start = nl ? (size_t)(nl - raw) + 1 : (size_t)k - (len - 1);
+	}
+	for (size_t i = start; i < (size_t)k && o + 1 < len; i++)
+		if (raw[i] == '\n' || raw[i] == '\t' || (unsigned char)raw[i] >= 0x20)
+			buf[o++] = raw[i];
+	buf[o] = 0;
+}
+
+/* --- the guest's init -------------------------------------------------------------------- */
+
+/* Stage 1, /init in the initramfs (busybox, all in RAM): modules, the host's
+ * root read-only over 9p under a tmpfs overlay, the node's disk and
+ * address; then switch_root to stage 2. Mounts are made here rather than
+ * from the 9p root, where each exec costs ~0.1 s under TCG. */
+static const char stage1[] =
+	"#!/bin/sh\n"
+	"# faultline node, stage 1 (busybox, in RAM): see harness/providers/libvirt.c\n"
+	"export PATH=/bin\n"
+	"mount -t devtmpfs dev /dev\n"
+	"exec </dev/console >/dev/console 2>&1\n"
+	"mount -t proc proc /proc\n"
+	"fail() { echo \"faultline-node: $*\"; poweroff -f; sleep 60; }\n"
+	"for w in $(cat /proc/cmdline); do\n"
+	"\tcase $w in\n"
+	"\tfl.node=*) node=${w#fl.node=} ;;\n"
+	"\tfl.addr=*) addr=${w#fl.addr=} ;;\n"
+	"\tfl.agent=*) agent=${w#fl.agent=} ;;\n"
+	"\tfl.share=*) share=${w#fl.share=} ;;\n"
+	"\tesac\n"
+	"done\n"
+	"[ -n \"$node\" ] && [ -n \"$addr\" ] && [ -n \"$agent\" ] ||\n"
+	"\tfail \"fl.node, fl.addr or fl.agent missing from the kernel command line\"\n"
+	"# some fail harmlessly (crc32c-intel without SSE4.2 under TCG): what is\n"
+	"# really missing shows in the mount that needs it\n"
+	"while read -r m; do insmod \"/lib/modules/$m\" || echo \"faultline-node: insmod $m failed\"; done </modules\n"
+	"o=trans=virtio,version=9p2000.L,msize=262144\n"
+	"# cache=loose: the host's root is read-only to us\n"
+	"mount -t 9p -o \"$o,ro,cache=loose\" hostroot /lower || fail \"cannot mount the host's root (9p tag hostroot)\"\n"
+	"mount -t tmpfs -o mode=0755 upper /rw && mkdir /rw/upper /rw/work || fail \"cannot make the overlay's upper layer\"\n"
+	"mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work root /newroot ||\n"
+	"\tfail \"cannot mount the overlay root\"\n"
+	"r=/newroot\n"
+	"mkdir -p $r" FL_LIBVIRT_DATA_DIR " && mount -t ext4 /dev/vda $r" FL_LIBVIRT_DATA_DIR " ||\n"
+	"\tfail \"cannot mount the data disk /dev/vda on " FL_LIBVIRT_DATA_DIR "\"\n"
+	"mount --move /dev $r/dev\n"
+	"mkdir -p $r/dev/pts $r/dev/shm\n"
+	"mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $r/dev/pts\n"
+	"mount -t tmpfs -o nosuid,nodev shm $r/dev/shm\n"
+	"ln -sfn /proc/self/fd $r/dev/fd\n"
+	"ln -sf fd/0 $r/dev/stdin; ln -sf fd/1 $r/dev/stdout; ln -sf fd/2 $r/dev/stderr\n"
+	"mount --move /proc $r/proc\n"
+	"mount -t sysfs -o nosuid,nodev,noexec sys $r/sys\n"
+	"mount -t cgroup2 -o nsdelegate cgroup2 $r/sys/fs/cgroup 2>/dev/null\n"
+	"mount -t tmpfs -o mode=0755,nosuid,nodev run $r/run\n"
+	"mount -t tmpfs -o mode=1777,nosuid,nodev tmp $r/tmp\n"
+	"# after /run and /tmp, which may hold it\n"
+	"if [ -n \"$share\" ]; then\n"
+	"\tmkdir -p $r$share && mount -t 9p -o \"$o\" flshare $r$share ||\n"
+	"\t\tfail \"cannot mount the shared directory $share (9p tag flshare)\"\n"
+	"fi\n"
+
+	"hostname \"$node\"\n"
+	"ip link set lo up\n"
+	"ip addr add \"$addr\" dev " FL_LIBVIRT_IFNAME " && ip link set " FL_LIBVIRT_IFNAME " up ||\n"
+	"\tfail \"cannot give " FL_LIBVIRT_IFNAME " the address $addr\"\n"
+	"s=$r/run/faultline-node\n"
+	"mkdir -p $s && cp /bin/busybox /stage2 $s/ || fail \"cannot copy stage 2\"\n"
+	"echo \"node=$node agent=$agent\" >$s/env\n"
+	"echo \"faultline-node: $node, $addr on " FL_LIBVIRT_IFNAME ", data on " FL_LIBVIRT_DATA_DIR "\"\n"
+	"exec switch_root $r /run/faultline-node/busybox sh /run/faultline-node/stage2\n";
+
+/* Stage 2, PID 1 on the host's root: the tc modules, then the agent on the
+ * channel for as long as the node runs (restarted if it exits: a new agent
+ * heals the journal the old one left). */
+static const char stage2[] =
+	"# faultline node, stage 2 (PID 1 on the host's root): see harness/providers/libvirt.c\n"
+	"export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root\n"
+	"s=/run/faultline-node\n"
+	"read -r env <$s/env\n"
+	"for w in $env; do case $w in node=*) node=${w#node=} ;; agent=*) agent=${w#agent=} ;; esac; done\n"
+	"modprobe -a -q " TC_MODULES "\n"
+	"while :; do\n"
+	"\t\"$agent\" --node \"$node\" --virtio-port " FL_LIBVIRT_CHANNEL " --journal $s/agent.journal \\\n"
+	"\t\t--iface " FL_LIBVIRT_IFNAME " --heal-after 5s --own-clock\n"
+	"\techo \"faultline-node: the agent exited with status $?; starting it again in 1 s\"\n"
+	"\t$s/busybox sleep 1\n"
+	"done\n";
+
+static int build_initrd(const char *kver, const char *path, char *err, size_t errlen)
+{
+	const struct fl_vmimage_file files[] = {
+		{ "init", stage1, 0755 },
+		{ "stage2", stage2, 0644 },
+	};
+	struct fl_vmimage_spec spec = {
+		.kver = kver,
+		.applets = applets,
+		.modules = initrd_modules,
+		.files = files,
+		.nfiles = sizeof(files) / sizeof(files[0]),
+	};
+	char bb[PATHLEN];
+	int r;
+
+	if ((r = fl_vmimage_busybox(bb, sizeof(bb), err, errlen)) < 0)
+		return r;
+	spec.busybox = bb;
+	return fl_vmimage_initramfs(&spec, path, err, errlen);
+}
+
+/* --- journal and state ---------------------------------------------------------------------- */
+
+static int jot(struct fl_journal *j, json_t *e, char *err, size_t errlen)
+{
+	int r = e ? fl_journal_append(j, e) : -ENOMEM;
+
+	json_decref(e);
+	if (r < 0)
+		return fail(r, err, errlen, "cannot write the journal '%s': %s", fl_journal_path(j),
+			    strerror(-r));
+	return 0;
+}
+
+static int jot_file(struct fl_journal *j, const char *path, char *err, size_t errlen)
+{
+	return jot(j, json_pack("{s:s, s:s}", "undo", "file", "path", path), err, errlen);
+}
+
+/* virtlogd writes the console and rotates it (.0 .. .2) past 2 MiB */
+static int jot_console(struct fl_journal *j, const char *path, char *err, size_t errlen)
+{
+	char rotated[PATHLEN + 16];
+	int r = jot_file(j, path, err, errlen);
+
+	for (int k = 0; k < 3 && r == 0; k++) {
+		snprintf(rotated, sizeof(rotated), "%s.%d", path, k);
+		r = jot_file(j, rotated, err, errlen);
+	}
+	return r;
+}
+
+static int jot_channels(struct fl_journal *j, const char *base, char *err, size_t errlen)
+{
+	char path[PATHLEN + 16];
+	int r = 0;
+
+	for (unsigned k = 0; k < FL_LIBVIRT_CHANNELS && r == 0; k++) {
+		fl_libvirt_channel_path(base, k, path, sizeof(path));
+		r = jot_file(j, path, err, errlen);
+	}
+	return r;
+}
+
+/* A journal is trusted only with our own names: files in the state
+ * directory or libvirt's log of one of our domains. */
+static int our_file(const char *dir, const char *path)
+{
+	size_t n = strlen(dir);
+
+	if (strstr(path, "/../"))
+		return 0;
+	if (!strncmp(path, dir, n) && path[n] == '/' && !strchr(path + n + 1, '/'))
+		return 1;
+	return !strncmp(path, QEMU_LOG_DIR "/fl-", strlen(QEMU_LOG_DIR "/fl-")) &&
+	       !strchr(path + strlen(QEMU_LOG_DIR "/"), '/');
+}
+
+/* The one tree we remove whole: DIR/share, what the guests wrote there. */
+static int our_tree(const char *dir, const char *path)
+{
+	char want[PATHLEN + 32];
+
+	snprintf(want, sizeof(want), "%s/share", dir);
+	return !strcmp(path, want);
+}
+
+static int rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if ((type == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int remove_tree(const char *path, char *err, size_t errlen)
+{
+	int r = nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+
+	if (r < 0 && errno == ENOENT)
+		return 0;
+	if (r != 0)
+		return fail(r < 0 ? -errno : r, err, errlen, "cannot remove '%s': %s", path,
+			    strerror(r < 0 ? errno : -r));
+	return 0;
+}
+
+static int has_cluster_id(const char *md, const char *id)
+{
+	char a[32], b[32];
+
+	snprintf(a, sizeof(a), "id=\"%s\"", id);
+	snprintf(b, sizeof(b), "id='%s'", id);
+	return md && (strstr(md, a) || strstr(md, b));
+}
+
+static int undo_domain(virConnectPtr conn, const char *name, const char *id, char *err,
+		       size_t errlen)
+{
+	_cleanup_(dom_freep) virDomainPtr d = virDomainLookupByName(conn, name);
+	_cleanup_(freep) char *md = NULL;
+
+	if (!d) {
+		if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
+			virResetLastError();
+			return 0; /* gone already */
+		}
+		return lv_fail(-EIO, err, errlen, "cannot look up domain '%s'", name);
+	}
+	md = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, FL_LIBVIRT_XMLNS, 0);
+	if (!md && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
+		virResetLastError();
+		return 0; /* it stopped (a transient domain vanishes) since the lookup */
+	}
+	if (!md && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN_METADATA)
+		return lv_fail(-EIO, err, errlen, "cannot read the metadata of domain '%s'", name);
+	virResetLastError();
+	if (!has_cluster_id(md, id))
+		return fail(-EPERM, err, errlen,
+			    "domain '%s' does not carry faultline's metadata for cluster '%s': "
+			    "not destroying it", name, id);
+	if (virDomainIsActive(d) == 1 && virDomainDestroy(d) < 0 &&
+	    virGetLastErrorCode() != VIR_ERR_NO_DOMAIN && virGetLastErrorCode() != VIR_ERR_OPERATION_INVALID)
+		return lv_fail(-EIO, err, errlen, "cannot destroy domain '%s'", name);
+	virResetLastError();
+	if (virDomainIsPersistent(d) == 1 && virDomainUndefine(d) < 0 &&
+	    virGetLastErrorCode() != VIR_ERR_NO_DOMAIN)
+		return lv_fail(-EIO, err, errlen, "cannot undefine domain '%s'", name);
+	virResetLastError();
+	return 0;
+}
+
+static int is_done(json_t *e, void *ctx)
+{
+	(void)ctx;
+	return !json_is_true(json_object_get(e, "done"));
+}
+
+/* Replay newest first, on past failures; the first error is reported and
+ * the entries not undone stay for a retry. */
+static int undo_journal(const char *dir, struct fl_journal *j, char *err, size_t errlen)
+{
+	_cleanup_(conn_closep) virConnectPtr conn = NULL;
+	char msg[1024], path[PATHLEN + 32];
+	int first = 0, r;
+
+	for (size_t i = fl_journal_count(j); i-- > 0;) {
+		json_t *e = fl_journal_entry(j, i);
+		const char *kind = json_string_value(json_object_get(e, "undo"));
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *p = json_string_value(json_object_get(e, "path"));
+
+		msg[0] = 0;
+		if (kind && !strcmp(kind, "domain") && name) {
+			const char *uri = json_string_value(json_object_get(e, "uri"));
+			const char *id = json_string_value(json_object_get(e, "id"));
+
+			if (!uri || !id || strncmp(name, "fl-", 3))
+				r = fail(-EINVAL, msg, sizeof(msg), "journal entry for domain '%s' is "
+								   "incomplete", name);
+			else if (!conn && (r = lv_connect(uri, &conn, msg, sizeof(msg))) < 0)
+				;
+			else
+				r = undo_domain(conn, name, id, msg, sizeof(msg));
+		} else if (kind && !strcmp(kind, "tree") && p && our_tree(dir, p)) {
+			r = remove_tree(p, msg, sizeof(msg));
+		} else if (kind && !strcmp(kind, "bridge") && name) {
+			r = fl_netns_link_delete(name, msg, sizeof(msg));
+		} else if (kind && !strcmp(kind, "file") && p && our_file(dir, p)) {
+			r = unlink(p) < 0 && errno != ENOENT
+				    ? fail(-errno, msg, sizeof(msg), "cannot remove '%s': %s", p,
+					   strerror(errno))
+				    : 0;
+		} else {
+			char *s = json_dumps(e, JSON_COMPACT);
+			r = fail(-EINVAL, msg, sizeof(msg), "'%s': unexpected entry %.120s",
+				 fl_journal_path(j), s ? s : "?");
+			free(s);
+		}
+		if (r == 0)
+			json_object_set_new(e, "done", json_true());
+		else if (!first) {
+			first = r;
+			fail(0, err, errlen, "%s", msg);
+		}
+	}
+	if (first < 0) {
+		fl_journal_retain(j, is_done, NULL);
+		return first;
+	}
+	fl_journal_clear(j);
+	snprintf(path, sizeof(path), "%s/%s", dir, FL_LIBVIRT_JOURNAL);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return fail(-errno, err, errlen, "cannot remove '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+int fl_libvirt_down_from_state(const char *state_dir, char *err, size_t errlen)
+{
+	char path[PATHLEN + 32];
+	struct fl_journal *j = NULL;
+	int r;
+
+	if (!state_dir || !*state_dir)
+		return fail(-EINVAL, err, errlen, "a state directory is required");
+	snprintf(path, sizeof(path), "%s/%s", state_dir, FL_LIBVIRT_JOURNAL);
+	if (access(path, F_OK) != 0)
+		return 0; /* nothing was made, or everything is gone already */
+	if ((r = fl_journal_open(path, &j)) < 0)
+		return fail(r, err, errlen, "cannot read the journal '%s': %s", path, strerror(-r));
+	r = undo_journal(state_dir, j, err, errlen);
+	fl_journal_close(j);
+	return r;
+}
+
+int fl_libvirt_down(struct fl_libvirt_cluster *c, char *err, size_t errlen)
+{
+	return c ? fl_libvirt_down_from_state(c->dir, err, errlen) : 0;
+}
+
+static json_t *state_json(const struct fl_libvirt_cluster *c)
+{
+	json_t *nodes = json_array();
+	char cidr[32], a[INET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < c->nnodes; i++) {
+		const struct lv_node *n = &c->node[i];
+		struct in_addr in = { .s_addr = htonl(n->addr) };
+
+		inet_ntop(AF_INET, &in, a, sizeof(a));
+		json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}",
+						       "name", n->name, "domain", n->domain, "addr", a,
+						       "mac", n->mac, "tap", n->tap, "disk", n->disk,
+						       "console", n->console, "channel", n->channel,
+						       "boot_ms", (json_int_t)n->boot_ms));
+	}
+	fl_cidr4_format(c->subnet, c->prefix, cidr, sizeof(cidr));
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o}",
+			 "name", "libvirt", "mode", "create", "id", c->id, "uri", c->uri, "accel",
+			 c->accel == FL_ACCEL_KVM ? "kvm" : "tcg", "accel_why", c->accel_why, "kernel",
+			 c->kernel, "boot", c->boot, "initrd", c->initrd, "subnet", cidr, "bridge",
+			 c->bridge, "data_dir", FL_LIBVIRT_DATA_DIR, "share", c->share, "boot_ms",
+			 (json_int_t)c->boot_ms, "nodes", nodes);
+}
+
+json_t *fl_libvirt_describe(const struct fl_libvirt_cluster *c)
+{
+	json_t *o = state_json(c), *n;
+	size_t i;
+
+	/* what a run needs, not where the files are */
+	json_array_foreach(json_object_get(o, "nodes"), i, n) {
+		json_object_del(n, "disk");
+		json_object_del(n, "console");
+		json_object_del(n, "channel");
+		json_object_del(n, "tap");
+	}
+	json_object_del(o, "initrd");
+	json_object_del(o, "boot");
+	return o;
+}
+
+/* --- up ---------------------------------------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+static int check_spec(const struct fl_libvirt_spec *s, char *err, size_t errlen)
+{
+	static const char *const hidden[] = { "/tmp/", "/run/", "/dev/", "/proc/", "/sys/",
+					      FL_LIBVIRT_DATA_DIR "/" };
+
+	if (!s->id || !s->state_dir || !s->uri || !s->agent || s->nnodes < 1 ||
+	    s->nnodes > FL_MAX_NODES || s->vcpus < 1 || s->memory < (64ull << 20))
+		return fail(-EINVAL, err, errlen, "incomplete libvirt cluster spec");
+	if (!uri_is_local(s->uri))
+		return fail(-EOPNOTSUPP, err, errlen,
+			    "libvirt uri '%s' is not this host's: the agents' channels are reached "
+			    "through the sockets qemu binds here (use qemu:///system)", s->uri);
+	if (s->agent[0] != '/' || !cmdline_safe(s->agent))
+		return fail(-EINVAL, err, errlen,
+			    "the agent '%s' must be an absolute path of letters, digits and /._+-",
+			    s->agent);
+	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
+		if (!strncmp(s->agent, hidden[i], strlen(hidden[i])))
+			return fail(-EINVAL, err, errlen,
+				    "the agent '%s' is under %s, which each VM mounts afresh: "
+				    "put it elsewhere on the host's root", s->agent, hidden[i]);
+	if (access(s->agent, X_OK) != 0)
+		return fail(-ENOENT, err, errlen, "the agent '%s' is not an executable: %s", s->agent,
+			    strerror(errno));
+	return 0;
+}
+
+/* Names, addresses and paths of every object. */
+static int layout(struct fl_libvirt_cluster *c, const struct fl_libvirt_spec *s)
+{
+	snprintf(c->id, sizeof(c->id), "%s", s->id);
+	snprintf(c->dir, sizeof(c->dir), "%s", s->state_dir);
+	snprintf(c->uri, sizeof(c->uri), "%s", s->uri);
+	snprintf(c->initrd, sizeof(c->initrd), "%s/initrd.img", s->state_dir);
+	snprintf(c->share, sizeof(c->share), "%s/share", s->state_dir);
+	if (fl_netns_bridge_name(s->id, c->bridge, sizeof(c->bridge)) < 0)
+		return -EINVAL;
+	c->nnodes = s->nnodes;
+	for (size_t i = 0; i < s->nnodes; i++) {
+		struct lv_node *n = &c->node[i];
+
+		if (snprintf(n->name, sizeof(n->name), "%s", s->names[i]) >= (int)sizeof(n->name) ||
+		    fl_libvirt_domain_name(s->id, s->names[i], n->domain, sizeof(n->domain)) < 0 ||
+		    fl_libvirt_tap_name(s->id, i, n->tap, sizeof(n->tap)) < 0)
+			return -EINVAL;
+		fl_libvirt_mac(s->id, i, n->mac, sizeof(n->mac));
+		n->addr = c->subnet + 2 + (uint32_t)i;
+		snprintf(n->disk, sizeof(n->disk), "%s/disk-%s.raw", s->state_dir, n->name);
+		snprintf(n->console, sizeof(n->console), "%s/console-%s.log", s->state_dir, n->name);
+		fl_provider_agent_path(s->state_dir, n->name, "sock", n->channel, sizeof(n->channel));
+		snprintf(n->xml, sizeof(n->xml), "%s/domain-%s.xml", s->state_dir, n->name);
+		snprintf(n->qemu_log, sizeof(n->qemu_log), "%s/%s.log", QEMU_LOG_DIR, n->domain);
+	}
+	return 0;
+}
+
+static int make_disk(const char *path, char *err, size_t errlen)
+{
+	char *argv[] = { (char *)"mkfs.ext4", (char *)"-q", (char *)"-F", (char *)"-L",
+			 (char *)"faultline", (char *)"-m", (char *)"0", (char *)path, NULL };
+	_cleanup_(freep) char *out = NULL;
+	size_t len;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), r;
+
+	if (fd < 0)
+		return fail(-errno, err, errlen, "cannot create disk '%s': %s", path, strerror(errno));
+	if (ftruncate(fd, (off_t)FL_LIBVIRT_DISK_BYTES) < 0) {
+		r = -errno;
+		close(fd);
+		return fail(r, err, errlen, "cannot size disk '%s': %s", path, strerror(-r));
+	}
+	close(fd);
+	r = fl_vmimage_run(argv, 1, &out, &len);
+	if (r == -ENOENT)
+		return fail(r, err, errlen, "mkfs.ext4 not found (apt-get install e2fsprogs)");
+	if (r < 0) {
+		if (out)
+			out[strcspn(out, "\n")] = 0;
+		return fail(r, err, errlen, "mkfs.ext4 '%s' failed: %s", path, out ? out : "");
+	}
+	return 0;
+}
+
+static int write_text(const char *path, const char *text, char *err, size_t errlen)
+{
+	_cleanup_(closep) int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int r;
+
+	if (fd < 0 || (r = fl_write_all(fd, text, strlen(text))) < 0)
+		return fail(fd < 0 ? -errno : r, err, errlen, "cannot write '%s': %s", path,
+			    strerror(fd < 0 ? errno : -r));
+	return 0;
+}
+
+static int node_xml(const struct fl_libvirt_cluster *c, const struct fl_libvirt_spec *s, size_t i,
+		    char **xml, char *err, size_t errlen)
+{
+	const struct lv_node *n = &c->node[i];
+	char cmdline[1024];
+	struct fl_libvirt_domain d = {
+		.name = n->domain,
+		.cluster_id = c->id,
+		.node = n->name,
+		.accel = c->accel,
+		.memory = s->memory,
+		.vcpus = s->vcpus,
+		.kernel = c->boot,
+		.initrd = c->initrd,
+		.cmdline = cmdline,
+		.disk = n->disk,
+		.channel = n->channel,
+		.nchannels = FL_LIBVIRT_CHANNELS,
+		.console = n->console,
+		.bridge = c->bridge,
+		.tap = n->tap,
+		.mac = n->mac,
+		.share = c->share,
+	};
+	int r = fl_libvirt_cmdline(n->name, n->addr, c->prefix, s->agent, c->share, cmdline,
+				   sizeof(cmdline));
+
+	if (r < 0)
+		return fail(r, err, errlen, "cannot make the kernel command line of node '%s'", n->name);
+	if ((r = fl_libvirt_domain_xml(&d, xml)) < 0)
+		return fail(r, err, errlen, "cannot make the domain XML of node '%s'", n->name);
+	return 0;
+}
+
+/* "node 'n1' ...; the last lines of its console (path):\n..." */
+static int node_fail(const struct lv_node *n, int code, char *err, size_t errlen, const char *what)
+{
+	char tail[CONSOLE_TAIL_BYTES];
+
+	fl_libvirt_tail(n->console, CONSOLE_TAIL_LINES, tail, sizeof(tail));
+	if (tail[0])
+		return fail(code, err, errlen, "node '%s' %s; the last lines of its console (%s):\n%s",
+			    n->name, what, n->console, tail);
+	return fail(code, err, errlen, "node '%s' %s; its console (%s) is empty", n->name, what,
+		    n->console);
+}
+
+/* Every node's agent says hello over its channel, all waited for together.
+ * The hello is sent once per connection: qemu holds it until the guest
+ * opens the port. A domain that stops is reported at once. */
+static int wait_agents(struct fl_libvirt_cluster *c, virConnectPtr conn, int64_t t0,
+		       int timeout_s, char *err, size_t errlen)
+{
+	struct {
+		int fd, done;
+		size_t len;
+		char buf[2048];
+	} w[FL_MAX_NODES];
+	int64_t deadline = t0 + (int64_t)timeout_s * 1000, last_check = 0;
+	size_t left = c->nnodes;
+	int r = 0;
+
+	for (size_t i = 0; i < c->nnodes; i++) {
+		w[i].fd = -1;
+		w[i].done = 0;
+		w[i].len = 0;
+	}
+	while (left && r == 0) {
+		struct pollfd pfd[FL_MAX_NODES];
+		size_t map[FL_MAX_NODES], np = 0;
+		int64_t now = now_ms();
+
+		if (now >= deadline) {
+			for (size_t i = 0; i < c->nnodes; i++)
+				if (!w[i].done) {
+					char what[128];
+					snprintf(what, sizeof(what),
+						 "did not answer over its channel within %d s", timeout_s);
+					r = node_fail(&c->node[i], -ETIMEDOUT, err, errlen, what);
+					break;
+				}
+			break;
+		}
+		if (now - last_check >= 1000) {
+			last_check = now;
+			for (size_t i = 0; i < c->nnodes && r == 0; i++) {
+				_cleanup_(dom_freep) virDomainPtr d = NULL;
+				int state = 0, reason = 0;
+
+				if (w[i].done)
+					continue;
+				d = virDomainLookupByName(conn, c->node[i].domain);
+				if (!d || virDomainGetState(d, &state, &reason, 0) < 0 ||
+				    state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED) {
+					virResetLastError();
+					r = node_fail(&c->node[i], -EHOSTDOWN, err, errlen,
+						      "stopped while booting");
+				}
+			}
+			if (r < 0)
+				break;
+		}
+		for (size_t i = 0; i < c->nnodes; i++) {
+			if (w[i].done)
+				continue;
+			if (w[i].fd < 0 && fl_provider_connect_unix(c->node[i].channel, &w[i].fd) == 0) {
+				w[i].len = 0;
+				if (fl_write_all(w[i].fd, HELLO, strlen(HELLO)) < 0) {
+					close(w[i].fd);
+					w[i].fd = -1;
+				}
+			}
+			if (w[i].fd >= 0) {
+				pfd[np] = (struct pollfd){ .fd = w[i].fd, .events = POLLIN };
+				map[np++] = i;
+			}
+		}
+		if (poll(pfd, np, 200) <= 0) {
+			if (!np)
+				sleep_ms(200);
+			continue;
+		}
+		for (size_t k = 0; k < np; k++) {
+			size_t i = map[k];
+			ssize_t got;
+			char *nl;
+
+			if (!(pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			got = read(w[i].fd, w[i].buf + w[i].len, sizeof(w[i].buf) - 1 - w[i].len);
+			if (got <= 0) { /* qemu dropped us: connect again */
+				close(w[i].fd);
+				w[i].fd = -1;
+				continue;
+			}
+			w[i].len += (size_t)got;
+			w[i].buf[w[i].len] = 0;
+			while ((nl = strchr(w[i].buf, '\n'))) {
+				json_t *o = json_loadb(w[i].buf, (size_t)(nl - w[i].buf), 0, NULL);
+				int ok = json_integer_value(json_object_get(o, "id")) == 1 &&
+					 json_is_true(json_object_get(o, "ok"));
+
+				json_decref(o);
+				memmove(w[i].buf, nl + 1, w[i].len - (size_t)(nl + 1 - w[i].buf) + 1);
+				w[i].len -= (size_t)(nl + 1 - w[i].buf);
+				if (ok && !w[i].done) {
+					w[i].done = 1;
+					c->node[i].boot_ms = now_ms() - t0;
+					left--;
+				}
+			}
+			if (w[i].len >= sizeof(w[i].buf) - 1)
+				w[i].len = 0;
+			if (w[i].done) {
+				close(w[i].fd);
+				w[i].fd = -1;
+			}
+		}
+	}
+	for (size_t i = 0; i < c->nnodes; i++)
+		if (w[i].fd >= 0)
+			close(w[i].fd);
+	return r;
+}
+
+/* Journaled first; transient, so it leaves no definition behind once
+ * destroyed. */
+static int create_domain(virConnectPtr conn, struct fl_journal *j, const char *uri, const char *id,
+			 const char *name, const char *xml, char *err, size_t errlen)
+{
+	virDomainPtr d;
+	int r = jot(j, json_pack("{s:s, s:s, s:s, s:s}", "undo", "domain", "name", name, "uri", uri,
+				 "id", id),
+		    err, errlen);
+
+	if (r < 0)
+		return r;
+	if (!(d = virDomainCreateXML(conn, xml, VIR_DOMAIN_NONE)))
+		return lv_fail(-EIO, err, errlen, "cannot create domain '%s'", name);
+	virDomainFree(d);
+	return 0;
+}
+
+int fl_libvirt_priv_create(const char *dir, const char *uri, const char *id, const char *name,
+			   const char *xml, char *err, size_t errlen)
+{
+	_cleanup_(conn_closep) virConnectPtr conn = NULL;
+	struct fl_journal *j = NULL;
+	char path[PATHLEN + 32];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, FL_LIBVIRT_JOURNAL);
+	if ((r = lv_connect(uri, &conn, err, errlen)) < 0)
+		return r;
+	if ((r = fl_journal_open(path, &j)) < 0)
+		return fail(r, err, errlen, "cannot open the journal '%s': %s", path, strerror(-r));
+	r = create_domain(conn, j, uri, id, name, xml, err, errlen);
+	fl_journal_close(j);
+	return r;
+}
+
+static int choose_accel(struct fl_libvirt_cluster *c, const struct fl_libvirt_spec *s, char *err,
+			size_t errlen)
+{
+	char why[200];
+	int works = s->accel == FL_ACCEL_TCG ? 0 : fl_kvm_usable(why, sizeof(why));
+
+	if (s->accel == FL_ACCEL_TCG)
+		snprintf(why, sizeof(why), "the scenario asks for tcg");
+	if (fl_libvirt_choose_accel(s->accel, works, why, &c->accel, err, errlen) < 0)
+		return -ENODEV;
+	snprintf(c->accel_why, sizeof(c->accel_why), "%s", why);
+	return 0;
+}
+
+static int write_state(const struct fl_libvirt_cluster *c, char *err, size_t errlen)
+{
+	char path[PATHLEN + 32];
+	json_t *o = state_json(c);
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", c->dir, FL_LIBVIRT_STATE);
+	r = o ? fl_json_write_atomic(path, o, err, errlen) : -ENOMEM;
+	json_decref(o);
+	return r;
+}
+
+int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster **out, char *err,
+		  size_t errlen)
+{
+	_cleanup_(conn_closep) virConnectPtr conn = NULL;
+	struct fl_libvirt_cluster *c = NULL;
+	struct fl_journal *j = NULL;
+	char path[PATHLEN + 32];
+	int64_t t0;
+	int r;
+
+	if ((r = check_spec(spec, err, errlen)) < 0)
+		return r;
+	if (!(c = calloc(1, sizeof(*c))))
+		return fail(-ENOMEM, err, errlen, "out of memory");
+	if ((r = lv_connect(spec->uri, &conn, err, errlen)) < 0)
+		goto out;
+	if ((r = choose_accel(c, spec, err, errlen)) < 0)
+		goto out;
+	if ((r = fl_vmimage_kernel(spec->kernel, c->kernel, sizeof(c->kernel), c->kver,
+				   sizeof(c->kver), err, errlen)) < 0)
+		goto out;
+	if ((r = fl_netns_pick_subnet(spec->has_subnet, spec->subnet, spec->prefix, &c->subnet,
+				      &c->prefix, err, errlen)) < 0)
+		goto out;
+	if (layout(c, spec) < 0) {
+		r = fail(-EINVAL, err, errlen, "bad cluster id or node names");
+		goto out;
+	}
+	/* someone else's, or ours not taken down: touch nothing */
+	if ((r = fl_netns_link_exists(c->bridge, err, errlen)) != 0) {
+		if (r > 0)
+			r = fail(-EEXIST, err, errlen,
+				 "cluster '%s' is already up (bridge '%s' exists): take it down first",
+				 c->id, c->bridge);
+		goto out;
+	}
+	for (size_t i = 0; i < c->nnodes; i++) {
+		virDomainPtr d = virDomainLookupByName(conn, c->node[i].domain);
+
+		if (d) {
+			virDomainFree(d);
+			r = fail(-EEXIST, err, errlen,
+				 "domain '%s' already exists: take cluster '%s' down first",
+				 c->node[i].domain, c->id);
+			goto out;
+		}
+		virResetLastError();
+	}
+	if (mkdir(c->dir, 0700) < 0 && errno != EEXIST) {
+		r = fail(-errno, err, errlen, "cannot create the state directory '%s': %s", c->dir,
+			 strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", c->dir, FL_LIBVIRT_JOURNAL);
+	if ((r = fl_journal_open(path, &j)) < 0) {
+		r = fail(r, err, errlen, "cannot create the journal '%s': %s", path, strerror(-r));
+		goto out;
+	}
+	if (fl_journal_count(j)) {
+		fl_journal_close(j);
+		j = NULL;
+		r = fail(-EEXIST, err, errlen,
+			 "'%s' holds the journal of a cluster that was not taken down: take it "
+			 "down first", path);
+		goto out;
+	}
+
+	/* from here on, everything made is journaled first and undone on failure */
+	snprintf(path, sizeof(path), "%s/%s", c->dir, FL_LIBVIRT_STATE);
+	if ((r = jot_file(j, path, err, errlen)) < 0 ||
+	    (r = jot_file(j, c->initrd, err, errlen)) < 0 ||
+	    (r = build_initrd(c->kver, c->initrd, err, errlen)) < 0)
+		goto undo;
+	if ((r = jot(j, json_pack("{s:s, s:s}", "undo", "tree", "path", c->share), err, errlen)) < 0)
+		goto undo;
+	if (mkdir(c->share, 0755) < 0) {
+		r = fail(-errno, err, errlen, "cannot create '%s': %s", c->share, strerror(errno));
+		goto undo;
+	}
+	snprintf(path, sizeof(path), "%s/vmlinux", c->dir);
+	if ((r = jot_file(j, path, err, errlen)) < 0 ||
+	    (r = fl_vmimage_vmlinux(c->kernel, c->kver, path, err, errlen)) < 0)
+		goto undo;
+	snprintf(c->boot, sizeof(c->boot), "%s", r > 0 ? path : c->kernel);
+	if ((r = jot(j, json_pack("{s:s, s:s}", "undo", "bridge", "name", c->bridge), err, errlen)) < 0)
+		goto undo;
+	if ((r = fl_netns_bridge_add(c->bridge, c->subnet + 1, c->prefix, err, errlen)) < 0) {
+		if (r == -EEXIST) { /* made by someone since we looked: not ours to remove */
+			json_object_set_new(fl_journal_entry(j, fl_journal_count(j) - 1), "done",
+					    json_true());
+			fl_journal_retain(j, is_done, NULL);
+		}
+		goto undo;
+	}
+	for (size_t i = 0; i < c->nnodes; i++) {
+		struct lv_node *n = &c->node[i];
+		_cleanup_(freep) char *xml = NULL;
+
+		if ((r = jot_file(j, n->disk, err, errlen)) < 0 ||
+		    (r = make_disk(n->disk, err, errlen)) < 0 ||
+		    (r = jot_console(j, n->console, err, errlen)) < 0 ||
+		    (r = jot_channels(j, n->channel, err, errlen)) < 0 ||
+		    (r = jot_file(j, n->qemu_log, err, errlen)) < 0 ||
+		    (r = jot_file(j, n->xml, err, errlen)) < 0 ||
+		    (r = node_xml(c, spec, i, &xml, err, errlen)) < 0 ||
+		    (r = write_text(n->xml, xml, err, errlen)) < 0)
+			goto undo;
+	}
+	/* create all, then wait for all: the boots overlap */
+	t0 = now_ms();
+	for (size_t i = 0; i < c->nnodes; i++) {
+		struct lv_node *n = &c->node[i];
+		_cleanup_(freep) char *xml = NULL;
+
+		if ((r = node_xml(c, spec, i, &xml, err, errlen)) < 0 ||
+		    (r = create_domain(conn, j, c->uri, c->id, n->domain, xml, err, errlen)) < 0)
+			goto undo;
+	}
+	r = wait_agents(c, conn, t0, spec->boot_timeout_s > 0 ? spec->boot_timeout_s
+				      : c->accel == FL_ACCEL_KVM ? FL_LIBVIRT_BOOT_TIMEOUT_KVM_S
+								: FL_LIBVIRT_BOOT_TIMEOUT_TCG_S,
+			err, errlen);
+	if (r < 0)
+		goto undo;
+	c->boot_ms = now_ms() - t0;
+	if ((r = write_state(c, err, errlen)) < 0)
+		goto undo;
+	fl_journal_close(j);
+	*out = c;
+	return 0;
+undo:
+	{
+		char why[1024] = "";
+
+		if (undo_journal(c->dir, j, why, sizeof(why)) < 0)
+			append_rollback(err, errlen, why);
+	}
+out:
+	fl_journal_close(j);
+	free(c);
+	return r;
+}
+
+/* --- attach and the handle ------------------------------------------------------------------------ */
+
+static void copy_str(char *dst, size_t len, json_t *o, const char *key)
+{
+	snprintf(dst, len, "%s", json_string_value(json_object_get(o, key)) ?: "");
+}
+
+int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, char *err,
+		      size_t errlen)
+{
+	struct fl_libvirt_cluster *c;
+	char path[PATHLEN + 32];
+	json_error_t je;
+	json_t *o, *n;
+	unsigned a, b, cc, d, p;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/%s", state_dir, FL_LIBVIRT_STATE);
+	if (!(o = json_load_file(path, 0, &je)))
+		return fail(-ENOENT, err, errlen, "no libvirt cluster in '%s' (%s)", state_dir, je.text);
+	if (!(c = calloc(1, sizeof(*c)))) {
+		json_decref(o);
+		return -ENOMEM;
+	}
+	snprintf(c->dir, sizeof(c->dir), "%s", state_dir);
+	copy_str(c->id, sizeof(c->id), o, "id");
+	copy_str(c->uri, sizeof(c->uri), o, "uri");
+	copy_str(c->accel_why, sizeof(c->accel_why), o, "accel_why");
+	copy_str(c->kernel, sizeof(c->kernel), o, "kernel");
+	copy_str(c->boot, sizeof(c->boot), o, "boot");
+	copy_str(c->share, sizeof(c->share), o, "share");
+	copy_str(c->initrd, sizeof(c->initrd), o, "initrd");
+	copy_str(c->bridge, sizeof(c->bridge), o, "bridge");
+	c->accel = !strcmp(json_string_value(json_object_get(o, "accel")) ?: "", "kvm") ? FL_ACCEL_KVM
+											  : FL_ACCEL_TCG;
+	c->boot_ms = json_integer_value(json_object_get(o, "boot_ms"));
+	if (sscanf(json_string_value(json_object_get(o, "subnet")) ?: "", "%u.%u.%u.%u/%u", &a, &b,
+		   &cc, &d, &p) == 5) {
+		c->subnet = (a << 24) | (b << 16) | (cc << 8) | d;
+		c->prefix = p;
+	}
+	json_array_foreach(json_object_get(o, "nodes"), i, n) {
+		struct lv_node *ln;
+		struct in_addr in;
+
+		if (i >= FL_MAX_NODES)
+			break;
+		ln = &c->node[i];
+		copy_str(ln->name, sizeof(ln->name), n, "name");
+		copy_str(ln->domain, sizeof(ln->domain), n, "domain");
+		copy_str(ln->mac, sizeof(ln->mac), n, "mac");
+		copy_str(ln->tap, sizeof(ln->tap), n, "tap");
+		copy_str(ln->disk, sizeof(ln->disk), n, "disk");
+		copy_str(ln->console, sizeof(ln->console), n, "console");
+		copy_str(ln->channel, sizeof(ln->channel), n, "channel");
+		if (inet_pton(AF_INET, json_string_value(json_object_get(n, "addr")) ?: "", &in) == 1)
+			ln->addr = ntohl(in.s_addr);
+		ln->boot_ms = json_integer_value(json_object_get(n, "boot_ms"));
+		c->nnodes = i + 1;
+	}
+	json_decref(o);
+	if (!c->nnodes || !c->id[0]) {
+		free(c);
+		return fail(-EINVAL, err, errlen, "'%s': no nodes or no id", path);
+	}
+	*out = c;
+	return 0;
+}
+
+void fl_libvirt_cluster_free(struct fl_libvirt_cluster *c)
+{
+	free(c);
+}
+
+size_t fl_libvirt_nnodes(const struct fl_libvirt_cluster *c) { return c->nnodes; }
+const char *fl_libvirt_state_dir(const struct fl_libvirt_cluster *c) { return c->dir; }
+const char *fl_libvirt_share(const struct fl_libvirt_cluster *c) { return c->share; }
+enum fl_accel fl_libvirt_accel(const struct fl_libvirt_cluster *c) { return c->accel; }
+
+uint32_t fl_libvirt_node_addr(const struct fl_libvirt_cluster *c, size_t i)
+{
+	return i < c->nnodes ? c->node[i].addr : 0;
+}
+
+const char *fl_libvirt_node_domain(const struct fl_libvirt_cluster *c, size_t i)
+{
+	return i < c->nnodes ? c->node[i].domain : NULL;
+}
+
+const char *fl_libvirt_node_console(const struct fl_libvirt_cluster *c, size_t i)
+{
+	return i < c->nnodes ? c->node[i].console : NULL;
+}

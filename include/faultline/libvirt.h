@@ -1,0 +1,182 @@
+/* The libvirt cluster provider, mode `create`: one transient domain per
+ * node, booted in parallel from the micro-VM node template
+ * (ARCHITECTURE.md): the host's kernel, an initramfs faultline writes
+ * (vmimage.h), the host's root read-only over 9p under a tmpfs overlay, so
+ * a node runs the host's installed system under test and faultline-agent.
+ * Nothing here logs: 0 or -errno, one lowercase message in err on failure.
+ * libvirt's -1/NULL and its error text never leave this file.
+ *
+ * A cluster with id ID (fl_netns_make_id) and nodes N0..Nk:
+ *
+ *   host                                   domain "fl-ID-Ni" (transient)
+ *   bridge "flIDbr" <subnet>.1/prefix
+ *     └ tap "flIDt<i>" ──── virtio-net ──── eth0 <subnet>.(i+2)/prefix
+ *   DIR/agent-Ni.sock ── virtio-serial ──── port "org.faultline.agent.0": the agent
+ *   DIR/agent-Ni.sock.K ─ (K = 1..3) ─────── port "org.faultline.agent.K" (one client each)
+ *   DIR/disk-Ni.raw   ── virtio-blk ─────── /dev/vda (ext4) on FL_LIBVIRT_DATA_DIR
+ *   DIR/console-Ni.log ─ serial ─────────── ttyS0: kernel, init and agent messages
+ *   /  (read-only)    ── 9p "hostroot" ──── lower layer of the root (tmpfs upper)
+ *   DIR/share (rw)    ── 9p "flshare" ───── DIR/share, the same path in the guest
+ *
+ * The agent's channels never cross the cluster network, so a partition
+ * cannot cut the harness off. qemu serves one client per channel socket (a
+ * second one waits unanswered), so each node has FL_LIBVIRT_CHANNELS: the
+ * agent greets a client on a port it serves, and fl_libvirt_connect takes
+ * the first that greets (`status` works while `inject` holds one). The guest's init (stage 1 busybox in the
+ * initramfs, stage 2 on the host's root) reads the node's name, address
+ * and agent path from the kernel command line (fl.node= fl.addr= fl.agent=)
+ * and restarts the agent if it exits.
+ *
+ * DIR/share is the one place both sides write and read at the same path
+ * (node logs of a run: the guest's root is a tmpfs overlay the host never
+ * sees); the system's data belongs on the node's disk instead.
+ *
+ * State directory DIR: `libvirt.json` (what was made: uri, accel, subnet,
+ * nodes) and `libvirt.journal` (fl_journal: one undo entry written and
+ * flushed before each domain, file and bridge is made). Down replays the
+ * journal newest first, from the handle or from DIR alone, and refuses to
+ * destroy a domain whose metadata does not name this cluster.
+ *
+ * The agent's channel is reached through the unix socket qemu binds, so the
+ * hypervisor must be this host (qemu:///system, qemu:///session); a remote
+ * URI would need virDomainOpenChannel (not yet). */
+#ifndef FAULTLINE_LIBVIRT_H
+#define FAULTLINE_LIBVIRT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "faultline/scenario.h"
+
+#define FL_LIBVIRT_XMLNS "https://faultline.invalid/xmlns/cluster/1"
+#define FL_LIBVIRT_XMLNS_PREFIX "faultline"
+#define FL_LIBVIRT_CHANNEL "org.faultline.agent" /* the virtio-serial ports: NAME.0 .. */
+#define FL_LIBVIRT_CHANNELS 4                    /* harness connections at once per node */
+#define FL_LIBVIRT_DATA_DIR "/var/lib/faultline" /* the node's disk, in the guest */
+#define FL_LIBVIRT_IFNAME "eth0"
+#define FL_LIBVIRT_STATE "libvirt.json"
+#define FL_LIBVIRT_JOURNAL "libvirt.journal"
+#define FL_LIBVIRT_DISK_BYTES (1ull << 30)       /* sparse, ext4 */
+#define FL_LIBVIRT_BOOT_TIMEOUT_TCG_S 300
+#define FL_LIBVIRT_BOOT_TIMEOUT_KVM_S 120
+
+/* --- pure functions ----------------------------------------------------------- */
+
+/* One domain of the node template; every field required. */
+struct fl_libvirt_domain {
+	const char *name;       /* "fl-ID-node" */
+	const char *cluster_id;
+	const char *node;
+	enum fl_accel accel;    /* FL_ACCEL_KVM or FL_ACCEL_TCG */
+	uint64_t memory;        /* bytes, a multiple of 1 KiB */
+	unsigned vcpus;
+	const char *kernel, *initrd, *cmdline;
+	const char *disk;       /* raw image */
+	const char *channel;    /* the unix socket qemu binds for the agent's port 0 */
+	unsigned nchannels;     /* 1..FL_LIBVIRT_CHANNELS: port k at fl_libvirt_channel_path */
+	const char *console;    /* file the serial console is written to */
+	const char *bridge, *tap, *mac;
+	const char *share;      /* host directory shared read-write (tag flshare); NULL: none */
+};
+
+/* The domain XML (malloc'd into *out). -EINVAL for a missing field or an
+ * accel other than kvm/tcg. */
+int fl_libvirt_domain_xml(const struct fl_libvirt_domain *d, char **out);
+
+/* The guest kernel's command line for a node: console on ttyS0, stable
+ * interface names, fl.node= fl.addr=A.B.C.D/P fl.agent=PATH and, when
+ * share is given, fl.share=PATH. -EINVAL when a path is not absolute or holds characters a command line cannot
+ * carry (space, quotes, ...); -ENAMETOOLONG past len. */
+int fl_libvirt_cmdline(const char *node, uint32_t addr, unsigned prefix, const char *agent,
+		       const char *share, char *buf, size_t len);
+
+/* kvm or tcg from what the scenario wants and whether KVM works (why: the
+ * probe's words). auto: kvm only when it works. kvm when it does not:
+ * -ENODEV, naming why. */
+int fl_libvirt_choose_accel(enum fl_accel want, int kvm_works, const char *why,
+			    enum fl_accel *out, char *err, size_t errlen);
+
+/* Node i's MAC address, "52:54:00:XX:YY:ZZ" from the id and i (buf >= 18). */
+void fl_libvirt_mac(const char *id, size_t i, char *buf, size_t len);
+
+/* "fl-ID-node" (as fl_netns_ns_name), "flIDt<i>". -EINVAL on bad input. */
+int fl_libvirt_domain_name(const char *id, const char *node, char *buf, size_t len);
+int fl_libvirt_tap_name(const char *id, size_t i, char *buf, size_t len);
+
+/* The last n lines of a file (console logs), control characters other
+ * than newline dropped, into buf; older lines are dropped whole to fit
+ * len; "" when it cannot be read. */
+void fl_libvirt_tail(const char *path, unsigned n, char *buf, size_t len);
+
+/* Channel k's socket: base for k = 0, "base.k" after. */
+void fl_libvirt_channel_path(const char *base, unsigned k, char *buf, size_t len);
+
+/* A connected stream to a node's agent: the first of its channels (base,
+ * base.1, ...) whose agent greets within a second or two (the others are
+ * held by other clients). When none greets, channel 0 (its requests wait
+ * their turn). -errno when no channel socket accepts. */
+int fl_libvirt_connect(const char *base, int *fd);
+
+/* Can libvirt at uri be reached (read-only)? 0 with what answered in out
+ * ("libvirt 9.0.0 at qemu:///system, hypervisor QEMU 7.2.0"), else -errno
+ * with libvirt's words and how to start the daemon. */
+int fl_libvirt_probe(const char *uri, char *out, size_t len);
+
+/* --- the cluster ------------------------------------------------------------------ */
+
+struct fl_libvirt_spec {
+	const char *id;            /* 1..5 of [a-z0-9] */
+	size_t nnodes;
+	const char *const *names;
+	int has_subnet;
+	uint32_t subnet;
+	unsigned prefix;
+	const char *state_dir;     /* created when missing */
+	const char *uri;           /* e.g. qemu:///system */
+	const char *kernel;        /* NULL: the newest /boot/vmlinuz-* with its modules */
+	uint64_t memory;           /* bytes per node */
+	unsigned vcpus;
+	enum fl_accel accel;       /* auto, kvm, tcg */
+	const char *agent;         /* faultline-agent, absolute, on the host's root */
+	int boot_timeout_s;        /* 0: FL_LIBVIRT_BOOT_TIMEOUT_{TCG,KVM}_S */
+};
+
+struct fl_libvirt_cluster;
+
+/* Bring the cluster up: bridge, initramfs, disks, domains (all created,
+ * then waited for together) until every node's agent answers `hello` over
+ * its channel. A node that does not is named with the last lines of its
+ * console. On failure everything made is removed again and *out untouched.
+ * -ECONNREFUSED when libvirtd cannot be reached (err says how to start it),
+ * -EEXIST when a domain or the bridge of this cluster already exists. */
+int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster **out, char *err,
+		  size_t errlen);
+
+/* Remove everything the journal in state_dir names: domains (destroyed,
+ * only when their metadata names this cluster), files, the bridge; then
+ * the journal and libvirt.json. No journal = 0. Works without a handle
+ * (the process that made the cluster died) and may be run again. */
+int fl_libvirt_down_from_state(const char *state_dir, char *err, size_t errlen);
+int fl_libvirt_down(struct fl_libvirt_cluster *c, char *err, size_t errlen);
+
+/* The handle of a running cluster, from libvirt.json in state_dir. */
+int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, char *err,
+		      size_t errlen);
+void fl_libvirt_cluster_free(struct fl_libvirt_cluster *c);
+
+size_t fl_libvirt_nnodes(const struct fl_libvirt_cluster *c);
+uint32_t fl_libvirt_node_addr(const struct fl_libvirt_cluster *c, size_t i); /* host order */
+const char *fl_libvirt_node_domain(const struct fl_libvirt_cluster *c, size_t i);
+const char *fl_libvirt_node_console(const struct fl_libvirt_cluster *c, size_t i);
+const char *fl_libvirt_state_dir(const struct fl_libvirt_cluster *c);
+const char *fl_libvirt_share(const struct fl_libvirt_cluster *c); /* DIR/share */
+enum fl_accel fl_libvirt_accel(const struct fl_libvirt_cluster *c); /* kvm or tcg */
+
+/* {"name":"libvirt","mode":"create","uri":..,"accel":"tcg","accel_why":..,
+ *  "kernel":..,"subnet":..,"bridge":..,"data_dir":FL_LIBVIRT_DATA_DIR,
+ *  "share":DIR/share,"boot_ms":..,"nodes":[{"name","domain","addr","mac",
+ *  "boot_ms"}]}: libvirt.json's facts, without its file paths. */
+json_t *fl_libvirt_describe(const struct fl_libvirt_cluster *c);
+
+#endif

@@ -1,0 +1,67 @@
+#!/bin/sh
+# Runs on the host (not in the test VM): `faultline up` of a libvirt
+# cluster (mode create) boots three micro-VMs, each agent answers over its
+# virtio-serial channel, the host reaches every node on the bridge, a
+# partition applied through the channels cuts a node off and heals, and
+# `down` leaves no domain, link or file. Needs root and a reachable
+# libvirtd (qemu:///system); skips otherwise.
+# Prints "ok N - what" / "not ok N - what".
+FL=${FAULTLINE:-build/faultline}
+T=$(mktemp -d)
+n=0 failed=0
+. "$(dirname "$0")/lib/common.sh"
+if [ "$(id -u)" != 0 ]; then
+	echo "skip - libvirt cluster: needs root"
+	rm -rf "$T"
+	exit 0
+fi
+if ! virsh -c qemu:///system version >/dev/null 2>&1; then
+	echo "skip - libvirt cluster: libvirtd not reachable (mkdir -p /var/log/libvirt; virtlogd -d; libvirtd -d)"
+	rm -rf "$T"
+	exit 0
+fi
+export FAULTLINE_STATE=$(mktemp -d)
+trap '"$FL" down >/dev/null 2>&1; rm -rf "$T" "$FAULTLINE_STATE"' EXIT
+before=$(leftovers)
+cat >"$T/lv.yaml" <<'YAML'
+name: e2e-libvirt
+duration: 10m
+cluster:
+  provider: libvirt
+  nodes: 3
+  libvirt: {mode: create, memory: 512MiB, vcpus: 1, accel: auto}
+system: {type: etcd}
+workload: {type: none}
+YAML
+start=$(date +%s%N)
+check "up boots three domains and every agent answers over its channel" "$FL" up "$T/lv.yaml"
+echo "# up took $(( ($(date +%s%N) - start) / 1000000 )) ms"
+dir=$(ls -d "$FAULTLINE_STATE"/*/ | head -1)
+id=$(basename "$dir")
+check "status: 3 agents ready" sh -c "$FL status | grep -c 'agent ready' | grep -qx 3"
+check "status names the provider and the accelerator" \
+	sh -c "$FL status --json | grep -Eq '\"accel\": \"(kvm|tcg)\"'"
+echo "# $("$FL" status --json | grep -E '"(accel|accel_why|boot_ms)"' | head -3 | tr -s ' ' | tr '\n' ' ')"
+check "three transient domains named after the cluster" \
+	sh -c "virsh -c qemu:///system list --name | grep -c '^fl-$id-n[123]\$' | grep -qx 3"
+for i in 2 3 4; do
+	check "the host reaches node 10.213.0.$i on the bridge" ping -c 1 -W 5 "10.213.0.$i"
+done
+"$FL" inject partition --mode isolate --targets n1 >"$T/inj.out" 2>&1 &
+inj=$!
+for i in $(seq 300); do grep -q '^cut:' "$T/inj.out" && break; sleep 0.1; done
+check "inject through the channels reports the cuts" grep -q '^cut: ' "$T/inj.out"
+check "status shows the fault held, over the channels the partition spares" \
+	sh -c "$FL status | grep -q '[1-9] fault undo entr'"
+kill -INT "$inj"
+wait "$inj"
+check "Ctrl-C heals the partition" grep -q 'partition healed' "$T/inj.out"
+check "down" "$FL" down
+check "no domain of the cluster is left" \
+	sh -c "! virsh -c qemu:///system list --all --name | grep -q '^fl-$id-'"
+after=$(leftovers)
+check "no link is left" [ "$before" = "$after" ]
+check "the state directory is gone" sh -c "[ -z \"\$(ls $FAULTLINE_STATE)\" ]"
+check "libvirt's logs of the domains are gone" sh -c "! ls /var/log/libvirt/qemu/fl-$id-* 2>/dev/null"
+echo "libvirt: $((n - failed)) of $n checks passed"
+[ "$failed" -eq 0 ]

@@ -184,7 +184,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: faultline-agent [--node NAME] [--journal FILE] [--heal-after DURATION]\n"
 		"                       [--iface NAME]... [--listen PATH | --serial PATH |\n"
-		"                       --virtio-port NAME] [--own-clock] [--version] [--help]\n"
+		"                       --virtio-port NAME] [--vm-node] [--version] [--help]\n"
 		"\n"
 		"Serves the faultline harness over stdin/stdout, one JSON request per line:\n"
 		"  {\"id\":1,\"op\":\"hello\"}  ->  {\"id\":1,\"ok\":true,\"agent\":...,\"ops\":[...]}\n"
@@ -208,9 +208,9 @@ static void usage(FILE *f)
 		"  --virtio-port NAME   the same on each virtio-serial port named NAME or\n"
 		"                       NAME.N (found in /sys/class/virtio-ports, waited for\n"
 		"                       %d s), one connection per port at a time\n"
-		"  --own-clock          this machine's clock is the node's own (a VM):\n"
-		"                       allow clock faults (never in a network namespace,\n"
-		"                       whose clock is the host's)\n",
+		"  --vm-node            this machine is the node's own VM: allow clock\n"
+		"                       faults and reboot (never in a network namespace,\n"
+		"                       whose clock and machine are the host's)\n",
 		PORT_WAIT_S);
 }
 
@@ -226,7 +226,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "serial", required_argument, NULL, 's' },
 		{ "virtio-port", required_argument, NULL, 'p' },
-		{ "own-clock", no_argument, NULL, 'C' },
+		{ "vm-node", no_argument, NULL, 'C' },
 		{ 0 },
 	};
 	struct fl_agent a;
@@ -235,7 +235,7 @@ int main(int argc, char **argv)
 	char *tmp_journal = NULL, *ifaces[FL_AGENT_MAX_IFACES];
 	int64_t heal_after = 5 * FL_NS_PER_S;
 	size_t nifaces = 0;
-	int c, r, own_clock = 0;
+	int c, r, vm_node = 0;
 
 	while ((c = getopt_long(argc, argv, "hVn:j:a:i:l:s:p:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 			vport = optarg;
 			break;
 		case 'C':
-			own_clock = 1;
+			vm_node = 1;
 			break;
 		case 'i':
 			if (nifaces == FL_AGENT_MAX_IFACES) {
@@ -305,7 +305,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < nifaces; i++)
 		a.ifaces[a.nifaces++] = strdup(ifaces[i]);
-	a.own_clock = own_clock;
+	a.vm_node = vm_node;
 	if (listen_path)
 		r = serve_socket(&a, listen_path);
 	else if (serial_path || vport)

@@ -27,12 +27,12 @@
 
 extern const struct fl_injector_ops fl_process_ops;
 extern const struct fl_injector_ops fl_net_ops;
-extern const struct fl_injector_ops fl_clock_ops;
+extern const struct fl_injector_ops fl_machine_ops;
 
 const struct fl_injector_ops *const fl_injectors[] = {
 	&fl_process_ops,
 	&fl_net_ops,
-	&fl_clock_ops,
+	&fl_machine_ops,
 	NULL,
 };
 
@@ -212,11 +212,25 @@ json_t *fl_agent_undo_entry(json_t *req, const char *kind)
 	return e;
 }
 
+void fl_agent_boot_id(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	buf[0] = 0;
+	if (f) {
+		if (!fgets(buf, (int)len, f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = 0;
+}
+
 /* --- built-in ops ------------------------------------------------------------ */
 
 static int op_hello(struct fl_agent *a, json_t *req, json_t **reply, char *err, size_t errlen)
 {
 	json_t *ops = json_array();
+	char boot[64];
 
 	json_array_append_new(ops, json_string("hello"));
 	json_array_append_new(ops, json_string("ping"));
@@ -225,8 +239,9 @@ static int op_hello(struct fl_agent *a, json_t *req, json_t **reply, char *err, 
 	for (size_t k = 0; fl_injectors[k]; k++)
 		for (size_t i = 0; i < fl_injectors[k]->nops; i++)
 			json_array_append_new(ops, json_string(fl_injectors[k]->ops[i].name));
-	*reply = json_pack("{s:s, s:s, s:i, s:I, s:o}", "agent", FL_VERSION, "node", a->node,
-			   "protocol", FL_PROTO_VERSION, "heal_after_ms",
+	fl_agent_boot_id(boot, sizeof(boot));
+	*reply = json_pack("{s:s, s:s, s:s, s:i, s:I, s:o}", "agent", FL_VERSION, "node", a->node,
+			   "boot_id", boot, "protocol", FL_PROTO_VERSION, "heal_after_ms",
 			   (json_int_t)(a->heal_after_ns / 1000000), "ops", ops);
 	return 0;
 }
@@ -367,7 +382,7 @@ struct conn {
 static int is_query(const char *op)
 {
 	static const char *const q[] = { "hello", "ping", "heartbeat", "journal", "ps", "net_read",
-					 "heal" };
+					 "heal", "file" };
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++)
 		if (!strcmp(op, q[i]))
 			return 1;

@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "faultline/agent.h"
+#include "faultline/util.h"
 
 static struct fl_proc *proc_find(struct fl_agent *a, const char *id)
 {
@@ -143,6 +145,64 @@ static void proc_kill_wait(struct fl_agent *a, struct fl_proc *p, int sig)
 		if (p->pid == pid)
 			nanosleep(&ts, NULL);
 	}
+}
+
+/* mkdir -p path (mode for the last component). 0 or -errno. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (!n || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, path, n + 1);
+	for (char *q = buf + 1; *q; q++) {
+		if (*q != '/')
+			continue;
+		*q = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*q = '/';
+	}
+	return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* {"op":"file","path":P} makes directory P (and its parents); with
+ * "content": C it writes file P instead (its directory must exist). The
+ * files a process needs before it starts (data directory, configuration),
+ * made where the node is: on a VM node only its own agent can. Absolute
+ * paths only. Not a fault: nothing to undo. */
+static int op_file(struct fl_agent *a, json_t *req, json_t **reply, char *err, size_t errlen)
+{
+	const char *path = json_string_value(json_object_get(req, "path"));
+	json_t *content = json_object_get(req, "content");
+	int r;
+
+	(void)a;
+	(void)reply;
+	if (!path || path[0] != '/' || strstr(path, "/../")) {
+		snprintf(err, errlen, "'path' must be an absolute path");
+		return -EINVAL;
+	}
+	if (!content) {
+		if ((r = mkdir_p(path, 0755)) < 0)
+			snprintf(err, errlen, "cannot create '%s': %s", path, strerror(-r));
+		return r;
+	}
+	if (!json_is_string(content)) {
+		snprintf(err, errlen, "'content' must be a string");
+		return -EINVAL;
+	}
+	{
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		size_t len = json_string_length(content);
+		r = fd < 0 ? -errno : fl_write_all(fd, json_string_value(content), len);
+		if (fd >= 0 && close(fd) < 0 && !r)
+			r = -errno;
+	}
+	if (r < 0)
+		snprintf(err, errlen, "cannot write '%s': %s", path, strerror(-r));
+	return r;
 }
 
 static int op_spawn(struct fl_agent *a, json_t *req, json_t **reply, char *err, size_t errlen)
@@ -350,6 +410,7 @@ static void process_shutdown(struct fl_agent *a)
 }
 
 static const struct fl_agent_op ops[] = {
+	{ "file", op_file },
 	{ "spawn", op_spawn },
 	{ "signal", op_signal },
 	{ "restart", op_restart },

@@ -21,6 +21,7 @@
 #include "faultline/exec.h"
 #include "faultline/netns.h"
 #include "faultline/plan.h"
+#include "faultline/provider.h"
 #include "faultline/rng.h"
 #include "faultline/scenario.h"
 #include "faultline/units.h"
@@ -315,8 +316,9 @@ static int inject_plan(const struct fl_cluster *c, const struct inject_args *ia,
 
 	if (!y)
 		return -ENOMEM;
-	fprintf(y, "name: inject\nduration: %lldns\ncluster:\n  nodes: [",
-		(long long)(ia->has_for ? ia->for_ns + FL_NS_PER_S : 7 * 86400 * FL_NS_PER_S - 1));
+	fprintf(y, "name: inject\nduration: %lldns\ncluster:\n  provider: %s\n  nodes: [",
+		(long long)(ia->has_for ? ia->for_ns + FL_NS_PER_S : 7 * 86400 * FL_NS_PER_S - 1),
+		c->prov->name);
 	for (size_t i = 0; i < c->n; i++)
 		fprintf(y, "%s%s", i ? ", " : "", c->names[i]);
 	fprintf(y, "]\nsystem: {type: exec, start: [none], client: [none]}\n"
@@ -359,6 +361,16 @@ static void inject_hold(struct fl_cluster *c, uint64_t touched, const struct inj
 	}
 }
 
+/* VM faults of `inject`: on the cluster's machines, nothing restarted on
+ * a node that boots again (the cluster has no system of its own). */
+static int inject_machine(void *ctx, size_t i, const struct fl_fault *f, const char *id,
+			  int apply, char *err, size_t errlen)
+{
+	int restarted;
+
+	return fl_cluster_vm_fault(ctx, i, apply ? f : NULL, id, &restarted, err, errlen);
+}
+
 /* faultline inject latency --targets n1 --latency 100ms --for 30s:
  * the options become one nemesis item, checked by the scenario parser
  * against the running cluster's nodes, planned, applied, held, healed. */
@@ -390,8 +402,9 @@ int cmd_inject(int argc, char **argv)
 	    !(c = open_cluster("inject", ia.cluster)) || inject_plan(c, &ia, &s, &p) < 0)
 		goto out;
 	fl_cluster_connect(c, err, sizeof(err));
-	x = (struct fl_exec){ .s = s, .agents = c->agents, .addrs = c->addrs, .iface = "eth0",
-			      .timeout_ms = 10000 };
+	x = (struct fl_exec){ .s = s, .agents = c->agents, .addrs = c->addrs, .iface = c->prov->iface,
+			      .timeout_ms = 10000, .ctx = c,
+			      .machine = c->prov->machine ? inject_machine : NULL };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	if (fl_exec_apply(&x, &p->steps[0], "inject", &touched, err, sizeof(err)) < 0) {

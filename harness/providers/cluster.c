@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "faultline/journal.h"
 #include "faultline/netns.h"
 #include "faultline/provider.h"
 
@@ -325,10 +326,240 @@ int fl_cluster_connect(struct fl_cluster *c, char *err, size_t errlen)
 	return ok;
 }
 
+/* --- machine faults (VM providers): journaled here, on the host ----------- */
+
+#define MACHINE_JOURNAL "machine.journal"
+
+static int machine_journal(const struct fl_cluster *c, struct fl_journal **j, char *err,
+			   size_t errlen)
+{
+	char path[PATH_MAX];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", c->dir, MACHINE_JOURNAL);
+	if ((r = fl_journal_open(path, j)) < 0)
+		snprintf(err, errlen, "cannot open the journal '%s': %s", path, strerror(-r));
+	return r;
+}
+
+int fl_cluster_machine(struct fl_cluster *c, size_t i, enum fl_machine_act act, const char *fault,
+		       char *err, size_t errlen)
+{
+	struct fl_journal *j = NULL;
+	int r;
+
+	if (!c->prov->machine || !c->pc) {
+		snprintf(err, errlen, "the %s provider has no machines of its own: a VM fault needs "
+				      "provider libvirt", c->prov->name);
+		return -EOPNOTSUPP;
+	}
+	if (act == FL_MACHINE_SUSPEND || act == FL_MACHINE_POWER_OFF) {
+		json_t *undo = json_pack("{s:s, s:I, s:s}", "undo",
+					 act == FL_MACHINE_SUSPEND ? "resume" : "power-on", "node",
+					 (json_int_t)i, "fault", fault ? fault : "");
+		if ((r = machine_journal(c, &j, err, errlen)) < 0) {
+			json_decref(undo);
+			return r;
+		}
+		r = fl_journal_append(j, undo);
+		json_decref(undo);
+		fl_journal_close(j);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot write the machine journal: %s", strerror(-r));
+			return r;
+		}
+	}
+	if (act == FL_MACHINE_POWER_OFF || act == FL_MACHINE_RESET) {
+		/* its agent goes with it: the connection is dead */
+		fl_agentc_close(c->agents[i], 0);
+		c->agents[i] = NULL;
+	}
+	return c->prov->machine(c->pc, i, act, err, errlen);
+}
+
+struct machine_sel {
+	long node;         /* -1: any */
+	const char *fault; /* NULL: any */
+};
+
+static int machine_selected(json_t *e, const struct machine_sel *m)
+{
+	const char *f = json_string_value(json_object_get(e, "fault"));
+
+	return (m->node < 0 || json_integer_value(json_object_get(e, "node")) == m->node) &&
+	       (!m->fault || (f && !strcmp(f, m->fault)));
+}
+
+static int machine_keep(json_t *e, void *ctx)
+{
+	return !machine_selected(e, ctx);
+}
+
+int fl_cluster_machine_heal(struct fl_cluster *c, long node, const char *fault, uint64_t *woke,
+			    char *err, size_t errlen)
+{
+	struct machine_sel sel = { node, fault };
+	struct fl_journal *j = NULL;
+	int r, first = 0, healed = 0;
+
+	if (woke)
+		*woke = 0;
+	if (!c->prov->machine)
+		return 0;
+	if ((r = machine_journal(c, &j, err, errlen)) < 0)
+		return r;
+	for (size_t k = fl_journal_count(j); k-- > 0;) {
+		json_t *e = fl_journal_entry(j, k);
+		const char *undo = json_string_value(json_object_get(e, "undo"));
+		json_int_t i = json_integer_value(json_object_get(e, "node"));
+		char e2[256] = "";
+		if (!machine_selected(e, &sel))
+			continue;
+		if (i < 0 || (size_t)i >= c->n || !undo) {
+			r = -EINVAL;
+			snprintf(e2, sizeof(e2), "a damaged machine journal entry");
+		} else if (!c->pc) {
+			r = -ENOTCONN;
+			snprintf(e2, sizeof(e2), "the cluster's provider state is gone");
+		} else {
+			enum fl_machine_act act = strcmp(undo, "resume") ? FL_MACHINE_POWER_ON
+									 : FL_MACHINE_RESUME;
+			r = c->prov->machine(c->pc, (size_t)i, act, e2, sizeof(e2));
+			if (r == 0 && act == FL_MACHINE_POWER_ON && woke)
+				*woke |= 1ull << i;
+		}
+		if (r < 0 && !first) {
+			first = r;
+			snprintf(err, errlen, "%s", e2);
+		}
+		if (r == 0)
+			healed++;
+	}
+	if (!first)
+		first = fl_journal_retain(j, machine_keep, &sel);
+	fl_journal_close(j);
+	return first < 0 ? first : healed;
+}
+
+int fl_cluster_reconnect(struct fl_cluster *c, size_t i, const char *old_boot, int timeout_ms,
+			 char *err, size_t errlen)
+{
+	int64_t end;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
+	fl_agentc_close(c->agents[i], 0);
+	c->agents[i] = NULL;
+	for (;;) {
+		int fd;
+		json_t *reply = NULL;
+		char e[256];
+		if (connect_agent(c, i, &fd) == 0) {
+			if (fl_agentc_attach(c->names[i], fd, 0, &c->agents[i]) < 0)
+				close(fd);
+			else if (fl_agentc_call(c->agents[i], json_pack("{s:s}", "op", "hello"), 3000,
+						&reply, e, sizeof(e)) == 0 &&
+				 (!old_boot || !*old_boot ||
+				  strcmp(json_string_value(json_object_get(reply, "boot_id")) ?: "",
+					 old_boot))) {
+				json_decref(reply);
+				return 0;
+			} else {
+				json_decref(reply);
+				fl_agentc_close(c->agents[i], 0);
+				c->agents[i] = NULL;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 >= end)
+			break;
+		sleep_ms(500);
+	}
+	snprintf(err, errlen, "node %s: its agent (of a new boot) did not answer within %d s",
+		 c->names[i], timeout_ms / 1000);
+	return -ETIMEDOUT;
+}
+
+#define REBOOT_WAIT_MS 300000 /* a TCG boot on a loaded machine: minutes */
+
+/* The boot id node i's agent says it runs on ("" when it does not answer). */
+static void agent_boot_id(struct fl_cluster *c, size_t i, char *buf, size_t len)
+{
+	json_t *reply = NULL;
+	char e[256];
+
+	buf[0] = 0;
+	if (c->agents[i] && fl_agentc_call(c->agents[i], json_pack("{s:s}", "op", "hello"), 5000,
+					   &reply, e, sizeof(e)) == 0)
+		snprintf(buf, len, "%s", json_string_value(json_object_get(reply, "boot_id")) ?: "");
+	json_decref(reply);
+}
+
+int fl_cluster_vm_fault(struct fl_cluster *c, size_t i, const struct fl_fault *f, const char *id,
+			int *restarted, char *err, size_t errlen)
+{
+	char boot[64];
+	uint64_t woke = 0;
+	int r;
+
+	*restarted = 0;
+	if (!f) {
+		if ((r = fl_cluster_machine_heal(c, (long)i, id, &woke, err, errlen)) < 0)
+			return r;
+		if (!(woke & (1ull << i)))
+			return 0;
+		*restarted = 1;
+		return fl_cluster_reconnect(c, i, NULL, REBOOT_WAIT_MS, err, errlen);
+	}
+	switch (f->kind) {
+	case FL_FAULT_SUSPEND:
+		return fl_cluster_machine(c, i, FL_MACHINE_SUSPEND, id, err, errlen);
+	case FL_FAULT_POWER_OFF:
+		return fl_cluster_machine(c, i, FL_MACHINE_POWER_OFF, id, err, errlen);
+	case FL_FAULT_REBOOT:
+		break;
+	default:
+		snprintf(err, errlen, "'%s' is not a VM fault", fl_fault_kind_to_string(f->kind));
+		return -EINVAL;
+	}
+	/* reboot: clean (the node's agent shuts it down) or a reset; then the
+	 * agent of the next boot */
+	agent_boot_id(c, i, boot, sizeof(boot));
+	if (f->reboot_hard) {
+		r = fl_cluster_machine(c, i, FL_MACHINE_RESET, id, err, errlen);
+	} else if (!c->prov->machine) {
+		snprintf(err, errlen, "the %s provider has no machines of its own: a VM fault needs "
+				      "provider libvirt", c->prov->name);
+		r = -EOPNOTSUPP;
+	} else {
+		json_t *reply = NULL;
+		r = c->agents[i] ? fl_agentc_call(c->agents[i], json_pack("{s:s, s:s}", "op", "reboot",
+									   "fault", id),
+						  10000, &reply, err, errlen)
+				 : -ENOTCONN;
+		if (r == -ENOTCONN)
+			snprintf(err, errlen, "node %s: its agent is not connected", c->names[i]);
+		json_decref(reply);
+	}
+	if (r < 0)
+		return r;
+	*restarted = 1;
+	return fl_cluster_reconnect(c, i, boot, REBOOT_WAIT_MS, err, errlen);
+}
+
 int fl_cluster_heal(struct fl_cluster *c, char *err, size_t errlen)
 {
 	int total = 0, first = 0;
+	uint64_t woke = 0;
 
+	/* machines first: a suspended or powered-off node's agent cannot answer */
+	if ((first = fl_cluster_machine_heal(c, -1, NULL, &woke, err, errlen)) > 0)
+		total += first;
+	first = first < 0 ? first : 0;
+	for (size_t i = 0; i < c->n; i++)
+		if (woke & (1ull << i))
+			fl_cluster_reconnect(c, i, NULL, 300000, err, errlen);
 	fl_cluster_connect(c, err, errlen);
 	for (size_t i = 0; i < c->n; i++) {
 		char e[256] = "";
@@ -371,6 +602,9 @@ int fl_cluster_down(struct fl_cluster *c, char *err, size_t errlen)
 		}
 	}
 	snprintf(path, sizeof(path), "%s/%s", c->dir, STATE_FILE);
+	unlink(path);
+	/* the machines are gone with the provider's down: nothing to undo */
+	snprintf(path, sizeof(path), "%s/%s", c->dir, MACHINE_JOURNAL);
 	unlink(path);
 	if (rmdir(c->dir) < 0 && errno != ENOENT) {
 		snprintf(err, errlen, "cannot remove '%s': %s", c->dir, strerror(errno));

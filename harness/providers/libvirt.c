@@ -566,7 +566,7 @@ static const char stage2[] =
 	"modprobe -a -q " TC_MODULES "\n"
 	"while :; do\n"
 	"\t\"$agent\" --node \"$node\" --virtio-port " FL_LIBVIRT_CHANNEL " --journal $s/agent.journal \\\n"
-	"\t\t--iface " FL_LIBVIRT_IFNAME " --heal-after 5s --own-clock\n"
+	"\t\t--iface " FL_LIBVIRT_IFNAME " --heal-after 5s --vm-node\n"
 	"\techo \"faultline-node: the agent exited with status $?; starting it again in 1 s\"\n"
 	"\t$s/busybox sleep 1\n"
 	"done\n";
@@ -807,6 +807,91 @@ int fl_libvirt_down_from_state(const char *state_dir, char *err, size_t errlen)
 	fl_journal_close(j);
 	return r;
 }
+
+/* --- machine faults ------------------------------------------------------------------ */
+
+/* The domain XML the node was created from (DIR/domain-NODE.xml), malloc'd. */
+static char *node_xml_text(const struct fl_libvirt_cluster *c, size_t i)
+{
+	char path[PATHLEN + 64];
+	FILE *f;
+	char *buf = NULL;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "%s/domain-%s.xml", c->dir, c->node[i].name);
+	if (!(f = fopen(path, "r")))
+		return NULL;
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+int fl_libvirt_machine(struct fl_libvirt_cluster *c, size_t i, enum fl_machine_act act,
+		       char *err, size_t errlen)
+{
+	_cleanup_(conn_closep) virConnectPtr conn = NULL;
+	_cleanup_(dom_freep) virDomainPtr d = NULL;
+	const char *name;
+	int r;
+
+	if (i >= c->nnodes)
+		return fail(-EINVAL, err, errlen, "no node %zu", i);
+	name = c->node[i].domain;
+	if ((r = lv_connect(c->uri, &conn, err, errlen)) < 0)
+		return r;
+	d = virDomainLookupByName(conn, name);
+	if (act == FL_MACHINE_POWER_ON) {
+		_cleanup_(freep) char *xml = NULL;
+		virDomainPtr nd;
+
+		if (d) {
+			int state = 0, reason = 0;
+			if (virDomainGetState(d, &state, &reason, 0) == 0 &&
+			    state != VIR_DOMAIN_SHUTOFF)
+				return 0; /* running already: powered on */
+		}
+		if (!(xml = node_xml_text(c, i)))
+			return fail(-ENOENT, err, errlen, "node %s: its domain XML is gone from %s",
+				    c->node[i].name, c->dir);
+		if (!(nd = virDomainCreateXML(conn, xml, VIR_DOMAIN_NONE)))
+			return lv_fail(-EIO, err, errlen, "cannot start domain '%s' again", name);
+		virDomainFree(nd);
+		return 0;
+	}
+	if (!d) {
+		if (act == FL_MACHINE_POWER_OFF)
+			return 0; /* a transient domain destroyed is gone: off already */
+		return lv_fail(-ENOENT, err, errlen, "domain '%s' is not running", name);
+	}
+	switch (act) {
+	case FL_MACHINE_SUSPEND:
+		r = virDomainSuspend(d);
+		break;
+	case FL_MACHINE_RESUME: {
+		int state = 0, reason = 0;
+		if (virDomainGetState(d, &state, &reason, 0) == 0 && state != VIR_DOMAIN_PAUSED)
+			return 0; /* not paused: resumed */
+		r = virDomainResume(d);
+		break;
+	}
+	case FL_MACHINE_POWER_OFF:
+		r = virDomainDestroy(d);
+		break;
+	case FL_MACHINE_RESET:
+		r = virDomainReset(d, 0);
+		break;
+	default:
+		return fail(-EINVAL, err, errlen, "unknown machine action %d", (int)act);
+	}
+	if (r < 0)
+		return lv_fail(-EIO, err, errlen, "%s of domain '%s' failed",
+			       fl_machine_act_name(act), name);
+	return 0;
+}
+
 
 int fl_libvirt_down(struct fl_libvirt_cluster *c, char *err, size_t errlen)
 {

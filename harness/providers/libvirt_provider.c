@@ -180,6 +180,11 @@ static json_t *lp_describe(void *p)
 	return fl_libvirt_describe(p);
 }
 
+static int lp_machine(void *p, size_t i, enum fl_machine_act act, char *err, size_t errlen)
+{
+	return fl_libvirt_machine(p, i, act, err, errlen);
+}
+
 const struct fl_provider_ops fl_libvirt_provider = {
 	.name = "libvirt",
 	.iface = FL_LIBVIRT_IFNAME,
@@ -193,4 +198,5 @@ const struct fl_provider_ops fl_libvirt_provider = {
 	.agent_connect = lp_agent_connect,
 	.agent_heal = lp_agent_heal,
 	.describe = lp_describe,
+	.machine = lp_machine,
 };

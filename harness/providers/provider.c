@@ -51,3 +51,10 @@ int fl_provider_connect_unix(const char *path, int *fd)
 	*fd = s;
 	return 0;
 }
+
+const char *fl_machine_act_name(enum fl_machine_act act)
+{
+	static const char *const names[] = { "suspend", "resume", "power-off", "power-on",
+					     "reset" };
+	return (unsigned)act < sizeof(names) / sizeof(names[0]) ? names[act] : "?";
+}

@@ -192,6 +192,31 @@ static int apply_node(struct fl_exec *x, const struct fl_plan_step *st, const ch
 	return 0;
 }
 
+/* VM faults: the cluster's owner acts on each target's machine. */
+static int apply_machine(struct fl_exec *x, const struct fl_plan_step *st, const char *id,
+			 uint64_t *touched, char *err, size_t errlen)
+{
+	const struct fl_fault *f = &x->s->faults[st->fault];
+	uint64_t targets;
+	int r;
+
+	if (!x->machine) {
+		snprintf(err, errlen, "fault '%s' needs VM nodes (provider libvirt)",
+			 fl_fault_kind_to_string(f->kind));
+		return -EOPNOTSUPP;
+	}
+	if ((r = concrete(x, &st->targets, &targets, err, errlen)) < 0)
+		return r;
+	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
+		if (!(targets & (1ull << i)))
+			continue;
+		if ((r = x->machine(x->ctx, i, f, id, 1, err, errlen)) < 0)
+			return r;
+		*touched |= 1ull << i;
+	}
+	return 0;
+}
+
 int fl_exec_apply(struct fl_exec *x, const struct fl_plan_step *st, const char *id,
 		  uint64_t *touched, char *err, size_t errlen)
 {
@@ -206,11 +231,8 @@ int fl_exec_apply(struct fl_exec *x, const struct fl_plan_step *st, const char *
 	else if (f->kind == FL_FAULT_KILL || f->kind == FL_FAULT_PAUSE ||
 		 f->kind == FL_FAULT_RESTART || f->kind == FL_FAULT_CLOCK)
 		r = apply_node(x, st, id, touched, err, errlen);
-	else {
-		snprintf(err, errlen, "fault '%s' needs the libvirt provider, which is not implemented "
-				      "yet", fl_fault_kind_to_string(f->kind));
-		r = -EOPNOTSUPP;
-	}
+	else
+		r = apply_machine(x, st, id, touched, err, errlen);
 	if (r < 0 && *touched) {
 		char e2[256];
 		fl_exec_heal(x, *touched, id, e2, sizeof(e2));
@@ -228,7 +250,12 @@ int fl_exec_heal(struct fl_exec *x, uint64_t touched, const char *id, char *err,
 		int r;
 		if (!(touched & (1ull << i)))
 			continue;
-		r = call(x, i, json_pack("{s:s, s:s}", "op", "heal", "fault", id), e, sizeof(e));
+		/* the machine first: a suspended or powered-off node's agent
+		 * cannot answer */
+		r = x->machine ? x->machine(x->ctx, i, NULL, id, 0, e, sizeof(e)) : 0;
+		if (r == 0)
+			r = call(x, i, json_pack("{s:s, s:s}", "op", "heal", "fault", id), e,
+				 sizeof(e));
 		if (r < 0 && !first) {
 			first = r;
 			snprintf(err, errlen, "%s", e);

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 #include "faultline/history.h"
 #include "faultline/report.h"
 #include "faultline/plan.h"
+#include "faultline/provider.h"
 #include "faultline/strutil.h"
 #include "faultline/system.h"
 #include "faultline/units.h"
@@ -79,7 +81,10 @@ struct run {
 	/* the steps of fl_run */
 	const struct fl_run_opts *o;
 	char dir[512];
-	char data_root[64];           /* the nodes' data, removed after the run */
+	char data_root[256];          /* the nodes' data (as the nodes see it) */
+	int data_local;               /* data_root is ours on this host: removed after */
+	json_t *where;                /* the provider's describe(): accel, data_dir, share */
+	char logs[600];               /* where the nodes write their logs (then copied) */
 	const char *names[FL_MAX_NODES];
 	struct fl_history *h;
 	struct fl_workload w;
@@ -87,6 +92,7 @@ struct run {
 	struct sampler *samplers;     /* one a node */
 	pthread_t nem, prog;
 	int nem_started, prog_started;
+	uint64_t machine_down;        /* nodes suspended or powered off now */
 };
 
 /* The leader most nodes name now ("-" when none), for the progress line. */
@@ -365,7 +371,8 @@ static void keep_agents_alive(struct run *r, int64_t *last)
 	for (size_t i = 0; i < r->nodes.n; i++) {
 		json_t *reply = NULL;
 		char e[256];
-		if (r->c->agents[i])
+		/* a suspended or powered-off machine's agent cannot answer */
+		if (r->c->agents[i] && !(r->machine_down & (1ull << i)))
 			fl_agentc_call(r->c->agents[i], json_pack("{s:s}", "op", "ping"), 2000, &reply,
 				       e, sizeof(e));
 		json_decref(reply);
@@ -483,7 +490,7 @@ out:
 /* run.json (what was run, and how to load it again) and a copy of the
  * scenario file as scenario.yaml. */
 static void write_run_meta(const char *dir, const struct fl_scenario *s,
-			   const struct fl_run_opts *o)
+			   const struct fl_run_opts *o, json_t *where)
 {
 	char path[700], buf[65536], stamp[32];
 	json_t *meta, *ov = json_array();
@@ -496,15 +503,20 @@ static void write_run_meta(const char *dir, const struct fl_scenario *s,
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	for (size_t i = 0; i < o->noverrides; i++)
 		json_array_append_new(ov, json_string(o->overrides[i]));
-	/* accel: what the nodes' kernel runs on: the micro-VM's accelerator under
-	 * --vm (tests/vm/run says), else this host's own kernel */
+	/* accel: what the nodes' kernels run on: the VMs' accelerator (libvirt
+	 * says), the micro-VM's under --vm (tests/vm/run says), else this host's
+	 * own kernel */
+	const char *accel = json_string_value(json_object_get(where, "accel"));
+	if (!accel)
+		accel = getenv("FAULTLINE_VM_ACCEL") ? getenv("FAULTLINE_VM_ACCEL") : "host";
 	meta = json_pack("{s:s, s:s, s:I, s:o, s:s, s:s, s:s, s:s, s:s}", "scenario", s->name,
 			 "file",
 			 getenv("FL_SCENARIO_ORIG") ? getenv("FL_SCENARIO_ORIG") : o->scenario_path,
 			 "seed", (json_int_t)o->seed, "overrides", ov, "started", stamp, "version",
-			 FL_VERSION, "provider", "netns", "accel",
-			 getenv("FAULTLINE_VM_ACCEL") ? getenv("FAULTLINE_VM_ACCEL") : "host",
-			 "system", fl_system_type_to_string(s->system.type));
+			 FL_VERSION, "provider", fl_provider_to_string(s->cluster.provider), "accel",
+			 accel, "system", fl_system_type_to_string(s->system.type));
+	if (meta && json_object_get(where, "accel_why"))
+		json_object_set(meta, "accel_why", json_object_get(where, "accel_why"));
 	snprintf(path, sizeof(path), "%s/run.json", dir);
 	if (meta)
 		json_dump_file(meta, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -536,7 +548,7 @@ void fl_run_print_reproduce(FILE *out, const struct fl_run_opts *o)
 /* Start argv (freed here) on node i through its agent: the system's main
  * process (pname NULL: the agent's "sut", with system.env, output in
  * logs/<node>.log) or a sidecar named pname (logs/<node>-<pname>.log). */
-static int spawn_on(struct run *r, size_t i, char **argv, const char *pname, const char *dir,
+static int spawn_on(struct run *r, size_t i, char **argv, const char *pname, const char *logs,
 		    char *err, size_t errlen)
 {
 	const struct fl_scenario *s = r->s;
@@ -544,7 +556,7 @@ static int spawn_on(struct run *r, size_t i, char **argv, const char *pname, con
 	json_t *req, *a = json_array(), *reply = NULL;
 	FILE *f;
 
-	snprintf(log, sizeof(log), "%s/logs/%s%s%s.log", dir, r->nodes.names[i], pname ? "-" : "",
+	snprintf(log, sizeof(log), "%s/%s%s%s.log", logs, r->nodes.names[i], pname ? "-" : "",
 		 pname ? pname : "");
 	if ((f = fopen(log, "a")))
 		fclose(f);
@@ -578,6 +590,133 @@ static int spawn_on(struct run *r, size_t i, char **argv, const char *pname, con
 	return 0;
 }
 
+/* Start the system on node i: its main process, then its sidecar. */
+static int start_node(struct run *r, size_t i, char *err, size_t errlen)
+{
+	char **argv = NULL, pname[32];
+
+	if (r->ops->node_argv(r->s, &r->nodes, i, &argv, err, errlen) < 0 ||
+	    spawn_on(r, i, argv, NULL, r->logs, err, errlen) < 0)
+		return -EIO;
+	if (!r->ops->sidecar_argv)
+		return 0;
+	argv = NULL;
+	if (r->ops->sidecar_argv(r->s, &r->nodes, i, &argv, pname, sizeof(pname), err, errlen) < 0 ||
+	    spawn_on(r, i, argv, pname, r->logs, err, errlen) < 0)
+		return -EIO;
+	return 0;
+}
+
+/* fl_exec's VM faults (exec.h): the cluster acts on the machine; a node
+ * that booted again gets its system started again, as a machine's own
+ * boot would start it (with the data its disk kept). */
+static int run_machine(void *ctx, size_t i, const struct fl_fault *f, const char *id, int apply,
+		       char *err, size_t errlen)
+{
+	struct run *r = ctx;
+	int restarted = 0, rc;
+
+	if (apply && (f->kind == FL_FAULT_SUSPEND || f->kind == FL_FAULT_POWER_OFF))
+		r->machine_down |= 1ull << i;
+	rc = fl_cluster_vm_fault(r->c, i, apply ? f : NULL, id, &restarted, err, errlen);
+	if (!apply && rc == 0)
+		r->machine_down &= ~(1ull << i);
+	if (apply && rc < 0)
+		r->machine_down &= ~(1ull << i);
+	if (rc == 0 && restarted)
+		rc = start_node(r, i, err, errlen);
+	return rc;
+}
+
+/* Node i's files, made by its agent wherever the node is (system.h). */
+static int node_file(void *ctx, size_t i, const char *path, const char *content, char *err,
+		     size_t errlen)
+{
+	struct run *r = ctx;
+	json_t *req = json_pack("{s:s, s:s}", "op", "file", "path", path), *reply = NULL;
+	char e[400];
+
+	if (content)
+		json_object_set_new(req, "content", json_string(content));
+	if (!r->c->agents[i]) {
+		json_decref(req);
+		snprintf(err, errlen, "node %s: its agent is not connected", r->nodes.names[i]);
+		return -ENOTCONN;
+	}
+	if (fl_agentc_call(r->c->agents[i], req, 10000, &reply, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "node %s: %s", r->names[i], e);
+		return -EIO;
+	}
+	json_decref(reply);
+	return 0;
+}
+
+/* Where the nodes keep their data and write their logs: a provider whose
+ * nodes have disks of their own says where (libvirt: data_dir on the
+ * node's disk, and share, a directory both sides see, for the logs, copied
+ * into the run directory at the end); else a fresh directory on this host,
+ * removed after the run (databases mmap their files, which a shared run
+ * directory may not allow), and the logs straight in the run directory. */
+static int where_nodes(struct run *r, char *err, size_t errlen)
+{
+	const char *dd = json_string_value(json_object_get(r->where, "data_dir"));
+	const char *share = json_string_value(json_object_get(r->where, "share"));
+
+	if (share && *share) {
+		snprintf(r->logs, sizeof(r->logs), "%s/logs", share);
+		if (mkdir(r->logs, 0755) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create '%.300s': %s", r->logs, strerror(errno));
+			return -errno;
+		}
+	}
+	if (dd && *dd) {
+		snprintf(r->data_root, sizeof(r->data_root), "%s", dd);
+		return 0;
+	}
+	snprintf(r->data_root, sizeof(r->data_root), "/var/tmp/faultline-data-XXXXXX");
+	if (!mkdtemp(r->data_root)) {
+		snprintf(err, errlen, "cannot create a data directory: %s", strerror(errno));
+		r->data_root[0] = 0;
+		return -errno;
+	}
+	r->data_local = 1;
+	return 0;
+}
+
+/* The nodes' logs into the run directory, when they wrote them elsewhere. */
+static void collect_logs(struct run *r)
+{
+	char to[700];
+	DIR *d;
+	struct dirent *e;
+
+	if (!r->logs[0] || !(d = opendir(r->logs)))
+		return;
+	snprintf(to, sizeof(to), "%s/logs", r->dir);
+	if (strcmp(r->logs, to) == 0) {
+		closedir(d);
+		return;
+	}
+	while ((e = readdir(d))) {
+		char from[1200], dest[1200], buf[65536];
+		FILE *in, *out;
+		size_t k;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", r->logs, e->d_name);
+		snprintf(dest, sizeof(dest), "%s/%s", to, e->d_name);
+		if (!(in = fopen(from, "r")))
+			continue;
+		if ((out = fopen(dest, "w"))) {
+			while ((k = fread(buf, 1, sizeof(buf), in)) > 0)
+				fwrite(buf, 1, k, out);
+			fclose(out);
+		}
+		fclose(in);
+	}
+	closedir(d);
+}
+
 /* Step 1: the run directory (runs/<scenario>-<UTC time>-<seed>) with its
  * logs/, plan.json, run.json and scenario.yaml. */
 static int make_run_dir(struct run *r)
@@ -598,8 +737,8 @@ static int make_run_dir(struct run *r)
 		r->dir[0] = 0;
 		return -errno;
 	}
-	snprintf(path, sizeof(path), "%s/logs", r->dir);
-	mkdir(path, 0755);
+	snprintf(r->logs, sizeof(r->logs), "%s/logs", r->dir);
+	mkdir(r->logs, 0755);
 	fl_say(r->say, FL_SAY_INFO, "run directory %s", r->dir);
 	if (fl_plan_build(s, r->o->seed, &r->plan) < 0) {
 		fl_say(r->say, FL_SAY_ERROR, "out of memory");
@@ -610,15 +749,14 @@ static int make_run_dir(struct run *r)
 		fl_plan_write_json(r->plan, f);
 		fclose(f);
 	}
-	write_run_meta(r->dir, s, r->o);
+	write_run_meta(r->dir, s, r->o, NULL);
 	return 0;
 }
 
 /* Step 2: the cluster, and the system started on every node through its
  * agent (then the sidecars, redis's sentinels, once every server runs),
- * until it is ready. The nodes' data lives on a local file system
- * (databases mmap their files, which a shared run directory may not
- * allow). */
+ * until it is ready. Where the nodes keep their data and logs:
+ * where_nodes. */
 static int start_system(struct run *r)
 {
 	const struct fl_scenario *s = r->s;
@@ -631,18 +769,19 @@ static int start_system(struct run *r)
 	fl_cluster_connect(r->c, err, sizeof(err));
 	for (size_t i = 0; i < r->c->n; i++)
 		r->names[i] = r->c->names[i];
-	snprintf(r->data_root, sizeof(r->data_root), "/var/tmp/faultline-data-XXXXXX");
-	if (!mkdtemp(r->data_root)) {
-		fl_say(r->say, FL_SAY_ERROR, "cannot create a data directory: %s", strerror(errno));
-		r->data_root[0] = 0;
+	if ((r->where = r->c->prov->describe ? r->c->prov->describe(r->c->pc) : NULL))
+		write_run_meta(r->dir, s, r->o, r->where);
+	if (where_nodes(r, err, sizeof(err)) < 0) {
+		fl_say(r->say, FL_SAY_ERROR, "%s", err);
 		return -EIO;
 	}
 	r->nodes = (struct fl_sys_nodes){ .n = r->c->n, .names = r->names, .addrs = r->c->addrs,
-					  .data_root = r->data_root, .pids = NULL, .s = s };
+					  .data_root = r->data_root, .pids = NULL, .s = s,
+					  .make_file = node_file, .file_ctx = r };
 	for (size_t i = 0; i < r->c->n; i++) {
 		char **argv = NULL;
 		if (r->ops->node_argv(s, &r->nodes, i, &argv, err, sizeof(err)) < 0 ||
-		    spawn_on(r, i, argv, NULL, r->dir, err, sizeof(err)) < 0) {
+		    spawn_on(r, i, argv, NULL, r->logs, err, sizeof(err)) < 0) {
 			fl_say(r->say, FL_SAY_ERROR, "%s", err);
 			return -EIO;
 		}
@@ -651,7 +790,7 @@ static int start_system(struct run *r)
 		char **argv = NULL, pname[32];
 		if (r->ops->sidecar_argv(s, &r->nodes, i, &argv, pname, sizeof(pname), err,
 					 sizeof(err)) < 0 ||
-		    spawn_on(r, i, argv, pname, r->dir, err, sizeof(err)) < 0) {
+		    spawn_on(r, i, argv, pname, r->logs, err, sizeof(err)) < 0) {
 			fl_say(r->say, FL_SAY_ERROR, "%s", err);
 			return -EIO;
 		}
@@ -697,8 +836,9 @@ static int drive(struct run *r)
 							&r->samplers[i]) == 0;
 	}
 	r->x = (struct fl_exec){ .s = s, .agents = r->c->agents, .addrs = r->c->addrs,
-				 .iface = "eth0", .timeout_ms = 10000,
-				 .resolve_leader = resolve_leader, .ctx = r };
+				 .iface = r->c->prov->iface, .timeout_ms = 10000,
+				 .resolve_leader = resolve_leader, .ctx = r,
+				 .machine = r->c->prov->machine ? run_machine : NULL };
 	r->nem_started = pthread_create(&r->nem, NULL, nemesis_main, r) == 0;
 	r->w = (struct fl_workload){ .s = s, .ops = r->ops, .nodes = &r->nodes, .history = r->h,
 				     .seed = r->o->seed, .duration_ns = s->duration_ns,
@@ -773,14 +913,16 @@ static void teardown(struct run *r)
 			r->ops->client_close(r->status_clients[i]);
 	fl_history_close(r->h);
 	fl_jsonl_close(r->faults);
+	collect_logs(r);
 	if (r->c) {
 		char e2[512];
 		if (fl_cluster_down(r->c, e2, sizeof(e2)) < 0)
 			fl_say(r->say, FL_SAY_ERROR, "taking the cluster down: %s", e2);
 		fl_cluster_free(r->c);
 	}
-	if (r->data_root[0])
+	if (r->data_local && r->data_root[0])
 		nftw(r->data_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	json_decref(r->where);
 	fl_plan_free(r->plan);
 }
 

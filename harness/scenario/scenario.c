@@ -1126,6 +1126,14 @@ static void parse_clock(const struct fault_args *a)
 		FL_ERR(a->c, off, "'offset' must be within one day");
 }
 
+static void parse_reboot(const struct fault_args *a)
+{
+	const struct fl_ynode *hard = arg(a, "hard");
+
+	if (hard)
+		get_bool(a->c, hard, "hard", &a->f->reboot_hard);
+}
+
 /* Every network fault: towards which peers, and netem's queue limit. */
 static void parse_network(const struct fault_args *a)
 {
@@ -1162,7 +1170,7 @@ static const struct {
 	[FL_FAULT_RESTART] = { KEYS(NULL), NULL },
 	[FL_FAULT_SUSPEND] = { KEYS(NULL), NULL },
 	[FL_FAULT_POWER_OFF] = { KEYS(NULL), NULL },
-	[FL_FAULT_REBOOT] = { KEYS(NULL), NULL },
+	[FL_FAULT_REBOOT] = { KEYS("hard"), parse_reboot },
 	[FL_FAULT_CLOCK] = { KEYS("offset"), parse_clock },
 };
 #undef KEYS

@@ -3,10 +3,12 @@
  * etcd's args and exec's start, and whether a node process has exited.
  * Pure except fl_sys_pid_exited, which reads /proc; nothing here logs. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <time.h>
 #include <unistd.h>
@@ -98,6 +100,63 @@ int fl_sys_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, 
 bad:
 	free(b.p);
 	return -EINVAL;
+}
+
+/* on this host: mkdir -p, or write the file */
+static int local_file(const char *path, const char *content, char *err, size_t errlen)
+{
+	char buf[PATH_MAX];
+	int r = 0;
+
+	if (!content) {
+		size_t n = strlen(path);
+		if (!n || n >= sizeof(buf)) {
+			fl_seterr(err, errlen, "cannot create '%s': bad path", path);
+			return -ENAMETOOLONG;
+		}
+		memcpy(buf, path, n + 1);
+		for (char *q = buf + 1; !r && *q; q++) {
+			if (*q != '/')
+				continue;
+			*q = 0;
+			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+				r = -errno;
+			*q = '/';
+		}
+		if (!r && mkdir(path, 0755) < 0 && errno != EEXIST)
+			r = -errno;
+		if (r < 0)
+			fl_seterr(err, errlen, "cannot create '%s': %s", path, strerror(-r));
+		return r;
+	}
+	{
+		FILE *f = fopen(path, "we");
+		size_t len = strlen(content);
+		r = f ? 0 : -errno;
+		if (f && fwrite(content, 1, len, f) != len)
+			r = -EIO;
+		if (f && fclose(f) != 0 && !r)
+			r = -errno;
+	}
+	if (r < 0)
+		fl_seterr(err, errlen, "cannot write '%s': %s", path, strerror(-r));
+	return r;
+}
+
+int fl_sys_node_mkdir(const struct fl_sys_nodes *nodes, size_t i, const char *dir, char *err,
+		      size_t errlen)
+{
+	if (nodes->make_file)
+		return nodes->make_file(nodes->file_ctx, i, dir, NULL, err, errlen);
+	return local_file(dir, NULL, err, errlen);
+}
+
+int fl_sys_node_write(const struct fl_sys_nodes *nodes, size_t i, const char *path,
+		      const char *content, char *err, size_t errlen)
+{
+	if (nodes->make_file)
+		return nodes->make_file(nodes->file_ctx, i, path, content, err, errlen);
+	return local_file(path, content, err, errlen);
 }
 
 int fl_sys_pid_exited(pid_t pid)

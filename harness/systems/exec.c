@@ -132,11 +132,8 @@ static int exec_node_argv(const struct fl_scenario *s, const struct fl_sys_nodes
 		return r;
 	if (nodes->data_root) {
 		r = fl_sys_expand("{data_dir}", nodes, i, FL_EXEC_PORT, &dd, err, errlen);
-		if (r == 0 && mkdir(dd, 0700) < 0 && errno != EEXIST) {
-			r = -errno;
-			fl_seterr(err, errlen, "node %s: cannot create '%s': %s", nodes->names[i], dd,
-			       strerror(-r));
-		}
+		if (r == 0)
+			r = fl_sys_node_mkdir(nodes, i, dd, err, errlen);
 		free(dd);
 		if (r < 0) {
 			fl_strv_free(argv);

@@ -342,12 +342,12 @@ static int make_data_dir(const struct fl_sys_nodes *nodes, size_t i, char **out,
 		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	if (mkdir(dd.p, 0755) < 0 && errno != EEXIST) {
-		int r = -errno;
-
-		fl_seterr(err, errlen, "cannot create data directory '%s': %s", dd.p, strerror(errno));
-		free(dd.p);
-		return r;
+	{
+		int r = fl_sys_node_mkdir(nodes, i, dd.p, err, errlen);
+		if (r < 0) {
+			free(dd.p);
+			return r;
+		}
 	}
 	*out = dd.p;
 	return 0;
@@ -427,7 +427,6 @@ static int redis_sidecar_argv(const struct fl_scenario *s, const struct fl_sys_n
 	char master[MASTER_NAME_MAX + 1], a[20], a0[20], *dd = NULL, *conf = NULL, **argv = NULL;
 	unsigned down_after, failover;
 	struct fl_sbuf b = { 0 };
-	FILE *f;
 	int r;
 
 	r = check_node(nodes, i, err, errlen);
@@ -464,18 +463,8 @@ static int redis_sidecar_argv(const struct fl_scenario *s, const struct fl_sys_n
 		conf = NULL;
 		goto oom;
 	}
-	f = fopen(conf, "we");
-	r = f ? 0 : -errno;
-	if (f) {
-		if (fwrite(b.p, 1, b.len, f) != b.len)
-			r = -EIO;
-		if (fclose(f) != 0 && !r)
-			r = -errno;
-	}
-	if (r < 0) {
-		fl_seterr(err, errlen, "cannot write '%s': %s", conf, strerror(-r));
+	if ((r = fl_sys_node_write(nodes, i, conf, b.p, err, errlen)) < 0)
 		goto fail;
-	}
 	argv = calloc(4, sizeof(*argv));
 	if (!argv)
 		goto oom;

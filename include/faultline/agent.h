@@ -57,7 +57,8 @@ struct fl_agent {
 	size_t nifaces;
 	struct fl_proc procs[FL_AGENT_MAX_PROCS];
 	void *net;               /* the network injector's state (net.c) */
-	int own_clock;           /* this machine's clock is the node's own (a VM): clock faults */
+	int vm_node;             /* the agent runs on its own VM: it may move this machine's
+				  * clock and reboot it (never in a network namespace) */
 	FILE *log;               /* the agent's own log (stderr) */
 };
 
@@ -81,6 +82,10 @@ int fl_agent_heal_fault(struct fl_agent *a, const char *fault, size_t *healed, c
 
 /* A new undo entry {"undo": kind} tagged with the request's "fault" id. */
 json_t *fl_agent_undo_entry(json_t *req, const char *kind);
+
+/* This boot's id (/proc/sys/kernel/random/boot_id; "" when unreadable):
+ * in `hello`, so the harness tells a rebooted node's new agent apart. */
+void fl_agent_boot_id(char *buf, size_t len);
 
 /* Serve requests from in, replies to out, until EOF (then heal and return
  * 0). Calls the dead-man switch when nothing arrives for heal_after. */

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "faultline/agentc.h"
+#include "faultline/provider.h"
 #include "faultline/scenario.h"
 
 struct fl_provider_ops;
@@ -53,6 +54,35 @@ int fl_cluster_down(struct fl_cluster *c, char *err, size_t errlen);
  * its journal replayed inside it by the provider (the agent's own heal
  * code: one heal path). Returns the number of faults healed or -errno. */
 int fl_cluster_heal(struct fl_cluster *c, char *err, size_t errlen);
+
+/* A VM fault on node i's machine through the provider (provider.h), its
+ * undo journaled first in the state directory (suspend -> resume,
+ * power-off -> power-on) under the fault's id. Power-off and reset close
+ * the node's agent connection (fl_cluster_reconnect after). -EOPNOTSUPP
+ * when the provider has no machines. */
+int fl_cluster_machine(struct fl_cluster *c, size_t i, enum fl_machine_act act, const char *fault,
+		       char *err, size_t errlen);
+
+/* Undo the machine faults of node (-1: every node) and fault (NULL:
+ * every fault), newest first; *woke: the nodes powered on again (their
+ * agents start afresh: reconnect). The number undone, or -errno (the
+ * entries stay for a retry). fl_cluster_heal and down do this first. */
+int fl_cluster_machine_heal(struct fl_cluster *c, long node, const char *fault, uint64_t *woke,
+			    char *err, size_t errlen);
+
+/* Node i's agent again after its machine restarted (power-on, reboot):
+ * connect until it says hello (with a boot id other than old_boot, when
+ * given: not the old agent still shutting down), within timeout_ms. */
+int fl_cluster_reconnect(struct fl_cluster *c, size_t i, const char *old_boot, int timeout_ms,
+			 char *err, size_t errlen);
+
+/* A VM fault of the scenario on node i (fl_exec's machine): suspend,
+ * power-off (undone: resumed, powered on), reboot (clean through the node's
+ * agent, or reboot_hard: a reset), as fault id; f NULL: undo what id did
+ * to node i. *restarted: the node booted again and its agent is reconnected
+ * (a new agent: the processes it ran are gone). 0 or -errno. */
+int fl_cluster_vm_fault(struct fl_cluster *c, size_t i, const struct fl_fault *f, const char *id,
+			int *restarted, char *err, size_t errlen);
 
 json_t *fl_cluster_status(struct fl_cluster *c);
 

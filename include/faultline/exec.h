@@ -19,6 +19,12 @@ struct fl_exec {
 	/* for leader/followers; NULL when the system is not running: refused */
 	int (*resolve_leader)(void *ctx, int *leader);
 	void *ctx;
+	/* VM faults (suspend, power-off, reboot) on node i, by whoever owns the
+	 * cluster (fl_cluster_machine): apply (1) fault f as fault_id, or undo
+	 * (0, f NULL) what fault_id did to the node's machine, a no-op when it
+	 * did nothing. NULL: VM faults are refused. Called with ctx. */
+	int (*machine)(void *ctx, size_t node, const struct fl_fault *f, const char *fault_id,
+		       int apply, char *err, size_t errlen);
 	/* out: after a partition is applied, blocked[i] = the nodes node i can
 	 * no longer send to (the run logs it; the failover check reads it) */
 	uint64_t blocked[FL_MAX_NODES];

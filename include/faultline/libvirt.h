@@ -47,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "faultline/provider.h"
 #include "faultline/scenario.h"
 
 #define FL_LIBVIRT_XMLNS "https://faultline.invalid/xmlns/cluster/1"
@@ -178,5 +179,11 @@ enum fl_accel fl_libvirt_accel(const struct fl_libvirt_cluster *c); /* kvm or tc
  *  "share":DIR/share,"boot_ms":..,"nodes":[{"name","domain","addr","mac",
  *  "boot_ms"}]}: libvirt.json's facts, without its file paths. */
 json_t *fl_libvirt_describe(const struct fl_libvirt_cluster *c);
+
+/* A VM fault on node i's domain (provider.h): suspend and resume, power
+ * off (destroyed: a transient domain is gone) and on (created again from
+ * DIR/domain-NODE.xml, the same disk), reset. Idempotent. */
+int fl_libvirt_machine(struct fl_libvirt_cluster *c, size_t i, enum fl_machine_act act,
+		       char *err, size_t errlen);
 
 #endif

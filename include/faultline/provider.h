@@ -21,6 +21,19 @@
 
 #include "faultline/scenario.h"
 
+/* What a provider with machines (VMs) can do to one: the VM faults. A
+ * clean reboot is the node's own agent's (it stops the processes and syncs
+ * first); reset is the hard one. */
+enum fl_machine_act {
+	FL_MACHINE_SUSPEND,   /* paused, memory kept */
+	FL_MACHINE_RESUME,
+	FL_MACHINE_POWER_OFF, /* gone, with its page cache: only the disk stays */
+	FL_MACHINE_POWER_ON,  /* booted again from the same disk */
+	FL_MACHINE_RESET,     /* the reset button: no sync, no shutdown */
+};
+
+const char *fl_machine_act_name(enum fl_machine_act act);
+
 struct fl_provider_ops {
 	const char *name;  /* as the scenario spells it: "netns" */
 	const char *iface; /* each node's interface on the cluster network */
@@ -60,6 +73,10 @@ struct fl_provider_ops {
 	/* What a run records about where its nodes ran (run.json, status):
 	 * {"name": .., ...}, e.g. libvirt's "accel". A new reference. */
 	json_t *(*describe)(void *p);
+	/* A VM fault on node i's machine; idempotent (resuming a running node,
+	 * powering on a running one: 0). NULL: the provider has no machines
+	 * of its own (netns). */
+	int (*machine)(void *p, size_t i, enum fl_machine_act act, char *err, size_t errlen);
 };
 
 extern const struct fl_provider_ops fl_netns_provider;

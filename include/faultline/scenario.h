@@ -102,6 +102,7 @@ struct fl_fault {
 	int signal;
 	/* clock */
 	int64_t clock_offset_ns;
+	int reboot_hard;         /* reboot: a reset, not a clean reboot */
 };
 
 struct fl_env {

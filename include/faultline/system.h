@@ -49,6 +49,12 @@ struct fl_sys_nodes {
 					 * gives up early when one of them has exited */
 	const struct fl_scenario *s;    /* optional: the scenario (exec: its client
 					 * argv; timeouts); NULL in some tests */
+	/* Where node i's files are made (fl_sys_node_mkdir/_write): the run
+	 * makes them through the node's agent, on whatever machine the node
+	 * is; NULL: on this host (tests). content NULL: a directory. */
+	int (*make_file)(void *ctx, size_t i, const char *path, const char *content, char *err,
+			 size_t errlen);
+	void *file_ctx;
 };
 
 /* A node's view of the cluster, from its status call. */
@@ -175,6 +181,13 @@ int fl_sys_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, 
 
 /* Has process pid exited (gone, or a zombie not yet reaped)? Reads /proc. */
 int fl_sys_pid_exited(pid_t pid);
+
+/* Node i's directory dir (and its parents), or its file path with content,
+ * made where the node is (make_file above). 0, or -errno with err. */
+int fl_sys_node_mkdir(const struct fl_sys_nodes *nodes, size_t i, const char *dir, char *err,
+		      size_t errlen);
+int fl_sys_node_write(const struct fl_sys_nodes *nodes, size_t i, const char *path,
+		      const char *content, char *err, size_t errlen);
 
 /* One round of an adapter's readiness check over a client per node (cl),
  * each status call bounded by call_ms: 0 when ready (leader gets the

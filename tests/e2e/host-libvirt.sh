@@ -3,8 +3,8 @@
 # cluster (mode create) boots three micro-VMs, each agent answers over its
 # virtio-serial channel, the host reaches every node on the bridge, a
 # partition applied through the channels cuts a node off and heals, and
-# `down` leaves no domain, link or file. Needs root and a reachable
-# libvirtd (qemu:///system); skips otherwise.
+# `down` leaves no domain, link or file. Needs root and libvirtd
+# (qemu:///system): started here when it is not running, and stopped again.
 # Prints "ok N - what" / "not ok N - what".
 FL=${FAULTLINE:-build/faultline}
 T=$(mktemp -d)
@@ -15,13 +15,14 @@ if [ "$(id -u)" != 0 ]; then
 	rm -rf "$T"
 	exit 0
 fi
-if ! virsh -c qemu:///system version >/dev/null 2>&1; then
-	echo "skip - libvirt cluster: libvirtd not reachable (mkdir -p /var/log/libvirt; virtlogd -d; libvirtd -d)"
+if ! libvirtd_ensure; then
+	echo "not ok 1 - libvirtd could not be started (make deps installs it; see 'faultline doctor')"
+	libvirtd_release
 	rm -rf "$T"
-	exit 0
+	exit 1
 fi
 export FAULTLINE_STATE=$(mktemp -d)
-trap '"$FL" down >/dev/null 2>&1; rm -rf "$T" "$FAULTLINE_STATE"' EXIT
+trap '"$FL" down >/dev/null 2>&1; libvirtd_release; rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 before=$(leftovers)
 cat >"$T/lv.yaml" <<'YAML'
 name: e2e-libvirt

@@ -1,7 +1,7 @@
 /* The clock fault in the agent (injectors/clock.c), on a real clock: only
  * inside the micro-VM (tests/vm/run), whose clock is the test's to move;
  * on any other machine it skips rather than move the host's clock.
- * Shown: an agent without --own-clock refuses; a shift moves the wall
+ * Shown: an agent without --vm-node refuses; a shift moves the wall
  * clock by the offset and leaves CLOCK_MONOTONIC alone; heal puts it back
  * (the time that passed is kept); a journal left by a dead agent is healed
  * by the next one; healing twice is healing once. */
@@ -82,7 +82,7 @@ static void need_vm(void)
 		skip(); /* not in the micro-VM (or not root): the host's clock is not ours */
 }
 
-static void test_refused_without_own_clock(void **state)
+static void test_refused_without_vm_node(void **state)
 {
 	struct fl_agent a;
 	int64_t before;
@@ -111,7 +111,7 @@ static void test_shift_and_heal(void **state)
 	(void)state;
 	need_vm();
 	assert_int_equal(fl_agent_init(&a, "n1", journal, 0, NULL), 0);
-	a.own_clock = 1;
+	a.vm_node = 1;
 	before = distance();
 	assert_true(ok(call(&a, "{\"id\":1,\"op\":\"clock\",\"fault\":\"f0\",\"offset_ns\":-30000000000}")));
 	during = distance();
@@ -138,7 +138,7 @@ static void test_dead_agent_journal(void **state)
 	(void)state;
 	need_vm();
 	assert_int_equal(fl_agent_init(&a, "n1", journal, 0, NULL), 0);
-	a.own_clock = 1;
+	a.vm_node = 1;
 	before = distance();
 	assert_true(ok(call(&a, "{\"id\":1,\"op\":\"clock\",\"fault\":\"f0\",\"offset_ns\":45000000000}")));
 	assert_true(llabs(distance() - before - 45 * NS) < NS / 10);
@@ -155,7 +155,7 @@ static void test_dead_agent_journal(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_refused_without_own_clock),
+		cmocka_unit_test(test_refused_without_vm_node),
 		cmocka_unit_test(test_shift_and_heal),
 		cmocka_unit_test(test_dead_agent_journal),
 	};

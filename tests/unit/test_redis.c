@@ -320,10 +320,10 @@ static void test_node_argv(void **state)
 		fl_strv_free(argv);
 	}
 	assert_int_equal(fl_redis_ops.node_argv(s, &n, 3, &argv, err, sizeof(err)), -EINVAL);
-	/* a data root that does not exist */
-	n.data_root = "/nonexistent-fl/x";
-	assert_int_equal(fl_redis_ops.node_argv(s, &n, 0, &argv, err, sizeof(err)), -ENOENT);
-	assert_non_null(strstr(err, "cannot create data directory '/nonexistent-fl/x/n1'"));
+	/* a data root that cannot be made (its parents are, mkdir -p) */
+	n.data_root = "/dev/null/fl";
+	assert_int_equal(fl_redis_ops.node_argv(s, &n, 0, &argv, err, sizeof(err)), -ENOTDIR);
+	assert_non_null(strstr(err, "cannot create '/dev/null/fl/n1'"));
 	fl_scenario_free(s);
 	fl_scenario_free(sb);
 }
@@ -402,8 +402,8 @@ static void test_sidecar_argv(void **state)
 						    sizeof(err)), -EINVAL);
 	n.token = NULL;
 	n.n = 3;
-	/* data directory not writable as a file: unwritable conf is an error */
-	n.data_root = "/nonexistent-fl";
+	/* a data directory that cannot be made: no conf, an error */
+	n.data_root = "/dev/null/fl";
 	assert_true(fl_redis_ops.sidecar_argv(sb, &n, 0, &argv, name, sizeof(name), err,
 					      sizeof(err)) < 0);
 	fl_scenario_free(s);

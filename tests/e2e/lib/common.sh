@@ -19,3 +19,31 @@ check() {
 leftovers() {
 	{ ls /run/netns 2>/dev/null; ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//'; } | sort
 }
+
+# libvirtd for the VM tests, as `make check` promises: a running daemon is
+# used as it is; otherwise this starts virtlogd and libvirtd (the way that
+# works without systemd) and libvirtd_release stops exactly those, by PID.
+# Returns 1 when libvirtd cannot be reached even so (the caller says why).
+libvirtd_started=""
+libvirtd_ensure() {
+	virsh -c qemu:///system version >/dev/null 2>&1 && return 0
+	command -v libvirtd >/dev/null 2>&1 || return 1
+	mkdir -p /var/log/libvirt
+	if ! pgrep -x virtlogd >/dev/null 2>&1; then
+		virtlogd -d && libvirtd_started="virtlogd"
+	fi
+	if ! pgrep -x libvirtd >/dev/null 2>&1; then
+		libvirtd -d && libvirtd_started="$libvirtd_started libvirtd"
+	fi
+	for i in $(seq 100); do
+		virsh -c qemu:///system version >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+libvirtd_release() {
+	for d in $libvirtd_started; do
+		pid=$(cat "/run/$d.pid" 2>/dev/null) && [ -n "$pid" ] && kill "$pid" 2>/dev/null
+	done
+	libvirtd_started=""
+}

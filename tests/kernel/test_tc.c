@@ -758,7 +758,8 @@ static void test_latency_all_traffic(void **state)
 
 	need_world(w);
 	apply_ok(w, A, &st);
-	for (int attempt = 0; attempt < 2; attempt++) {
+	/* a loaded machine only adds delay: a few tries, one clean measurement */
+	for (int attempt = 0; attempt < 4; attempt++) {
 		med_b = rtt_probe(w, B, 50, 2 * MS, 150 * MS, &got_b);
 		med_c = rtt_probe(w, C, 50, 2 * MS, 150 * MS, &got_c);
 		print_message("latency 30ms on all of A's traffic: median RTT A-B %.2f ms, A-C %.2f ms\n",
@@ -853,23 +854,30 @@ static void test_rate(void **state)
 	sh.peers = &w->n[B].v4;
 	sh.npeers = 1;
 	apply_ok(w, A, &st);
-	run = new_run(w);
-	atomic_store(&w->n[B].ep4.echo, 0);
-	send_probes(w->n[A].ep4.fd, &w->n[B].sa4, sizeof(w->n[B].sa4), run, 0, n, 0, payload);
-	sleep_ns((int64_t)(want * MS) + 200 * MS);
-	atomic_store(&w->n[B].ep4.echo, 1);
-	assert_int_equal(distinct(&w->n[B].ep4, 0, n), n);
-	pthread_mutex_lock(&w->n[B].ep4.mu);
-	for (unsigned i = 0; i < n; i++) {
-		if (w->n[B].ep4.first_ns[i] < first)
-			first = w->n[B].ep4.first_ns[i];
-		if (w->n[B].ep4.first_ns[i] > last)
-			last = w->n[B].ep4.first_ns[i];
+	/* a loaded machine can stretch a burst (never shrink it): a few tries */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		first = INT64_MAX;
+		last = 0;
+		run = new_run(w);
+		atomic_store(&w->n[B].ep4.echo, 0);
+		send_probes(w->n[A].ep4.fd, &w->n[B].sa4, sizeof(w->n[B].sa4), run, 0, n, 0, payload);
+		sleep_ns((int64_t)(want * MS) + 200 * MS);
+		atomic_store(&w->n[B].ep4.echo, 1);
+		assert_int_equal(distinct(&w->n[B].ep4, 0, n), n);
+		pthread_mutex_lock(&w->n[B].ep4.mu);
+		for (unsigned i = 0; i < n; i++) {
+			if (w->n[B].ep4.first_ns[i] < first)
+				first = w->n[B].ep4.first_ns[i];
+			if (w->n[B].ep4.first_ns[i] > last)
+				last = w->n[B].ep4.first_ns[i];
+		}
+		pthread_mutex_unlock(&w->n[B].ep4.mu);
+		got = (double)(last - first) / 1e6;
+		print_message("rate 1mbit A->B: %u frames of %zu bytes arrived over %.1f ms, expected "
+			      "%.1f ms\n", n, frame, got, want);
+		if (fabs(got - want) <= 0.1 * want)
+			break;
 	}
-	pthread_mutex_unlock(&w->n[B].ep4.mu);
-	got = (double)(last - first) / 1e6;
-	print_message("rate 1mbit A->B: %u frames of %zu bytes arrived over %.1f ms, expected %.1f ms\n",
-		      n, frame, got, want);
 	if (fabs(got - want) > 0.1 * want)
 		fail_msg("a burst at 1mbit spread over %.1f ms, not within 10%% of %.1f ms", got, want);
 }

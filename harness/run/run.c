@@ -517,6 +517,9 @@ static void write_run_meta(const char *dir, const struct fl_scenario *s,
 			 accel, "system", fl_system_type_to_string(s->system.type));
 	if (meta && json_object_get(where, "accel_why"))
 		json_object_set(meta, "accel_why", json_object_get(where, "accel_why"));
+	/* how long the provider took to bring the nodes up (VMs: boot) */
+	if (meta && json_object_get(where, "boot_ms"))
+		json_object_set(meta, "boot_ms", json_object_get(where, "boot_ms"));
 	snprintf(path, sizeof(path), "%s/run.json", dir);
 	if (meta)
 		json_dump_file(meta, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -402,6 +402,7 @@ static void *nemesis_main(void *arg)
 		const struct fl_plan_step *st = &p->steps[ev[k].step];
 		const struct fl_fault *f = &r->s->faults[st->fault];
 		char id[32], err[512] = "";
+		int64_t began;
 		json_t *o;
 		int rc;
 
@@ -413,6 +414,7 @@ static void *nemesis_main(void *arg)
 		if (interrupted)
 			break;
 		snprintf(id, sizeof(id), "f%zu.%u", st->fault, st->seq);
+		began = fl_jsonl_now(r->faults);
 		if (ev[k].heal) {
 			if (!active[ev[k].step])
 				continue;
@@ -432,6 +434,15 @@ static void *nemesis_main(void *arg)
 		}
 		o = json_pack("{s:s, s:s, s:s, s:b}", "fault", id, "kind", fl_fault_kind_to_string(f->kind),
 			      "event", ev[k].heal ? "heal" : "apply", "ok", rc == 0);
+		/* a fault takes effect as its apply begins (a reboot: the machine
+		 * goes down at once, the apply returns once it is back); a heal
+		 * holds once it is done (a powered-off node booted again) */
+		if (ev[k].heal) {
+			json_object_set_new(o, "began_t", json_integer(began));
+		} else {
+			json_object_set_new(o, "t", json_integer(began));
+			json_object_set_new(o, "done_t", json_integer(fl_jsonl_now(r->faults)));
+		}
 		{
 			json_t *nodes = json_array();
 			for (size_t i = 0; i < r->nodes.n; i++)

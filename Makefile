@@ -83,7 +83,7 @@ ALL_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(AGENT_OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o) \
            $(KERNEL_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) \
            $(SUT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all check check-unit check-kernel check-e2e detect deps check-deps install uninstall \
+.PHONY: all bench-vm demo-vm check check-unit check-kernel check-e2e detect deps check-deps install uninstall \
         clean demo tests bench bench-build FORCE
 # the SUTs too: a shipped scenario runs one after a plain `make`
 all: $(BUILD)/faultline $(BUILD)/faultline-agent $(SUT_BIN)
@@ -209,6 +209,11 @@ bench-build: $(BENCH_BIN)
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b $(BENCH_ARGS) || exit 1; done
 
+# Bring-up time of 1, 3 and 5 libvirt micro-VMs (median of 3) and memory per
+# VM (not part of make check; needs root, starts libvirtd if need be).
+bench-vm: all
+	@FAULTLINE=$(BUILD)/faultline tests/bench/bench_vm.sh
+
 # The quickstart on a real 3-node etcd cluster: directly when this kernel has
 # the traffic-control pieces (faultline doctor), else inside a micro-VM.
 demo: deps all
@@ -220,6 +225,14 @@ demo: deps all
 	  echo "demo: this kernel lacks netem/prio/gact (faultline doctor): running in a micro-VM"; \
 	  $(BUILD)/faultline run --vm scenarios/quickstart.yaml; \
 	fi
+
+# The VM half: etcd on three libvirt micro-VMs, its leader's VM powered off
+# and booted again (root; libvirtd started when it is not running, and
+# stopped again).
+demo-vm: deps all
+	@sh -c '. tests/e2e/lib/common.sh; \
+	  libvirtd_ensure || { echo "demo-vm: libvirtd cannot be started (faultline doctor)"; exit 2; }; \
+	  $(BUILD)/faultline run scenarios/vm-etcd-power-off.yaml; rc=$$?; libvirtd_release; exit $$rc'
 
 LIBEXECDIR ?= $(PREFIX)/libexec/faultline
 

@@ -71,6 +71,7 @@ struct fl_libvirt_cluster {
 	char kernel[PATHLEN], kver[128], initrd[PATHLEN];
 	char boot[PATHLEN + 32]; /* what qemu loads: the kernel, or its ELF (vmlinux) */
 	char share[PATHLEN + 32];
+	char agent[PATHLEN + 64]; /* the agent as the guests see it (place_agent) */
 	char bridge[IFNAMSIZ];
 	uint32_t subnet;
 	unsigned prefix;
@@ -956,11 +957,54 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Directories each VM mounts afresh over the host's root: what the host
+ * has there, a guest does not see. */
+static const char *const hidden_dirs[] = { "/tmp/", "/run/", "/dev/", "/proc/", "/sys/",
+					   FL_LIBVIRT_DATA_DIR "/" };
+
+static int is_hidden(const char *path)
+{
+	for (size_t i = 0; i < sizeof(hidden_dirs) / sizeof(hidden_dirs[0]); i++)
+		if (!strncmp(path, hidden_dirs[i], strlen(hidden_dirs[i])))
+			return 1;
+	return 0;
+}
+
+/* The agent binary as the guests see it: where it is on the host's root,
+ * or (a build under /tmp, say) a copy in the share, which every guest
+ * mounts at the same path. */
+static int place_agent(struct fl_libvirt_cluster *c, const char *agent, char *err, size_t errlen)
+{
+	char buf[65536];
+	int in, out, r = 0;
+	ssize_t k;
+
+	if (!is_hidden(agent)) {
+		snprintf(c->agent, sizeof(c->agent), "%s", agent);
+		return 0;
+	}
+	snprintf(c->agent, sizeof(c->agent), "%s/faultline-agent", c->share);
+	if ((in = open(agent, O_RDONLY | O_CLOEXEC)) < 0)
+		return fail(-errno, err, errlen, "cannot read the agent '%s': %s", agent,
+			    strerror(errno));
+	if ((out = open(c->agent, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755)) < 0) {
+		r = fail(-errno, err, errlen, "cannot write '%s': %s", c->agent, strerror(errno));
+		close(in);
+		return r;
+	}
+	while (r == 0 && (k = read(in, buf, sizeof(buf))) > 0)
+		if (fl_write_all(out, buf, (size_t)k) < 0)
+			r = -EIO;
+	if (k < 0 || close(out) < 0)
+		r = -EIO;
+	close(in);
+	if (r < 0)
+		return fail(r, err, errlen, "cannot copy the agent into '%s'", c->agent);
+	return 0;
+}
+
 static int check_spec(const struct fl_libvirt_spec *s, char *err, size_t errlen)
 {
-	static const char *const hidden[] = { "/tmp/", "/run/", "/dev/", "/proc/", "/sys/",
-					      FL_LIBVIRT_DATA_DIR "/" };
-
 	if (!s->id || !s->state_dir || !s->uri || !s->agent || s->nnodes < 1 ||
 	    s->nnodes > FL_MAX_NODES || s->vcpus < 1 || s->memory < (64ull << 20))
 		return fail(-EINVAL, err, errlen, "incomplete libvirt cluster spec");
@@ -972,11 +1016,6 @@ static int check_spec(const struct fl_libvirt_spec *s, char *err, size_t errlen)
 		return fail(-EINVAL, err, errlen,
 			    "the agent '%s' must be an absolute path of letters, digits and /._+-",
 			    s->agent);
-	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
-		if (!strncmp(s->agent, hidden[i], strlen(hidden[i])))
-			return fail(-EINVAL, err, errlen,
-				    "the agent '%s' is under %s, which each VM mounts afresh: "
-				    "put it elsewhere on the host's root", s->agent, hidden[i]);
 	if (access(s->agent, X_OK) != 0)
 		return fail(-ENOENT, err, errlen, "the agent '%s' is not an executable: %s", s->agent,
 			    strerror(errno));
@@ -1074,7 +1113,7 @@ static int node_xml(const struct fl_libvirt_cluster *c, const struct fl_libvirt_
 		.mac = n->mac,
 		.share = c->share,
 	};
-	int r = fl_libvirt_cmdline(n->name, n->addr, c->prefix, s->agent, c->share, cmdline,
+	int r = fl_libvirt_cmdline(n->name, n->addr, c->prefix, c->agent, c->share, cmdline,
 				   sizeof(cmdline));
 
 	if (r < 0)
@@ -1356,6 +1395,8 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
 		r = fail(-errno, err, errlen, "cannot create '%s': %s", c->share, strerror(errno));
 		goto undo;
 	}
+	if ((r = place_agent(c, spec->agent, err, errlen)) < 0)
+		goto undo;
 	snprintf(path, sizeof(path), "%s/vmlinux", c->dir);
 	if ((r = jot_file(j, path, err, errlen)) < 0 ||
 	    (r = fl_vmimage_vmlinux(c->kernel, c->kver, path, err, errlen)) < 0)

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "faultline/netem_json.h"
 
@@ -31,11 +32,26 @@ static json_t *addr_list(const struct fl_exec *x, uint64_t mask, int except)
 	return a;
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void acting(struct fl_exec *x)
+{
+	if (!x->acted_ns)
+		x->acted_ns = now_ns();
+}
+
 static int call(struct fl_exec *x, size_t node, json_t *req, char *err, size_t errlen)
 {
 	json_t *reply = NULL;
 	int r;
 
+	acting(x);
 	if (!x->agents[node]) {
 		json_decref(req);
 		snprintf(err, errlen, "node '%s': no agent", x->s->cluster.nodes[node]);
@@ -210,6 +226,7 @@ static int apply_machine(struct fl_exec *x, const struct fl_plan_step *st, const
 	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
 		if (!(targets & (1ull << i)))
 			continue;
+		acting(x);
 		if ((r = x->machine(x->ctx, i, f, id, 1, err, errlen)) < 0)
 			return r;
 		*touched |= 1ull << i;
@@ -224,6 +241,7 @@ int fl_exec_apply(struct fl_exec *x, const struct fl_plan_step *st, const char *
 	int r;
 
 	*touched = 0;
+	x->acted_ns = 0;
 	if (f->kind == FL_FAULT_PARTITION)
 		r = apply_partition(x, st, id, touched, err, errlen);
 	else if (fl_fault_is_network(f->kind))

@@ -434,13 +434,14 @@ static void *nemesis_main(void *arg)
 		}
 		o = json_pack("{s:s, s:s, s:s, s:b}", "fault", id, "kind", fl_fault_kind_to_string(f->kind),
 			      "event", ev[k].heal ? "heal" : "apply", "ok", rc == 0);
-		/* a fault takes effect as its apply begins (a reboot: the machine
-		 * goes down at once, the apply returns once it is back); a heal
-		 * holds once it is done (a powered-off node booted again) */
+		/* a fault takes effect when the first node is acted on (a reboot:
+		 * the machine goes down then, the apply returns once it is back);
+		 * a heal holds once it is done (a powered-off node booted again) */
 		if (ev[k].heal) {
 			json_object_set_new(o, "began_t", json_integer(began));
 		} else {
-			json_object_set_new(o, "t", json_integer(began));
+			if (r->x.acted_ns)
+				json_object_set_new(o, "t", json_integer(r->x.acted_ns - r->t0));
 			json_object_set_new(o, "done_t", json_integer(fl_jsonl_now(r->faults)));
 		}
 		{

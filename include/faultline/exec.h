@@ -28,6 +28,10 @@ struct fl_exec {
 	/* out: after a partition is applied, blocked[i] = the nodes node i can
 	 * no longer send to (the run logs it; the failover check reads it) */
 	uint64_t blocked[FL_MAX_NODES];
+	/* out: CLOCK_MONOTONIC ns of the first action on a node in the last
+	 * fl_exec_apply (after targets were resolved: when the fault began to
+	 * take effect); 0 when nothing was acted on */
+	int64_t acted_ns;
 };
 
 /* Apply st as fault fault_id ("f0.3"). Returns 0, or -errno with err set; on

@@ -35,15 +35,20 @@ libvirtd_ensure() {
 	if ! pgrep -x libvirtd >/dev/null 2>&1; then
 		libvirtd -d && libvirtd_started="$libvirtd_started libvirtd"
 	fi
-	for i in $(seq 100); do
+	for i in $(seq 300); do
 		virsh -c qemu:///system version >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
 	return 1
 }
+# Stops what libvirtd_ensure started and waits until it is gone (a daemon
+# still exiting would make the next test's libvirtd_ensure find it).
 libvirtd_release() {
 	for d in $libvirtd_started; do
-		pid=$(cat "/run/$d.pid" 2>/dev/null) && [ -n "$pid" ] && kill "$pid" 2>/dev/null
+		pid=$(cat "/run/$d.pid" 2>/dev/null) || continue
+		[ -n "$pid" ] || continue
+		kill "$pid" 2>/dev/null
+		for i in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	done
 	libvirtd_started=""
 }

@@ -5,6 +5,7 @@
  * never log, never make an object it has not journaled first, and never
  * destroy a domain whose metadata does not name its cluster.
  */
+#include "faultline/strutil.h"
 #include "faultline/libvirt.h"
 #include "libvirt-priv.h"
 
@@ -82,18 +83,6 @@ struct fl_libvirt_cluster {
 
 /* --- errors -------------------------------------------------------------------- */
 
-__attribute__((format(printf, 4, 5)))
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 /* "<what>: <libvirt's words>", libvirt's error taken at once (it keeps
  * only the last one). */
@@ -107,7 +96,7 @@ static int lv_fail(int code, char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	fail(code, err, errlen, "%s: %s", what, m && *m ? m : "unknown libvirt error");
+	fl_fail(code, err, errlen, "%s: %s", what, m && *m ? m : "unknown libvirt error");
 	virResetLastError();
 	return code;
 }
@@ -153,7 +142,7 @@ static int lv_connect(const char *uri, virConnectPtr *out, char *err, size_t err
 	if (!(c = virConnectOpen(uri))) {
 		const char *m = virGetLastErrorMessage();
 
-		fail(-ECONNREFUSED, err, errlen,
+		fl_fail(-ECONNREFUSED, err, errlen,
 		     "cannot connect to libvirt at '%s': %s; is libvirtd running? start it with "
 		     "'mkdir -p /var/log/libvirt; virtlogd -d; libvirtd -d' (or 'systemctl start "
 		     "libvirtd')", uri, m && *m ? m : "unknown libvirt error");
@@ -182,7 +171,7 @@ int fl_libvirt_probe(const char *uri, char *out, size_t len)
 	if (!(c = virConnectOpenReadOnly(uri))) {
 		const char *m = virGetLastErrorMessage();
 
-		fail(-ECONNREFUSED, out, len, "cannot connect to libvirt at '%s': %s", uri,
+		fl_fail(-ECONNREFUSED, out, len, "cannot connect to libvirt at '%s': %s", uri,
 		     m && *m ? m : "unknown libvirt error");
 		virResetLastError();
 		return -ECONNREFUSED;
@@ -192,7 +181,7 @@ int fl_libvirt_probe(const char *uri, char *out, size_t len)
 	type = virConnectGetType(c);
 	version_text(lib, a, sizeof(a));
 	version_text(hv, b, sizeof(b));
-	fail(0, out, len, "libvirt %s at %s, hypervisor %s %s", a, uri, type ? type : "?", b);
+	fl_fail(0, out, len, "libvirt %s at %s, hypervisor %s %s", a, uri, type ? type : "?", b);
 	virResetLastError();
 	virConnectClose(c);
 	return 0;
@@ -271,7 +260,7 @@ int fl_libvirt_choose_accel(enum fl_accel want, int kvm_works, const char *why,
 		return 0;
 	case FL_ACCEL_KVM:
 		if (!kvm_works)
-			return fail(-ENODEV, err, errlen,
+			return fl_fail(-ENODEV, err, errlen,
 				    "'accel: kvm' but KVM does not work here (%s); use 'accel: auto' or "
 				    "'accel: tcg'", why && *why ? why : "no reason given");
 		*out = FL_ACCEL_KVM;
@@ -280,7 +269,7 @@ int fl_libvirt_choose_accel(enum fl_accel want, int kvm_works, const char *why,
 		*out = FL_ACCEL_TCG;
 		return 0;
 	default:
-		return fail(-EINVAL, err, errlen, "unknown accel %d", (int)want);
+		return fl_fail(-EINVAL, err, errlen, "unknown accel %d", (int)want);
 	}
 }
 
@@ -505,7 +494,7 @@ static const char stage1[] =
 	"mount -t devtmpfs dev /dev\n"
 	"exec </dev/console >/dev/console 2>&1\n"
 	"mount -t proc proc /proc\n"
-	"fail() { echo \"faultline-node: $*\"; poweroff -f; sleep 60; }\n"
+	"fl_fail() { echo \"faultline-node: $*\"; poweroff -f; sleep 60; }\n"
 	"for w in $(cat /proc/cmdline); do\n"
 	"\tcase $w in\n"
 	"\tfl.node=*) node=${w#fl.node=} ;;\n"
@@ -602,7 +591,7 @@ static int jot(struct fl_journal *j, json_t *e, char *err, size_t errlen)
 
 	json_decref(e);
 	if (r < 0)
-		return fail(r, err, errlen, "cannot write the journal '%s': %s", fl_journal_path(j),
+		return fl_fail(r, err, errlen, "cannot write the journal '%s': %s", fl_journal_path(j),
 			    strerror(-r));
 	return 0;
 }
@@ -676,7 +665,7 @@ static int remove_tree(const char *path, char *err, size_t errlen)
 	if (r < 0 && errno == ENOENT)
 		return 0;
 	if (r != 0)
-		return fail(r < 0 ? -errno : r, err, errlen, "cannot remove '%s': %s", path,
+		return fl_fail(r < 0 ? -errno : r, err, errlen, "cannot remove '%s': %s", path,
 			    strerror(r < 0 ? errno : -r));
 	return 0;
 }
@@ -712,7 +701,7 @@ static int undo_domain(virConnectPtr conn, const char *name, const char *id, cha
 		return lv_fail(-EIO, err, errlen, "cannot read the metadata of domain '%s'", name);
 	virResetLastError();
 	if (!has_cluster_id(md, id))
-		return fail(-EPERM, err, errlen,
+		return fl_fail(-EPERM, err, errlen,
 			    "domain '%s' does not carry faultline's metadata for cluster '%s': "
 			    "not destroying it", name, id);
 	if (virDomainIsActive(d) == 1 && virDomainDestroy(d) < 0 &&
@@ -752,7 +741,7 @@ static int undo_journal(const char *dir, struct fl_journal *j, char *err, size_t
 			const char *id = json_string_value(json_object_get(e, "id"));
 
 			if (!uri || !id || strncmp(name, "fl-", 3))
-				r = fail(-EINVAL, msg, sizeof(msg), "journal entry for domain '%s' is "
+				r = fl_fail(-EINVAL, msg, sizeof(msg), "journal entry for domain '%s' is "
 								   "incomplete", name);
 			else if (!conn && (r = lv_connect(uri, &conn, msg, sizeof(msg))) < 0)
 				;
@@ -764,12 +753,12 @@ static int undo_journal(const char *dir, struct fl_journal *j, char *err, size_t
 			r = fl_netns_link_delete(name, msg, sizeof(msg));
 		} else if (kind && !strcmp(kind, "file") && p && our_file(dir, p)) {
 			r = unlink(p) < 0 && errno != ENOENT
-				    ? fail(-errno, msg, sizeof(msg), "cannot remove '%s': %s", p,
+				    ? fl_fail(-errno, msg, sizeof(msg), "cannot remove '%s': %s", p,
 					   strerror(errno))
 				    : 0;
 		} else {
 			char *s = json_dumps(e, JSON_COMPACT);
-			r = fail(-EINVAL, msg, sizeof(msg), "'%s': unexpected entry %.120s",
+			r = fl_fail(-EINVAL, msg, sizeof(msg), "'%s': unexpected entry %.120s",
 				 fl_journal_path(j), s ? s : "?");
 			free(s);
 		}
@@ -777,7 +766,7 @@ static int undo_journal(const char *dir, struct fl_journal *j, char *err, size_t
 			json_object_set_new(e, "done", json_true());
 		else if (!first) {
 			first = r;
-			fail(0, err, errlen, "%s", msg);
+			fl_fail(0, err, errlen, "%s", msg);
 		}
 	}
 	if (first < 0) {
@@ -787,7 +776,7 @@ static int undo_journal(const char *dir, struct fl_journal *j, char *err, size_t
 	fl_journal_clear(j);
 	snprintf(path, sizeof(path), "%s/%s", dir, FL_LIBVIRT_JOURNAL);
 	if (unlink(path) < 0 && errno != ENOENT)
-		return fail(-errno, err, errlen, "cannot remove '%s': %s", path, strerror(errno));
+		return fl_fail(-errno, err, errlen, "cannot remove '%s': %s", path, strerror(errno));
 	return 0;
 }
 
@@ -798,12 +787,12 @@ int fl_libvirt_down_from_state(const char *state_dir, char *err, size_t errlen)
 	int r;
 
 	if (!state_dir || !*state_dir)
-		return fail(-EINVAL, err, errlen, "a state directory is required");
+		return fl_fail(-EINVAL, err, errlen, "a state directory is required");
 	snprintf(path, sizeof(path), "%s/%s", state_dir, FL_LIBVIRT_JOURNAL);
 	if (access(path, F_OK) != 0)
 		return 0; /* nothing was made, or everything is gone already */
 	if ((r = fl_journal_open(path, &j)) < 0)
-		return fail(r, err, errlen, "cannot read the journal '%s': %s", path, strerror(-r));
+		return fl_fail(r, err, errlen, "cannot read the journal '%s': %s", path, strerror(-r));
 	r = undo_journal(state_dir, j, err, errlen);
 	fl_journal_close(j);
 	return r;
@@ -839,7 +828,7 @@ int fl_libvirt_machine(struct fl_libvirt_cluster *c, size_t i, enum fl_machine_a
 	int r;
 
 	if (i >= c->nnodes)
-		return fail(-EINVAL, err, errlen, "no node %zu", i);
+		return fl_fail(-EINVAL, err, errlen, "no node %zu", i);
 	name = c->node[i].domain;
 	if ((r = lv_connect(c->uri, &conn, err, errlen)) < 0)
 		return r;
@@ -855,7 +844,7 @@ int fl_libvirt_machine(struct fl_libvirt_cluster *c, size_t i, enum fl_machine_a
 				return 0; /* running already: powered on */
 		}
 		if (!(xml = node_xml_text(c, i)))
-			return fail(-ENOENT, err, errlen, "node %s: its domain XML is gone from %s",
+			return fl_fail(-ENOENT, err, errlen, "node %s: its domain XML is gone from %s",
 				    c->node[i].name, c->dir);
 		if (!(nd = virDomainCreateXML(conn, xml, VIR_DOMAIN_NONE)))
 			return lv_fail(-EIO, err, errlen, "cannot start domain '%s' again", name);
@@ -885,7 +874,7 @@ int fl_libvirt_machine(struct fl_libvirt_cluster *c, size_t i, enum fl_machine_a
 		r = virDomainReset(d, 0);
 		break;
 	default:
-		return fail(-EINVAL, err, errlen, "unknown machine action %d", (int)act);
+		return fl_fail(-EINVAL, err, errlen, "unknown machine action %d", (int)act);
 	}
 	if (r < 0)
 		return lv_fail(-EIO, err, errlen, "%s of domain '%s' failed",
@@ -985,10 +974,10 @@ static int place_agent(struct fl_libvirt_cluster *c, const char *agent, char *er
 	}
 	snprintf(c->agent, sizeof(c->agent), "%s/faultline-agent", c->share);
 	if ((in = open(agent, O_RDONLY | O_CLOEXEC)) < 0)
-		return fail(-errno, err, errlen, "cannot read the agent '%s': %s", agent,
+		return fl_fail(-errno, err, errlen, "cannot read the agent '%s': %s", agent,
 			    strerror(errno));
 	if ((out = open(c->agent, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755)) < 0) {
-		r = fail(-errno, err, errlen, "cannot write '%s': %s", c->agent, strerror(errno));
+		r = fl_fail(-errno, err, errlen, "cannot write '%s': %s", c->agent, strerror(errno));
 		close(in);
 		return r;
 	}
@@ -999,7 +988,7 @@ static int place_agent(struct fl_libvirt_cluster *c, const char *agent, char *er
 		r = -EIO;
 	close(in);
 	if (r < 0)
-		return fail(r, err, errlen, "cannot copy the agent into '%s'", c->agent);
+		return fl_fail(r, err, errlen, "cannot copy the agent into '%s'", c->agent);
 	return 0;
 }
 
@@ -1007,17 +996,17 @@ static int check_spec(const struct fl_libvirt_spec *s, char *err, size_t errlen)
 {
 	if (!s->id || !s->state_dir || !s->uri || !s->agent || s->nnodes < 1 ||
 	    s->nnodes > FL_MAX_NODES || s->vcpus < 1 || s->memory < (64ull << 20))
-		return fail(-EINVAL, err, errlen, "incomplete libvirt cluster spec");
+		return fl_fail(-EINVAL, err, errlen, "incomplete libvirt cluster spec");
 	if (!uri_is_local(s->uri))
-		return fail(-EOPNOTSUPP, err, errlen,
+		return fl_fail(-EOPNOTSUPP, err, errlen,
 			    "libvirt uri '%s' is not this host's: the agents' channels are reached "
 			    "through the sockets qemu binds here (use qemu:///system)", s->uri);
 	if (s->agent[0] != '/' || !cmdline_safe(s->agent))
-		return fail(-EINVAL, err, errlen,
+		return fl_fail(-EINVAL, err, errlen,
 			    "the agent '%s' must be an absolute path of letters, digits and /._+-",
 			    s->agent);
 	if (access(s->agent, X_OK) != 0)
-		return fail(-ENOENT, err, errlen, "the agent '%s' is not an executable: %s", s->agent,
+		return fl_fail(-ENOENT, err, errlen, "the agent '%s' is not an executable: %s", s->agent,
 			    strerror(errno));
 	return 0;
 }
@@ -1060,20 +1049,20 @@ static int make_disk(const char *path, char *err, size_t errlen)
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), r;
 
 	if (fd < 0)
-		return fail(-errno, err, errlen, "cannot create disk '%s': %s", path, strerror(errno));
+		return fl_fail(-errno, err, errlen, "cannot create disk '%s': %s", path, strerror(errno));
 	if (ftruncate(fd, (off_t)FL_LIBVIRT_DISK_BYTES) < 0) {
 		r = -errno;
 		close(fd);
-		return fail(r, err, errlen, "cannot size disk '%s': %s", path, strerror(-r));
+		return fl_fail(r, err, errlen, "cannot size disk '%s': %s", path, strerror(-r));
 	}
 	close(fd);
 	r = fl_vmimage_run(argv, 1, &out, &len);
 	if (r == -ENOENT)
-		return fail(r, err, errlen, "mkfs.ext4 not found (apt-get install e2fsprogs)");
+		return fl_fail(r, err, errlen, "mkfs.ext4 not found (apt-get install e2fsprogs)");
 	if (r < 0) {
 		if (out)
 			out[strcspn(out, "\n")] = 0;
-		return fail(r, err, errlen, "mkfs.ext4 '%s' failed: %s", path, out ? out : "");
+		return fl_fail(r, err, errlen, "mkfs.ext4 '%s' failed: %s", path, out ? out : "");
 	}
 	return 0;
 }
@@ -1084,7 +1073,7 @@ static int write_text(const char *path, const char *text, char *err, size_t errl
 	int r;
 
 	if (fd < 0 || (r = fl_write_all(fd, text, strlen(text))) < 0)
-		return fail(fd < 0 ? -errno : r, err, errlen, "cannot write '%s': %s", path,
+		return fl_fail(fd < 0 ? -errno : r, err, errlen, "cannot write '%s': %s", path,
 			    strerror(fd < 0 ? errno : -r));
 	return 0;
 }
@@ -1117,9 +1106,9 @@ static int node_xml(const struct fl_libvirt_cluster *c, const struct fl_libvirt_
 				   sizeof(cmdline));
 
 	if (r < 0)
-		return fail(r, err, errlen, "cannot make the kernel command line of node '%s'", n->name);
+		return fl_fail(r, err, errlen, "cannot make the kernel command line of node '%s'", n->name);
 	if ((r = fl_libvirt_domain_xml(&d, xml)) < 0)
-		return fail(r, err, errlen, "cannot make the domain XML of node '%s'", n->name);
+		return fl_fail(r, err, errlen, "cannot make the domain XML of node '%s'", n->name);
 	return 0;
 }
 
@@ -1130,9 +1119,9 @@ static int node_fail(const struct lv_node *n, int code, char *err, size_t errlen
 
 	fl_libvirt_tail(n->console, CONSOLE_TAIL_LINES, tail, sizeof(tail));
 	if (tail[0])
-		return fail(code, err, errlen, "node '%s' %s; the last lines of its console (%s):\n%s",
+		return fl_fail(code, err, errlen, "node '%s' %s; the last lines of its console (%s):\n%s",
 			    n->name, what, n->console, tail);
-	return fail(code, err, errlen, "node '%s' %s; its console (%s) is empty", n->name, what,
+	return fl_fail(code, err, errlen, "node '%s' %s; its console (%s) is empty", n->name, what,
 		    n->console);
 }
 
@@ -1284,7 +1273,7 @@ int fl_libvirt_priv_create(const char *dir, const char *uri, const char *id, con
 	if ((r = lv_connect(uri, &conn, err, errlen)) < 0)
 		return r;
 	if ((r = fl_journal_open(path, &j)) < 0)
-		return fail(r, err, errlen, "cannot open the journal '%s': %s", path, strerror(-r));
+		return fl_fail(r, err, errlen, "cannot open the journal '%s': %s", path, strerror(-r));
 	r = create_domain(conn, j, uri, id, name, xml, err, errlen);
 	fl_journal_close(j);
 	return r;
@@ -1329,7 +1318,7 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
 	if ((r = check_spec(spec, err, errlen)) < 0)
 		return r;
 	if (!(c = calloc(1, sizeof(*c))))
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
 	if ((r = lv_connect(spec->uri, &conn, err, errlen)) < 0)
 		goto out;
 	if ((r = choose_accel(c, spec, err, errlen)) < 0)
@@ -1341,13 +1330,13 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
 				      &c->prefix, err, errlen)) < 0)
 		goto out;
 	if (layout(c, spec) < 0) {
-		r = fail(-EINVAL, err, errlen, "bad cluster id or node names");
+		r = fl_fail(-EINVAL, err, errlen, "bad cluster id or node names");
 		goto out;
 	}
 	/* someone else's, or ours not taken down: touch nothing */
 	if ((r = fl_netns_link_exists(c->bridge, err, errlen)) != 0) {
 		if (r > 0)
-			r = fail(-EEXIST, err, errlen,
+			r = fl_fail(-EEXIST, err, errlen,
 				 "cluster '%s' is already up (bridge '%s' exists): take it down first",
 				 c->id, c->bridge);
 		goto out;
@@ -1357,7 +1346,7 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
 
 		if (d) {
 			virDomainFree(d);
-			r = fail(-EEXIST, err, errlen,
+			r = fl_fail(-EEXIST, err, errlen,
 				 "domain '%s' already exists: take cluster '%s' down first",
 				 c->node[i].domain, c->id);
 			goto out;
@@ -1365,19 +1354,19 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
 		virResetLastError();
 	}
 	if (mkdir(c->dir, 0700) < 0 && errno != EEXIST) {
-		r = fail(-errno, err, errlen, "cannot create the state directory '%s': %s", c->dir,
+		r = fl_fail(-errno, err, errlen, "cannot create the state directory '%s': %s", c->dir,
 			 strerror(errno));
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/%s", c->dir, FL_LIBVIRT_JOURNAL);
 	if ((r = fl_journal_open(path, &j)) < 0) {
-		r = fail(r, err, errlen, "cannot create the journal '%s': %s", path, strerror(-r));
+		r = fl_fail(r, err, errlen, "cannot create the journal '%s': %s", path, strerror(-r));
 		goto out;
 	}
 	if (fl_journal_count(j)) {
 		fl_journal_close(j);
 		j = NULL;
-		r = fail(-EEXIST, err, errlen,
+		r = fl_fail(-EEXIST, err, errlen,
 			 "'%s' holds the journal of a cluster that was not taken down: take it "
 			 "down first", path);
 		goto out;
@@ -1392,7 +1381,7 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
 	if ((r = jot(j, json_pack("{s:s, s:s}", "undo", "tree", "path", c->share), err, errlen)) < 0)
 		goto undo;
 	if (mkdir(c->share, 0755) < 0) {
-		r = fail(-errno, err, errlen, "cannot create '%s': %s", c->share, strerror(errno));
+		r = fl_fail(-errno, err, errlen, "cannot create '%s': %s", c->share, strerror(errno));
 		goto undo;
 	}
 	if ((r = place_agent(c, spec->agent, err, errlen)) < 0)
@@ -1480,7 +1469,7 @@ int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, ch
 
 	snprintf(path, sizeof(path), "%s/%s", state_dir, FL_LIBVIRT_STATE);
 	if (!(o = json_load_file(path, 0, &je)))
-		return fail(-ENOENT, err, errlen, "no libvirt cluster in '%s' (%s)", state_dir, je.text);
+		return fl_fail(-ENOENT, err, errlen, "no libvirt cluster in '%s' (%s)", state_dir, je.text);
 	if (!(c = calloc(1, sizeof(*c)))) {
 		json_decref(o);
 		return -ENOMEM;
@@ -1524,7 +1513,7 @@ int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, ch
 	json_decref(o);
 	if (!c->nnodes || !c->id[0]) {
 		free(c);
-		return fail(-EINVAL, err, errlen, "'%s': no nodes or no id", path);
+		return fl_fail(-EINVAL, err, errlen, "'%s': no nodes or no id", path);
 	}
 	*out = c;
 	return 0;

@@ -4,6 +4,7 @@
  * unshare/mount/setns; it must never run `ip` or a shell, never log, and
  * never make an object it has not journaled first.
  */
+#include "faultline/strutil.h"
 #include "faultline/netns.h"
 #include "faultline/util.h"
 #include "faultline/nlerr.h"
@@ -81,18 +82,6 @@ struct fl_netns_cluster {
 
 /* --- errors ---------------------------------------------------------------- */
 
-__attribute__((format(printf, 4, 5)))
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 static int nle_gone(int nle)
 {
@@ -286,42 +275,42 @@ int fl_netns_check_spec(const struct fl_netns_spec *spec, char *err, size_t errl
 	char cidr[32];
 
 	if (!spec)
-		return fail(-EINVAL, err, errlen, "no cluster spec");
+		return fl_fail(-EINVAL, err, errlen, "no cluster spec");
 	if (!is_id(spec->id))
-		return fail(-EINVAL, err, errlen,
+		return fl_fail(-EINVAL, err, errlen,
 			    "cluster id '%s' must be 1 to %d lowercase letters or digits",
 			    spec->id ? spec->id : "", FL_NETNS_ID_MAX);
 	if (spec->nnodes < 1 || spec->nnodes > FL_NETNS_MAX_NODES)
-		return fail(-EINVAL, err, errlen, "a cluster needs 1 to %d nodes, got %zu",
+		return fl_fail(-EINVAL, err, errlen, "a cluster needs 1 to %d nodes, got %zu",
 			    FL_NETNS_MAX_NODES, spec->nnodes);
 	if (!spec->names)
-		return fail(-EINVAL, err, errlen, "no node names");
+		return fl_fail(-EINVAL, err, errlen, "no node names");
 	for (size_t i = 0; i < spec->nnodes; i++) {
 		if (!is_node_name(spec->names[i]))
-			return fail(-EINVAL, err, errlen,
+			return fl_fail(-EINVAL, err, errlen,
 				    "node name '%s' must be 1 to %d lowercase letters, digits or '-', "
 				    "starting with a letter",
 				    spec->names[i] ? spec->names[i] : "", FL_NETNS_NAME_MAX);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(spec->names[i], spec->names[j]) == 0)
-				return fail(-EINVAL, err, errlen, "node name '%s' appears twice",
+				return fl_fail(-EINVAL, err, errlen, "node name '%s' appears twice",
 					    spec->names[i]);
 	}
 	if (!spec->state_dir || !*spec->state_dir)
-		return fail(-EINVAL, err, errlen, "a state directory is required (for the undo journal)");
+		return fl_fail(-EINVAL, err, errlen, "a state directory is required (for the undo journal)");
 	if (!spec->has_subnet)
 		return 0;
 	fl_cidr4_format(spec->subnet, spec->prefix, cidr, sizeof(cidr));
 	if (spec->prefix < 8 || spec->prefix > 29)
-		return fail(-EINVAL, err, errlen, "subnet '%s': the prefix must be /8 to /29", cidr);
+		return fl_fail(-EINVAL, err, errlen, "subnet '%s': the prefix must be /8 to /29", cidr);
 	if (spec->subnet & ~mask_of(spec->prefix))
-		return fail(-EINVAL, err, errlen, "subnet '%s' has host bits set", cidr);
+		return fl_fail(-EINVAL, err, errlen, "subnet '%s' has host bits set", cidr);
 	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++)
 		if (fl_cidr4_overlap(spec->subnet, spec->prefix, special[i].net, special[i].prefix))
-			return fail(-EINVAL, err, errlen, "subnet '%s' overlaps the %s range", cidr,
+			return fl_fail(-EINVAL, err, errlen, "subnet '%s' overlaps the %s range", cidr,
 				    special[i].what);
 	if ((1ull << (32 - spec->prefix)) - 2 < spec->nnodes + 1)
-		return fail(-EINVAL, err, errlen,
+		return fl_fail(-EINVAL, err, errlen,
 			    "subnet '%s' holds %llu addresses, the cluster needs %zu "
 			    "(the host and every node)",
 			    cidr, (1ull << (32 - spec->prefix)) - 2, spec->nnodes + 1);
@@ -362,11 +351,11 @@ static int nlx_open(struct nlx *x, char *err, size_t errlen)
 	x->ext[0] = '\0';
 	x->sk = nl_socket_alloc();
 	if (!x->sk)
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
 	r = nl_connect(x->sk, NETLINK_ROUTE);
 	if (r < 0) {
 		nlx_close(x);
-		return fail(fl_nl_errno(r), err, errlen, "cannot open a netlink socket: %s",
+		return fl_fail(fl_nl_errno(r), err, errlen, "cannot open a netlink socket: %s",
 			    nl_geterror(r));
 	}
 	/* libnl creates it without SOCK_CLOEXEC: children we spawn must not inherit it */
@@ -388,9 +377,9 @@ static int nl_fail(struct nlx *x, int nle, char *err, size_t errlen, const char 
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	if (x->ext[0])
-		fail(0, err, errlen, "%s: %s (kernel: %s)", what, nl_geterror(nle), x->ext);
+		fl_fail(0, err, errlen, "%s: %s (kernel: %s)", what, nl_geterror(nle), x->ext);
 	else
-		fail(0, err, errlen, "%s: %s", what, nl_geterror(nle));
+		fl_fail(0, err, errlen, "%s: %s", what, nl_geterror(nle));
 	x->ext[0] = '\0';
 	return fl_nl_errno(nle);
 }
@@ -420,7 +409,7 @@ static int link_set_up(struct nlx *x, const char *name, int master, char *err, s
 	int r;
 
 	if (!change)
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
 	r = rtnl_link_get_kernel(x->sk, 0, name, &l);
 	if (r < 0)
 		return nl_fail(x, r, err, errlen, "cannot look up link '%s'", name);
@@ -450,10 +439,10 @@ static int add_addr(struct nlx *x, const char *ifname, uint32_t a, unsigned pref
 	local = nl_addr_build(AF_INET, &in, sizeof(in));
 	brd = nl_addr_build(AF_INET, &bc, sizeof(bc));
 	if (!ra || !local || !brd)
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
 	r = link_lookup(x, ifname, &ifindex, err, errlen);
 	if (r <= 0)
-		return r < 0 ? r : fail(-ENODEV, err, errlen, "link '%s' vanished", ifname);
+		return r < 0 ? r : fl_fail(-ENODEV, err, errlen, "link '%s' vanished", ifname);
 	nl_addr_set_prefixlen(local, (int)prefix);
 	rtnl_addr_set_ifindex(ra, ifindex);
 	rtnl_addr_set_family(ra, AF_INET);
@@ -475,7 +464,7 @@ static int delete_link(struct nlx *x, const char *name, char *err, size_t errlen
 	int r;
 
 	if (!l)
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
 	rtnl_link_set_name(l, name);
 	r = rtnl_link_delete(x->sk, l);
 	if (r < 0 && !nle_gone(r))
@@ -517,13 +506,13 @@ static int nlx_open_in(struct nlx *x, int nsfd, const char *node, char *err, siz
 	int r = enter_fd(nsfd, &saved);
 
 	if (r < 0)
-		return fail(r, err, errlen, "cannot enter the namespace of node '%s': %s", node,
+		return fl_fail(r, err, errlen, "cannot enter the namespace of node '%s': %s", node,
 			    strerror(-r));
 	r = nlx_open(x, err, errlen);
 	if (fl_netns_leave(saved) < 0) {
 		/* the thread is stuck in the node's namespace: nothing after this is safe */
 		nlx_close(x);
-		return fail(-ENOTRECOVERABLE, err, errlen,
+		return fl_fail(-ENOTRECOVERABLE, err, errlen,
 			    "cannot return from the namespace of node '%s'", node);
 	}
 	return r;
@@ -536,14 +525,14 @@ static int prepare_run_dir(char *err, size_t errlen)
 	int made = 0;
 
 	if (mkdir(FL_NETNS_RUN_DIR, 0755) < 0 && errno != EEXIST)
-		return fail(-errno, err, errlen, "cannot create '%s': %s", FL_NETNS_RUN_DIR,
+		return fl_fail(-errno, err, errlen, "cannot create '%s': %s", FL_NETNS_RUN_DIR,
 			    strerror(errno));
 	while (mount("", FL_NETNS_RUN_DIR, "none", MS_SHARED | MS_REC, NULL) < 0) {
 		if (errno != EINVAL || made)
-			return fail(-errno, err, errlen, "cannot make '%s' a shared mount: %s",
+			return fl_fail(-errno, err, errlen, "cannot make '%s' a shared mount: %s",
 				    FL_NETNS_RUN_DIR, strerror(errno));
 		if (mount(FL_NETNS_RUN_DIR, FL_NETNS_RUN_DIR, "none", MS_BIND | MS_REC, NULL) < 0)
-			return fail(-errno, err, errlen, "cannot bind-mount '%s' onto itself: %s",
+			return fl_fail(-errno, err, errlen, "cannot bind-mount '%s' onto itself: %s",
 				    FL_NETNS_RUN_DIR, strerror(errno));
 		made = 1;
 	}
@@ -579,11 +568,11 @@ static int make_ns(const struct fl_netns_node *n, char *err, size_t errlen)
 
 	r = pthread_create(&t, NULL, mkns_thread, &m);
 	if (r != 0)
-		return fail(-r, err, errlen, "cannot start a thread for namespace '%s': %s", n->ns,
+		return fl_fail(-r, err, errlen, "cannot start a thread for namespace '%s': %s", n->ns,
 			    strerror(r));
 	pthread_join(t, NULL);
 	if (m.err)
-		return fail(-m.err, err, errlen, "cannot create namespace '%s': %s: %s", n->ns, m.step,
+		return fl_fail(-m.err, err, errlen, "cannot create namespace '%s': %s: %s", n->ns, m.step,
 			    strerror(m.err));
 	return 0;
 }
@@ -618,10 +607,10 @@ static int remove_ns(const char *name, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/%s", FL_NETNS_RUN_DIR, name);
 	kill_ns_procs(path);
 	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-		return fail(-errno, err, errlen, "cannot unmount namespace '%s': %s", name,
+		return fl_fail(-errno, err, errlen, "cannot unmount namespace '%s': %s", name,
 			    strerror(errno));
 	if (unlink(path) < 0 && errno != ENOENT)
-		return fail(-errno, err, errlen, "cannot remove '%s': %s", path, strerror(errno));
+		return fl_fail(-errno, err, errlen, "cannot remove '%s': %s", path, strerror(errno));
 	return 0;
 }
 
@@ -637,7 +626,7 @@ static int journal_line(struct fl_netns_cluster *c, json_t *o, char *err, size_t
 	if (r == 0 && fdatasync(c->jfd) < 0)
 		r = -errno;
 	if (r < 0)
-		return fail(r, err, errlen, "cannot write the journal '%s': %s", c->journal,
+		return fl_fail(r, err, errlen, "cannot write the journal '%s': %s", c->journal,
 			    strerror(-r));
 	return 0;
 }
@@ -649,7 +638,7 @@ static int journal_undo(struct fl_netns_cluster *c, enum undo_kind kind, const c
 	int r;
 
 	if (c->nundo == MAX_UNDO)
-		return fail(-ENOSPC, err, errlen, "journal full");
+		return fl_fail(-ENOSPC, err, errlen, "journal full");
 	r = journal_line(c, json_pack("{s:s, s:s}", "op", undo_names[kind], "name", name), err,
 			 errlen);
 	if (r < 0)
@@ -677,7 +666,7 @@ static int journal_cluster(struct fl_netns_cluster *c, char *err, size_t errlen)
 	char cidr[32], a[20];
 
 	if (!nodes)
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
 	for (size_t i = 0; i < c->nnodes; i++) {
 		addr_format(c->node[i].addr, a, sizeof(a));
 		json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s}", "name", c->node[i].name,
@@ -900,7 +889,7 @@ static int collect_routes(struct nlx *x, struct nl_cache *links, struct used_lis
 			continue; /* a default route claims no subnet */
 		net = nl_addr_v4(dst) & mask_of(prefix);
 		if (!(u = used_push(l)))
-			return fail(-ENOMEM, err, errlen, "out of memory");
+			return fl_fail(-ENOMEM, err, errlen, "out of memory");
 		u->net = net;
 		u->prefix = prefix;
 		describe_route(rt, links, net, prefix, u->what, sizeof(u->what));
@@ -932,7 +921,7 @@ static int collect_addrs(struct nlx *x, struct nl_cache *links, struct used_list
 		ifname_of(links, rtnl_addr_get_ifindex(a), name, sizeof(name));
 		fl_cidr4_format(v, prefix, cidr, sizeof(cidr));
 		if (!(u = used_push(l)))
-			return fail(-ENOMEM, err, errlen, "out of memory");
+			return fl_fail(-ENOMEM, err, errlen, "out of memory");
 		u->net = v & mask_of(prefix);
 		u->prefix = prefix;
 		cluster_of_bridge(name, cluster, sizeof(cluster));
@@ -992,7 +981,7 @@ static int bridge_make(struct nlx *x, const char *name, uint32_t addr, unsigned 
 	}
 	r = link_lookup(x, name, ifindex, err, errlen);
 	if (r == 0)
-		r = fail(-ENODEV, err, errlen, "bridge '%s' vanished", name);
+		r = fl_fail(-ENODEV, err, errlen, "bridge '%s' vanished", name);
 	if (r < 0)
 		return r;
 	r = add_addr(x, name, addr, prefix, err, errlen);
@@ -1021,7 +1010,7 @@ static int make_node_ns(struct fl_netns_cluster *c, struct fl_netns_node *n, cha
 	int fd, r;
 
 	if (access(n->path, F_OK) == 0)
-		return fail(-EEXIST, err, errlen, "namespace '%s' already exists ('%s')", n->ns, n->path);
+		return fl_fail(-EEXIST, err, errlen, "namespace '%s' already exists ('%s')", n->ns, n->path);
 	r = journal_undo(c, UNDO_NETNS, n->ns, err, errlen);
 	if (r < 0)
 		return r;
@@ -1030,7 +1019,7 @@ static int make_node_ns(struct fl_netns_cluster *c, struct fl_netns_node *n, cha
 		r = -errno;
 		if (r == -EEXIST)
 			journal_forget(c);
-		return fail(r, err, errlen, "cannot create '%s': %s", n->path, strerror(-r));
+		return fl_fail(r, err, errlen, "cannot create '%s': %s", n->path, strerror(-r));
 	}
 	close(fd);
 	r = make_ns(n, err, errlen);
@@ -1038,7 +1027,7 @@ static int make_node_ns(struct fl_netns_cluster *c, struct fl_netns_node *n, cha
 		return r;
 	n->nsfd = open(n->path, O_RDONLY | O_CLOEXEC);
 	if (n->nsfd < 0)
-		return fail(-errno, err, errlen, "cannot open namespace '%s': %s", n->ns, strerror(errno));
+		return fl_fail(-errno, err, errlen, "cannot open namespace '%s': %s", n->ns, strerror(errno));
 	return 0;
 }
 
@@ -1057,7 +1046,7 @@ static int make_node(struct fl_netns_cluster *c, struct nlx *x, int br_ifindex, 
 
 	r = link_lookup(x, n->link, NULL, err, errlen);
 	if (r > 0)
-		return fail(-EEXIST, err, errlen, "link '%s' (for node '%s') already exists", n->link,
+		return fl_fail(-EEXIST, err, errlen, "link '%s' (for node '%s') already exists", n->link,
 			    n->name);
 	if (r < 0)
 		return r;
@@ -1067,7 +1056,7 @@ static int make_node(struct fl_netns_cluster *c, struct nlx *x, int br_ifindex, 
 	/* the node's end is born in its namespace, as eth0: no rename, no window */
 	veth = rtnl_link_veth_alloc();
 	if (!veth || !(peer = rtnl_link_veth_get_peer(veth)))
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
 	rtnl_link_set_name(veth, n->link);
 	rtnl_link_set_name(peer, FL_NETNS_IFNAME);
 	rtnl_link_set_ns_fd(peer, n->nsfd);
@@ -1134,7 +1123,7 @@ static int undo_all(struct fl_netns_cluster *c, char *err, size_t errlen)
 		r = undo_one(&x, &c->undo[i], msg, sizeof(msg));
 		if (r < 0 && first == 0) {
 			first = r;
-			fail(0, err, errlen, "%s", msg);
+			fl_fail(0, err, errlen, "%s", msg);
 		}
 	}
 	nlx_close(&x);
@@ -1146,7 +1135,7 @@ static int undo_all(struct fl_netns_cluster *c, char *err, size_t errlen)
 		c->jfd = -1;
 	}
 	if (unlink(c->journal) < 0 && errno != ENOENT)
-		return fail(-errno, err, errlen, "cannot remove the journal '%s': %s", c->journal,
+		return fl_fail(-errno, err, errlen, "cannot remove the journal '%s': %s", c->journal,
 			    strerror(errno));
 	sync_dir(c->state_dir);
 	return 0;
@@ -1155,15 +1144,15 @@ static int undo_all(struct fl_netns_cluster *c, char *err, size_t errlen)
 static int open_journal(struct fl_netns_cluster *c, char *err, size_t errlen)
 {
 	if (mkdir(c->state_dir, 0700) < 0 && errno != EEXIST)
-		return fail(-errno, err, errlen, "cannot create the state directory '%s': %s",
+		return fl_fail(-errno, err, errlen, "cannot create the state directory '%s': %s",
 			    c->state_dir, strerror(errno));
 	c->jfd = open(c->journal, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (c->jfd < 0 && errno == EEXIST)
-		return fail(-EEXIST, err, errlen,
+		return fl_fail(-EEXIST, err, errlen,
 			    "'%s' holds the journal of a cluster that was not taken down: take it down first",
 			    c->journal);
 	if (c->jfd < 0)
-		return fail(-errno, err, errlen, "cannot create the journal '%s': %s", c->journal,
+		return fl_fail(-errno, err, errlen, "cannot create the journal '%s': %s", c->journal,
 			    strerror(errno));
 	sync_dir(c->state_dir); /* the journal's name must outlive us too */
 	return 0;
@@ -1186,7 +1175,7 @@ static int pick_subnet(struct nlx *x, int has_subnet, uint32_t subnet, unsigned 
 		k = fl_netns_conflict(subnet, prefix, used, nused);
 		fl_cidr4_format(subnet, prefix, cidr, sizeof(cidr));
 		if (k >= 0)
-			return fail(-EADDRINUSE, err, errlen,
+			return fl_fail(-EADDRINUSE, err, errlen,
 				    "subnet %s overlaps %s; choose another 'cluster.subnet'", cidr,
 				    used[k].what);
 		*out = subnet;
@@ -1199,7 +1188,7 @@ static int pick_subnet(struct nlx *x, int has_subnet, uint32_t subnet, unsigned 
 		fl_cidr4_format(s, p, cidr, sizeof(cidr));
 		fl_netns_candidate(CAND_10 + CAND_172 - 1, &s, &p);
 		fl_cidr4_format(s, p, last, sizeof(last));
-		return fail(r, err, errlen,
+		return fl_fail(r, err, errlen,
 			    "no free subnet: every candidate from %s to %s overlaps a route or address "
 			    "of this host; set 'cluster.subnet'", cidr, last);
 	}
@@ -1225,7 +1214,7 @@ int fl_netns_up(const struct fl_netns_spec *spec, struct fl_netns_cluster **out,
 	if (r < 0)
 		return r;
 	if (!(c = cluster_new(spec->state_dir)))
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
 	r = nlx_open(&x, err, errlen);
 	if (r < 0)
 		goto out;
@@ -1233,7 +1222,7 @@ int fl_netns_up(const struct fl_netns_spec *spec, struct fl_netns_cluster **out,
 	fl_netns_bridge_name(spec->id, c->bridge, sizeof(c->bridge));
 	r = link_lookup(&x, c->bridge, NULL, err, errlen);
 	if (r > 0)
-		r = fail(-EEXIST, err, errlen,
+		r = fl_fail(-EEXIST, err, errlen,
 			 "cluster '%s' is already up (bridge '%s' exists): take it down first", c->id,
 			 c->bridge);
 	if (r < 0)
@@ -1242,7 +1231,7 @@ int fl_netns_up(const struct fl_netns_spec *spec, struct fl_netns_cluster **out,
 	if (r < 0)
 		goto out;
 	if (cluster_layout(c, spec->id, spec->nnodes, spec->names) < 0) {
-		r = fail(-EINVAL, err, errlen, "bad cluster names");
+		r = fl_fail(-EINVAL, err, errlen, "bad cluster names");
 		goto out;
 	}
 	r = prepare_run_dir(err, errlen);
@@ -1327,7 +1316,7 @@ static int read_journal(struct fl_netns_cluster *c, char *err, size_t errlen)
 
 	if (!f)
 		return errno == ENOENT ? -ENOENT
-				       : fail(-errno, err, errlen, "cannot read the journal '%s': %s",
+				       : fl_fail(-errno, err, errlen, "cannot read the journal '%s': %s",
 					      c->journal, strerror(errno));
 	while (r == 0 && (len = getline(&line, &cap, f)) > 0) {
 		json_t *o;
@@ -1340,11 +1329,11 @@ static int read_journal(struct fl_netns_cluster *c, char *err, size_t errlen)
 		name = json_string_value(json_object_get(o, "name"));
 		if (!op) {
 			/* not ours: guessing what it meant could remove the wrong thing */
-			r = fail(-EINVAL, err, errlen, "'%s': unexpected line '%.*s'", c->journal,
+			r = fl_fail(-EINVAL, err, errlen, "'%s': unexpected line '%.*s'", c->journal,
 				 (int)(len - 1 > 120 ? 120 : len - 1), line);
 		} else if (strcmp(op, "cluster") == 0) {
 			if (parse_cluster_line(c, o) < 0)
-				r = fail(-EINVAL, err, errlen, "'%s': a bad cluster line", c->journal);
+				r = fl_fail(-EINVAL, err, errlen, "'%s': a bad cluster line", c->journal);
 		} else if (name && strcmp(op, "forget") == 0) {
 			for (size_t i = c->nundo; i-- > 0;)
 				if (strcmp(c->undo[i].name, name) == 0) {
@@ -1360,10 +1349,10 @@ static int read_journal(struct fl_netns_cluster *c, char *err, size_t errlen)
 			/* a journal is trusted only with names of our own patterns */
 			if (k == UNDO__N || !name || strlen(name) >= sizeof(c->undo[0].name) ||
 			    (k == UNDO_NETNS ? !fl_netns_is_our_ns(name) : !fl_netns_is_our_link(name)))
-				r = fail(-EINVAL, err, errlen, "'%s': unexpected entry '%.*s'", c->journal,
+				r = fl_fail(-EINVAL, err, errlen, "'%s': unexpected entry '%.*s'", c->journal,
 					 (int)(len - 1 > 120 ? 120 : len - 1), line);
 			else if (c->nundo == MAX_UNDO)
-				r = fail(-EINVAL, err, errlen, "'%s': too many entries", c->journal);
+				r = fl_fail(-EINVAL, err, errlen, "'%s': too many entries", c->journal);
 			else {
 				c->undo[c->nundo].kind = k;
 				c->undo[c->nundo].forgotten = 0;
@@ -1384,9 +1373,9 @@ int fl_netns_down_from_state(const char *state_dir, char *err, size_t errlen)
 	int r;
 
 	if (!state_dir || !*state_dir)
-		return fail(-EINVAL, err, errlen, "a state directory is required");
+		return fl_fail(-EINVAL, err, errlen, "a state directory is required");
 	if (!(c = cluster_new(state_dir)))
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
 	r = read_journal(c, err, errlen);
 	if (r == -ENOENT)
 		r = 0; /* nothing was made, or everything is gone already */
@@ -1418,7 +1407,7 @@ int fl_netns_down_by_id(const char *id, char *err, size_t errlen)
 	DIR *d;
 
 	if (!is_id(id))
-		return fail(-EINVAL, err, errlen, "cluster id '%s' must be 1 to %d lowercase letters or digits",
+		return fl_fail(-EINVAL, err, errlen, "cluster id '%s' must be 1 to %d lowercase letters or digits",
 			    id ? id : "", FL_NETNS_ID_MAX);
 	fl_netns_bridge_name(id, bridge, sizeof(bridge));
 	snprintf(vprefix, sizeof(vprefix), "fl%sv", id);
@@ -1439,7 +1428,7 @@ int fl_netns_down_by_id(const char *id, char *err, size_t errlen)
 		if (name && is_link_of(name, vprefix) && (r = delete_link(&x, name, msg, sizeof(msg))) < 0 &&
 		    !first) {
 			first = r;
-			fail(0, err, errlen, "%s", msg);
+			fl_fail(0, err, errlen, "%s", msg);
 		}
 	}
 	if ((d = opendir(FL_NETNS_RUN_DIR))) {
@@ -1452,13 +1441,13 @@ int fl_netns_down_by_id(const char *id, char *err, size_t errlen)
 	for (size_t i = 0; i < n; i++) {
 		if ((r = remove_ns(names[i], msg, sizeof(msg))) < 0 && !first) {
 			first = r;
-			fail(0, err, errlen, "%s", msg);
+			fl_fail(0, err, errlen, "%s", msg);
 		}
 		free(names[i]);
 	}
 	if ((r = delete_link(&x, bridge, msg, sizeof(msg))) < 0 && !first) {
 		first = r;
-		fail(0, err, errlen, "%s", msg);
+		fl_fail(0, err, errlen, "%s", msg);
 	}
 	nlx_close(&x);
 	return first;
@@ -1471,16 +1460,16 @@ int fl_netns_attach(const char *state_dir, struct fl_netns_cluster **out, char *
 	int r;
 
 	if (!state_dir || !*state_dir)
-		return fail(-EINVAL, err, errlen, "a state directory is required");
+		return fl_fail(-EINVAL, err, errlen, "a state directory is required");
 	if (!(c = cluster_new(state_dir)))
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
 	r = read_journal(c, err, errlen);
 	if (r == -ENOENT || (r == 0 && !c->has_info))
-		r = fail(-ENOENT, err, errlen, "no cluster in '%s'", state_dir);
+		r = fl_fail(-ENOENT, err, errlen, "no cluster in '%s'", state_dir);
 	for (size_t i = 0; r == 0 && i < c->nnodes; i++) {
 		c->node[i].nsfd = open(c->node[i].path, O_RDONLY | O_CLOEXEC);
 		if (c->node[i].nsfd < 0)
-			r = fail(-errno, err, errlen, "node '%s': cannot open namespace '%s': %s",
+			r = fl_fail(-errno, err, errlen, "node '%s': cannot open namespace '%s': %s",
 				 c->node[i].name, c->node[i].path, strerror(errno));
 	}
 	if (r < 0) {
@@ -1513,7 +1502,7 @@ int fl_netns_bridge_add(const char *name, uint32_t addr, unsigned prefix, char *
 	int ifindex = 0, existed = 0, r;
 
 	if (!fl_netns_is_our_link(name))
-		return fail(-EINVAL, err, errlen, "'%s' is not a faultline link name", name);
+		return fl_fail(-EINVAL, err, errlen, "'%s' is not a faultline link name", name);
 	r = nlx_open(&x, err, errlen);
 	if (r < 0)
 		return r;
@@ -1540,7 +1529,7 @@ int fl_netns_link_delete(const char *name, char *err, size_t errlen)
 	int r;
 
 	if (!fl_netns_is_our_link(name))
-		return fail(-EINVAL, err, errlen, "'%s' is not a faultline link name: not removing it",
+		return fl_fail(-EINVAL, err, errlen, "'%s' is not a faultline link name: not removing it",
 			    name);
 	r = nlx_open(&x, err, errlen);
 	if (r < 0)
@@ -1609,20 +1598,20 @@ int fl_netns_spawn(const struct fl_netns_cluster *c, size_t i, char *const argv[
 	ssize_t n;
 
 	if (i >= c->nnodes)
-		return fail(-EINVAL, err, errlen, "no node %zu in cluster '%s'", i, c->id);
+		return fl_fail(-EINVAL, err, errlen, "no node %zu in cluster '%s'", i, c->id);
 	if (c->node[i].nsfd < 0)
-		return fail(-ESRCH, err, errlen, "cluster '%s' is down", c->id);
+		return fl_fail(-ESRCH, err, errlen, "cluster '%s' is down", c->id);
 	if (!argv || !argv[0])
-		return fail(-EINVAL, err, errlen, "nothing to run");
+		return fl_fail(-EINVAL, err, errlen, "nothing to run");
 	if (pipe2(p, O_CLOEXEC) < 0)
-		return fail(-errno, err, errlen, "pipe: %s", strerror(errno));
+		return fl_fail(-errno, err, errlen, "pipe: %s", strerror(errno));
 	child = fork();
 	if (child < 0) {
 		int e = errno;
 
 		close(p[0]);
 		close(p[1]);
-		return fail(-e, err, errlen, "fork: %s", strerror(e));
+		return fl_fail(-e, err, errlen, "fork: %s", strerror(e));
 	}
 	if (child == 0) {
 		close(p[0]);
@@ -1637,12 +1626,12 @@ int fl_netns_spawn(const struct fl_netns_cluster *c, size_t i, char *const argv[
 		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
 			;
 		if (rep.step == 1)
-			return fail(-rep.err, err, errlen, "cannot enter the namespace of node '%s': %s",
+			return fl_fail(-rep.err, err, errlen, "cannot enter the namespace of node '%s': %s",
 				    c->node[i].name, strerror(rep.err));
 		if (rep.step == 2)
-			return fail(-rep.err, err, errlen, "cannot set up stdio for '%s' in node '%s': %s",
+			return fl_fail(-rep.err, err, errlen, "cannot set up stdio for '%s' in node '%s': %s",
 				    argv[0], c->node[i].name, strerror(rep.err));
-		return fail(-rep.err, err, errlen, "cannot run '%s' in node '%s': %s", argv[0],
+		return fl_fail(-rep.err, err, errlen, "cannot run '%s' in node '%s': %s", argv[0],
 			    c->node[i].name, strerror(rep.err));
 	}
 	*pid = child;
@@ -1655,12 +1644,12 @@ int fl_netns_enter(const struct fl_netns_cluster *c, size_t i, int *saved_fd, ch
 	int r;
 
 	if (i >= c->nnodes)
-		return fail(-EINVAL, err, errlen, "no node %zu in cluster '%s'", i, c->id);
+		return fl_fail(-EINVAL, err, errlen, "no node %zu in cluster '%s'", i, c->id);
 	if (c->node[i].nsfd < 0)
-		return fail(-ESRCH, err, errlen, "cluster '%s' is down", c->id);
+		return fl_fail(-ESRCH, err, errlen, "cluster '%s' is down", c->id);
 	r = enter_fd(c->node[i].nsfd, saved_fd);
 	if (r < 0)
-		return fail(r, err, errlen, "cannot enter the namespace of node '%s': %s",
+		return fl_fail(r, err, errlen, "cannot enter the namespace of node '%s': %s",
 			    c->node[i].name, strerror(-r));
 	return 0;
 }
@@ -1682,11 +1671,11 @@ static int list_namespaces(json_t *arr, char *err, size_t errlen)
 
 	if (!d)
 		return errno == ENOENT ? 0
-				       : fail(-errno, err, errlen, "cannot read '%s': %s",
+				       : fl_fail(-errno, err, errlen, "cannot read '%s': %s",
 					      FL_NETNS_RUN_DIR, strerror(errno));
 	while ((e = readdir(d)) && n < 256)
 		if (fl_netns_is_our_ns(e->d_name) && !(names[n++] = strdup(e->d_name)))
-			r = fail(-ENOMEM, err, errlen, "out of memory");
+			r = fl_fail(-ENOMEM, err, errlen, "out of memory");
 	closedir(d);
 	qsort(names, n, sizeof(names[0]), cmp_str);
 	for (size_t i = 0; i < n; i++) {
@@ -1713,7 +1702,7 @@ int fl_netns_list(json_t **out, char *err, size_t errlen)
 	int r;
 
 	if (!res)
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
 	r = list_namespaces(json_object_get(res, "namespaces"), err, errlen);
 	if (r >= 0)
 		r = nlx_open(&x, err, errlen);

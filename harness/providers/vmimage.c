@@ -3,6 +3,7 @@
  * kmod's own `modprobe --show-depends` (soft dependencies, builtins and
  * compression included), as tests/vm/run resolves them. Never runs a
  * shell; programs are started by argv. */
+#include "faultline/strutil.h"
 #include "faultline/vmimage.h"
 
 #include <elf.h>
@@ -25,18 +26,6 @@
 #define MAX_MODULES 256
 #define MAX_CAPTURE (64u << 20) /* a decompressed module, at most */
 
-__attribute__((format(printf, 4, 5)))
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 /* --- cpio --------------------------------------------------------------------------- */
 
@@ -293,14 +282,14 @@ static int module_bytes(const char *path, char **out, size_t *len, char *err, si
 		if (r < 0) {
 			free(*out);
 			*out = NULL;
-			return fail(r, err, errlen, "cannot decompress module '%s' with %s%s", path,
+			return fl_fail(r, err, errlen, "cannot decompress module '%s' with %s%s", path,
 				    z[i].tool, r == -ENOENT ? ": not installed" : "");
 		}
 		return 0;
 	}
 	r = read_whole(path, out, len);
 	if (r < 0)
-		return fail(r, err, errlen, "cannot read module '%s': %s", path, strerror(-r));
+		return fl_fail(r, err, errlen, "cannot read module '%s': %s", path, strerror(-r));
 	return 0;
 }
 
@@ -345,10 +334,10 @@ int fl_vmimage_busybox(char *path, size_t len, char *err, size_t errlen)
 			dynamic = paths[i];
 	}
 	if (dynamic)
-		return fail(-ENOEXEC, err, errlen,
+		return fl_fail(-ENOEXEC, err, errlen,
 			    "'%s' is dynamically linked and the initramfs has no libc: "
 			    "apt-get install busybox-static", dynamic);
-	return fail(-ENOENT, err, errlen, "no static busybox: apt-get install busybox-static");
+	return fl_fail(-ENOENT, err, errlen, "no static busybox: apt-get install busybox-static");
 }
 
 static int vercmp_desc(const void *a, const void *b)
@@ -362,13 +351,13 @@ static int kernel_ok(const char *path, const char *kver, char *err, size_t errle
 
 	snprintf(dep, sizeof(dep), "/lib/modules/%s/modules.dep", kver);
 	if (access(path, F_OK) != 0)
-		return fail(-ENOENT, err, errlen, "kernel '%s' does not exist", path);
+		return fl_fail(-ENOENT, err, errlen, "kernel '%s' does not exist", path);
 	if (access(dep, R_OK) != 0)
-		return fail(-ENOENT, err, errlen,
+		return fl_fail(-ENOENT, err, errlen,
 			    "kernel '%s' has no modules in /lib/modules/%s (install its package, "
 			    "e.g. linux-image-amd64)", path, kver);
 	if (access(path, R_OK) != 0)
-		return fail(-EACCES, err, errlen,
+		return fl_fail(-EACCES, err, errlen,
 			    "kernel '%s' is not readable by this user (Debian installs it mode 0600): "
 			    "run as root", path);
 	return 0;
@@ -386,7 +375,7 @@ int fl_vmimage_kernel(const char *given, char *path, size_t pathlen, char *kver,
 		const char *v = base && !strncmp(base + 1, "vmlinuz-", 8) ? base + 9 : NULL;
 
 		if (!v || !*v)
-			return fail(-EINVAL, err, errlen,
+			return fl_fail(-EINVAL, err, errlen,
 				    "cannot tell the version of kernel '%s': name it "
 				    "vmlinuz-VERSION, its modules in /lib/modules/VERSION", given);
 		if ((r = kernel_ok(given, v, err, errlen)) < 0)
@@ -396,7 +385,7 @@ int fl_vmimage_kernel(const char *given, char *path, size_t pathlen, char *kver,
 		return 0;
 	}
 	if (glob("/boot/vmlinuz-*", 0, NULL, &g) != 0)
-		return fail(-ENOENT, err, errlen,
+		return fl_fail(-ENOENT, err, errlen,
 			    "no kernel in /boot (apt-get install linux-image-amd64), or set "
 			    "'cluster.libvirt.kernel'");
 	qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), vercmp_desc);
@@ -413,7 +402,7 @@ int fl_vmimage_kernel(const char *given, char *path, size_t pathlen, char *kver,
 		}
 		if (r == -ENOENT) { /* the newest kernel's problem is the one to report */
 			r = k;
-			fail(0, err, errlen, "%s", e);
+			fl_fail(0, err, errlen, "%s", e);
 		}
 	}
 	globfree(&g);
@@ -433,13 +422,13 @@ static int resolve_modules(const char *kver, const char *const *wanted, char ***
 		int r = fl_vmimage_run(argv, 0, &out, &len);
 
 		if (r == -ENOENT && !out)
-			return fail(r, err, errlen, "modprobe not found (apt-get install kmod)");
+			return fl_fail(r, err, errlen, "modprobe not found (apt-get install kmod)");
 		if (r < 0)
-			return fail(r, err, errlen, "kernel %s has no module '%s' (modprobe -S %s "
+			return fl_fail(r, err, errlen, "kernel %s has no module '%s' (modprobe -S %s "
 						    "--show-depends %s failed)", kver, wanted[i], kver,
 				    wanted[i]);
 		if ((r = fl_vmimage_parse_depends(out, paths)) < 0)
-			return fail(r, err, errlen, "too many modules for the initramfs");
+			return fl_fail(r, err, errlen, "too many modules for the initramfs");
 	}
 	return 0;
 }
@@ -468,12 +457,12 @@ int fl_vmimage_initramfs(const struct fl_vmimage_spec *spec, const char *path, c
 	if ((r = resolve_modules(spec->kver, spec->modules, &mods, err, errlen)) < 0)
 		goto out;
 	if ((r = read_whole(spec->busybox, &bb, &bblen)) < 0) {
-		fail(r, err, errlen, "cannot read '%s': %s", spec->busybox, strerror(-r));
+		fl_fail(r, err, errlen, "cannot read '%s': %s", spec->busybox, strerror(-r));
 		goto out;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (!(f = fopen(tmp, "we"))) {
-		r = fail(-errno, err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+		r = fl_fail(-errno, err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
 	fl_cpio_init(&c, f, (uint32_t)time(NULL));
@@ -495,7 +484,7 @@ int fl_vmimage_initramfs(const struct fl_vmimage_spec *spec, const char *path, c
 		fl_cpio_file(&c, name, 0644, data, len);
 		free(data);
 		if (!(nl = realloc(list, listlen + strlen(mname) + 2))) {
-			r = fail(-ENOMEM, err, errlen, "out of memory");
+			r = fl_fail(-ENOMEM, err, errlen, "out of memory");
 			goto out;
 		}
 		list = nl;
@@ -514,7 +503,7 @@ int fl_vmimage_initramfs(const struct fl_vmimage_spec *spec, const char *path, c
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
 	if (r < 0)
-		fail(r, err, errlen, "cannot write the initramfs '%s': %s", path, strerror(-r));
+		fl_fail(r, err, errlen, "cannot write the initramfs '%s': %s", path, strerror(-r));
 out:
 	if (f)
 		fclose(f);
@@ -585,7 +574,7 @@ int fl_vmimage_vmlinux(const char *kernel, const char *kver, const char *path, c
 	if (!strstr(config, "\nCONFIG_PVH=y\n"))
 		return 0;
 	if ((r = read_whole(kernel, &img, &len)) < 0)
-		return fail(r, err, errlen, "cannot read kernel '%s': %s", kernel, strerror(-r));
+		return fl_fail(r, err, errlen, "cannot read kernel '%s': %s", kernel, strerror(-r));
 	for (size_t off = 0; off + sizeof(magic) <= len; off++) {
 		const uint8_t *p = memchr(img + off, magic[0], len - off);
 		_cleanup_(freep) uint8_t *elf = NULL;
@@ -601,7 +590,7 @@ int fl_vmimage_vmlinux(const char *kernel, const char *kver, const char *path, c
 			continue;
 		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 		if (!(f = fopen(tmp, "we")))
-			return fail(-errno, err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+			return fl_fail(-errno, err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
 		r = fwrite(elf, 1, elflen, f) == elflen ? 0 : -EIO;
 		if (fclose(f) != 0 && r == 0)
 			r = -errno;
@@ -609,7 +598,7 @@ int fl_vmimage_vmlinux(const char *kernel, const char *kver, const char *path, c
 			r = -errno;
 		if (r < 0) {
 			unlink(tmp);
-			return fail(r, err, errlen, "cannot write '%s': %s", path, strerror(-r));
+			return fl_fail(r, err, errlen, "cannot write '%s': %s", path, strerror(-r));
 		}
 		return 1;
 	}

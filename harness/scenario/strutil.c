@@ -140,6 +140,18 @@ void fl_seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+int fl_fail(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
 void fl_say(const struct fl_say *s, enum fl_say_kind kind, const char *fmt, ...)
 {
 	char msg[2048];

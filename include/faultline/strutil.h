@@ -34,5 +34,8 @@ void fl_sbuf_printf(struct fl_sbuf *b, const char *fmt, ...) __attribute__((form
 /* vsnprintf into err when err and errlen are set (messages are optional
  * for callers that pass NULL). */
 void fl_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* fl_seterr, then return code: `return fl_fail(-EINVAL, err, errlen, ...)`. */
+int fl_fail(int code, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif

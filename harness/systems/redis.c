@@ -882,6 +882,36 @@ static int bad_reply(struct fl_sys_client *c, enum req_kind kind, const char *cm
 	return -EPROTO;
 }
 
+#define WANT(t) (1u << (t))
+
+/* The command's name in errors: SENTINEL and INFO with their subcommand. */
+static const char *cmd_name(const char *const *argv, size_t argc, char *buf, size_t len)
+{
+	if (argc > 1 && (!strcmp(argv[0], "SENTINEL") || !strcmp(argv[0], "INFO")))
+		snprintf(buf, len, "%s %s", argv[0], argv[1]);
+	else
+		snprintf(buf, len, "%s", argv[0]);
+	return buf;
+}
+
+/* request(), and a reply of one of the types in want (WANT(FL_RESP_...) |
+ * ...); any other is bad_reply()'s. */
+static int ask(struct fl_sys_client *c, enum target t, enum req_kind kind, int64_t deadline,
+	       const char *const *argv, size_t argc, unsigned want, struct fl_resp **reply,
+	       enum fl_outcome *outcome, char *err, size_t errlen)
+{
+	char name[64];
+	int r;
+
+	r = request(c, t, kind, deadline, argv, argc, reply, outcome, err, errlen);
+	if (r < 0 || (want & WANT((*reply)->type)))
+		return r;
+	r = bad_reply(c, kind, cmd_name(argv, argc, name, sizeof(name)), *reply, outcome, err,
+		      errlen);
+	*reply = NULL;
+	return r;
+}
+
 static int parse_ip(const struct fl_resp *v, uint32_t *addr)
 {
 	struct in_addr ia;
@@ -904,15 +934,16 @@ static int ask_primary(struct fl_sys_client *c, int64_t deadline, int *known, ui
 	long p;
 	int r;
 
-	r = request(c, T_SENTINEL, REQ_READ, deadline, argv, 3, &rep, &o, err, errlen);
+	*known = 0;
+	r = ask(c, T_SENTINEL, REQ_READ, deadline, argv, 3, WANT(FL_RESP_NIL) | WANT(FL_RESP_ARRAY),
+		&rep, &o, err, errlen);
 	if (r < 0)
 		return r;
-	*known = 0;
 	if (rep->type == FL_RESP_NIL) {
 		fl_resp_free(rep);
 		return 0;
 	}
-	if (rep->type != FL_RESP_ARRAY || rep->n != 2 || parse_ip(&rep->elems[0], addr) < 0 ||
+	if (rep->n != 2 || parse_ip(&rep->elems[0], addr) < 0 ||
 	    rep->elems[1].type != FL_RESP_BULK)
 		return bad_reply(c, REQ_READ, "SENTINEL get-master-addr-by-name", rep, &o, err,
 				 errlen);
@@ -981,10 +1012,11 @@ static int sentinel_view(struct fl_sys_client *c, int64_t deadline, struct senti
 	r = ask_primary(c, deadline, &v->known, &v->addr, &v->port, err, errlen);
 	if (r < 0)
 		return r;
-	r = request(c, T_SENTINEL, REQ_READ, deadline, argv, 3, &rep, &o, err, errlen);
+	r = ask(c, T_SENTINEL, REQ_READ, deadline, argv, 3, WANT(FL_RESP_ARRAY), &rep, &o, err,
+		errlen);
 	if (r < 0)
 		return r;
-	if (rep->type != FL_RESP_ARRAY || !(epoch = field(rep, "config-epoch")) ||
+	if (!(epoch = field(rep, "config-epoch")) ||
 	    !(flags = field(rep, "flags")) || !(others = field(rep, "num-other-sentinels")) ||
 	    !(slaves = field(rep, "num-slaves")))
 		return bad_reply(c, REQ_READ, "SENTINEL master", rep, &o, err, errlen);
@@ -1040,16 +1072,14 @@ static int redis_get(struct fl_sys_client *c, const char *key, int serializable,
 	int r;
 
 	*value = NULL;
-	r = request(c, serializable ? T_LOCAL : T_PRIMARY, REQ_READ, deadline_ms(timeout_ms), argv,
-		    2, &rep, outcome, err, errlen);
+	r = ask(c, serializable ? T_LOCAL : T_PRIMARY, REQ_READ, deadline_ms(timeout_ms), argv, 2,
+		WANT(FL_RESP_NIL) | WANT(FL_RESP_BULK), &rep, outcome, err, errlen);
 	if (r < 0)
 		return r;
 	if (rep->type == FL_RESP_NIL) {
 		fl_resp_free(rep);
 		return 0;
 	}
-	if (rep->type != FL_RESP_BULK)
-		return bad_reply(c, REQ_READ, "GET", rep, outcome, err, errlen);
 	*value = rep->str; /* NUL-terminated by the parser */
 	rep->str = NULL;
 	fl_resp_free(rep);
@@ -1063,11 +1093,11 @@ static int redis_put(struct fl_sys_client *c, const char *key, const char *value
 	struct fl_resp *rep;
 	int r;
 
-	r = request(c, T_PRIMARY, REQ_WRITE, deadline_ms(timeout_ms), argv, 3, &rep, outcome, err,
-		    errlen);
+	r = ask(c, T_PRIMARY, REQ_WRITE, deadline_ms(timeout_ms), argv, 3, WANT(FL_RESP_SIMPLE),
+		&rep, outcome, err, errlen);
 	if (r < 0)
 		return r;
-	if (rep->type != FL_RESP_SIMPLE || strcmp(rep->str, "OK"))
+	if (strcmp(rep->str, "OK"))
 		return bad_reply(c, REQ_WRITE, "SET", rep, outcome, err, errlen);
 	fl_resp_free(rep);
 	return 0;
@@ -1091,11 +1121,11 @@ static int redis_cas(struct fl_sys_client *c, const char *key, const char *expec
 	struct fl_resp *rep;
 	int r;
 
-	r = request(c, T_PRIMARY, REQ_WRITE, deadline_ms(timeout_ms), argv, 6, &rep, outcome, err,
-		    errlen);
+	r = ask(c, T_PRIMARY, REQ_WRITE, deadline_ms(timeout_ms), argv, 6, WANT(FL_RESP_INT), &rep,
+		outcome, err, errlen);
 	if (r < 0)
 		return r;
-	if (rep->type != FL_RESP_INT || (rep->integer != 0 && rep->integer != 1))
+	if (rep->integer != 0 && rep->integer != 1)
 		return bad_reply(c, REQ_WRITE, "EVAL", rep, outcome, err, errlen);
 	if (!rep->integer) {
 		fl_resp_free(rep);
@@ -1115,12 +1145,10 @@ static int redis_add(struct fl_sys_client *c, const char *key, const char *elem,
 	struct fl_resp *rep;
 	int r;
 
-	r = request(c, T_PRIMARY, REQ_WRITE, deadline_ms(timeout_ms), argv, 3, &rep, outcome, err,
-		    errlen);
+	r = ask(c, T_PRIMARY, REQ_WRITE, deadline_ms(timeout_ms), argv, 3, WANT(FL_RESP_INT), &rep,
+		outcome, err, errlen);
 	if (r < 0)
 		return r;
-	if (rep->type != FL_RESP_INT)
-		return bad_reply(c, REQ_WRITE, "SADD", rep, outcome, err, errlen);
 	fl_resp_free(rep);
 	return 0;
 }
@@ -1153,12 +1181,10 @@ static int redis_read_set(struct fl_sys_client *c, const char *key, int serializ
 	int r;
 
 	*elems = NULL;
-	r = request(c, serializable ? T_LOCAL : T_PRIMARY, REQ_READ, deadline_ms(timeout_ms), argv,
-		    2, &rep, outcome, err, errlen);
+	r = ask(c, serializable ? T_LOCAL : T_PRIMARY, REQ_READ, deadline_ms(timeout_ms), argv, 2,
+		WANT(FL_RESP_ARRAY), &rep, outcome, err, errlen);
 	if (r < 0)
 		return r;
-	if (rep->type != FL_RESP_ARRAY)
-		return bad_reply(c, REQ_READ, "SMEMBERS", rep, outcome, err, errlen);
 	r = take_strv(rep, elems);
 	if (r == -EPROTO)
 		return bad_reply(c, REQ_READ, "SMEMBERS", rep, outcome, err, errlen);
@@ -1286,15 +1312,14 @@ static int string_value(struct fl_sys_client *c, int64_t deadline, const struct 
 	enum fl_outcome o;
 	int r;
 
-	r = request(c, T_LOCAL, REQ_READ, deadline, argv, 2, &g, &o, err, errlen);
+	r = ask(c, T_LOCAL, REQ_READ, deadline, argv, 2, WANT(FL_RESP_NIL) | WANT(FL_RESP_BULK), &g,
+		&o, err, errlen);
 	if (r < 0)
 		return r;
 	if (g->type == FL_RESP_NIL)
 		*skip = 1; /* gone since TYPE */
-	else if (g->type == FL_RESP_BULK)
-		fl_sbuf_add(val, g->str, g->len);
 	else
-		return bad_reply(c, REQ_READ, "GET", g, &o, err, errlen);
+		fl_sbuf_add(val, g->str, g->len);
 	fl_resp_free(g);
 	return 0;
 }
@@ -1309,11 +1334,9 @@ static int set_value(struct fl_sys_client *c, int64_t deadline, const struct byt
 	enum fl_outcome o;
 	int r;
 
-	r = request(c, T_LOCAL, REQ_READ, deadline, argv, 2, &m, &o, err, errlen);
+	r = ask(c, T_LOCAL, REQ_READ, deadline, argv, 2, WANT(FL_RESP_ARRAY), &m, &o, err, errlen);
 	if (r < 0)
 		return r;
-	if (m->type != FL_RESP_ARRAY)
-		return bad_reply(c, REQ_READ, "SMEMBERS", m, &o, err, errlen);
 	for (size_t k = 0; k < m->n; k++)
 		if (m->elems[k].type != FL_RESP_BULK)
 			return bad_reply(c, REQ_READ, "SMEMBERS", m, &o, err, errlen);
@@ -1352,11 +1375,10 @@ static int key_value(struct fl_sys_client *c, int64_t deadline, const struct byt
 	*skip = 0;
 	val->len = 0;
 	fl_sbuf_add(val, "", 0);
-	r = request(c, T_LOCAL, REQ_READ, deadline, targv, 2, &rep, &o, err, errlen);
+	r = ask(c, T_LOCAL, REQ_READ, deadline, targv, 2, WANT(FL_RESP_SIMPLE), &rep, &o, err,
+		errlen);
 	if (r < 0)
 		return r;
-	if (rep->type != FL_RESP_SIMPLE)
-		return bad_reply(c, REQ_READ, "TYPE", rep, &o, err, errlen);
 	if (!strcmp(rep->str, "none")) {
 		*skip = 1;
 	} else if (!strcmp(rep->str, "string")) {

@@ -69,6 +69,61 @@ void fl_strv_free(char **v)
 	free(v);
 }
 
+void fl_argv_push(struct fl_argv *a, char *owned)
+{
+	if (!owned)
+		a->oom = 1;
+	if (a->oom) {
+		free(owned);
+		return;
+	}
+	if (a->n + 2 > a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		char **v = realloc(a->v, cap * sizeof(*v));
+
+		if (!v) {
+			a->oom = 1;
+			free(owned);
+			return;
+		}
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = owned;
+	a->v[a->n] = NULL;
+}
+
+void fl_argv_add(struct fl_argv *a, const char *s)
+{
+	fl_argv_push(a, strdup(s));
+}
+
+void fl_argv_addf(struct fl_argv *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	fl_argv_push(a, s);
+}
+
+char **fl_argv_take(struct fl_argv *a)
+{
+	char **v = a->v;
+
+	if (a->oom) {
+		fl_strv_free(v);
+		v = NULL;
+	} else if (!v) {
+		v = calloc(1, sizeof(*v));
+	}
+	memset(a, 0, sizeof(*a));
+	return v;
+}
+
 size_t fl_strv_len(char *const *v)
 {
 	size_t n = 0;

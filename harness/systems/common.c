@@ -159,6 +159,25 @@ int fl_sys_node_write(const struct fl_sys_nodes *nodes, size_t i, const char *pa
 	return local_file(path, content, err, errlen);
 }
 
+int fl_sys_argv_finish(struct fl_argv *a, const struct fl_scenario *s,
+		       const struct fl_sys_nodes *nodes, size_t i, int port, char ***argvp,
+		       char *err, size_t errlen)
+{
+	char *x;
+	int r;
+
+	for (size_t j = 0; s && s->system.args && s->system.args[j]; j++) {
+		r = fl_sys_expand(s->system.args[j], nodes, i, port, &x, err, errlen);
+		if (r < 0) {
+			fl_strv_free(fl_argv_take(a));
+			return r;
+		}
+		fl_argv_push(a, x);
+	}
+	*argvp = fl_argv_take(a);
+	return *argvp ? 0 : fl_fail(-ENOMEM, err, errlen, "out of memory");
+}
+
 int fl_sys_pid_exited(pid_t pid)
 {
 	char path[64], buf[256], *p;

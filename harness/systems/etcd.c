@@ -182,74 +182,50 @@ int fl_etcd_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i,
 static int etcd_node_argv(const struct fl_scenario *s, const struct fl_sys_nodes *nodes, size_t i,
 			  char ***argvp, char *err, size_t errlen)
 {
-	size_t nargs = s && s->system.args ? fl_strv_len(s->system.args) : 0;
-	char **argv;
-	size_t k = 0;
+	struct fl_argv v = { 0 };
 	unsigned hb, el;
-	char a[20], buf[128];
+	char a[20];
 	char *dd = NULL, *peers = NULL;
-	int r = -ENOMEM;
+	int r;
 
-	if (!nodes || i >= nodes->n || nodes->n > FL_MAX_NODES) {
-		fl_seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
-		return -EINVAL;
-	}
-	argv = calloc(32 + nargs, sizeof(*argv));
-	if (!argv)
-		goto oom;
+	if (!nodes || i >= nodes->n || nodes->n > FL_MAX_NODES)
+		return fl_fail(-EINVAL, err, errlen, "no node %zu in a cluster of %zu", i,
+			       nodes ? nodes->n : 0);
 	fl_etcd_timing(s, &hb, &el);
 	ip4(nodes->addrs[i], a, sizeof(a));
 	r = fl_etcd_expand("{data_dir}", nodes, i, &dd, err, errlen);
 	if (r == 0)
 		r = fl_etcd_expand("{peers}", nodes, i, &peers, err, errlen);
 	if (r < 0)
-		goto fail;
-#define ADD(str) do { if (!(argv[k++] = strdup(str))) goto oom; } while (0)
-	ADD(s && s->system.binary ? s->system.binary : "etcd");
-	ADD("--name");
-	ADD(nodes->names[i]);
-	ADD("--data-dir");
-	ADD(dd);
-	snprintf(buf, sizeof(buf), "http://%s:%d", a, FL_ETCD_CLIENT_PORT);
-	ADD("--listen-client-urls");
-	ADD(buf);
-	ADD("--advertise-client-urls");
-	ADD(buf);
-	snprintf(buf, sizeof(buf), "http://%s:%d", a, FL_ETCD_PEER_PORT);
-	ADD("--listen-peer-urls");
-	ADD(buf);
-	ADD("--initial-advertise-peer-urls");
-	ADD(buf);
-	ADD("--initial-cluster");
-	ADD(peers);
-	ADD("--initial-cluster-state");
-	ADD("new");
-	ADD("--initial-cluster-token");
-	ADD(nodes->token ? nodes->token : "faultline");
-	snprintf(buf, sizeof(buf), "%u", hb);
-	ADD("--heartbeat-interval");
-	ADD(buf);
-	snprintf(buf, sizeof(buf), "%u", el);
-	ADD("--election-timeout");
-	ADD(buf);
-#undef ADD
-	for (size_t j = 0; j < nargs; j++) {
-		r = fl_etcd_expand(s->system.args[j], nodes, i, &argv[k], err, errlen);
-		if (r < 0)
-			goto fail;
-		k++;
-	}
+		goto out;
+	fl_argv_add(&v, s && s->system.binary ? s->system.binary : "etcd");
+	fl_argv_add(&v, "--name");
+	fl_argv_add(&v, nodes->names[i]);
+	fl_argv_add(&v, "--data-dir");
+	fl_argv_add(&v, dd);
+	fl_argv_add(&v, "--listen-client-urls");
+	fl_argv_addf(&v, "http://%s:%d", a, FL_ETCD_CLIENT_PORT);
+	fl_argv_add(&v, "--advertise-client-urls");
+	fl_argv_addf(&v, "http://%s:%d", a, FL_ETCD_CLIENT_PORT);
+	fl_argv_add(&v, "--listen-peer-urls");
+	fl_argv_addf(&v, "http://%s:%d", a, FL_ETCD_PEER_PORT);
+	fl_argv_add(&v, "--initial-advertise-peer-urls");
+	fl_argv_addf(&v, "http://%s:%d", a, FL_ETCD_PEER_PORT);
+	fl_argv_add(&v, "--initial-cluster");
+	fl_argv_add(&v, peers);
+	fl_argv_add(&v, "--initial-cluster-state");
+	fl_argv_add(&v, "new");
+	fl_argv_add(&v, "--initial-cluster-token");
+	fl_argv_add(&v, nodes->token ? nodes->token : "faultline");
+	fl_argv_add(&v, "--heartbeat-interval");
+	fl_argv_addf(&v, "%u", hb);
+	fl_argv_add(&v, "--election-timeout");
+	fl_argv_addf(&v, "%u", el);
+	r = fl_sys_argv_finish(&v, s, nodes, i, FL_ETCD_CLIENT_PORT, argvp, err, errlen);
+out:
+	fl_strv_free(fl_argv_take(&v));
 	free(dd);
 	free(peers);
-	*argvp = argv;
-	return 0;
-oom:
-	fl_seterr(err, errlen, "out of memory");
-	r = -ENOMEM;
-fail:
-	free(dd);
-	free(peers);
-	fl_strv_free(argv);
 	return r;
 }
 

@@ -358,9 +358,8 @@ static int make_data_dir(const struct fl_sys_nodes *nodes, size_t i, char **out,
 static int redis_node_argv(const struct fl_scenario *s, const struct fl_sys_nodes *nodes,
 			   size_t i, char ***argvp, char *err, size_t errlen)
 {
-	size_t nargs = s && s->system.args ? fl_strv_len(s->system.args) : 0;
-	char **argv = NULL, *dd = NULL, a[20], a0[20], port[8];
-	size_t k = 0;
+	struct fl_argv v = { 0 };
+	char *dd = NULL, a[20], a0[20];
 	int r;
 
 	r = check_node(nodes, i, err, errlen);
@@ -369,54 +368,35 @@ static int redis_node_argv(const struct fl_scenario *s, const struct fl_sys_node
 	r = make_data_dir(nodes, i, &dd, err, errlen);
 	if (r < 0)
 		return r;
-	argv = calloc(32 + nargs, sizeof(*argv));
-	if (!argv)
-		goto oom;
 	ip4(nodes->addrs[i], a, sizeof(a));
 	ip4(nodes->addrs[0], a0, sizeof(a0));
-	snprintf(port, sizeof(port), "%d", FL_REDIS_PORT);
-#define ADD(str) do { if (!(argv[k++] = strdup(str))) goto oom; } while (0)
-	ADD(s && s->system.binary ? s->system.binary : "redis-server");
-	ADD("--port");
-	ADD(port);
-	ADD("--bind");
-	ADD(a);
-	ADD("--protected-mode");
-	ADD("no");
-	ADD("--dir");
-	ADD(dd);
+	fl_argv_add(&v, s && s->system.binary ? s->system.binary : "redis-server");
+	fl_argv_add(&v, "--port");
+	fl_argv_addf(&v, "%d", FL_REDIS_PORT);
+	fl_argv_add(&v, "--bind");
+	fl_argv_add(&v, a);
+	fl_argv_add(&v, "--protected-mode");
+	fl_argv_add(&v, "no");
+	fl_argv_add(&v, "--dir");
+	fl_argv_add(&v, dd);
 	/* no snapshots: the data set lives in memory only */
-	ADD("--save");
-	ADD("");
-	ADD("--appendonly");
-	ADD("no");
-	ADD("--daemonize");
-	ADD("no");
+	fl_argv_add(&v, "--save");
+	fl_argv_add(&v, "");
+	fl_argv_add(&v, "--appendonly");
+	fl_argv_add(&v, "no");
+	fl_argv_add(&v, "--daemonize");
+	fl_argv_add(&v, "no");
 	/* what the primary (and so the sentinels) know this replica by, whatever
 	 * source address its connection gets */
-	ADD("--replica-announce-ip");
-	ADD(a);
+	fl_argv_add(&v, "--replica-announce-ip");
+	fl_argv_add(&v, a);
 	if (i > 0) {
-		ADD("--replicaof");
-		ADD(a0);
-		ADD(port);
+		fl_argv_add(&v, "--replicaof");
+		fl_argv_add(&v, a0);
+		fl_argv_addf(&v, "%d", FL_REDIS_PORT);
 	}
-#undef ADD
-	for (size_t j = 0; j < nargs; j++) {
-		r = fl_redis_expand(s->system.args[j], nodes, i, &argv[k], err, errlen);
-		if (r < 0)
-			goto fail;
-		k++;
-	}
+	r = fl_sys_argv_finish(&v, s, nodes, i, FL_REDIS_PORT, argvp, err, errlen);
 	free(dd);
-	*argvp = argv;
-	return 0;
-oom:
-	fl_seterr(err, errlen, "out of memory");
-	r = -ENOMEM;
-fail:
-	free(dd);
-	fl_strv_free(argv);
 	return r;
 }
 
@@ -424,7 +404,8 @@ static int redis_sidecar_argv(const struct fl_scenario *s, const struct fl_sys_n
 			      size_t i, char ***argvp, char *name, size_t namelen, char *err,
 			      size_t errlen)
 {
-	char master[MASTER_NAME_MAX + 1], a[20], a0[20], *dd = NULL, *conf = NULL, **argv = NULL;
+	char master[MASTER_NAME_MAX + 1], a[20], a0[20], *dd = NULL, *conf = NULL;
+	struct fl_argv v = { 0 };
 	unsigned down_after, failover;
 	struct fl_sbuf b = { 0 };
 	int r;
@@ -465,29 +446,26 @@ static int redis_sidecar_argv(const struct fl_scenario *s, const struct fl_sys_n
 	}
 	if ((r = fl_sys_node_write(nodes, i, conf, b.p, err, errlen)) < 0)
 		goto fail;
-	argv = calloc(4, sizeof(*argv));
-	if (!argv)
-		goto oom;
 	/* a system.binary other than the default is a redis-server of its own:
 	 * its sentinel mode, so that servers and sentinels are one build */
 	if (s && s->system.binary && strcmp(s->system.binary, "redis-server")) {
-		if (!(argv[0] = strdup(s->system.binary)) || !(argv[1] = strdup(conf)) ||
-		    !(argv[2] = strdup("--sentinel")))
-			goto oom;
-	} else if (!(argv[0] = strdup("redis-sentinel")) || !(argv[1] = strdup(conf))) {
-		goto oom;
+		fl_argv_add(&v, s->system.binary);
+		fl_argv_add(&v, conf);
+		fl_argv_add(&v, "--sentinel");
+	} else {
+		fl_argv_add(&v, "redis-sentinel");
+		fl_argv_add(&v, conf);
 	}
+	if (!(*argvp = fl_argv_take(&v)))
+		goto oom;
 	snprintf(name, namelen, "sentinel");
-	free(b.p);
-	free(dd);
-	free(conf);
-	*argvp = argv;
-	return 0;
+	r = 0;
+	goto out;
 oom:
 	fl_seterr(err, errlen, "out of memory");
 	r = -ENOMEM;
 fail:
-	fl_strv_free(argv);
+out:
 	free(b.p);
 	free(dd);
 	free(conf);

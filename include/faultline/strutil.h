@@ -18,6 +18,20 @@ const char *fl_closest(const char *word, const char *const *candidates, size_t n
 void fl_strv_free(char **v);
 size_t fl_strv_len(char *const *v);
 
+/* Building one: add, then take. Out of memory is sticky as in fl_sbuf. */
+struct fl_argv {
+	char **v;        /* always NULL-terminated once anything was added */
+	size_t n, cap;
+	int oom;
+};
+void fl_argv_add(struct fl_argv *a, const char *s);
+void fl_argv_addf(struct fl_argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Adds an owned string (freed on oom). */
+void fl_argv_push(struct fl_argv *a, char *owned);
+/* The array (the caller frees it with fl_strv_free), or NULL on oom with
+ * everything freed; a is empty afterwards either way. */
+char **fl_argv_take(struct fl_argv *a);
+
 /* A growable string, always NUL-terminated once anything was added. Out of
  * memory is sticky (oom): build, then check once. Release with free(b.p). */
 struct fl_sbuf {

@@ -37,6 +37,8 @@
 #include "faultline/history.h"   /* enum fl_outcome, fl_outcome_to_string() */
 #include "faultline/scenario.h"
 
+struct fl_argv; /* strutil.h */
+
 /* The cluster as an adapter sees it. Only borrowed pointers. */
 struct fl_sys_nodes {
 	size_t n;                       /* 1..FL_MAX_NODES */
@@ -178,6 +180,13 @@ const struct fl_system_ops *fl_system_lookup(enum fl_system_type t);
  */
 int fl_sys_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, int port,
 		  char **out, char *err, size_t errlen);
+
+/* The end of every adapter's node_argv: the scenario's system.args (s may
+ * be NULL), each expanded with {port} = port, after what a holds; *argvp
+ * the whole array. a is emptied either way; 0, or -errno with err. */
+int fl_sys_argv_finish(struct fl_argv *a, const struct fl_scenario *s,
+		       const struct fl_sys_nodes *nodes, size_t i, int port, char ***argvp,
+		       char *err, size_t errlen);
 
 /* Has process pid exited (gone, or a zombie not yet reaped)? Reads /proc. */
 int fl_sys_pid_exited(pid_t pid);

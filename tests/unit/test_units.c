@@ -192,13 +192,42 @@ static void test_hints(void **state)
 	assert_null(fl_closest("time", (const char *const[]){ "name" }, 1)); /* too far for 4 letters */
 }
 
+static void test_argv(void **state)
+{
+	struct fl_argv a = { 0 };
+	char **v;
+
+	(void)state;
+	v = fl_argv_take(&a); /* nothing added: an empty array, not NULL */
+	assert_non_null(v);
+	assert_null(v[0]);
+	fl_strv_free(v);
+	for (int k = 0; k < 40; k++) /* past the first growth */
+		fl_argv_addf(&a, "a%d", k);
+	fl_argv_add(&a, "");
+	v = fl_argv_take(&a);
+	assert_non_null(v);
+	assert_int_equal(fl_strv_len(v), 41);
+	assert_string_equal(v[0], "a0");
+	assert_string_equal(v[39], "a39");
+	assert_string_equal(v[40], "");
+	assert_null(a.v); /* taken: a is empty again */
+	fl_strv_free(v);
+	fl_argv_add(&a, "x");
+	fl_argv_push(&a, NULL); /* a failed strdup: sticky, and take frees all */
+	fl_argv_add(&a, "y");
+	assert_true(a.oom);
+	assert_null(fl_argv_take(&a));
+	assert_false(a.oom);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations),   cmocka_unit_test(test_format_duration),
 		cmocka_unit_test(test_percent),     cmocka_unit_test(test_bitrate),
 		cmocka_unit_test(test_op_rate),     cmocka_unit_test(test_size_and_int),
-		cmocka_unit_test(test_hints),
+		cmocka_unit_test(test_hints),       cmocka_unit_test(test_argv),
 	};
 	return cmocka_run_group_tests_name("units", tests, NULL, NULL);
 }

@@ -159,6 +159,28 @@ int fl_sys_node_write(const struct fl_sys_nodes *nodes, size_t i, const char *pa
 	return local_file(path, content, err, errlen);
 }
 
+int fl_sys_client_new(const struct fl_system_ops *ops, const struct fl_sys_nodes *nodes,
+		      size_t i, size_t impl_size, struct fl_sys_client **out, char *err,
+		      size_t errlen)
+{
+	struct fl_sys_client *c;
+
+	*out = NULL;
+	if (!nodes || i >= nodes->n || nodes->n > FL_MAX_NODES)
+		return fl_fail(-EINVAL, err, errlen, "no node %zu in a cluster of %zu", i,
+			       nodes ? nodes->n : 0);
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->impl = calloc(1, impl_size))) {
+		free(c);
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
+	}
+	c->ops = ops;
+	c->index = i;
+	snprintf(c->node, sizeof(c->node), "%s", nodes->names[i]);
+	*out = c;
+	return 0;
+}
+
 int fl_sys_argv_finish(struct fl_argv *a, const struct fl_scenario *s,
 		       const struct fl_sys_nodes *nodes, size_t i, int port, char ***argvp,
 		       char *err, size_t errlen)

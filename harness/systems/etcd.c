@@ -278,30 +278,25 @@ static int on_prereq(void *arg, char *ip, char *local_ip, int port, int local_po
 	return ++e->attempts > 1 && e->writing ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
+static void etcd_client_close(struct fl_sys_client *c);
+
 static int etcd_client_open(const struct fl_sys_nodes *nodes, size_t i, struct fl_sys_client **out,
 			    char *err, size_t errlen)
 {
 	struct fl_sys_client *c;
 	struct etcd_client *e;
 	char a[20];
+	int r;
 
-	if (!nodes || i >= nodes->n) {
-		fl_seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
-		return -EINVAL;
-	}
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK) {
 		fl_seterr(err, errlen, "libcurl: %s", curl_easy_strerror(curl_init_rc));
 		return -EIO;
 	}
-	c = calloc(1, sizeof(*c));
-	e = calloc(1, sizeof(*e));
-	if (!c || !e)
-		goto oom;
-	c->ops = &fl_etcd_ops;
-	c->index = i;
-	c->impl = e;
-	snprintf(c->node, sizeof(c->node), "%s", nodes->names[i]);
+	r = fl_sys_client_new(&fl_etcd_ops, nodes, i, sizeof(*e), &c, err, errlen);
+	if (r < 0)
+		return r;
+	e = c->impl;
 	ip4(nodes->addrs[i], a, sizeof(a));
 	snprintf(e->base, sizeof(e->base), "http://%s:%d", a, FL_ETCD_CLIENT_PORT);
 	e->curl = curl_easy_init();
@@ -326,13 +321,7 @@ static int etcd_client_open(const struct fl_sys_nodes *nodes, size_t i, struct f
 	*out = c;
 	return 0;
 oom:
-	if (e) {
-		if (e->curl)
-			curl_easy_cleanup(e->curl);
-		curl_slist_free_all(e->headers);
-	}
-	free(e);
-	free(c);
+	etcd_client_close(c);
 	fl_seterr(err, errlen, "out of memory");
 	return -ENOMEM;
 }
@@ -345,7 +334,8 @@ static void etcd_client_close(struct fl_sys_client *c)
 		return;
 	e = c->impl;
 	if (e) {
-		curl_easy_cleanup(e->curl);
+		if (e->curl)
+			curl_easy_cleanup(e->curl);
 		curl_slist_free_all(e->headers);
 		free(e->resp.p);
 		free(e);

@@ -181,62 +181,35 @@ static int env_overridden(const char *entry, const struct fl_scenario *s)
 	return 0;
 }
 
-/* vasprintf, NULL on failure (asprintf leaves its pointer undefined then). */
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *p;
-
-	va_start(ap, f);
-	if (vasprintf(&p, f, ap) < 0)
-		p = NULL;
-	va_end(ap);
-	return p;
-}
-
 /* This process's environment, then system.env, then FAULTLINE_NODE,
  * FAULTLINE_NODE_IP and FAULTLINE_NODES ("n1=IP1 n2=IP2 ..."); a name set
  * by a later one is left out of the earlier ones (faultline's own win). */
 static char **make_env(const struct fl_scenario *s, const struct fl_sys_nodes *nodes, size_t i)
 {
-	size_t ne = 0, k = 0, alen = nodes->n * (FL_NODE_NAME_MAX + 18) + 1;
-	char **env, *all = NULL, *ip = NULL;
+	struct fl_argv env = { 0 };
+	struct fl_sbuf all = { 0 };
+	char *ip = NULL;
 
-	while (environ && environ[ne])
-		ne++;
-	env = calloc(ne + 3 + s->system.nenv + 1, sizeof(*env));
-	if (!env)
-		return NULL;
-	for (size_t j = 0; j < ne; j++)
-		if (!env_overridden(environ[j], s) && !(env[k++] = strdup(environ[j])))
-			goto oom;
-	all = calloc(1, alen);
-	if (!all || fl_sys_expand("{ip}", nodes, i, FL_EXEC_PORT, &ip, NULL, 0) < 0)
-		goto oom;
+	for (size_t j = 0; environ && environ[j]; j++)
+		if (!env_overridden(environ[j], s))
+			fl_argv_add(&env, environ[j]);
 	for (size_t j = 0; j < nodes->n; j++) {
 		uint32_t a = nodes->addrs[j];
-		size_t used = strlen(all);
 
-		snprintf(all + used, alen - used, "%s%s=%u.%u.%u.%u", j ? " " : "", nodes->names[j],
-			 a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+		fl_sbuf_printf(&all, "%s%s=%u.%u.%u.%u", j ? " " : "", nodes->names[j], a >> 24,
+			       (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
 	}
 	for (size_t j = 0; j < s->system.nenv; j++)
-		if (!is_ours(s->system.env[j].name, strlen(s->system.env[j].name)) &&
-		    !(env[k++] = fmt("%s=%s", s->system.env[j].name, s->system.env[j].value)))
-			goto oom;
-	if (!(env[k++] = fmt("FAULTLINE_NODE=%s", nodes->names[i])) ||
-	    !(env[k++] = fmt("FAULTLINE_NODE_IP=%s", ip)) ||
-	    !(env[k++] = fmt("FAULTLINE_NODES=%s", all)))
-		goto oom;
-	free(all);
+		if (!is_ours(s->system.env[j].name, strlen(s->system.env[j].name)))
+			fl_argv_addf(&env, "%s=%s", s->system.env[j].name, s->system.env[j].value);
+	if (all.oom || fl_sys_expand("{ip}", nodes, i, FL_EXEC_PORT, &ip, NULL, 0) < 0)
+		env.oom = 1;
+	fl_argv_addf(&env, "FAULTLINE_NODE=%s", nodes->names[i]);
+	fl_argv_addf(&env, "FAULTLINE_NODE_IP=%s", ip ? ip : "");
+	fl_argv_addf(&env, "FAULTLINE_NODES=%s", all.p ? all.p : "");
+	free(all.p);
 	free(ip);
-	return env;
-oom:
-	free(all);
-	free(ip);
-	fl_strv_free(env);
-	return NULL;
+	return fl_argv_take(&env);
 }
 
 static int exited_nowait(pid_t pid)
@@ -381,26 +354,14 @@ static int exec_client_open(const struct fl_sys_nodes *nodes, size_t i, struct f
 	struct exec_client *x;
 	int r;
 
-	if (!nodes || i >= nodes->n || nodes->n > FL_MAX_NODES) {
-		fl_seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
-		return -EINVAL;
-	}
-	if (!nodes->s) {
+	if (nodes && !nodes->s) {
 		fl_seterr(err, errlen, "exec: no scenario given (fl_sys_nodes.s), so no client argv");
 		return -EINVAL;
 	}
-	c = calloc(1, sizeof(*c));
-	x = calloc(1, sizeof(*x));
-	if (!c || !x) {
-		free(c);
-		free(x);
-		fl_seterr(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	c->ops = &fl_exec_system_ops;
-	c->index = i;
-	c->impl = x;
-	snprintf(c->node, sizeof(c->node), "%s", nodes->names[i]);
+	r = fl_sys_client_new(&fl_exec_system_ops, nodes, i, sizeof(*x), &c, err, errlen);
+	if (r < 0)
+		return r;
+	x = c->impl;
 	x->to_fd = x->from_fd = -1;
 	x->n = nodes->n;
 	for (size_t k = 0; k < nodes->n; k++)

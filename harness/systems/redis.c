@@ -688,18 +688,10 @@ static int redis_client_open(const struct fl_sys_nodes *nodes, size_t i,
 	r = master_name(nodes, master, sizeof(master), err, errlen);
 	if (r < 0)
 		return r;
-	c = calloc(1, sizeof(*c));
-	rc = calloc(1, sizeof(*rc));
-	if (!c || !rc) {
-		free(c);
-		free(rc);
-		fl_seterr(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	c->ops = &fl_redis_ops;
-	c->index = i;
-	c->impl = rc;
-	snprintf(c->node, sizeof(c->node), "%s", nodes->names[i]);
+	r = fl_sys_client_new(&fl_redis_ops, nodes, i, sizeof(*rc), &c, err, errlen);
+	if (r < 0)
+		return r;
+	rc = c->impl;
 	snprintf(rc->master, sizeof(rc->master), "%s", master);
 	rc->n = nodes->n;
 	for (size_t k = 0; k < nodes->n; k++) {

@@ -188,6 +188,14 @@ int fl_sys_argv_finish(struct fl_argv *a, const struct fl_scenario *s,
 		       const struct fl_sys_nodes *nodes, size_t i, int port, char ***argvp,
 		       char *err, size_t errlen);
 
+/* The start of every adapter's client_open: a client of node i for ops
+ * (node name, index), with impl_size zeroed bytes of the adapter's own in
+ * c->impl. 0, or -EINVAL (no node i) / -ENOMEM with err. The adapter's
+ * client_close frees its impl's contents, then both with free(). */
+int fl_sys_client_new(const struct fl_system_ops *ops, const struct fl_sys_nodes *nodes,
+		      size_t i, size_t impl_size, struct fl_sys_client **out, char *err,
+		      size_t errlen);
+
 /* Has process pid exited (gone, or a zombie not yet reaped)? Reads /proc. */
 int fl_sys_pid_exited(pid_t pid);
 

@@ -994,8 +994,11 @@ static int place_agent(struct fl_libvirt_cluster *c, const char *agent, char *er
 
 static int check_spec(const struct fl_libvirt_spec *s, char *err, size_t errlen)
 {
-	if (!s->id || !s->state_dir || !s->uri || !s->agent || s->nnodes < 1 ||
-	    s->nnodes > FL_MAX_NODES || s->vcpus < 1 || s->memory < (64ull << 20))
+	int r = fl_netns_check_spec(&s->net, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (!s->uri || !s->agent || s->vcpus < 1 || s->memory < (64ull << 20))
 		return fl_fail(-EINVAL, err, errlen, "incomplete libvirt cluster spec");
 	if (!uri_is_local(s->uri))
 		return fl_fail(-EOPNOTSUPP, err, errlen,
@@ -1012,11 +1015,13 @@ static int check_spec(const struct fl_libvirt_spec *s, char *err, size_t errlen)
 }
 
 /* Names, addresses and paths of every object. */
-static int layout(struct fl_libvirt_cluster *c, const struct fl_libvirt_spec *s)
+static int layout(struct fl_libvirt_cluster *c, const struct fl_libvirt_spec *spec)
 {
+	const struct fl_netns_spec *s = &spec->net;
+
 	snprintf(c->id, sizeof(c->id), "%s", s->id);
 	snprintf(c->dir, sizeof(c->dir), "%s", s->state_dir);
-	snprintf(c->uri, sizeof(c->uri), "%s", s->uri);
+	snprintf(c->uri, sizeof(c->uri), "%s", spec->uri);
 	snprintf(c->initrd, sizeof(c->initrd), "%s/initrd.img", s->state_dir);
 	snprintf(c->share, sizeof(c->share), "%s/share", s->state_dir);
 	if (fl_netns_bridge_name(s->id, c->bridge, sizeof(c->bridge)) < 0)
@@ -1326,8 +1331,8 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
 	if ((r = fl_vmimage_kernel(spec->kernel, c->kernel, sizeof(c->kernel), c->kver,
 				   sizeof(c->kver), err, errlen)) < 0)
 		goto out;
-	if ((r = fl_netns_pick_subnet(spec->has_subnet, spec->subnet, spec->prefix, &c->subnet,
-				      &c->prefix, err, errlen)) < 0)
+	if ((r = fl_netns_pick_subnet(spec->net.has_subnet, spec->net.subnet, spec->net.prefix,
+				      &c->subnet, &c->prefix, err, errlen)) < 0)
 		goto out;
 	if (layout(c, spec) < 0) {
 		r = fl_fail(-EINVAL, err, errlen, "bad cluster id or node names");

@@ -54,15 +54,7 @@ static int lp_up(const struct fl_scenario *s, const char *id, const char *dir,
 		snprintf(err, errlen, "the agent '%s' is not found on this host", agent_path);
 		return -ENOENT;
 	}
-	for (size_t i = 0; i < s->cluster.nnodes; i++)
-		names[i] = s->cluster.nodes[i];
-	spec.id = id;
-	spec.nnodes = s->cluster.nnodes;
-	spec.names = names;
-	spec.has_subnet = s->cluster.has_subnet;
-	spec.subnet = s->cluster.subnet;
-	spec.prefix = s->cluster.prefix;
-	spec.state_dir = dir;
+	fl_provider_net_spec(s, id, dir, names, &spec.net);
 	spec.uri = s->cluster.libvirt.uri ? s->cluster.libvirt.uri : "qemu:///system";
 	spec.kernel = s->cluster.libvirt.kernel;
 	spec.memory = s->cluster.libvirt.memory;

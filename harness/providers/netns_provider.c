@@ -23,15 +23,7 @@ static int np_up(const struct fl_scenario *s, const char *id, const char *dir,
 	int r;
 
 	(void)agent_path; /* agent_start spawns it into the node */
-	for (size_t i = 0; i < s->cluster.nnodes; i++)
-		names[i] = s->cluster.nodes[i];
-	spec.id = id;
-	spec.nnodes = s->cluster.nnodes;
-	spec.names = names;
-	spec.has_subnet = s->cluster.has_subnet;
-	spec.subnet = s->cluster.subnet;
-	spec.prefix = s->cluster.prefix;
-	spec.state_dir = dir;
+	fl_provider_net_spec(s, id, dir, names, &spec);
 	if ((r = fl_netns_up(&spec, &nc, err, errlen)) < 0)
 		return r;
 	*out = nc;

@@ -1,6 +1,8 @@
 /* The provider table (provider.h): one entry per provider, no dlopen. */
 #include "faultline/provider.h"
 
+#include "faultline/netns.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,4 +59,20 @@ const char *fl_machine_act_name(enum fl_machine_act act)
 	static const char *const names[] = { "suspend", "resume", "power-off", "power-on",
 					     "reset" };
 	return (unsigned)act < sizeof(names) / sizeof(names[0]) ? names[act] : "?";
+}
+
+void fl_provider_net_spec(const struct fl_scenario *s, const char *id, const char *dir,
+			  const char **names, struct fl_netns_spec *out)
+{
+	for (size_t i = 0; i < s->cluster.nnodes; i++)
+		names[i] = s->cluster.nodes[i];
+	*out = (struct fl_netns_spec){
+		.id = id,
+		.nnodes = s->cluster.nnodes,
+		.names = names,
+		.has_subnet = s->cluster.has_subnet,
+		.subnet = s->cluster.subnet,
+		.prefix = s->cluster.prefix,
+		.state_dir = dir,
+	};
 }

@@ -106,6 +106,76 @@ static char *memdup0(const char *p, size_t n)
 	return s;
 }
 
+/* The number line after p's type byte: *v within [min, max], *head the
+ * line's length with the type byte and CRLF. */
+static int resp_number(const char *p, const char *end, long long min, long long max,
+		       long long *v, size_t *head)
+{
+	size_t n;
+	int r = resp_line(p + 1, end, LINE_MAX_NUM, &n);
+
+	if (r < 0)
+		return r;
+	if (resp_int(p + 1, n, v) < 0 || *v < min || *v > max)
+		return -EPROTO;
+	*head = n + 3;
+	return 0;
+}
+
+static int resp_value(const char *p, const char *end, int depth, struct fl_resp *out,
+		      size_t *used);
+
+/* A bulk string of len bytes after head bytes of p. */
+static int resp_bulk(const char *p, const char *end, size_t head, size_t len, struct fl_resp *out,
+		     size_t *used)
+{
+	if ((size_t)(end - p) - head < len + 2) {
+		/* a wrong terminator can be seen before the rest arrives */
+		if ((size_t)(end - p) - head > len && p[head + len] != '\r')
+			return -EPROTO;
+		return -EAGAIN;
+	}
+	if (p[head + len] != '\r' || p[head + len + 1] != '\n')
+		return -EPROTO;
+	if (out) {
+		out->type = FL_RESP_BULK;
+		out->len = len;
+		if (!(out->str = memdup0(p + head, len)))
+			return -ENOMEM;
+	}
+	*used = head + len + 2;
+	return 0;
+}
+
+/* An array of cnt values after head bytes of p. */
+static int resp_array(const char *p, const char *end, size_t head, size_t cnt, int depth,
+		      struct fl_resp *out, size_t *used)
+{
+	size_t off = head;
+	int r;
+
+	if (out) {
+		/* checked already: every element is in the buffer, so cnt is at
+		 * most a third of its length */
+		out->type = FL_RESP_ARRAY;
+		out->n = 0;
+		if (cnt && !(out->elems = calloc(cnt, sizeof(*out->elems))))
+			return -ENOMEM;
+	}
+	for (size_t k = 0; k < cnt; k++) {
+		size_t u;
+
+		r = resp_value(p + off, end, depth + 1, out ? &out->elems[k] : NULL, &u);
+		if (out && (r == 0 || r == -ENOMEM))
+			out->n = k + 1; /* so that a half-built one is freed whole */
+		if (r < 0)
+			return r;
+		off += u;
+	}
+	*used = off;
+	return 0;
+}
+
 /*
  * One value at p. With out NULL it only checks that a whole, well-formed
  * value is there (nothing is allocated for input that may be incomplete or
@@ -114,7 +184,7 @@ static char *memdup0(const char *p, size_t n)
 static int resp_value(const char *p, const char *end, int depth, struct fl_resp *out,
 		      size_t *used)
 {
-	size_t n, head, cnt, off;
+	size_t n, head;
 	long long v;
 	int r;
 
@@ -137,80 +207,31 @@ static int resp_value(const char *p, const char *end, int depth, struct fl_resp 
 		*used = n + 3;
 		return 0;
 	case ':':
-		r = resp_line(p + 1, end, LINE_MAX_NUM, &n);
+		r = resp_number(p, end, LLONG_MIN, LLONG_MAX, &v, &head);
 		if (r < 0)
 			return r;
-		if (resp_int(p + 1, n, &v) < 0)
-			return -EPROTO;
 		if (out) {
 			out->type = FL_RESP_INT;
 			out->integer = v;
 		}
-		*used = n + 3;
+		*used = head;
 		return 0;
 	case '$':
-		r = resp_line(p + 1, end, LINE_MAX_NUM, &n);
+	case '*':
+		r = resp_number(p, end, -1,
+				*p == '$' ? (long long)FL_RESP_MAX_BULK : (long long)FL_RESP_MAX_ELEMS,
+				&v, &head);
 		if (r < 0)
 			return r;
-		if (resp_int(p + 1, n, &v) < 0 || v < -1 || v > (long long)FL_RESP_MAX_BULK)
-			return -EPROTO;
-		head = n + 3;
-		if (v == -1) {
+		if (v == -1) { /* $-1 and *-1 */
 			if (out)
 				out->type = FL_RESP_NIL;
 			*used = head;
 			return 0;
 		}
-		if ((size_t)(end - p) - head < (size_t)v + 2) {
-			/* a wrong terminator can be seen before the rest arrives */
-			if ((size_t)(end - p) - head > (size_t)v && p[head + (size_t)v] != '\r')
-				return -EPROTO;
-			return -EAGAIN;
-		}
-		if (p[head + (size_t)v] != '\r' || p[head + (size_t)v + 1] != '\n')
-			return -EPROTO;
-		if (out) {
-			out->type = FL_RESP_BULK;
-			out->len = (size_t)v;
-			if (!(out->str = memdup0(p + head, (size_t)v)))
-				return -ENOMEM;
-		}
-		*used = head + (size_t)v + 2;
-		return 0;
-	case '*':
-		r = resp_line(p + 1, end, LINE_MAX_NUM, &n);
-		if (r < 0)
-			return r;
-		if (resp_int(p + 1, n, &v) < 0 || v < -1 || v > (long long)FL_RESP_MAX_ELEMS)
-			return -EPROTO;
-		off = n + 3;
-		if (v == -1) {
-			if (out)
-				out->type = FL_RESP_NIL;
-			*used = off;
-			return 0;
-		}
-		cnt = (size_t)v;
-		if (out) {
-			/* checked already: every element is in the buffer, so cnt is at
-			 * most a third of its length */
-			out->type = FL_RESP_ARRAY;
-			out->n = 0;
-			if (cnt && !(out->elems = calloc(cnt, sizeof(*out->elems))))
-				return -ENOMEM;
-		}
-		for (size_t k = 0; k < cnt; k++) {
-			size_t u;
-
-			r = resp_value(p + off, end, depth + 1, out ? &out->elems[k] : NULL, &u);
-			if (out && (r == 0 || r == -ENOMEM))
-				out->n = k + 1; /* so that a half-built one is freed whole */
-			if (r < 0)
-				return r;
-			off += u;
-		}
-		*used = off;
-		return 0;
+		if (*p == '$')
+			return resp_bulk(p, end, head, (size_t)v, out, used);
+		return resp_array(p, end, head, (size_t)v, depth, out, used);
 	default:
 		return -EPROTO;
 	}
@@ -321,13 +342,16 @@ static int master_name(const struct fl_sys_nodes *nodes, char *out, size_t outle
 	return 0;
 }
 
-static int check_node(const struct fl_sys_nodes *nodes, size_t i, char *err, size_t errlen)
+/* Is there a node i? master (MASTER_NAME_MAX + 1 bytes), when not NULL,
+ * gets the master name. */
+static int check_node(const struct fl_sys_nodes *nodes, size_t i, char *master, char *err,
+		      size_t errlen)
 {
 	if (!nodes || i >= nodes->n || nodes->n > FL_MAX_NODES) {
 		fl_seterr(err, errlen, "no node %zu in a cluster of %zu", i, nodes ? nodes->n : 0);
 		return -EINVAL;
 	}
-	return 0;
+	return master ? master_name(nodes, master, MASTER_NAME_MAX + 1, err, errlen) : 0;
 }
 
 /* <data_root>/<name>, created when missing. */
@@ -362,7 +386,7 @@ static int redis_node_argv(const struct fl_scenario *s, const struct fl_sys_node
 	char *dd = NULL, a[20], a0[20];
 	int r;
 
-	r = check_node(nodes, i, err, errlen);
+	r = check_node(nodes, i, NULL, err, errlen);
 	if (r < 0)
 		return r;
 	r = make_data_dir(nodes, i, &dd, err, errlen);
@@ -410,10 +434,7 @@ static int redis_sidecar_argv(const struct fl_scenario *s, const struct fl_sys_n
 	struct fl_sbuf b = { 0 };
 	int r;
 
-	r = check_node(nodes, i, err, errlen);
-	if (r < 0)
-		return r;
-	r = master_name(nodes, master, sizeof(master), err, errlen);
+	r = check_node(nodes, i, master, err, errlen);
 	if (r < 0)
 		return r;
 	r = make_data_dir(nodes, i, &dd, err, errlen);
@@ -682,10 +703,7 @@ static int redis_client_open(const struct fl_sys_nodes *nodes, size_t i,
 	char master[MASTER_NAME_MAX + 1];
 	int r;
 
-	r = check_node(nodes, i, err, errlen);
-	if (r < 0)
-		return r;
-	r = master_name(nodes, master, sizeof(master), err, errlen);
+	r = check_node(nodes, i, master, err, errlen);
 	if (r < 0)
 		return r;
 	r = fl_sys_client_new(&fl_redis_ops, nodes, i, sizeof(*rc), &c, err, errlen);
@@ -1056,21 +1074,34 @@ static int redis_get(struct fl_sys_client *c, const char *key, int serializable,
 	return 0;
 }
 
+/* A write on the primary answered by a reply of a type in want: a simple
+ * string, ok (when not NULL); an integer, into *integer (when not NULL). */
+static int write_cmd(struct fl_sys_client *c, const char *const *argv, size_t argc, unsigned want,
+		     const char *ok, long long *integer, int timeout_ms, enum fl_outcome *outcome,
+		     char *err, size_t errlen)
+{
+	struct fl_resp *rep;
+	int r;
+
+	r = ask(c, T_PRIMARY, REQ_WRITE, deadline_ms(timeout_ms), argv, argc, want, &rep, outcome,
+		err, errlen);
+	if (r < 0)
+		return r;
+	if (ok && (rep->type != FL_RESP_SIMPLE || strcmp(rep->str, ok)))
+		return bad_reply(c, REQ_WRITE, argv[0], rep, outcome, err, errlen);
+	if (integer)
+		*integer = rep->integer;
+	fl_resp_free(rep);
+	return 0;
+}
+
 static int redis_put(struct fl_sys_client *c, const char *key, const char *value, int timeout_ms,
 		     enum fl_outcome *outcome, char *err, size_t errlen)
 {
 	const char *argv[] = { "SET", key, value };
-	struct fl_resp *rep;
-	int r;
 
-	r = ask(c, T_PRIMARY, REQ_WRITE, deadline_ms(timeout_ms), argv, 3, WANT(FL_RESP_SIMPLE),
-		&rep, outcome, err, errlen);
-	if (r < 0)
-		return r;
-	if (strcmp(rep->str, "OK"))
-		return bad_reply(c, REQ_WRITE, "SET", rep, outcome, err, errlen);
-	fl_resp_free(rep);
-	return 0;
+	return write_cmd(c, argv, 3, WANT(FL_RESP_SIMPLE), "OK", NULL, timeout_ms, outcome, err,
+			 errlen);
 }
 
 /* Compare, then set, atomically on the primary; the set is the script's
@@ -1088,39 +1119,30 @@ static int redis_cas(struct fl_sys_client *c, const char *key, const char *expec
 		     size_t errlen)
 {
 	const char *argv[] = { "EVAL", cas_script, "1", key, expect, value };
-	struct fl_resp *rep;
+	long long set;
 	int r;
 
-	r = ask(c, T_PRIMARY, REQ_WRITE, deadline_ms(timeout_ms), argv, 6, WANT(FL_RESP_INT), &rep,
-		outcome, err, errlen);
+	r = write_cmd(c, argv, 6, WANT(FL_RESP_INT), NULL, &set, timeout_ms, outcome, err, errlen);
 	if (r < 0)
 		return r;
-	if (rep->integer != 0 && rep->integer != 1)
-		return bad_reply(c, REQ_WRITE, "EVAL", rep, outcome, err, errlen);
-	if (!rep->integer) {
-		fl_resp_free(rep);
-		*outcome = FL_OUTCOME_FAIL;
-		fl_seterr(err, errlen, "node %s: compare failed: '%s' is not '%s'", c->node, key,
-		       expect);
-		return -ECANCELED;
+	if (set == 1)
+		return 0;
+	if (set != 0) {
+		*outcome = FL_OUTCOME_INFO; /* an answer we cannot read: written or not */
+		return fl_fail(-EPROTO, err, errlen, "node %s: unexpected answer to EVAL", c->node);
 	}
-	fl_resp_free(rep);
-	return 0;
+	*outcome = FL_OUTCOME_FAIL;
+	return fl_fail(-ECANCELED, err, errlen, "node %s: compare failed: '%s' is not '%s'",
+		       c->node, key, expect);
 }
 
 static int redis_add(struct fl_sys_client *c, const char *key, const char *elem, int timeout_ms,
 		     enum fl_outcome *outcome, char *err, size_t errlen)
 {
 	const char *argv[] = { "SADD", key, elem };
-	struct fl_resp *rep;
-	int r;
 
-	r = ask(c, T_PRIMARY, REQ_WRITE, deadline_ms(timeout_ms), argv, 3, WANT(FL_RESP_INT), &rep,
-		outcome, err, errlen);
-	if (r < 0)
-		return r;
-	fl_resp_free(rep);
-	return 0;
+	return write_cmd(c, argv, 3, WANT(FL_RESP_INT), NULL, NULL, timeout_ms, outcome, err,
+			 errlen);
 }
 
 /* The bulk strings of an array as a NULL-terminated strv (taking them over). */

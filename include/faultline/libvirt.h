@@ -47,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "faultline/netns.h"
 #include "faultline/provider.h"
 #include "faultline/scenario.h"
 
@@ -127,13 +128,9 @@ int fl_libvirt_probe(const char *uri, char *out, size_t len);
 /* --- the cluster ------------------------------------------------------------------ */
 
 struct fl_libvirt_spec {
-	const char *id;            /* 1..5 of [a-z0-9] */
-	size_t nnodes;
-	const char *const *names;
-	int has_subnet;
-	uint32_t subnet;
-	unsigned prefix;
-	const char *state_dir;     /* created when missing */
+	/* the nodes and their network, as for a netns cluster: the bridge,
+	 * taps and subnet are named and chosen by the same rules */
+	struct fl_netns_spec net;
 	const char *uri;           /* e.g. qemu:///system */
 	const char *kernel;        /* NULL: the newest /boot/vmlinuz-* with its modules */
 	uint64_t memory;           /* bytes per node */

@@ -90,6 +90,13 @@ const struct fl_provider_ops *fl_provider_by_name(const char *name);
 void fl_provider_agent_path(const char *dir, const char *node, const char *what, char *buf,
 			    size_t len);
 
+/* The nodes and network of scenario s as every provider lays them out (the
+ * netns spec; libvirt's embeds it): names, FL_MAX_NODES slots, is filled
+ * and must outlive out. */
+struct fl_netns_spec;
+void fl_provider_net_spec(const struct fl_scenario *s, const char *id, const char *dir,
+			  const char **names, struct fl_netns_spec *out);
+
 /* Connect to the unix stream socket at path (an agent's channel). */
 int fl_provider_connect_unix(const char *path, int *fd);
 

@@ -557,10 +557,8 @@ static void test_down_spares_what_is_not_ours(void **state)
 static void test_up_without_libvirtd(void **state)
 {
 	struct fl_libvirt_spec spec = {
-		.id = "abcde",
-		.nnodes = 1,
-		.names = (const char *const[]){ "n1" },
-		.state_dir = dir,
+		.net = { .id = "abcde", .nnodes = 1, .names = (const char *const[]){ "n1" },
+			 .state_dir = dir },
 		.uri = "qemu:///system?socket=/nonexistent/libvirt-sock",
 		.memory = 512ull << 20,
 		.vcpus = 1,

@@ -39,6 +39,40 @@ void fl_tc_fail(struct fl_tc_err *err, const char *fmt, ...)
 	err->kernel[0] = '\0';
 }
 
+int fl_tc_options_open(struct nl_msg *msg, size_t *off, const char *what, struct fl_tc_err *err)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct nlattr *opts = nlh->nlmsg_len <= nlmsg_get_max_size(msg)
+				      ? nlmsg_find_attr(nlh, sizeof(struct tcmsg), TCA_OPTIONS)
+				      : NULL;
+
+	if (opts) {
+		char *end = (char *)opts + NLA_ALIGN(opts->nla_len), *tail = (char *)nlmsg_tail(nlh);
+
+		if (end > tail)
+			opts = NULL;
+		for (char *p = end; opts && p < tail; p++)
+			if (*p)
+				opts = NULL;
+		if (opts)
+			nlh->nlmsg_len = (uint32_t)(end - (char *)nlh);
+	}
+	if (!opts) {
+		fl_tc_fail(err, "%s: libnl's message has an unexpected layout", what);
+		return -EPROTO;
+	}
+	*off = (size_t)((char *)opts - (char *)nlh);
+	return 0;
+}
+
+void fl_tc_options_close(struct nl_msg *msg, size_t off)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct nlattr *opts = (struct nlattr *)((char *)nlh + off);
+
+	opts->nla_len = (uint16_t)((char *)nlmsg_tail(nlh) - (char *)opts);
+}
+
 static int bad_pct(double v)
 {
 	return !(v >= 0 && v <= 100); /* also NaN */
@@ -385,8 +419,6 @@ int fl_tc_netem_msg(struct rtnl_qdisc *q, const struct fl_netem *nm, int nlm_fla
 	struct tc_netem_reorder reorder = { 0 };
 	struct tc_netem_corrupt corrupt = { 0 };
 	struct tc_netem_rate rate = { 0 };
-	struct nlmsghdr *nlh;
-	struct nlattr *opts;
 	struct netem_raw r;
 	size_t off;
 	int e;
@@ -396,31 +428,10 @@ int fl_tc_netem_msg(struct rtnl_qdisc *q, const struct fl_netem *nm, int nlm_fla
 		fl_tc_fail(err, "build request for qdisc 'netem': %s", nl_geterror(e));
 		return fl_nl_errno(e);
 	}
-	/* TCA_OPTIONS (tc_netem_qopt + nested attributes) is libnl's last
-	 * attribute; what we append must stay inside it. libnl 3.7 also adds
-	 * the nested attributes' length to nlmsg_len a second time, leaving
-	 * that many zero bytes after TCA_OPTIONS (the kernel only warns about
-	 * "bytes leftover"): cut them before appending. */
-	nlh = nlmsg_hdr(msg);
-	opts = nlh->nlmsg_len <= nlmsg_get_max_size(msg)
-		       ? nlmsg_find_attr(nlh, sizeof(struct tcmsg), TCA_OPTIONS)
-		       : NULL;
-	if (opts) {
-		char *end = (char *)opts + NLA_ALIGN(opts->nla_len), *tail = nlmsg_tail(nlh);
-
-		for (char *p = end; p < tail; p++)
-			if (*p)
-				opts = NULL;
-		if (end > tail)
-			opts = NULL;
-		if (opts)
-			nlh->nlmsg_len = (uint32_t)(end - (char *)nlh);
-	}
-	if (!opts) {
-		fl_tc_fail(err, "build request for qdisc 'netem': libnl's message has an unexpected layout");
-		return -EPROTO;
-	}
-	off = (size_t)((char *)opts - (char *)nlh);
+	/* TCA_OPTIONS: tc_netem_qopt + nested attributes */
+	e = fl_tc_options_open(msg, &off, "build request for qdisc 'netem'", err);
+	if (e < 0)
+		return e;
 	netem_raw(nm, &r);
 	/* the kernel keeps these on a change when they are absent; libnl
 	 * leaves out zeros, so say them */
@@ -459,9 +470,7 @@ int fl_tc_netem_msg(struct rtnl_qdisc *q, const struct fl_netem *nm, int nlm_fla
 		fl_tc_fail(err, "build request for qdisc 'netem': %s", nl_geterror(e));
 		return fl_nl_errno(e);
 	}
-	nlh = nlmsg_hdr(msg);
-	opts = (struct nlattr *)((char *)nlh + off);
-	opts->nla_len = (uint16_t)((char *)nlmsg_tail(nlh) - (char *)opts);
+	fl_tc_options_close(msg, off);
 	*out = msg;
 	msg = NULL;
 	return 0;

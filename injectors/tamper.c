@@ -176,8 +176,6 @@ int fl_tc_tamper_msg(int ifindex, const struct fl_tc_tamper *t, int family, int 
 	_cleanup_(cls_putp) struct rtnl_cls *c = NULL;
 	_cleanup_(msg_freep) struct nl_msg *msg = NULL;
 	char what[192], a[INET6_ADDRSTRLEN];
-	struct nlmsghdr *nlh;
-	struct nlattr *opts;
 	size_t off;
 	int e;
 
@@ -207,37 +205,16 @@ int fl_tc_tamper_msg(int ifindex, const struct fl_tc_tamper *t, int family, int 
 		fl_tc_fail(err, "%s: %s", what, nl_geterror(e));
 		return fl_nl_errno(e);
 	}
-	/* TCA_OPTIONS (the u32 attributes) is libnl's last attribute; the
-	 * actions go inside it. Anything after it but zero padding means
-	 * libnl changed its layout: refuse rather than guess. */
-	nlh = nlmsg_hdr(msg);
-	opts = nlh->nlmsg_len <= nlmsg_get_max_size(msg)
-		       ? nlmsg_find_attr(nlh, sizeof(struct tcmsg), TCA_OPTIONS)
-		       : NULL;
-	if (opts) {
-		char *end = (char *)opts + NLA_ALIGN(opts->nla_len), *tail = (char *)nlmsg_tail(nlh);
-
-		if (end > tail)
-			opts = NULL;
-		for (char *p = end; opts && p < tail; p++)
-			if (*p)
-				opts = NULL;
-		if (opts)
-			nlh->nlmsg_len = (uint32_t)(end - (char *)nlh);
-	}
-	if (!opts) {
-		fl_tc_fail(err, "%s: libnl's message has an unexpected layout", what);
-		return -EPROTO;
-	}
-	off = (size_t)((char *)opts - (char *)nlh);
+	/* TCA_OPTIONS (the u32 attributes): the actions go inside it */
+	e = fl_tc_options_open(msg, &off, what, err);
+	if (e < 0)
+		return e;
 	e = put_actions(msg, t, l4);
 	if (e < 0) {
 		fl_tc_fail(err, "%s: %s", what, e == -ENOMEM ? "the message is too long" : strerror(-e));
 		return e;
 	}
-	nlh = nlmsg_hdr(msg);
-	opts = (struct nlattr *)((char *)nlh + off);
-	opts->nla_len = (uint16_t)((char *)nlmsg_tail(nlh) - (char *)opts);
+	fl_tc_options_close(msg, off);
 	*out = msg;
 	msg = NULL;
 	return 0;

@@ -289,6 +289,16 @@ static void x_attr(FILE *f, const char *name, const char *value)
 	fputc('\'', f);
 }
 
+/* before, then name='value' (escaped), then after: an element with one
+ * attribute of ours. */
+static void x_tag(FILE *f, const char *before, const char *name, const char *value,
+		  const char *after)
+{
+	fputs(before, f);
+	x_attr(f, name, value);
+	fputs(after, f);
+}
+
 int fl_libvirt_domain_xml(const struct fl_libvirt_domain *d, char **out)
 {
 	const char *const req[] = { d->name,   d->cluster_id, d->node,	 d->kernel, d->initrd,
@@ -334,38 +344,29 @@ int fl_libvirt_domain_xml(const struct fl_libvirt_domain *d, char **out)
 		   "  <on_crash>destroy</on_crash>\n"
 		   "  <devices>\n");
 	/* the node's data: survives power-off and reboot of the guest */
-	fprintf(f, "    <disk type='file' device='disk'>\n"
-		   "      <driver name='qemu' type='raw'/>\n      <source");
-	x_attr(f, "file", d->disk);
-	fprintf(f, "/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n");
+	x_tag(f, "    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw'/>\n"
+		 "      <source", "file", d->disk,
+	      "/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n");
 	/* the host's root, read-only: the guest's lower layer */
 	fprintf(f, "    <filesystem type='mount' accessmode='passthrough' multidevs='remap'>\n"
 		   "      <source dir='/'/>\n      <target dir='hostroot'/>\n      <readonly/>\n"
 		   "    </filesystem>\n");
-	if (d->share) {
-		/* run logs and such: written in the guest, read on the host, same path */
-		fprintf(f, "    <filesystem type='mount' accessmode='passthrough'>\n      <source");
-		x_attr(f, "dir", d->share);
-		fprintf(f, "/>\n      <target dir='flshare'/>\n    </filesystem>\n");
-	}
-	fprintf(f, "    <interface type='bridge'>\n      <mac");
-	x_attr(f, "address", d->mac);
-	fprintf(f, "/>\n      <source");
-	x_attr(f, "bridge", d->bridge);
-	fprintf(f, "/>\n      <target");
-	x_attr(f, "dev", d->tap);
-	fprintf(f, "/>\n      <model type='virtio'/>\n    </interface>\n");
-	fprintf(f, "    <serial type='file'>\n      <source");
-	x_attr(f, "path", d->console);
-	fprintf(f, "/>\n      <target port='0'/>\n    </serial>\n");
+	/* run logs and such: written in the guest, read on the host, same path */
+	if (d->share)
+		x_tag(f, "    <filesystem type='mount' accessmode='passthrough'>\n      <source", "dir",
+		      d->share, "/>\n      <target dir='flshare'/>\n    </filesystem>\n");
+	x_tag(f, "    <interface type='bridge'>\n      <mac", "address", d->mac, "/>\n");
+	x_tag(f, "      <source", "bridge", d->bridge, "/>\n");
+	x_tag(f, "      <target", "dev", d->tap, "/>\n      <model type='virtio'/>\n    </interface>\n");
+	x_tag(f, "    <serial type='file'>\n      <source", "path", d->console,
+	      "/>\n      <target port='0'/>\n    </serial>\n");
 	/* the agent's channels: off the cluster network, so partitions spare them */
 	for (unsigned k = 0; k < d->nchannels; k++) {
 		char path[4096];
 
 		fl_libvirt_channel_path(d->channel, k, path, sizeof(path));
-		fprintf(f, "    <channel type='unix'>\n      <source mode='bind'");
-		x_attr(f, "path", path);
-		fprintf(f, "/>\n      <target type='virtio' name='%s.%u'/>\n    </channel>\n",
+		x_tag(f, "    <channel type='unix'>\n      <source mode='bind'", "path", path, "/>\n");
+		fprintf(f, "      <target type='virtio' name='%s.%u'/>\n    </channel>\n",
 			FL_LIBVIRT_CHANNEL, k);
 	}
 	fprintf(f, "    <controller type='usb' model='none'/>\n"

@@ -357,6 +357,14 @@ int fl_tc_fail_code(struct fl_tc_err *err, int code, const char *what, const cha
 /* Fill err (when not NULL) with our own message; kernel text empty. */
 void fl_tc_fail(struct fl_tc_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Appending our own attributes inside TCA_OPTIONS of a tc message libnl
+ * built (it must be libnl's last attribute; libnl 3.7 leaves zero bytes
+ * after it, which are cut): *off its offset, or -EPROTO when libnl's
+ * layout is not that (err says so, after what). After appending,
+ * fl_tc_options_close() stretches TCA_OPTIONS to the message's end. */
+int fl_tc_options_open(struct nl_msg *msg, size_t *off, const char *what, struct fl_tc_err *err);
+void fl_tc_options_close(struct nl_msg *msg, size_t off);
+
 /* "10.0.0.2", "fd00::2". -EINVAL when it is neither. */
 int fl_tc_addr_parse(const char *s, struct fl_tc_addr *out);
 const char *fl_tc_addr_format(const struct fl_tc_addr *a, char *buf, size_t len);

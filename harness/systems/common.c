@@ -181,6 +181,14 @@ int fl_sys_client_new(const struct fl_system_ops *ops, const struct fl_sys_nodes
 	return 0;
 }
 
+void fl_sys_client_free(struct fl_sys_client *c)
+{
+	if (c) {
+		free(c->impl);
+		free(c);
+	}
+}
+
 int fl_sys_argv_finish(struct fl_argv *a, const struct fl_scenario *s,
 		       const struct fl_sys_nodes *nodes, size_t i, int port, char ***argvp,
 		       char *err, size_t errlen)

@@ -145,6 +145,16 @@ void fl_digest_hex(uint64_t h, char hex[FL_DIGEST_HEX])
 	snprintf(hex, FL_DIGEST_HEX, "%016" PRIx64, h);
 }
 
+void fl_digest_done(uint64_t h, int64_t rev, size_t count, char hex[FL_DIGEST_HEX],
+		    int64_t *revision, size_t *nkeys)
+{
+	fl_digest_hex(h, hex);
+	if (revision)
+		*revision = rev;
+	if (nkeys)
+		*nkeys = count;
+}
+
 void fl_etcd_timing(const struct fl_scenario *s, unsigned *heartbeat_ms, unsigned *election_ms)
 {
 	int64_t ready = s ? s->system.ready_timeout_ns : 60 * FL_NS_PER_S;
@@ -328,19 +338,15 @@ oom:
 
 static void etcd_client_close(struct fl_sys_client *c)
 {
-	struct etcd_client *e;
+	struct etcd_client *e = c ? c->impl : NULL;
 
-	if (!c)
-		return;
-	e = c->impl;
 	if (e) {
 		if (e->curl)
 			curl_easy_cleanup(e->curl);
 		curl_slist_free_all(e->headers);
 		free(e->resp.p);
-		free(e);
 	}
-	free(c);
+	fl_sys_client_free(c);
 }
 
 enum req_kind { REQ_READ, REQ_WRITE };
@@ -841,11 +847,7 @@ static int etcd_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIGE
 	free(start);
 	if (r < 0)
 		return r;
-	fl_digest_hex(h, hex);
-	if (revision)
-		*revision = (int64_t)rev;
-	if (nkeys)
-		*nkeys = count;
+	fl_digest_done(h, (int64_t)rev, count, hex, revision, nkeys);
 	return 0;
 }
 

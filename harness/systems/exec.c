@@ -332,19 +332,15 @@ fail:
 
 static void exec_client_close(struct fl_sys_client *c)
 {
-	struct exec_client *x;
+	struct exec_client *x = c ? c->impl : NULL;
 
-	if (!c)
-		return;
-	x = c->impl;
 	if (x) {
 		stop_client(x, CLOSE_GRACE_MS, NULL);
 		fl_strv_free(x->argv);
 		fl_strv_free(x->envp);
 		free(x->buf);
-		free(x);
 	}
-	free(c);
+	fl_sys_client_free(c);
 }
 
 static int exec_client_open(const struct fl_sys_nodes *nodes, size_t i, struct fl_sys_client **out,
@@ -969,7 +965,7 @@ static int exec_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIGE
 	enum fl_outcome o;
 	char *line, **w;
 	uint64_t keys = 0, rev = 0;
-	size_t n, len;
+	size_t n;
 	int r;
 
 	r = do_op(c, OP_DIGEST, "digest", timeout_ms, &line, &w, &n, &o, err, errlen);
@@ -980,18 +976,12 @@ static int exec_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIGE
 		r = malformed(c, "digest", w, n, "'ok DIGEST [KEYS [REVISION]]'", REQ_READ, &o, err,
 			      errlen);
 	} else {
-		len = strlen(w[0]);
-		if (len == 16 && strspn(w[0], "0123456789abcdefABCDEF") == 16) {
-			for (size_t k = 0; k < 16; k++)
-				hex[k] = (char)tolower((unsigned char)w[0][k]);
-			hex[16] = '\0';
-		} else {
-			fl_digest_hex(fl_digest_add(FL_FNV64_INIT, w[0], len, "", 0), hex);
-		}
-		if (revision)
-			*revision = (int64_t)rev;
-		if (nkeys)
-			*nkeys = (size_t)keys;
+		size_t len = strlen(w[0]);
+		uint64_t h = len == 16 && strspn(w[0], "0123456789abcdefABCDEF") == 16
+				     ? strtoull(w[0], NULL, 16)
+				     : fl_digest_add(FL_FNV64_INIT, w[0], len, "", 0);
+
+		fl_digest_done(h, (int64_t)rev, (size_t)keys, hex, revision, nkeys);
 	}
 	free(w);
 	free(line);

@@ -723,11 +723,8 @@ static int redis_client_open(const struct fl_sys_nodes *nodes, size_t i,
 
 static void redis_client_close(struct fl_sys_client *c)
 {
-	struct redis_client *rc;
+	struct redis_client *rc = c ? c->impl : NULL;
 
-	if (!c)
-		return;
-	rc = c->impl;
 	if (rc) {
 		conn_close(&rc->sentinel);
 		conn_close(&rc->local);
@@ -735,9 +732,8 @@ static void redis_client_close(struct fl_sys_client *c)
 		free(rc->sentinel.in.p);
 		free(rc->local.in.p);
 		free(rc->primary.in.p);
-		free(rc);
 	}
-	free(c);
+	fl_sys_client_free(c);
 }
 
 static int64_t deadline_ms(int timeout_ms)
@@ -1434,11 +1430,7 @@ static int redis_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIG
 	free(val.p);
 	if (r < 0)
 		return r;
-	fl_digest_hex(h, hex);
-	if (revision)
-		*revision = offset;
-	if (nkeys)
-		*nkeys = count;
+	fl_digest_done(h, offset, count, hex, revision, nkeys);
 	return 0;
 }
 

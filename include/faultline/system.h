@@ -191,10 +191,11 @@ int fl_sys_argv_finish(struct fl_argv *a, const struct fl_scenario *s,
 /* The start of every adapter's client_open: a client of node i for ops
  * (node name, index), with impl_size zeroed bytes of the adapter's own in
  * c->impl. 0, or -EINVAL (no node i) / -ENOMEM with err. The adapter's
- * client_close frees its impl's contents, then both with free(). */
+ * client_close releases what its impl holds, then fl_sys_client_free(). */
 int fl_sys_client_new(const struct fl_system_ops *ops, const struct fl_sys_nodes *nodes,
 		      size_t i, size_t impl_size, struct fl_sys_client **out, char *err,
 		      size_t errlen);
+void fl_sys_client_free(struct fl_sys_client *c); /* c and c->impl; NULL is fine */
 
 /* Has process pid exited (gone, or a zombie not yet reaped)? Reads /proc. */
 int fl_sys_pid_exited(pid_t pid);
@@ -288,6 +289,10 @@ int fl_redis_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i
 #define FL_FNV64_INIT 0xcbf29ce484222325ull
 uint64_t fl_digest_add(uint64_t h, const void *key, size_t klen, const void *val, size_t vlen);
 void fl_digest_hex(uint64_t h, char hex[FL_DIGEST_HEX]);
+/* What every adapter's digest call gives back: hex of h, and the
+ * revision and key count where asked for (not NULL). */
+void fl_digest_done(uint64_t h, int64_t rev, size_t count, char hex[FL_DIGEST_HEX],
+		    int64_t *revision, size_t *nkeys);
 
 /* Standard base64 with padding. *out malloc'd (decode: NUL-terminated too). */
 int fl_base64_encode(const void *in, size_t len, char **out);

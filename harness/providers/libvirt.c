@@ -16,6 +16,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -889,29 +890,72 @@ int fl_libvirt_down(struct fl_libvirt_cluster *c, char *err, size_t errlen)
 	return c ? fl_libvirt_down_from_state(c->dir, err, errlen) : 0;
 }
 
+/* The string fields of the state file: written by state_json, read back
+ * by fl_libvirt_attach, from one list. */
+struct str_field {
+	const char *key;
+	size_t off, len;
+};
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define STR_FIELD(type, m) { #m, offsetof(struct type, m), sizeof(((struct type *)0)->m) }
+static const struct str_field cluster_fields[] = {
+	STR_FIELD(fl_libvirt_cluster, id),     STR_FIELD(fl_libvirt_cluster, uri),
+	STR_FIELD(fl_libvirt_cluster, accel_why), STR_FIELD(fl_libvirt_cluster, kernel),
+	STR_FIELD(fl_libvirt_cluster, boot),   STR_FIELD(fl_libvirt_cluster, initrd),
+	STR_FIELD(fl_libvirt_cluster, bridge), STR_FIELD(fl_libvirt_cluster, share),
+};
+static const struct str_field node_fields[] = {
+	STR_FIELD(lv_node, name), STR_FIELD(lv_node, domain),  STR_FIELD(lv_node, mac),
+	STR_FIELD(lv_node, tap),  STR_FIELD(lv_node, disk),    STR_FIELD(lv_node, console),
+	STR_FIELD(lv_node, channel),
+};
+#undef STR_FIELD
+
+/* 0, or -1 when a string is not one jansson takes (not UTF-8). */
+static int put_fields(json_t *o, const void *base, const struct str_field *f, size_t n)
+{
+	int r = 0;
+
+	for (size_t k = 0; k < n; k++)
+		r |= json_object_set_new(o, f[k].key, json_string((const char *)base + f[k].off));
+	return r;
+}
+
+static void get_fields(void *base, json_t *o, const struct str_field *f, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		snprintf((char *)base + f[k].off, f[k].len, "%s",
+			 json_string_value(json_object_get(o, f[k].key)) ?: "");
+}
+
 static json_t *state_json(const struct fl_libvirt_cluster *c)
 {
-	json_t *nodes = json_array();
+	json_t *o, *nodes = json_array();
 	char cidr[32], a[INET_ADDRSTRLEN];
+	int r = !nodes;
 
-	for (size_t i = 0; i < c->nnodes; i++) {
+	for (size_t i = 0; i < c->nnodes && !r; i++) {
 		const struct lv_node *n = &c->node[i];
 		struct in_addr in = { .s_addr = htonl(n->addr) };
+		json_t *jn;
 
 		inet_ntop(AF_INET, &in, a, sizeof(a));
-		json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}",
-						       "name", n->name, "domain", n->domain, "addr", a,
-						       "mac", n->mac, "tap", n->tap, "disk", n->disk,
-						       "console", n->console, "channel", n->channel,
-						       "boot_ms", (json_int_t)n->boot_ms));
+		jn = json_pack("{s:s, s:I}", "addr", a, "boot_ms", (json_int_t)n->boot_ms);
+		if (jn && put_fields(jn, n, node_fields, ARRAY_SIZE(node_fields)) < 0) {
+			json_decref(jn);
+			jn = NULL;
+		}
+		r = !jn || json_array_append_new(nodes, jn) < 0;
 	}
 	fl_cidr4_format(c->subnet, c->prefix, cidr, sizeof(cidr));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o}",
-			 "name", "libvirt", "mode", "create", "id", c->id, "uri", c->uri, "accel",
-			 c->accel == FL_ACCEL_KVM ? "kvm" : "tcg", "accel_why", c->accel_why, "kernel",
-			 c->kernel, "boot", c->boot, "initrd", c->initrd, "subnet", cidr, "bridge",
-			 c->bridge, "data_dir", FL_LIBVIRT_DATA_DIR, "share", c->share, "boot_ms",
-			 (json_int_t)c->boot_ms, "nodes", nodes);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "name", "libvirt", "mode", "create",
+		      "accel", c->accel == FL_ACCEL_KVM ? "kvm" : "tcg", "subnet", cidr, "data_dir",
+		      FL_LIBVIRT_DATA_DIR, "boot_ms", (json_int_t)c->boot_ms, "nodes", nodes);
+	if (r || !o || put_fields(o, c, cluster_fields, ARRAY_SIZE(cluster_fields)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 json_t *fl_libvirt_describe(const struct fl_libvirt_cluster *c)
@@ -1458,11 +1502,6 @@ out:
 
 /* --- attach and the handle ------------------------------------------------------------------------ */
 
-static void copy_str(char *dst, size_t len, json_t *o, const char *key)
-{
-	snprintf(dst, len, "%s", json_string_value(json_object_get(o, key)) ?: "");
-}
-
 int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, char *err,
 		      size_t errlen)
 {
@@ -1481,14 +1520,7 @@ int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, ch
 		return -ENOMEM;
 	}
 	snprintf(c->dir, sizeof(c->dir), "%s", state_dir);
-	copy_str(c->id, sizeof(c->id), o, "id");
-	copy_str(c->uri, sizeof(c->uri), o, "uri");
-	copy_str(c->accel_why, sizeof(c->accel_why), o, "accel_why");
-	copy_str(c->kernel, sizeof(c->kernel), o, "kernel");
-	copy_str(c->boot, sizeof(c->boot), o, "boot");
-	copy_str(c->share, sizeof(c->share), o, "share");
-	copy_str(c->initrd, sizeof(c->initrd), o, "initrd");
-	copy_str(c->bridge, sizeof(c->bridge), o, "bridge");
+	get_fields(c, o, cluster_fields, ARRAY_SIZE(cluster_fields));
 	c->accel = !strcmp(json_string_value(json_object_get(o, "accel")) ?: "", "kvm") ? FL_ACCEL_KVM
 											  : FL_ACCEL_TCG;
 	c->boot_ms = json_integer_value(json_object_get(o, "boot_ms"));
@@ -1504,13 +1536,7 @@ int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, ch
 		if (i >= FL_MAX_NODES)
 			break;
 		ln = &c->node[i];
-		copy_str(ln->name, sizeof(ln->name), n, "name");
-		copy_str(ln->domain, sizeof(ln->domain), n, "domain");
-		copy_str(ln->mac, sizeof(ln->mac), n, "mac");
-		copy_str(ln->tap, sizeof(ln->tap), n, "tap");
-		copy_str(ln->disk, sizeof(ln->disk), n, "disk");
-		copy_str(ln->console, sizeof(ln->console), n, "console");
-		copy_str(ln->channel, sizeof(ln->channel), n, "channel");
+		get_fields(ln, n, node_fields, ARRAY_SIZE(node_fields));
 		if (inet_pton(AF_INET, json_string_value(json_object_get(n, "addr")) ?: "", &in) == 1)
 			ln->addr = ntohl(in.s_addr);
 		ln->boot_ms = json_integer_value(json_object_get(n, "boot_ms"));

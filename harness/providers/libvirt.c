@@ -14,11 +14,13 @@
 #include <limits.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ftw.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -135,6 +137,9 @@ static void conn_closep(virConnectPtr *c)
 	if (*c)
 		virConnectClose(*c);
 }
+
+static void sleep_ms(int ms);
+static int64_t now_ms(void);
 
 static void dom_freep(virDomainPtr *d)
 {
@@ -448,6 +453,248 @@ int fl_libvirt_connect(const char *base, int *fd)
 	}
 	/* every channel busy, or the agent slow to notice: queue on channel 0 */
 	if ((r = fl_provider_connect_unix(base, &s)) < 0)
+		return r;
+	*fd = s;
+	return 0;
+}
+
+/* --- the agent's channel through libvirt ------------------------------------------------ */
+
+/* virDomainOpenChannel gives a virStream, carried over the libvirt
+ * connection (so it works on a remote hypervisor as on this one). The
+ * harness wants an fd: each channel is a socketpair whose far end a pump
+ * moves to and from the stream. All pumps run in one thread, libvirt's
+ * default event loop (started once per process, never per connection):
+ * the stream is non-blocking and readable/writable events drive it. When
+ * either end goes (the harness closes its fd, the guest side ends), the
+ * pump aborts the stream, closes its fd and the connection: the agent sees
+ * the far end go, the harness sees EOF. */
+
+struct pump {
+	virConnectPtr conn;
+	virStreamPtr st;
+	int fd;      /* the pump's end of the socketpair */
+	int watch;   /* the fd's event handle */
+	int refs;    /* the fd watch and the stream callback, each freed by libvirt */
+	int done;
+	size_t len, off; /* harness -> stream bytes not yet sent */
+	char buf[16384];
+};
+
+static pthread_once_t event_once = PTHREAD_ONCE_INIT;
+static int event_ok;
+
+static void *event_loop(void *arg)
+{
+	(void)arg;
+	for (;;)
+		if (virEventRunDefaultImpl() < 0)
+			sleep_ms(100);
+	return NULL;
+}
+
+static void event_start(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+
+	if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0)
+		return;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	event_ok = pthread_create(&t, &a, event_loop, NULL) == 0;
+	pthread_attr_destroy(&a);
+}
+
+static void pump_unref(void *opaque)
+{
+	struct pump *p = opaque;
+
+	if (--p->refs == 0)
+		free(p);
+}
+
+/* Both ends let go; runs in the event thread. */
+static void pump_end(struct pump *p)
+{
+	if (p->done)
+		return;
+	p->done = 1;
+	if (p->watch >= 0)
+		virEventRemoveHandle(p->watch);
+	virStreamEventRemoveCallback(p->st);
+	virStreamAbort(p->st);
+	virStreamFree(p->st);
+	close(p->fd);
+	virConnectClose(p->conn);
+	virResetLastError();
+}
+
+/* What the harness wrote, into the stream; when the stream is full, wait
+ * for it to be writable (and stop reading the harness meanwhile). */
+static void pump_send(struct pump *p)
+{
+	while (p->off < p->len) {
+		int n = virStreamSend(p->st, p->buf + p->off, p->len - p->off);
+
+		if (n == -2) {
+			virEventUpdateHandle(p->watch, 0);
+			virStreamEventUpdateCallback(p->st, VIR_STREAM_EVENT_READABLE |
+							    VIR_STREAM_EVENT_WRITABLE);
+			return;
+		}
+		if (n < 0) {
+			pump_end(p);
+			return;
+		}
+		p->off += (size_t)n;
+	}
+	p->len = p->off = 0;
+	virEventUpdateHandle(p->watch, VIR_EVENT_HANDLE_READABLE);
+	virStreamEventUpdateCallback(p->st, VIR_STREAM_EVENT_READABLE);
+}
+
+static void pump_fd_cb(int watch, int fd, int events, void *opaque)
+{
+	struct pump *p = opaque;
+	ssize_t n;
+
+	(void)watch;
+	if (p->done || p->len)
+		return;
+	if (!(events & (VIR_EVENT_HANDLE_READABLE | VIR_EVENT_HANDLE_HANGUP |
+			VIR_EVENT_HANDLE_ERROR)))
+		return;
+	n = read(fd, p->buf, sizeof(p->buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) { /* the harness closed its end */
+		pump_end(p);
+		return;
+	}
+	p->len = (size_t)n;
+	p->off = 0;
+	pump_send(p);
+}
+
+static void pump_stream_cb(virStreamPtr st, int events, void *opaque)
+{
+	struct pump *p = opaque;
+	char buf[16384];
+
+	if (p->done)
+		return;
+	if (events & VIR_STREAM_EVENT_WRITABLE)
+		pump_send(p);
+	if (p->done)
+		return;
+	if (events & VIR_STREAM_EVENT_READABLE) {
+		int n = virStreamRecv(st, buf, sizeof(buf));
+
+		if (n == -2)
+			return;
+		/* the guest side ended (0), or the stream failed */
+		if (n <= 0 || fl_write_all(p->fd, buf, (size_t)n) < 0) {
+			pump_end(p);
+			return;
+		}
+	}
+	if (events & (VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP))
+		pump_end(p);
+}
+
+int fl_libvirt_channel_open(const char *uri, const char *domain, const char *channel, int *fd,
+			    char *err, size_t errlen)
+{
+	_cleanup_(dom_freep) virDomainPtr d = NULL;
+	virConnectPtr conn = NULL;
+	virStreamPtr st = NULL;
+	struct pump *p = NULL;
+	int sv[2] = { -1, -1 }, r;
+
+	pthread_once(&event_once, event_start);
+	if (!event_ok)
+		return lv_fail(-EIO, err, errlen, "cannot start libvirt's event loop");
+	/* opened after the event loop is registered: its streams use it */
+	if ((r = lv_connect(uri, &conn, err, errlen)) < 0)
+		return r;
+	if (!(d = virDomainLookupByName(conn, domain))) {
+		r = lv_fail(-ENOENT, err, errlen, "no domain '%s' at '%s'", domain, uri);
+		goto fail;
+	}
+	if (!(st = virStreamNew(conn, VIR_STREAM_NONBLOCK))) {
+		r = lv_fail(-EIO, err, errlen, "cannot make a stream at '%s'", uri);
+		goto fail;
+	}
+	if (virDomainOpenChannel(d, channel, st, 0) < 0) {
+		r = lv_fail(-ENXIO, err, errlen, "cannot open channel '%s' of domain '%s' at '%s'",
+			    channel, domain, uri);
+		goto fail;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = fail(-errno, err, errlen, "socketpair: %s", strerror(errno));
+		goto fail;
+	}
+	if (!(p = calloc(1, sizeof(*p)))) {
+		r = fail(-ENOMEM, err, errlen, "out of memory");
+		goto fail;
+	}
+	p->conn = conn;
+	p->st = st;
+	p->fd = sv[1];
+	p->refs = 2;
+	/* blocking: read only when readable; a write waits for the harness
+	 * (its replies are small, and it reads them) rather than drop bytes */
+	if (virStreamEventAddCallback(st, VIR_STREAM_EVENT_READABLE, pump_stream_cb, p,
+				      pump_unref) < 0) {
+		r = lv_fail(-EIO, err, errlen, "cannot watch the stream of channel '%s'", channel);
+		goto fail;
+	}
+	if ((p->watch = virEventAddHandle(p->fd, VIR_EVENT_HANDLE_READABLE, pump_fd_cb, p,
+					  pump_unref)) < 0) {
+		virStreamEventRemoveCallback(st); /* frees one ref; the other is ours */
+		p->refs = 1;
+		r = lv_fail(-EIO, err, errlen, "cannot watch the channel '%s'", channel);
+		goto fail;
+	}
+	*fd = sv[0];
+	return 0;
+fail:
+	if (st) {
+		virStreamAbort(st);
+		virStreamFree(st);
+	}
+	virResetLastError();
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	free(p);
+	virConnectClose(conn);
+	return r;
+}
+
+int fl_libvirt_connect_stream(const char *uri, const char *domain, int *fd, char *err,
+			      size_t errlen)
+{
+	char name[64];
+	int r = -ENOENT, s;
+
+	for (unsigned k = 0; k < FL_LIBVIRT_CHANNELS; k++) {
+		snprintf(name, sizeof(name), "%s.%u", FL_LIBVIRT_CHANNEL, k);
+		if ((r = fl_libvirt_channel_open(uri, domain, name, &s, err, errlen)) < 0) {
+			if (r == -ENOENT || r == -ECONNREFUSED)
+				return r; /* no domain, no daemon: no other channel either */
+			continue;
+		}
+		if (read_greeting(s, GREETING_MS) == 0) {
+			*fd = s;
+			return 0;
+		}
+		close(s);
+	}
+	snprintf(name, sizeof(name), "%s.0", FL_LIBVIRT_CHANNEL);
+	if ((r = fl_libvirt_channel_open(uri, domain, name, &s, err, errlen)) < 0)
 		return r;
 	*fd = s;
 	return 0;
@@ -966,8 +1213,10 @@ static int check_spec(const struct fl_libvirt_spec *s, char *err, size_t errlen)
 		return fail(-EINVAL, err, errlen, "incomplete libvirt cluster spec");
 	if (!uri_is_local(s->uri))
 		return fail(-EOPNOTSUPP, err, errlen,
-			    "libvirt uri '%s' is not this host's: the agents' channels are reached "
-			    "through the sockets qemu binds here (use qemu:///system)", s->uri);
+			    "libvirt uri '%s' is not this host's: mode create makes the bridge, the "
+			    "disks and the boot files on this host and shares its root with the "
+			    "guests, so its domains must run here (use qemu:///system); mode attach "
+			    "takes any uri", s->uri);
 	if (s->agent[0] != '/' || !cmdline_safe(s->agent))
 		return fail(-EINVAL, err, errlen,
 			    "the agent '%s' must be an absolute path of letters, digits and /._+-",

@@ -37,9 +37,12 @@
  * journal newest first, from the handle or from DIR alone, and refuses to
  * destroy a domain whose metadata does not name this cluster.
  *
- * The agent's channel is reached through the unix socket qemu binds, so the
- * hypervisor must be this host (qemu:///system, qemu:///session); a remote
- * URI would need virDomainOpenChannel (not yet). */
+ * Mode create reaches the agent's channel through the unix socket qemu
+ * binds (its greeting logic, fl_libvirt_connect), and needs this host as
+ * the hypervisor anyway: bridge, disks, initramfs and the shared root are
+ * made here. Mode attach (fl_libvirt_up_attach) reaches every channel
+ * through libvirt itself (fl_libvirt_connect_stream, virDomainOpenChannel),
+ * so its nodes may be on any URI, one per node if need be. */
 #ifndef FAULTLINE_LIBVIRT_H
 #define FAULTLINE_LIBVIRT_H
 
@@ -118,6 +121,20 @@ void fl_libvirt_channel_path(const char *base, unsigned k, char *buf, size_t len
  * held by other clients). When none greets, channel 0 (its requests wait
  * their turn). -errno when no channel socket accepts. */
 int fl_libvirt_connect(const char *base, int *fd);
+
+/* The agent's channel through libvirt (virDomainOpenChannel), on any URI:
+ * an fd (one end of a socketpair) whose bytes a pump in libvirt's event
+ * loop (one thread per process) moves to and from the channel's stream.
+ * Closing fd ends the stream (the agent sees its far end go); the guest
+ * side ending closes the pump's end (fd reads EOF). -ENOENT: no such
+ * domain; -ENXIO: the channel cannot be opened; err says which. */
+int fl_libvirt_channel_open(const char *uri, const char *domain, const char *channel, int *fd,
+			    char *err, size_t errlen);
+
+/* fl_libvirt_connect through libvirt: the first of the domain's channels
+ * org.faultline.agent.0..3 whose agent greets, else channel 0. */
+int fl_libvirt_connect_stream(const char *uri, const char *domain, int *fd, char *err,
+			      size_t errlen);
 
 /* Can libvirt at uri be reached (read-only)? 0 with what answered in out
  * ("libvirt 9.0.0 at qemu:///system, hypervisor QEMU 7.2.0"), else -errno

@@ -62,9 +62,16 @@ struct lv_node {
 	uint32_t addr;
 	char disk[PATHLEN], console[PATHLEN], channel[PATHLEN], xml[PATHLEN], qemu_log[PATHLEN];
 	int64_t boot_ms; /* from create to the agent's hello */
+	/* attach: the node's own URI, what it was when attached, where its
+	 * address came from */
+	char uri[256];
+	int persistent;
+	char found[16];
+	char addr_from[16];
 };
 
 struct fl_libvirt_cluster {
+	int attach; /* mode attach: the domains are not ours */
 	char id[FL_NETNS_ID_MAX + 1];
 	char dir[PATHLEN];
 	char uri[256];
@@ -1037,6 +1044,33 @@ static int undo_journal(const char *dir, struct fl_journal *j, char *err, size_t
 	return 0;
 }
 
+static int restore_attached(const struct fl_libvirt_cluster *c, char *err, size_t errlen);
+
+/* Mode attach: the domains restored to how they were found, then our one
+ * file removed (kept when a domain could not be restored: down again).
+ * 1 when state_dir holds no attached cluster. */
+static int down_attached(const char *state_dir, char *err, size_t errlen)
+{
+	struct fl_libvirt_cluster *c = NULL;
+	char path[PATHLEN + 32], e[512];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", state_dir, FL_LIBVIRT_STATE);
+	if (access(path, F_OK) != 0 || fl_libvirt_attach(state_dir, &c, e, sizeof(e)) < 0)
+		return 1;
+	if (!c->attach) {
+		fl_libvirt_cluster_free(c);
+		return 1;
+	}
+	r = restore_attached(c, err, errlen);
+	fl_libvirt_cluster_free(c);
+	if (r < 0)
+		return r;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return fail(-errno, err, errlen, "cannot remove '%s': %s", path, strerror(errno));
+	return 0;
+}
+
 int fl_libvirt_down_from_state(const char *state_dir, char *err, size_t errlen)
 {
 	char path[PATHLEN + 32];
@@ -1045,6 +1079,8 @@ int fl_libvirt_down_from_state(const char *state_dir, char *err, size_t errlen)
 
 	if (!state_dir || !*state_dir)
 		return fail(-EINVAL, err, errlen, "a state directory is required");
+	if ((r = down_attached(state_dir, err, errlen)) != 1)
+		return r;
 	snprintf(path, sizeof(path), "%s/%s", state_dir, FL_LIBVIRT_JOURNAL);
 	if (access(path, F_OK) != 0)
 		return 0; /* nothing was made, or everything is gone already */
@@ -1076,6 +1112,54 @@ static char *node_xml_text(const struct fl_libvirt_cluster *c, size_t i)
 	return buf;
 }
 
+/* A VM fault on an attached domain (d: the caller's), only what can be undone. Power-off
+ * destroys a running domain and power-on starts it again from its
+ * persistent definition; a transient domain would be gone for good once
+ * destroyed (its definition is not ours to keep), so power-off refuses it. */
+static int attached_machine(struct fl_libvirt_cluster *c, size_t i, virDomainPtr d,
+			    enum fl_machine_act act, char *err, size_t errlen)
+{
+	const struct lv_node *n = &c->node[i];
+	int st = 0, reason = 0, r;
+
+	if (!d)
+		return lv_fail(-ENOENT, err, errlen, "domain '%s' of node '%s' is gone from '%s'",
+			       n->domain, n->name, n->uri);
+	if (virDomainGetState(d, &st, &reason, 0) < 0) {
+		return lv_fail(-EIO, err, errlen, "cannot read the state of domain '%s'", n->domain);
+	}
+	switch (act) {
+	case FL_MACHINE_SUSPEND:
+		r = st == VIR_DOMAIN_PAUSED ? 0 : virDomainSuspend(d);
+		break;
+	case FL_MACHINE_RESUME:
+		r = st != VIR_DOMAIN_PAUSED ? 0 : virDomainResume(d);
+		break;
+	case FL_MACHINE_POWER_OFF:
+		if (virDomainIsPersistent(d) != 1) {
+				virResetLastError();
+			return fail(-EPERM, err, errlen,
+				    "domain '%s' of node '%s' is transient: powered off it would be "
+				    "gone, and attach mode leaves domains as it found them (power-off "
+				    "needs a persistent domain)", n->domain, n->name);
+		}
+		r = st == VIR_DOMAIN_SHUTOFF ? 0 : virDomainDestroy(d);
+		break;
+	case FL_MACHINE_POWER_ON:
+		r = st != VIR_DOMAIN_SHUTOFF ? 0 : virDomainCreate(d);
+		break;
+	case FL_MACHINE_RESET:
+		r = virDomainReset(d, 0);
+		break;
+	default:
+		return fail(-EINVAL, err, errlen, "unknown machine action %d", (int)act);
+	}
+	if (r < 0)
+		return lv_fail(-EIO, err, errlen, "%s of domain '%s' failed",
+			       fl_machine_act_name(act), n->domain);
+	return 0;
+}
+
 int fl_libvirt_machine(struct fl_libvirt_cluster *c, size_t i, enum fl_machine_act act,
 		       char *err, size_t errlen)
 {
@@ -1087,9 +1171,11 @@ int fl_libvirt_machine(struct fl_libvirt_cluster *c, size_t i, enum fl_machine_a
 	if (i >= c->nnodes)
 		return fail(-EINVAL, err, errlen, "no node %zu", i);
 	name = c->node[i].domain;
-	if ((r = lv_connect(c->uri, &conn, err, errlen)) < 0)
+	if ((r = lv_connect(c->attach ? c->node[i].uri : c->uri, &conn, err, errlen)) < 0)
 		return r;
 	d = virDomainLookupByName(conn, name);
+	if (c->attach)
+		return attached_machine(c, i, d, act, err, errlen);
 	if (act == FL_MACHINE_POWER_ON) {
 		_cleanup_(freep) char *xml = NULL;
 		virDomainPtr nd;
@@ -1145,10 +1231,37 @@ int fl_libvirt_down(struct fl_libvirt_cluster *c, char *err, size_t errlen)
 	return c ? fl_libvirt_down_from_state(c->dir, err, errlen) : 0;
 }
 
+static json_t *attach_state_json(const struct fl_libvirt_cluster *c)
+{
+	json_t *nodes = json_array();
+	char cidr[32] = "", a[INET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < c->nnodes; i++) {
+		const struct lv_node *n = &c->node[i];
+		struct in_addr in = { .s_addr = htonl(n->addr) };
+
+		inet_ntop(AF_INET, &in, a, sizeof(a));
+		json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name",
+						       n->name, "domain", n->domain, "uri", n->uri,
+						       "addr", a, "addr_from", n->addr_from, "found",
+						       n->found, "persistent", n->persistent));
+	}
+	if (c->prefix)
+		fl_cidr4_format(c->subnet, c->prefix, cidr, sizeof(cidr));
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "name", "libvirt",
+			 "mode", "attach", "id", c->id, "uri", c->uri, "accel",
+			 c->accel == FL_ACCEL_KVM ? "kvm" : "tcg", "accel_why", c->accel_why, "subnet",
+			 cidr, "data_dir", FL_LIBVIRT_DATA_DIR, "logs_dir", FL_LIBVIRT_DATA_DIR "/logs",
+			 "nodes", nodes);
+}
+
 static json_t *state_json(const struct fl_libvirt_cluster *c)
 {
 	json_t *nodes = json_array();
 	char cidr[32], a[INET_ADDRSTRLEN];
+
+	if (c->attach)
+		return attach_state_json(c);
 
 	for (size_t i = 0; i < c->nnodes; i++) {
 		const struct lv_node *n = &c->node[i];
@@ -1694,6 +1807,7 @@ int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, ch
 		return -ENOMEM;
 	}
 	snprintf(c->dir, sizeof(c->dir), "%s", state_dir);
+	c->attach = !strcmp(json_string_value(json_object_get(o, "mode")) ?: "", "attach");
 	copy_str(c->id, sizeof(c->id), o, "id");
 	copy_str(c->uri, sizeof(c->uri), o, "uri");
 	copy_str(c->accel_why, sizeof(c->accel_why), o, "accel_why");
@@ -1727,6 +1841,12 @@ int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, ch
 		if (inet_pton(AF_INET, json_string_value(json_object_get(n, "addr")) ?: "", &in) == 1)
 			ln->addr = ntohl(in.s_addr);
 		ln->boot_ms = json_integer_value(json_object_get(n, "boot_ms"));
+		copy_str(ln->uri, sizeof(ln->uri), n, "uri");
+		copy_str(ln->found, sizeof(ln->found), n, "found");
+		copy_str(ln->addr_from, sizeof(ln->addr_from), n, "addr_from");
+		ln->persistent = json_is_true(json_object_get(n, "persistent"));
+		if (!ln->uri[0])
+			snprintf(ln->uri, sizeof(ln->uri), "%s", c->uri);
 		c->nnodes = i + 1;
 	}
 	json_decref(o);
@@ -1761,4 +1881,283 @@ const char *fl_libvirt_node_domain(const struct fl_libvirt_cluster *c, size_t i)
 const char *fl_libvirt_node_console(const struct fl_libvirt_cluster *c, size_t i)
 {
 	return i < c->nnodes ? c->node[i].console : NULL;
+}
+
+/* --- mode attach -------------------------------------------------------------------------------- */
+
+/* The domains are someone else's: found, used through their agents, never
+ * defined, undefined, destroyed or changed, except by a VM fault that is
+ * undone again (each domain left as it was found: running). */
+
+static const char *state_name(int st)
+{
+	switch (st) {
+	case VIR_DOMAIN_RUNNING: return "running";
+	case VIR_DOMAIN_BLOCKED: return "running"; /* idle vcpu: running to us */
+	case VIR_DOMAIN_PAUSED: return "paused";
+	case VIR_DOMAIN_SHUTDOWN: return "shutting down";
+	case VIR_DOMAIN_SHUTOFF: return "shut off";
+	case VIR_DOMAIN_CRASHED: return "crashed";
+	case VIR_DOMAIN_PMSUSPENDED: return "suspended by the guest";
+	default: return "in no known state";
+	}
+}
+
+static int in_subnet(uint32_t a, uint32_t subnet, unsigned prefix)
+{
+	uint32_t mask = prefix ? 0xffffffffu << (32 - prefix) : 0;
+
+	return (a & mask) == (subnet & mask);
+}
+
+/* One source of virDomainInterfaceAddresses: 1 with *out when it gives an
+ * IPv4 address (on the subnet when one is given), 0 when none, -1 when it
+ * failed; what it gave or why, appended to tried. */
+static int addr_from(virDomainPtr d, unsigned source, const char *what, int has_subnet,
+		     uint32_t subnet, unsigned prefix, uint32_t *out, char *tried, size_t len)
+{
+	virDomainInterfacePtr *ifs = NULL;
+	int n = virDomainInterfaceAddresses(d, &ifs, source, 0), found = 0;
+	size_t l = strlen(tried);
+	char seen[128] = "";
+
+	if (n < 0) {
+		const char *m = virGetLastErrorMessage();
+		snprintf(tried + l, len - l, "%s%s: %s", l ? "; " : "", what,
+			 m && *m ? m : "failed");
+		virResetLastError();
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		for (unsigned k = 0; k < ifs[i]->naddrs; k++) {
+			virDomainIPAddressPtr a = &ifs[i]->addrs[k];
+			struct in_addr in;
+			uint32_t h;
+			size_t sl = strlen(seen);
+
+			if (a->type != VIR_IP_ADDR_TYPE_IPV4 || !a->addr ||
+			    inet_pton(AF_INET, a->addr, &in) != 1)
+				continue;
+			h = ntohl(in.s_addr);
+			if ((h >> 24) == 127)
+				continue;
+			if (sl + strlen(a->addr) + 3 < sizeof(seen))
+				snprintf(seen + sl, sizeof(seen) - sl, "%s%s", sl ? " " : "", a->addr);
+			if (!found && (!has_subnet || in_subnet(h, subnet, prefix))) {
+				*out = h;
+				found = 1;
+			}
+		}
+	}
+	for (int i = 0; i < n; i++)
+		virDomainInterfaceFree(ifs[i]);
+	free(ifs);
+	if (!found)
+		snprintf(tried + l, len - l, "%s%s: %s%s", l ? "; " : "", what,
+			 seen[0] ? seen : "no IPv4 address", seen[0] && has_subnet ? " (not on the subnet)" : "");
+	return found;
+}
+
+int fl_libvirt_find_addr(void *domain, int has_subnet, uint32_t subnet, unsigned prefix,
+			 uint32_t *out, char *source, size_t sourcelen, char *tried, size_t triedlen)
+{
+	static const struct {
+		unsigned src;
+		const char *name;
+	} srcs[] = {
+		{ VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, "lease" },
+		{ VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, "agent" },
+		{ VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP, "arp" },
+	};
+
+	tried[0] = 0;
+	for (size_t k = 0; k < sizeof(srcs) / sizeof(srcs[0]); k++) {
+		uint32_t a = 0;
+
+		if (addr_from(domain, srcs[k].src, srcs[k].name, has_subnet, subnet, prefix, &a,
+			      tried, triedlen) == 1) {
+			*out = a;
+			snprintf(source, sourcelen, "%s", srcs[k].name);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Node i's domain, looked up and checked: running, its persistence. */
+static int attach_node(struct fl_libvirt_cluster *c, const struct fl_libvirt_attach_spec *s,
+		       size_t i, char *err, size_t errlen)
+{
+	struct lv_node *n = &c->node[i];
+	const struct fl_libvirt_attach_node *an = &s->nodes[i];
+	_cleanup_(conn_closep) virConnectPtr conn = NULL;
+	_cleanup_(dom_freep) virDomainPtr d = NULL;
+	_cleanup_(freep) char *xml = NULL;
+	int st = 0, reason = 0, r;
+
+	if ((r = lv_connect(n->uri, &conn, err, errlen)) < 0) {
+		char e[512];
+		snprintf(e, sizeof(e), "node '%s': %s", n->name, err);
+		return fail(r, err, errlen, "%s", e);
+	}
+	if (!(d = virDomainLookupByName(conn, n->domain))) {
+		char names[200] = "";
+		virDomainPtr *doms = NULL;
+		int nd;
+
+		virResetLastError();
+		nd = virConnectListAllDomains(conn, &doms, 0);
+		for (int j = 0; j < nd; j++) {
+			size_t l = strlen(names);
+			const char *dn = virDomainGetName(doms[j]);
+			if (dn && l + strlen(dn) + 6 < sizeof(names))
+				snprintf(names + l, sizeof(names) - l, "%s'%s'", l ? ", " : "", dn);
+			virDomainFree(doms[j]);
+		}
+		free(doms);
+		virResetLastError();
+		return fail(-ENOENT, err, errlen,
+			    "node '%s': no domain '%s' at '%s' (looked up by name; the domains "
+			    "there: %s)", n->name, n->domain, n->uri, nd > 0 ? names : "none");
+	}
+	if (virDomainGetState(d, &st, &reason, 0) < 0)
+		return lv_fail(-EIO, err, errlen, "node '%s': cannot read the state of domain '%s' at '%s'",
+			       n->name, n->domain, n->uri);
+	if (st != VIR_DOMAIN_RUNNING && st != VIR_DOMAIN_BLOCKED)
+		return fail(-EHOSTDOWN, err, errlen,
+			    "node '%s': domain '%s' at '%s' is %s, not running: attach mode uses "
+			    "domains as they are (start or resume it first)", n->name, n->domain,
+			    n->uri, state_name(st));
+	snprintf(n->found, sizeof(n->found), "%s", state_name(st));
+	n->persistent = virDomainIsPersistent(d) == 1;
+	/* what the domain runs on, for the run's record */
+	if (i == 0 && (xml = virDomainGetXMLDesc(d, 0))) {
+		c->accel = strstr(xml, "<domain type='kvm'") ? FL_ACCEL_KVM : FL_ACCEL_TCG;
+		snprintf(c->accel_why, sizeof(c->accel_why), "the type of the attached domain '%s'",
+			 n->domain);
+	}
+	virResetLastError();
+	if (an->addr) {
+		n->addr = an->addr;
+		snprintf(n->addr_from, sizeof(n->addr_from), "scenario");
+	} else {
+		char tried[400];
+
+		if (fl_libvirt_find_addr(d, s->has_subnet, s->subnet, s->prefix, &n->addr,
+					 n->addr_from, sizeof(n->addr_from), tried, sizeof(tried)) < 0)
+			return fail(-EADDRNOTAVAIL, err, errlen,
+				    "node '%s': no IPv4 address%s for domain '%s' at '%s' (%s); give it "
+				    "in the scenario: domains: [{name: %s, address: A.B.C.D}, ...]",
+				    n->name, s->has_subnet ? " on the cluster's subnet" : "", n->domain,
+				    n->uri, tried, n->domain);
+	}
+	return 0;
+}
+
+int fl_libvirt_up_attach(const struct fl_libvirt_attach_spec *s, struct fl_libvirt_cluster **out,
+			 char *err, size_t errlen)
+{
+	struct fl_libvirt_cluster *c;
+	int r;
+
+	if (!s->id || !s->state_dir || !s->uri || !s->nodes || s->nnodes < 1 ||
+	    s->nnodes > FL_MAX_NODES)
+		return fail(-EINVAL, err, errlen, "incomplete libvirt attach spec");
+	if (!(c = calloc(1, sizeof(*c))))
+		return fail(-ENOMEM, err, errlen, "out of memory");
+	c->attach = 1;
+	c->accel = FL_ACCEL_TCG;
+	snprintf(c->id, sizeof(c->id), "%s", s->id);
+	snprintf(c->dir, sizeof(c->dir), "%s", s->state_dir);
+	snprintf(c->uri, sizeof(c->uri), "%s", s->uri);
+	c->subnet = s->has_subnet ? s->subnet : 0;
+	c->prefix = s->has_subnet ? s->prefix : 0;
+	c->nnodes = s->nnodes;
+	for (size_t i = 0; i < s->nnodes; i++) {
+		struct lv_node *n = &c->node[i];
+		const struct fl_libvirt_attach_node *an = &s->nodes[i];
+
+		if (!an->name || !an->domain || !*an->domain ||
+		    snprintf(n->name, sizeof(n->name), "%s", an->name) >= (int)sizeof(n->name) ||
+		    snprintf(n->domain, sizeof(n->domain), "%s", an->domain) >= (int)sizeof(n->domain)) {
+			r = fail(-EINVAL, err, errlen, "node %zu: bad name or domain name (at most %zu "
+						       "characters)", i, sizeof(n->domain) - 1);
+			goto out;
+		}
+		snprintf(n->uri, sizeof(n->uri), "%s", an->uri && *an->uri ? an->uri : s->uri);
+		if ((r = attach_node(c, s, i, err, errlen)) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < c->nnodes; i++)
+		for (size_t j = 0; j < i; j++)
+			if (c->node[i].addr == c->node[j].addr) {
+				struct in_addr in = { .s_addr = htonl(c->node[i].addr) };
+				char a[INET_ADDRSTRLEN];
+
+				inet_ntop(AF_INET, &in, a, sizeof(a));
+				r = fail(-EINVAL, err, errlen, "nodes '%s' and '%s' have the same address %s",
+					 c->node[j].name, c->node[i].name, a);
+				goto out;
+			}
+	if (mkdir(c->dir, 0700) < 0 && errno != EEXIST) {
+		r = fail(-errno, err, errlen, "cannot create the state directory '%s': %s", c->dir,
+			 strerror(errno));
+		goto out;
+	}
+	/* the state at attach time: what down leaves each domain as */
+	if ((r = write_state(c, err, errlen)) < 0)
+		goto out;
+	*out = c;
+	return 0;
+out:
+	free(c);
+	return r;
+}
+
+/* Each attached domain as it was found (running): resumed when paused,
+ * started from its definition when shut off. Nothing else is touched. */
+static int restore_attached(const struct fl_libvirt_cluster *c, char *err, size_t errlen)
+{
+	int first = 0;
+
+	for (size_t i = 0; i < c->nnodes; i++) {
+		const struct lv_node *n = &c->node[i];
+		_cleanup_(conn_closep) virConnectPtr conn = NULL;
+		_cleanup_(dom_freep) virDomainPtr d = NULL;
+		char e[512] = "";
+		int st = 0, reason = 0, r = 0;
+
+		if (strcmp(n->found, "running"))
+			continue; /* attached only when running; nothing else to restore */
+		if ((r = lv_connect(n->uri, &conn, e, sizeof(e))) < 0)
+			;
+		else if (!(d = virDomainLookupByName(conn, n->domain)))
+			r = lv_fail(-ENOENT, e, sizeof(e), "domain '%s' of node '%s' is gone from '%s'",
+				    n->domain, n->name, n->uri);
+		else if (virDomainGetState(d, &st, &reason, 0) < 0)
+			r = lv_fail(-EIO, e, sizeof(e), "cannot read the state of domain '%s'", n->domain);
+		else if (st == VIR_DOMAIN_PAUSED && virDomainResume(d) < 0)
+			r = lv_fail(-EIO, e, sizeof(e), "cannot resume domain '%s' (found running)",
+				    n->domain);
+		else if (st == VIR_DOMAIN_SHUTOFF && virDomainCreate(d) < 0)
+			r = lv_fail(-EIO, e, sizeof(e), "cannot start domain '%s' again (found running)",
+				    n->domain);
+		if (r < 0 && !first) {
+			first = r;
+			fail(0, err, errlen, "%s", e);
+		}
+	}
+	return first;
+}
+
+int fl_libvirt_is_attach(const struct fl_libvirt_cluster *c)
+{
+	return c && c->attach;
+}
+
+const char *fl_libvirt_node_uri(const struct fl_libvirt_cluster *c, size_t i)
+{
+	if (!c || i >= c->nnodes)
+		return NULL;
+	return c->attach && c->node[i].uri[0] ? c->node[i].uri : c->uri;
 }

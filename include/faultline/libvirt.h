@@ -178,6 +178,50 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
 int fl_libvirt_down_from_state(const char *state_dir, char *err, size_t errlen);
 int fl_libvirt_down(struct fl_libvirt_cluster *c, char *err, size_t errlen);
 
+/* Mode attach: existing domains, one per node, each on its own URI or the
+ * cluster's. */
+struct fl_libvirt_attach_node {
+	const char *name;   /* the node */
+	const char *domain; /* the existing domain */
+	const char *uri;    /* NULL: the cluster's */
+	uint32_t addr;      /* host order; 0: found through libvirt */
+};
+
+struct fl_libvirt_attach_spec {
+	const char *id;
+	size_t nnodes;
+	const struct fl_libvirt_attach_node *nodes;
+	int has_subnet;      /* addresses found must be on it */
+	uint32_t subnet;
+	unsigned prefix;
+	const char *state_dir; /* created when missing */
+	const char *uri;
+};
+
+/* Look every domain up (it must be running), find its address (the
+ * given one, else fl_libvirt_find_addr) and record what was found in
+ * state_dir's libvirt.json (mode attach). Nothing is made or changed in
+ * libvirt. Errors name the node, the domain, the URI and what was tried:
+ * -ENOENT no such domain (the domains there listed), -EHOSTDOWN not
+ * running, -EADDRNOTAVAIL no address. The agents are reached later,
+ * through fl_libvirt_connect_stream. Down (fl_libvirt_down_from_state)
+ * leaves each domain as found: resumed if paused, started from its
+ * definition if shut off; never destroyed or undefined. */
+int fl_libvirt_up_attach(const struct fl_libvirt_attach_spec *s, struct fl_libvirt_cluster **out,
+			 char *err, size_t errlen);
+
+/* A domain's IPv4 address from virDomainInterfaceAddresses, its sources
+ * in turn: DHCP lease, guest agent, the host's ARP table; the first on the
+ * subnet when one is given (loopback skipped). domain: a virDomainPtr.
+ * 0 with *out and the source's name; -ENOENT with what each source said
+ * in tried. */
+int fl_libvirt_find_addr(void *domain, int has_subnet, uint32_t subnet, unsigned prefix,
+			 uint32_t *out, char *source, size_t sourcelen, char *tried, size_t triedlen);
+
+/* Mode attach: 1, and node i's own URI and domain. */
+int fl_libvirt_is_attach(const struct fl_libvirt_cluster *c);
+const char *fl_libvirt_node_uri(const struct fl_libvirt_cluster *c, size_t i);
+
 /* The handle of a running cluster, from libvirt.json in state_dir. */
 int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, char *err,
 		      size_t errlen);

@@ -553,6 +553,17 @@ static void parse_cluster(struct fl_sctx *c, const struct fl_ynode *n)
 		FL_ERR(c, fl_ynode_get(KV(3), "domains"),
 		       "%zu domains for %zu nodes: attach mode needs one domain per node",
 		       fl_strv_len(s->cluster.libvirt.domains), s->cluster.nnodes);
+	for (size_t i = 0; s->cluster.has_subnet && s->cluster.libvirt.domains && i < FL_MAX_NODES &&
+			   s->cluster.libvirt.domains[i]; i++) {
+		uint32_t a = s->cluster.libvirt.domain_addr[i];
+		uint32_t mask = 0xffffffffu << (32 - s->cluster.prefix);
+		const struct fl_ynode *dn = fl_ynode_get(KV(3), "domains");
+
+		if (a && (a & mask) != s->cluster.subnet)
+			FL_ERR(c, dn && dn->kind == FL_Y_SEQ && i < dn->n ? dn->items[i] : dn,
+			       "the address of domain '%s' is not on the cluster's subnet",
+			       s->cluster.libvirt.domains[i]);
+	}
 	if (s->cluster.has_subnet) {
 		uint64_t room = (1ull << (32 - s->cluster.prefix)) - 3; /* net, broadcast, host */
 		if (room < s->cluster.nnodes)

@@ -72,6 +72,9 @@ struct lv_node {
 
 struct fl_libvirt_cluster {
 	int attach; /* mode attach: the domains are not ours */
+	/* attach: the system's data in the guests, fresh for each up (a
+	 * domain outlives its runs: a new run must not find the last one's) */
+	char data_dir[PATHLEN];
 	char id[FL_NETNS_ID_MAX + 1];
 	char dir[PATHLEN];
 	char uri[256];
@@ -1251,7 +1254,7 @@ static json_t *attach_state_json(const struct fl_libvirt_cluster *c)
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "name", "libvirt",
 			 "mode", "attach", "id", c->id, "uri", c->uri, "accel",
 			 c->accel == FL_ACCEL_KVM ? "kvm" : "tcg", "accel_why", c->accel_why, "subnet",
-			 cidr, "data_dir", FL_LIBVIRT_DATA_DIR, "logs_dir", FL_LIBVIRT_DATA_DIR "/logs",
+			 cidr, "data_dir", c->data_dir, "logs_dir", FL_LIBVIRT_DATA_DIR "/logs",
 			 "nodes", nodes);
 }
 
@@ -1816,6 +1819,7 @@ int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, ch
 	copy_str(c->share, sizeof(c->share), o, "share");
 	copy_str(c->initrd, sizeof(c->initrd), o, "initrd");
 	copy_str(c->bridge, sizeof(c->bridge), o, "bridge");
+	copy_str(c->data_dir, sizeof(c->data_dir), o, "data_dir");
 	c->accel = !strcmp(json_string_value(json_object_get(o, "accel")) ?: "", "kvm") ? FL_ACCEL_KVM
 											  : FL_ACCEL_TCG;
 	c->boot_ms = json_integer_value(json_object_get(o, "boot_ms"));
@@ -2067,6 +2071,8 @@ int fl_libvirt_up_attach(const struct fl_libvirt_attach_spec *s, struct fl_libvi
 		return fail(-ENOMEM, err, errlen, "out of memory");
 	c->attach = 1;
 	c->accel = FL_ACCEL_TCG;
+	snprintf(c->data_dir, sizeof(c->data_dir), "%s/%s-%llx", FL_LIBVIRT_DATA_DIR, s->id,
+		 (unsigned long long)time(NULL));
 	snprintf(c->id, sizeof(c->id), "%s", s->id);
 	snprintf(c->dir, sizeof(c->dir), "%s", s->state_dir);
 	snprintf(c->uri, sizeof(c->uri), "%s", s->uri);

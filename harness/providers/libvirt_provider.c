@@ -1,8 +1,10 @@
-/* The libvirt provider behind provider.h (mode create; libvirt.c does the
- * work). Each node's agent is started by the guest's init as it boots and
- * listens on the node's virtio-serial channel, which qemu exposes here as
- * the unix socket DIR/agent-NODE.sock: agent_start only checks that it
- * answers, the harness cannot signal it (pid 0). */
+/* The libvirt provider behind provider.h (modes create and attach;
+ * libvirt.c does the work). Each node's agent is started by the guest
+ * itself and listens on the node's virtio-serial channel: in create mode
+ * qemu exposes it here as the unix socket DIR/agent-NODE.sock, in attach
+ * mode it is opened through libvirt (virDomainOpenChannel) on the node's
+ * URI. agent_start only checks that it answers; the harness cannot signal
+ * it (pid 0). */
 #include "faultline/provider.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* The libvirt cluster provider, mode `create`: one transient domain per
+/* The libvirt cluster provider. Mode `attach` (fl_libvirt_up_attach, at
+ * the end): existing domains, left as found. Mode `create`: one transient domain per
  * node, booted in parallel from the micro-VM node template
  * (ARCHITECTURE.md): the host's kernel, an initramfs faultline writes
  * (vmimage.h), the host's root read-only over 9p under a tmpfs overlay, so

@@ -100,7 +100,20 @@ check "the partition and the suspend were applied and healed" \
 	sh -c "grep -c '\"event\":\"heal\"' $dir/faults.jsonl | grep -qx 2"
 check "the domains are all running after the run" \
 	sh -c "[ \$(virsh -c qemu:///system list --state-running --name | grep -c '^fl-$id-') = 3 ]"
+# the domains outlive a run: a second one must start on fresh data
+"$FL" run --runs "$T/runs2" --seed 6 "$T/attach.yaml" >"$T/run2.out" 2>&1
+rc=$?
+sed 's/^/# /' "$T/run2.out" | grep -E 'ready|FAIL|UNKNOWN|error'
+check "a second attach run on the same domains passes too (the first one's etcd stopped, fresh data)" [ "$rc" = 0 ]
 check "up of the attach cluster" "$FL" up "$T/attach.yaml"
+"$FL" inject suspend --cluster e2e-attach --targets n2 --for 4s >"$T/susp.out" 2>&1 &
+inj=$!
+for i in $(seq 100); do virsh -c qemu:///system domstate "fl-$id-n2" | grep -qx paused && break; sleep 0.1; done
+check "a VM fault on the node reached over $uri2: suspended" \
+	sh -c "virsh -c qemu:///system domstate fl-$id-n2 | grep -qx paused"
+wait "$inj"
+check "and resumed when the fault ends" \
+	sh -c "virsh -c qemu:///system domstate fl-$id-n2 | grep -qx running"
 check "status of the attach cluster: 3 agents ready through libvirt" \
 	sh -c "$FL status --cluster e2e-attach | grep -c 'agent ready' | grep -qx 3"
 check "status says mode attach and where each address came from" \

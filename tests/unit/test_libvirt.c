@@ -582,6 +582,9 @@ static void test_up_without_libvirtd(void **state)
 	/* refused before anything is touched */
 	spec.uri = "qemu+ssh://elsewhere/system";
 	assert_int_equal(fl_libvirt_up(&spec, &c, err, sizeof(err)), -EOPNOTSUPP);
+	print_message("  %s\n", err);
+	assert_non_null(strstr(err, "shares its root with the guests"));
+	assert_non_null(strstr(err, "mode attach takes any uri"));
 	spec.uri = TEST_URI;
 	spec.agent = "/tmp/faultline-agent";
 	assert_int_equal(fl_libvirt_up(&spec, &c, err, sizeof(err)), -EINVAL);

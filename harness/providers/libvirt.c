@@ -1260,11 +1260,12 @@ static json_t *attach_state_json(const struct fl_libvirt_cluster *c)
 
 static json_t *state_json(const struct fl_libvirt_cluster *c)
 {
-	json_t *nodes = json_array();
+	json_t *nodes;
 	char cidr[32], a[INET_ADDRSTRLEN];
 
 	if (c->attach)
 		return attach_state_json(c);
+	nodes = json_array();
 
 	for (size_t i = 0; i < c->nnodes; i++) {
 		const struct lv_node *n = &c->node[i];

@@ -485,7 +485,6 @@ struct pump {
 	virStreamPtr st;
 	int fd;      /* the pump's end of the socketpair */
 	int watch;   /* the fd's event handle */
-	int refs;    /* the fd watch and the stream callback, each freed by libvirt */
 	int done;
 	size_t len, off; /* harness -> stream bytes not yet sent */
 	char buf[16384];
@@ -516,12 +515,13 @@ static void event_start(void)
 	pthread_attr_destroy(&a);
 }
 
-static void pump_unref(void *opaque)
+/* A timeout of its own, after both callbacks are gone: neither can be
+ * dispatched again by then (the callback that ended the pump may still
+ * look at it as it returns). */
+static void pump_free(int timer, void *opaque)
 {
-	struct pump *p = opaque;
-
-	if (--p->refs == 0)
-		free(p);
+	virEventRemoveTimeout(timer);
+	free(opaque);
 }
 
 /* Both ends let go; runs in the event thread. */
@@ -538,6 +538,7 @@ static void pump_end(struct pump *p)
 	close(p->fd);
 	virConnectClose(p->conn);
 	virResetLastError();
+	virEventAddTimeout(0, pump_free, p, NULL);
 }
 
 /* What the harness wrote, into the stream; when the stream is full, wait
@@ -652,19 +653,17 @@ int fl_libvirt_channel_open(const char *uri, const char *domain, const char *cha
 	p->conn = conn;
 	p->st = st;
 	p->fd = sv[1];
-	p->refs = 2;
 	/* blocking: read only when readable; a write waits for the harness
-	 * (its replies are small, and it reads them) rather than drop bytes */
-	if (virStreamEventAddCallback(st, VIR_STREAM_EVENT_READABLE, pump_stream_cb, p,
-				      pump_unref) < 0) {
-		r = lv_fail(-EIO, err, errlen, "cannot watch the stream of channel '%s'", channel);
+	 * (its replies are small, and it reads them) rather than drop bytes.
+	 * The fd first: it has no event until the harness holds sv[0]. */
+	if ((p->watch = virEventAddHandle(p->fd, VIR_EVENT_HANDLE_READABLE, pump_fd_cb, p,
+					  NULL)) < 0) {
+		r = lv_fail(-EIO, err, errlen, "cannot watch the channel '%s'", channel);
 		goto fail;
 	}
-	if ((p->watch = virEventAddHandle(p->fd, VIR_EVENT_HANDLE_READABLE, pump_fd_cb, p,
-					  pump_unref)) < 0) {
-		virStreamEventRemoveCallback(st); /* frees one ref; the other is ours */
-		p->refs = 1;
-		r = lv_fail(-EIO, err, errlen, "cannot watch the channel '%s'", channel);
+	if (virStreamEventAddCallback(st, VIR_STREAM_EVENT_READABLE, pump_stream_cb, p, NULL) < 0) {
+		virEventRemoveHandle(p->watch);
+		r = lv_fail(-EIO, err, errlen, "cannot watch the stream of channel '%s'", channel);
 		goto fail;
 	}
 	*fd = sv[0];

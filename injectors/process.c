@@ -409,8 +409,35 @@ static void process_shutdown(struct fl_agent *a)
 	}
 }
 
+/* {"op":"stop"}: every spawned process killed and forgotten, nothing
+ * journaled (so no heal starts one again): the end of a run on a node
+ * that outlives it (a libvirt domain in attach mode). */
+static int op_stop(struct fl_agent *a, json_t *req, json_t **reply, char *err, size_t errlen)
+{
+	int n = 0;
+
+	(void)req;
+	(void)err;
+	(void)errlen;
+	for (size_t i = 0; i < FL_AGENT_MAX_PROCS; i++) {
+		struct fl_proc *p = &a->procs[i];
+		if (!p->argv)
+			continue;
+		if (p->pid) {
+			kill(p->pid, SIGCONT);
+			proc_kill_wait(a, p, SIGKILL);
+			n++;
+		}
+		if (!p->pid)
+			fl_proc_clear(p);
+	}
+	*reply = json_pack("{s:i}", "stopped", n);
+	return 0;
+}
+
 static const struct fl_agent_op ops[] = {
 	{ "file", op_file },
+	{ "stop", op_stop },
 	{ "spawn", op_spawn },
 	{ "signal", op_signal },
 	{ "restart", op_restart },

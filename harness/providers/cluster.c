@@ -78,6 +78,24 @@ static int connect_agent(const struct fl_cluster *c, size_t i, int *fd)
 
 static void stop_agents(struct fl_cluster *c)
 {
+	/* an agent the harness cannot signal (it runs in a VM) keeps its
+	 * processes past a connection: ask it to stop them, so a node that
+	 * outlives the cluster (libvirt attach) is left without them */
+	for (size_t i = 0; i < c->n; i++) {
+		json_t *reply = NULL;
+		char e[256];
+		int fd;
+
+		if (c->agent_pids[i] > 0 || !c->pc)
+			continue;
+		if (!c->agents[i] && connect_agent(c, i, &fd) == 0 &&
+		    fl_agentc_attach(c->names[i], fd, 0, &c->agents[i]) < 0)
+			close(fd);
+		if (c->agents[i])
+			fl_agentc_call(c->agents[i], json_pack("{s:s}", "op", "stop"), 10000, &reply, e,
+				       sizeof(e));
+		json_decref(reply);
+	}
 	for (size_t i = 0; i < c->n; i++) {
 		fl_agentc_close(c->agents[i], 100);
 		c->agents[i] = NULL;

@@ -15,12 +15,14 @@
 #include <limits.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ftw.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,9 +64,19 @@ struct lv_node {
 	uint32_t addr;
 	char disk[PATHLEN], console[PATHLEN], channel[PATHLEN], xml[PATHLEN], qemu_log[PATHLEN];
 	int64_t boot_ms; /* from create to the agent's hello */
+	/* attach: the node's own URI, what it was when attached, where its
+	 * address came from */
+	char uri[256];
+	int persistent;
+	char found[16];
+	char addr_from[16];
 };
 
 struct fl_libvirt_cluster {
+	int attach; /* mode attach: the domains are not ours */
+	/* attach: the system's data in the guests, fresh for each up (a
+	 * domain outlives its runs: a new run must not find the last one's) */
+	char data_dir[PATHLEN];
 	char id[FL_NETNS_ID_MAX + 1];
 	char dir[PATHLEN];
 	char uri[256];
@@ -126,6 +138,9 @@ static void conn_closep(virConnectPtr *c)
 	if (*c)
 		virConnectClose(*c);
 }
+
+static void sleep_ms(int ms);
+static int64_t now_ms(void);
 
 static void dom_freep(virDomainPtr *d)
 {
@@ -440,6 +455,247 @@ int fl_libvirt_connect(const char *base, int *fd)
 	}
 	/* every channel busy, or the agent slow to notice: queue on channel 0 */
 	if ((r = fl_provider_connect_unix(base, &s)) < 0)
+		return r;
+	*fd = s;
+	return 0;
+}
+
+/* --- the agent's channel through libvirt ------------------------------------------------ */
+
+/* virDomainOpenChannel gives a virStream, carried over the libvirt
+ * connection (so it works on a remote hypervisor as on this one). The
+ * harness wants an fd: each channel is a socketpair whose far end a pump
+ * moves to and from the stream. All pumps run in one thread, libvirt's
+ * default event loop (started once per process, never per connection):
+ * the stream is non-blocking and readable/writable events drive it. When
+ * either end goes (the harness closes its fd, the guest side ends), the
+ * pump aborts the stream, closes its fd and the connection: the agent sees
+ * the far end go, the harness sees EOF. */
+
+struct pump {
+	virConnectPtr conn;
+	virStreamPtr st;
+	int fd;      /* the pump's end of the socketpair */
+	int watch;   /* the fd's event handle */
+	int done;
+	size_t len, off; /* harness -> stream bytes not yet sent */
+	char buf[16384];
+};
+
+static pthread_once_t event_once = PTHREAD_ONCE_INIT;
+static int event_ok;
+
+static void *event_loop(void *arg)
+{
+	(void)arg;
+	for (;;)
+		if (virEventRunDefaultImpl() < 0)
+			sleep_ms(100);
+	return NULL;
+}
+
+static void event_start(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+
+	if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0)
+		return;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	event_ok = pthread_create(&t, &a, event_loop, NULL) == 0;
+	pthread_attr_destroy(&a);
+}
+
+/* A timeout of its own, after both callbacks are gone: neither can be
+ * dispatched again by then (the callback that ended the pump may still
+ * look at it as it returns). */
+static void pump_free(int timer, void *opaque)
+{
+	virEventRemoveTimeout(timer);
+	free(opaque);
+}
+
+/* Both ends let go; runs in the event thread. */
+static void pump_end(struct pump *p)
+{
+	if (p->done)
+		return;
+	p->done = 1;
+	if (p->watch >= 0)
+		virEventRemoveHandle(p->watch);
+	virStreamEventRemoveCallback(p->st);
+	virStreamAbort(p->st);
+	virStreamFree(p->st);
+	close(p->fd);
+	virConnectClose(p->conn);
+	virResetLastError();
+	virEventAddTimeout(0, pump_free, p, NULL);
+}
+
+/* What the harness wrote, into the stream; when the stream is full, wait
+ * for it to be writable (and stop reading the harness meanwhile). */
+static void pump_send(struct pump *p)
+{
+	while (p->off < p->len) {
+		int n = virStreamSend(p->st, p->buf + p->off, p->len - p->off);
+
+		if (n == -2) {
+			virEventUpdateHandle(p->watch, 0);
+			virStreamEventUpdateCallback(p->st, VIR_STREAM_EVENT_READABLE |
+							    VIR_STREAM_EVENT_WRITABLE);
+			return;
+		}
+		if (n < 0) {
+			pump_end(p);
+			return;
+		}
+		p->off += (size_t)n;
+	}
+	p->len = p->off = 0;
+	virEventUpdateHandle(p->watch, VIR_EVENT_HANDLE_READABLE);
+	virStreamEventUpdateCallback(p->st, VIR_STREAM_EVENT_READABLE);
+}
+
+static void pump_fd_cb(int watch, int fd, int events, void *opaque)
+{
+	struct pump *p = opaque;
+	ssize_t n;
+
+	(void)watch;
+	if (p->done || p->len)
+		return;
+	if (!(events & (VIR_EVENT_HANDLE_READABLE | VIR_EVENT_HANDLE_HANGUP |
+			VIR_EVENT_HANDLE_ERROR)))
+		return;
+	n = read(fd, p->buf, sizeof(p->buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) { /* the harness closed its end */
+		pump_end(p);
+		return;
+	}
+	p->len = (size_t)n;
+	p->off = 0;
+	pump_send(p);
+}
+
+static void pump_stream_cb(virStreamPtr st, int events, void *opaque)
+{
+	struct pump *p = opaque;
+	char buf[16384];
+
+	if (p->done)
+		return;
+	if (events & VIR_STREAM_EVENT_WRITABLE)
+		pump_send(p);
+	if (p->done)
+		return;
+	if (events & VIR_STREAM_EVENT_READABLE) {
+		int n = virStreamRecv(st, buf, sizeof(buf));
+
+		if (n == -2)
+			return;
+		/* the guest side ended (0), or the stream failed */
+		if (n <= 0 || fl_write_all(p->fd, buf, (size_t)n) < 0) {
+			pump_end(p);
+			return;
+		}
+	}
+	if (events & (VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP))
+		pump_end(p);
+}
+
+int fl_libvirt_channel_open(const char *uri, const char *domain, const char *channel, int *fd,
+			    char *err, size_t errlen)
+{
+	_cleanup_(dom_freep) virDomainPtr d = NULL;
+	virConnectPtr conn = NULL;
+	virStreamPtr st = NULL;
+	struct pump *p = NULL;
+	int sv[2] = { -1, -1 }, r;
+
+	pthread_once(&event_once, event_start);
+	if (!event_ok)
+		return lv_fail(-EIO, err, errlen, "cannot start libvirt's event loop");
+	/* opened after the event loop is registered: its streams use it */
+	if ((r = lv_connect(uri, &conn, err, errlen)) < 0)
+		return r;
+	if (!(d = virDomainLookupByName(conn, domain))) {
+		r = lv_fail(-ENOENT, err, errlen, "no domain '%s' at '%s'", domain, uri);
+		goto fail;
+	}
+	if (!(st = virStreamNew(conn, VIR_STREAM_NONBLOCK))) {
+		r = lv_fail(-EIO, err, errlen, "cannot make a stream at '%s'", uri);
+		goto fail;
+	}
+	if (virDomainOpenChannel(d, channel, st, 0) < 0) {
+		r = lv_fail(-ENXIO, err, errlen, "cannot open channel '%s' of domain '%s' at '%s'",
+			    channel, domain, uri);
+		goto fail;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = fl_fail(-errno, err, errlen, "socketpair: %s", strerror(errno));
+		goto fail;
+	}
+	if (!(p = calloc(1, sizeof(*p)))) {
+		r = fl_fail(-ENOMEM, err, errlen, "out of memory");
+		goto fail;
+	}
+	p->conn = conn;
+	p->st = st;
+	p->fd = sv[1];
+	/* blocking: read only when readable; a write waits for the harness
+	 * (its replies are small, and it reads them) rather than drop bytes.
+	 * The fd first: it has no event until the harness holds sv[0]. */
+	if ((p->watch = virEventAddHandle(p->fd, VIR_EVENT_HANDLE_READABLE, pump_fd_cb, p,
+					  NULL)) < 0) {
+		r = lv_fail(-EIO, err, errlen, "cannot watch the channel '%s'", channel);
+		goto fail;
+	}
+	if (virStreamEventAddCallback(st, VIR_STREAM_EVENT_READABLE, pump_stream_cb, p, NULL) < 0) {
+		virEventRemoveHandle(p->watch);
+		r = lv_fail(-EIO, err, errlen, "cannot watch the stream of channel '%s'", channel);
+		goto fail;
+	}
+	*fd = sv[0];
+	return 0;
+fail:
+	if (st) {
+		virStreamAbort(st);
+		virStreamFree(st);
+	}
+	virResetLastError();
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	free(p);
+	virConnectClose(conn);
+	return r;
+}
+
+int fl_libvirt_connect_stream(const char *uri, const char *domain, int *fd, char *err,
+			      size_t errlen)
+{
+	char name[64];
+	int r = -ENOENT, s;
+
+	for (unsigned k = 0; k < FL_LIBVIRT_CHANNELS; k++) {
+		snprintf(name, sizeof(name), "%s.%u", FL_LIBVIRT_CHANNEL, k);
+		if ((r = fl_libvirt_channel_open(uri, domain, name, &s, err, errlen)) < 0) {
+			if (r == -ENOENT || r == -ECONNREFUSED)
+				return r; /* no domain, no daemon: no other channel either */
+			continue;
+		}
+		if (read_greeting(s, GREETING_MS) == 0) {
+			*fd = s;
+			return 0;
+		}
+		close(s);
+	}
+	snprintf(name, sizeof(name), "%s.0", FL_LIBVIRT_CHANNEL);
+	if ((r = fl_libvirt_channel_open(uri, domain, name, &s, err, errlen)) < 0)
 		return r;
 	*fd = s;
 	return 0;
@@ -782,6 +1038,33 @@ static int undo_journal(const char *dir, struct fl_journal *j, char *err, size_t
 	return 0;
 }
 
+static int restore_attached(const struct fl_libvirt_cluster *c, char *err, size_t errlen);
+
+/* Mode attach: the domains restored to how they were found, then our one
+ * file removed (kept when a domain could not be restored: down again).
+ * 1 when state_dir holds no attached cluster. */
+static int down_attached(const char *state_dir, char *err, size_t errlen)
+{
+	struct fl_libvirt_cluster *c = NULL;
+	char path[PATHLEN + 32], e[512];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", state_dir, FL_LIBVIRT_STATE);
+	if (access(path, F_OK) != 0 || fl_libvirt_attach(state_dir, &c, e, sizeof(e)) < 0)
+		return 1;
+	if (!c->attach) {
+		fl_libvirt_cluster_free(c);
+		return 1;
+	}
+	r = restore_attached(c, err, errlen);
+	fl_libvirt_cluster_free(c);
+	if (r < 0)
+		return r;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return fl_fail(-errno, err, errlen, "cannot remove '%s': %s", path, strerror(errno));
+	return 0;
+}
+
 int fl_libvirt_down_from_state(const char *state_dir, char *err, size_t errlen)
 {
 	char path[PATHLEN + 32];
@@ -790,6 +1073,8 @@ int fl_libvirt_down_from_state(const char *state_dir, char *err, size_t errlen)
 
 	if (!state_dir || !*state_dir)
 		return fl_fail(-EINVAL, err, errlen, "a state directory is required");
+	if ((r = down_attached(state_dir, err, errlen)) != 1)
+		return r;
 	snprintf(path, sizeof(path), "%s/%s", state_dir, FL_LIBVIRT_JOURNAL);
 	if (access(path, F_OK) != 0)
 		return 0; /* nothing was made, or everything is gone already */
@@ -821,6 +1106,54 @@ static char *node_xml_text(const struct fl_libvirt_cluster *c, size_t i)
 	return buf;
 }
 
+/* A VM fault on an attached domain (d: the caller's), only what can be undone. Power-off
+ * destroys a running domain and power-on starts it again from its
+ * persistent definition; a transient domain would be gone for good once
+ * destroyed (its definition is not ours to keep), so power-off refuses it. */
+static int attached_machine(struct fl_libvirt_cluster *c, size_t i, virDomainPtr d,
+			    enum fl_machine_act act, char *err, size_t errlen)
+{
+	const struct lv_node *n = &c->node[i];
+	int st = 0, reason = 0, r;
+
+	if (!d)
+		return lv_fail(-ENOENT, err, errlen, "domain '%s' of node '%s' is gone from '%s'",
+			       n->domain, n->name, n->uri);
+	if (virDomainGetState(d, &st, &reason, 0) < 0) {
+		return lv_fail(-EIO, err, errlen, "cannot read the state of domain '%s'", n->domain);
+	}
+	switch (act) {
+	case FL_MACHINE_SUSPEND:
+		r = st == VIR_DOMAIN_PAUSED ? 0 : virDomainSuspend(d);
+		break;
+	case FL_MACHINE_RESUME:
+		r = st != VIR_DOMAIN_PAUSED ? 0 : virDomainResume(d);
+		break;
+	case FL_MACHINE_POWER_OFF:
+		if (virDomainIsPersistent(d) != 1) {
+				virResetLastError();
+			return fl_fail(-EPERM, err, errlen,
+				    "domain '%s' of node '%s' is transient: powered off it would be "
+				    "gone, and attach mode leaves domains as it found them (power-off "
+				    "needs a persistent domain)", n->domain, n->name);
+		}
+		r = st == VIR_DOMAIN_SHUTOFF ? 0 : virDomainDestroy(d);
+		break;
+	case FL_MACHINE_POWER_ON:
+		r = st != VIR_DOMAIN_SHUTOFF ? 0 : virDomainCreate(d);
+		break;
+	case FL_MACHINE_RESET:
+		r = virDomainReset(d, 0);
+		break;
+	default:
+		return fl_fail(-EINVAL, err, errlen, "unknown machine action %d", (int)act);
+	}
+	if (r < 0)
+		return lv_fail(-EIO, err, errlen, "%s of domain '%s' failed",
+			       fl_machine_act_name(act), n->domain);
+	return 0;
+}
+
 int fl_libvirt_machine(struct fl_libvirt_cluster *c, size_t i, enum fl_machine_act act,
 		       char *err, size_t errlen)
 {
@@ -832,9 +1165,11 @@ int fl_libvirt_machine(struct fl_libvirt_cluster *c, size_t i, enum fl_machine_a
 	if (i >= c->nnodes)
 		return fl_fail(-EINVAL, err, errlen, "no node %zu", i);
 	name = c->node[i].domain;
-	if ((r = lv_connect(c->uri, &conn, err, errlen)) < 0)
+	if ((r = lv_connect(c->attach ? c->node[i].uri : c->uri, &conn, err, errlen)) < 0)
 		return r;
 	d = virDomainLookupByName(conn, name);
+	if (c->attach)
+		return attached_machine(c, i, d, act, err, errlen);
 	if (act == FL_MACHINE_POWER_ON) {
 		_cleanup_(freep) char *xml = NULL;
 		virDomainPtr nd;
@@ -890,26 +1225,26 @@ int fl_libvirt_down(struct fl_libvirt_cluster *c, char *err, size_t errlen)
 	return c ? fl_libvirt_down_from_state(c->dir, err, errlen) : 0;
 }
 
-/* The string fields of the state file: written by state_json, read back
- * by fl_libvirt_attach, from one list. */
+/* The string fields of the state file: written by state_json (create) or
+ * attach_state_json, read back by fl_libvirt_attach, from these lists. */
 struct str_field {
 	const char *key;
 	size_t off, len;
 };
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define STR_FIELD(type, m) { #m, offsetof(struct type, m), sizeof(((struct type *)0)->m) }
-static const struct str_field cluster_fields[] = {
-	STR_FIELD(fl_libvirt_cluster, id),     STR_FIELD(fl_libvirt_cluster, uri),
-	STR_FIELD(fl_libvirt_cluster, accel_why), STR_FIELD(fl_libvirt_cluster, kernel),
-	STR_FIELD(fl_libvirt_cluster, boot),   STR_FIELD(fl_libvirt_cluster, initrd),
-	STR_FIELD(fl_libvirt_cluster, bridge), STR_FIELD(fl_libvirt_cluster, share),
-};
-static const struct str_field node_fields[] = {
-	STR_FIELD(lv_node, name), STR_FIELD(lv_node, domain),  STR_FIELD(lv_node, mac),
-	STR_FIELD(lv_node, tap),  STR_FIELD(lv_node, disk),    STR_FIELD(lv_node, console),
-	STR_FIELD(lv_node, channel),
-};
-#undef STR_FIELD
+#define CF(m) { #m, offsetof(struct fl_libvirt_cluster, m), sizeof(((struct fl_libvirt_cluster *)0)->m) }
+#define NF(m) { #m, offsetof(struct lv_node, m), sizeof(((struct lv_node *)0)->m) }
+static const struct str_field cluster_fields[] = { CF(id), CF(uri), CF(accel_why), CF(data_dir) };
+static const struct str_field create_fields[] = { CF(kernel), CF(boot), CF(initrd), CF(bridge),
+						  CF(share) };
+static const struct str_field node_fields[] = { NF(name), NF(domain) };
+static const struct str_field create_node_fields[] = { NF(mac), NF(tap), NF(disk), NF(console),
+						       NF(channel) };
+static const struct str_field attach_node_fields[] = { NF(uri), NF(found), NF(addr_from) };
+#undef CF
+#undef NF
+#define PUT_FIELDS(o, base, t) put_fields(o, base, t, ARRAY_SIZE(t))
+#define GET_FIELDS(base, o, t) get_fields(base, o, t, ARRAY_SIZE(t))
 
 /* 0, or -1 when a string is not one jansson takes (not UTF-8). */
 static int put_fields(json_t *o, const void *base, const struct str_field *f, size_t n)
@@ -928,32 +1263,70 @@ static void get_fields(void *base, json_t *o, const struct str_field *f, size_t 
 			 json_string_value(json_object_get(o, f[k].key)) ?: "");
 }
 
-static json_t *state_json(const struct fl_libvirt_cluster *c)
+/* The nodes' array: addr and what node_json adds to each. */
+static json_t *nodes_json(const struct fl_libvirt_cluster *c,
+			  json_t *(*node_json)(const struct lv_node *n, const char *addr))
 {
-	json_t *o, *nodes = json_array();
-	char cidr[32], a[INET_ADDRSTRLEN];
-	int r = !nodes;
+	json_t *nodes = json_array();
+	char a[INET_ADDRSTRLEN];
 
-	for (size_t i = 0; i < c->nnodes && !r; i++) {
-		const struct lv_node *n = &c->node[i];
-		struct in_addr in = { .s_addr = htonl(n->addr) };
+	for (size_t i = 0; nodes && i < c->nnodes; i++) {
+		struct in_addr in = { .s_addr = htonl(c->node[i].addr) };
 		json_t *jn;
 
 		inet_ntop(AF_INET, &in, a, sizeof(a));
-		jn = json_pack("{s:s, s:I}", "addr", a, "boot_ms", (json_int_t)n->boot_ms);
-		if (jn && put_fields(jn, n, node_fields, ARRAY_SIZE(node_fields)) < 0) {
-			json_decref(jn);
-			jn = NULL;
+		jn = node_json(&c->node[i], a);
+		if (!jn || json_array_append_new(nodes, jn) < 0) {
+			json_decref(nodes);
+			return NULL;
 		}
-		r = !jn || json_array_append_new(nodes, jn) < 0;
 	}
-	fl_cidr4_format(c->subnet, c->prefix, cidr, sizeof(cidr));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "name", "libvirt", "mode", "create",
-		      "accel", c->accel == FL_ACCEL_KVM ? "kvm" : "tcg", "subnet", cidr, "data_dir",
-		      FL_LIBVIRT_DATA_DIR, "boot_ms", (json_int_t)c->boot_ms, "nodes", nodes);
-	if (r || !o || put_fields(o, c, cluster_fields, ARRAY_SIZE(cluster_fields)) < 0) {
+	return nodes;
+}
+
+static json_t *attach_node_json(const struct lv_node *n, const char *addr)
+{
+	json_t *o = json_pack("{s:s, s:b}", "addr", addr, "persistent", n->persistent);
+
+	if (o && (PUT_FIELDS(o, n, node_fields) < 0 || PUT_FIELDS(o, n, attach_node_fields) < 0)) {
 		json_decref(o);
-		return NULL;
+		o = NULL;
+	}
+	return o;
+}
+
+static json_t *create_node_json(const struct lv_node *n, const char *addr)
+{
+	json_t *o = json_pack("{s:s, s:I}", "addr", addr, "boot_ms", (json_int_t)n->boot_ms);
+
+	if (o && (PUT_FIELDS(o, n, node_fields) < 0 || PUT_FIELDS(o, n, create_node_fields) < 0)) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
+static json_t *state_json(const struct fl_libvirt_cluster *c)
+{
+	char cidr[32] = "";
+	json_t *o;
+
+	if (c->prefix)
+		fl_cidr4_format(c->subnet, c->prefix, cidr, sizeof(cidr));
+	if (c->attach)
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o*}", "name", "libvirt", "mode", "attach",
+			      "accel", c->accel == FL_ACCEL_KVM ? "kvm" : "tcg", "subnet", cidr,
+			      "logs_dir", FL_LIBVIRT_DATA_DIR "/logs", "nodes",
+			      nodes_json(c, attach_node_json));
+	else
+		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o*}", "name", "libvirt", "mode", "create",
+			      "accel", c->accel == FL_ACCEL_KVM ? "kvm" : "tcg", "subnet", cidr,
+			      "boot_ms", (json_int_t)c->boot_ms, "nodes",
+			      nodes_json(c, create_node_json));
+	if (o && (!json_object_get(o, "nodes") || PUT_FIELDS(o, c, cluster_fields) < 0 ||
+		  (!c->attach && PUT_FIELDS(o, c, create_fields) < 0))) {
+		json_decref(o);
+		o = NULL;
 	}
 	return o;
 }
@@ -1047,8 +1420,10 @@ static int check_spec(const struct fl_libvirt_spec *s, char *err, size_t errlen)
 		return fl_fail(-EINVAL, err, errlen, "incomplete libvirt cluster spec");
 	if (!uri_is_local(s->uri))
 		return fl_fail(-EOPNOTSUPP, err, errlen,
-			    "libvirt uri '%s' is not this host's: the agents' channels are reached "
-			    "through the sockets qemu binds here (use qemu:///system)", s->uri);
+			    "libvirt uri '%s' is not this host's: mode create makes the bridge, the "
+			    "disks and the boot files on this host and shares its root with the "
+			    "guests, so its domains must run here (use qemu:///system); mode attach "
+			    "takes any uri", s->uri);
 	if (s->agent[0] != '/' || !cmdline_safe(s->agent))
 		return fl_fail(-EINVAL, err, errlen,
 			    "the agent '%s' must be an absolute path of letters, digits and /._+-",
@@ -1067,6 +1442,7 @@ static int layout(struct fl_libvirt_cluster *c, const struct fl_libvirt_spec *sp
 	snprintf(c->id, sizeof(c->id), "%s", s->id);
 	snprintf(c->dir, sizeof(c->dir), "%s", s->state_dir);
 	snprintf(c->uri, sizeof(c->uri), "%s", spec->uri);
+	snprintf(c->data_dir, sizeof(c->data_dir), "%s", FL_LIBVIRT_DATA_DIR);
 	snprintf(c->initrd, sizeof(c->initrd), "%s/initrd.img", s->state_dir);
 	snprintf(c->share, sizeof(c->share), "%s/share", s->state_dir);
 	if (fl_netns_bridge_name(s->id, c->bridge, sizeof(c->bridge)) < 0)
@@ -1520,7 +1896,9 @@ int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, ch
 		return -ENOMEM;
 	}
 	snprintf(c->dir, sizeof(c->dir), "%s", state_dir);
-	get_fields(c, o, cluster_fields, ARRAY_SIZE(cluster_fields));
+	c->attach = !strcmp(json_string_value(json_object_get(o, "mode")) ?: "", "attach");
+	GET_FIELDS(c, o, cluster_fields);
+	GET_FIELDS(c, o, create_fields);
 	c->accel = !strcmp(json_string_value(json_object_get(o, "accel")) ?: "", "kvm") ? FL_ACCEL_KVM
 											  : FL_ACCEL_TCG;
 	c->boot_ms = json_integer_value(json_object_get(o, "boot_ms"));
@@ -1536,10 +1914,15 @@ int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, ch
 		if (i >= FL_MAX_NODES)
 			break;
 		ln = &c->node[i];
-		get_fields(ln, n, node_fields, ARRAY_SIZE(node_fields));
+		GET_FIELDS(ln, n, node_fields);
+		GET_FIELDS(ln, n, create_node_fields);
+		GET_FIELDS(ln, n, attach_node_fields);
 		if (inet_pton(AF_INET, json_string_value(json_object_get(n, "addr")) ?: "", &in) == 1)
 			ln->addr = ntohl(in.s_addr);
 		ln->boot_ms = json_integer_value(json_object_get(n, "boot_ms"));
+		ln->persistent = json_is_true(json_object_get(n, "persistent"));
+		if (!ln->uri[0])
+			snprintf(ln->uri, sizeof(ln->uri), "%s", c->uri);
 		c->nnodes = i + 1;
 	}
 	json_decref(o);
@@ -1574,4 +1957,285 @@ const char *fl_libvirt_node_domain(const struct fl_libvirt_cluster *c, size_t i)
 const char *fl_libvirt_node_console(const struct fl_libvirt_cluster *c, size_t i)
 {
 	return i < c->nnodes ? c->node[i].console : NULL;
+}
+
+/* --- mode attach -------------------------------------------------------------------------------- */
+
+/* The domains are someone else's: found, used through their agents, never
+ * defined, undefined, destroyed or changed, except by a VM fault that is
+ * undone again (each domain left as it was found: running). */
+
+static const char *state_name(int st)
+{
+	switch (st) {
+	case VIR_DOMAIN_RUNNING: return "running";
+	case VIR_DOMAIN_BLOCKED: return "running"; /* idle vcpu: running to us */
+	case VIR_DOMAIN_PAUSED: return "paused";
+	case VIR_DOMAIN_SHUTDOWN: return "shutting down";
+	case VIR_DOMAIN_SHUTOFF: return "shut off";
+	case VIR_DOMAIN_CRASHED: return "crashed";
+	case VIR_DOMAIN_PMSUSPENDED: return "suspended by the guest";
+	default: return "in no known state";
+	}
+}
+
+static int in_subnet(uint32_t a, uint32_t subnet, unsigned prefix)
+{
+	uint32_t mask = prefix ? 0xffffffffu << (32 - prefix) : 0;
+
+	return (a & mask) == (subnet & mask);
+}
+
+/* One source of virDomainInterfaceAddresses: 1 with *out when it gives an
+ * IPv4 address (on the subnet when one is given), 0 when none, -1 when it
+ * failed; what it gave or why, appended to tried. */
+static int addr_from(virDomainPtr d, unsigned source, const char *what, int has_subnet,
+		     uint32_t subnet, unsigned prefix, uint32_t *out, char *tried, size_t len)
+{
+	virDomainInterfacePtr *ifs = NULL;
+	int n = virDomainInterfaceAddresses(d, &ifs, source, 0), found = 0;
+	size_t l = strlen(tried);
+	char seen[128] = "";
+
+	if (n < 0) {
+		const char *m = virGetLastErrorMessage();
+		snprintf(tried + l, len - l, "%s%s: %s", l ? "; " : "", what,
+			 m && *m ? m : "failed");
+		virResetLastError();
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		for (unsigned k = 0; k < ifs[i]->naddrs; k++) {
+			virDomainIPAddressPtr a = &ifs[i]->addrs[k];
+			struct in_addr in;
+			uint32_t h;
+			size_t sl = strlen(seen);
+
+			if (a->type != VIR_IP_ADDR_TYPE_IPV4 || !a->addr ||
+			    inet_pton(AF_INET, a->addr, &in) != 1)
+				continue;
+			h = ntohl(in.s_addr);
+			if ((h >> 24) == 127)
+				continue;
+			if (sl + strlen(a->addr) + 3 < sizeof(seen))
+				snprintf(seen + sl, sizeof(seen) - sl, "%s%s", sl ? " " : "", a->addr);
+			if (!found && (!has_subnet || in_subnet(h, subnet, prefix))) {
+				*out = h;
+				found = 1;
+			}
+		}
+	}
+	for (int i = 0; i < n; i++)
+		virDomainInterfaceFree(ifs[i]);
+	free(ifs);
+	if (!found)
+		snprintf(tried + l, len - l, "%s%s: %s%s", l ? "; " : "", what,
+			 seen[0] ? seen : "no IPv4 address", seen[0] && has_subnet ? " (not on the subnet)" : "");
+	return found;
+}
+
+int fl_libvirt_find_addr(void *domain, int has_subnet, uint32_t subnet, unsigned prefix,
+			 uint32_t *out, char *source, size_t sourcelen, char *tried, size_t triedlen)
+{
+	static const struct {
+		unsigned src;
+		const char *name;
+	} srcs[] = {
+		{ VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, "lease" },
+		{ VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, "agent" },
+		{ VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP, "arp" },
+	};
+
+	tried[0] = 0;
+	for (size_t k = 0; k < sizeof(srcs) / sizeof(srcs[0]); k++) {
+		uint32_t a = 0;
+
+		if (addr_from(domain, srcs[k].src, srcs[k].name, has_subnet, subnet, prefix, &a,
+			      tried, triedlen) == 1) {
+			*out = a;
+			snprintf(source, sourcelen, "%s", srcs[k].name);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Node i's domain, looked up and checked: running, its persistence. */
+static int attach_node(struct fl_libvirt_cluster *c, const struct fl_libvirt_attach_spec *s,
+		       size_t i, char *err, size_t errlen)
+{
+	struct lv_node *n = &c->node[i];
+	const struct fl_libvirt_attach_node *an = &s->nodes[i];
+	_cleanup_(conn_closep) virConnectPtr conn = NULL;
+	_cleanup_(dom_freep) virDomainPtr d = NULL;
+	_cleanup_(freep) char *xml = NULL;
+	int st = 0, reason = 0, r;
+
+	if ((r = lv_connect(n->uri, &conn, err, errlen)) < 0) {
+		char e[512];
+		snprintf(e, sizeof(e), "node '%s': %s", n->name, err);
+		return fl_fail(r, err, errlen, "%s", e);
+	}
+	if (!(d = virDomainLookupByName(conn, n->domain))) {
+		char names[200] = "";
+		virDomainPtr *doms = NULL;
+		int nd;
+
+		virResetLastError();
+		nd = virConnectListAllDomains(conn, &doms, 0);
+		for (int j = 0; j < nd; j++) {
+			size_t l = strlen(names);
+			const char *dn = virDomainGetName(doms[j]);
+			if (dn && l + strlen(dn) + 6 < sizeof(names))
+				snprintf(names + l, sizeof(names) - l, "%s'%s'", l ? ", " : "", dn);
+			virDomainFree(doms[j]);
+		}
+		free(doms);
+		virResetLastError();
+		return fl_fail(-ENOENT, err, errlen,
+			    "node '%s': no domain '%s' at '%s' (looked up by name; the domains "
+			    "there: %s)", n->name, n->domain, n->uri, nd > 0 ? names : "none");
+	}
+	if (virDomainGetState(d, &st, &reason, 0) < 0)
+		return lv_fail(-EIO, err, errlen, "node '%s': cannot read the state of domain '%s' at '%s'",
+			       n->name, n->domain, n->uri);
+	if (st != VIR_DOMAIN_RUNNING && st != VIR_DOMAIN_BLOCKED)
+		return fl_fail(-EHOSTDOWN, err, errlen,
+			    "node '%s': domain '%s' at '%s' is %s, not running: attach mode uses "
+			    "domains as they are (start or resume it first)", n->name, n->domain,
+			    n->uri, state_name(st));
+	snprintf(n->found, sizeof(n->found), "%s", state_name(st));
+	n->persistent = virDomainIsPersistent(d) == 1;
+	/* what the domain runs on, for the run's record */
+	if (i == 0 && (xml = virDomainGetXMLDesc(d, 0))) {
+		c->accel = strstr(xml, "<domain type='kvm'") ? FL_ACCEL_KVM : FL_ACCEL_TCG;
+		snprintf(c->accel_why, sizeof(c->accel_why), "the type of the attached domain '%s'",
+			 n->domain);
+	}
+	virResetLastError();
+	if (an->addr) {
+		n->addr = an->addr;
+		snprintf(n->addr_from, sizeof(n->addr_from), "scenario");
+	} else {
+		char tried[400];
+
+		if (fl_libvirt_find_addr(d, s->has_subnet, s->subnet, s->prefix, &n->addr,
+					 n->addr_from, sizeof(n->addr_from), tried, sizeof(tried)) < 0)
+			return fl_fail(-EADDRNOTAVAIL, err, errlen,
+				    "node '%s': no IPv4 address%s for domain '%s' at '%s' (%s); give it "
+				    "in the scenario: domains: [{name: %s, address: A.B.C.D}, ...]",
+				    n->name, s->has_subnet ? " on the cluster's subnet" : "", n->domain,
+				    n->uri, tried, n->domain);
+	}
+	return 0;
+}
+
+int fl_libvirt_up_attach(const struct fl_libvirt_attach_spec *s, struct fl_libvirt_cluster **out,
+			 char *err, size_t errlen)
+{
+	struct fl_libvirt_cluster *c;
+	int r;
+
+	if (!s->id || !s->state_dir || !s->uri || !s->nodes || s->nnodes < 1 ||
+	    s->nnodes > FL_MAX_NODES)
+		return fl_fail(-EINVAL, err, errlen, "incomplete libvirt attach spec");
+	if (!(c = calloc(1, sizeof(*c))))
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
+	c->attach = 1;
+	c->accel = FL_ACCEL_TCG;
+	snprintf(c->data_dir, sizeof(c->data_dir), "%s/%s-%llx", FL_LIBVIRT_DATA_DIR, s->id,
+		 (unsigned long long)time(NULL));
+	snprintf(c->id, sizeof(c->id), "%s", s->id);
+	snprintf(c->dir, sizeof(c->dir), "%s", s->state_dir);
+	snprintf(c->uri, sizeof(c->uri), "%s", s->uri);
+	c->subnet = s->has_subnet ? s->subnet : 0;
+	c->prefix = s->has_subnet ? s->prefix : 0;
+	c->nnodes = s->nnodes;
+	for (size_t i = 0; i < s->nnodes; i++) {
+		struct lv_node *n = &c->node[i];
+		const struct fl_libvirt_attach_node *an = &s->nodes[i];
+
+		if (!an->name || !an->domain || !*an->domain ||
+		    snprintf(n->name, sizeof(n->name), "%s", an->name) >= (int)sizeof(n->name) ||
+		    snprintf(n->domain, sizeof(n->domain), "%s", an->domain) >= (int)sizeof(n->domain)) {
+			r = fl_fail(-EINVAL, err, errlen, "node %zu: bad name or domain name (at most %zu "
+						       "characters)", i, sizeof(n->domain) - 1);
+			goto out;
+		}
+		snprintf(n->uri, sizeof(n->uri), "%s", an->uri && *an->uri ? an->uri : s->uri);
+		if ((r = attach_node(c, s, i, err, errlen)) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < c->nnodes; i++)
+		for (size_t j = 0; j < i; j++)
+			if (c->node[i].addr == c->node[j].addr) {
+				struct in_addr in = { .s_addr = htonl(c->node[i].addr) };
+				char a[INET_ADDRSTRLEN];
+
+				inet_ntop(AF_INET, &in, a, sizeof(a));
+				r = fl_fail(-EINVAL, err, errlen, "nodes '%s' and '%s' have the same address %s",
+					 c->node[j].name, c->node[i].name, a);
+				goto out;
+			}
+	if (mkdir(c->dir, 0700) < 0 && errno != EEXIST) {
+		r = fl_fail(-errno, err, errlen, "cannot create the state directory '%s': %s", c->dir,
+			 strerror(errno));
+		goto out;
+	}
+	/* the state at attach time: what down leaves each domain as */
+	if ((r = write_state(c, err, errlen)) < 0)
+		goto out;
+	*out = c;
+	return 0;
+out:
+	free(c);
+	return r;
+}
+
+/* Each attached domain as it was found (running): resumed when paused,
+ * started from its definition when shut off. Nothing else is touched. */
+static int restore_attached(const struct fl_libvirt_cluster *c, char *err, size_t errlen)
+{
+	int first = 0;
+
+	for (size_t i = 0; i < c->nnodes; i++) {
+		const struct lv_node *n = &c->node[i];
+		_cleanup_(conn_closep) virConnectPtr conn = NULL;
+		_cleanup_(dom_freep) virDomainPtr d = NULL;
+		char e[512] = "";
+		int st = 0, reason = 0, r = 0;
+
+		if (strcmp(n->found, "running"))
+			continue; /* attached only when running; nothing else to restore */
+		if ((r = lv_connect(n->uri, &conn, e, sizeof(e))) < 0)
+			;
+		else if (!(d = virDomainLookupByName(conn, n->domain)))
+			r = lv_fail(-ENOENT, e, sizeof(e), "domain '%s' of node '%s' is gone from '%s'",
+				    n->domain, n->name, n->uri);
+		else if (virDomainGetState(d, &st, &reason, 0) < 0)
+			r = lv_fail(-EIO, e, sizeof(e), "cannot read the state of domain '%s'", n->domain);
+		else if (st == VIR_DOMAIN_PAUSED && virDomainResume(d) < 0)
+			r = lv_fail(-EIO, e, sizeof(e), "cannot resume domain '%s' (found running)",
+				    n->domain);
+		else if (st == VIR_DOMAIN_SHUTOFF && virDomainCreate(d) < 0)
+			r = lv_fail(-EIO, e, sizeof(e), "cannot start domain '%s' again (found running)",
+				    n->domain);
+		if (r < 0 && !first) {
+			first = r;
+			fl_fail(0, err, errlen, "%s", e);
+		}
+	}
+	return first;
+}
+
+int fl_libvirt_is_attach(const struct fl_libvirt_cluster *c)
+{
+	return c && c->attach;
+}
+
+const char *fl_libvirt_node_uri(const struct fl_libvirt_cluster *c, size_t i)
+{
+	if (!c || i >= c->nnodes)
+		return NULL;
+	return c->attach && c->node[i].uri[0] ? c->node[i].uri : c->uri;
 }

@@ -1,8 +1,10 @@
-/* The libvirt provider behind provider.h (mode create; libvirt.c does the
- * work). Each node's agent is started by the guest's init as it boots and
- * listens on the node's virtio-serial channel, which qemu exposes here as
- * the unix socket DIR/agent-NODE.sock: agent_start only checks that it
- * answers, the harness cannot signal it (pid 0). */
+/* The libvirt provider behind provider.h (modes create and attach;
+ * libvirt.c does the work). Each node's agent is started by the guest
+ * itself and listens on the node's virtio-serial channel: in create mode
+ * qemu exposes it here as the unix socket DIR/agent-NODE.sock, in attach
+ * mode it is opened through libvirt (virDomainOpenChannel) on the node's
+ * URI. agent_start only checks that it answers; the harness cannot signal
+ * it (pid 0). */
 #include "faultline/provider.h"
 
 #include <errno.h>
@@ -14,6 +16,7 @@
 
 #include "faultline/agentc.h"
 #include "faultline/libvirt.h"
+#include "faultline/strutil.h"
 
 #define HELLO_TIMEOUT_MS 30000
 #define HEAL_TIMEOUT_MS 10000
@@ -36,6 +39,42 @@ static int absolute_agent(const char *agent, char *out, size_t len)
 	return -ENOENT;
 }
 
+/* Mode attach: the scenario's domains, as they are; the agents already
+ * run in them (started by the guests themselves). */
+static int lp_up_attach(const struct fl_scenario *s, const char *id, const char *dir, void **out,
+			char *err, size_t errlen)
+{
+	struct fl_libvirt_attach_node nodes[FL_MAX_NODES];
+	struct fl_libvirt_attach_spec spec = { 0 };
+	struct fl_libvirt_cluster *c = NULL;
+	int r;
+
+	if (!s->cluster.libvirt.domains ||
+	    fl_strv_len(s->cluster.libvirt.domains) != s->cluster.nnodes) {
+		snprintf(err, errlen, "libvirt mode 'attach' needs one domain per node");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < s->cluster.nnodes; i++)
+		nodes[i] = (struct fl_libvirt_attach_node){
+			.name = s->cluster.nodes[i],
+			.domain = s->cluster.libvirt.domains[i],
+			.uri = s->cluster.libvirt.domain_uri[i],
+			.addr = s->cluster.libvirt.domain_addr[i],
+		};
+	spec.id = id;
+	spec.nnodes = s->cluster.nnodes;
+	spec.nodes = nodes;
+	spec.has_subnet = s->cluster.has_subnet;
+	spec.subnet = s->cluster.subnet;
+	spec.prefix = s->cluster.prefix;
+	spec.state_dir = dir;
+	spec.uri = s->cluster.libvirt.uri ? s->cluster.libvirt.uri : "qemu:///system";
+	if ((r = fl_libvirt_up_attach(&spec, &c, err, errlen)) < 0)
+		return r;
+	*out = c;
+	return 0;
+}
+
 static int lp_up(const struct fl_scenario *s, const char *id, const char *dir,
 		 const char *agent_path, void **out, char *err, size_t errlen)
 {
@@ -45,11 +84,8 @@ static int lp_up(const struct fl_scenario *s, const char *id, const char *dir,
 	char agent[PATH_MAX];
 	int r;
 
-	if (s->cluster.libvirt.mode != FL_LIBVIRT_CREATE) {
-		snprintf(err, errlen, "libvirt mode '%s' is not implemented yet; use 'create'",
-			 fl_libvirt_mode_to_string(s->cluster.libvirt.mode));
-		return -EOPNOTSUPP;
-	}
+	if (s->cluster.libvirt.mode == FL_LIBVIRT_ATTACH)
+		return lp_up_attach(s, id, dir, out, err, errlen);
 	if (absolute_agent(agent_path, agent, sizeof(agent)) < 0) {
 		snprintf(err, errlen, "the agent '%s' is not found on this host", agent_path);
 		return -ENOENT;
@@ -98,14 +134,38 @@ static uint32_t lp_node_addr(void *p, size_t i)
 	return fl_libvirt_node_addr(p, i);
 }
 
-static int lp_agent_connect(void *p, const char *dir, size_t i, const char *node, int *fd)
+/* Create mode: the unix sockets qemu binds here; attach mode: through
+ * libvirt (virDomainOpenChannel), on the node's own URI. */
+static int connect_agent(void *p, const char *dir, size_t i, const char *node, int *fd,
+			 char *err, size_t errlen)
 {
 	char path[PATH_MAX];
+	int r;
 
-	(void)p;
-	(void)i;
+	if (p && fl_libvirt_is_attach(p)) {
+		char e[400] = "";
+
+		r = fl_libvirt_connect_stream(fl_libvirt_node_uri(p, i), fl_libvirt_node_domain(p, i),
+					      fd, e, sizeof(e));
+		if (r < 0)
+			snprintf(err, errlen, "node '%s': cannot reach its agent on channel %s.0..%d "
+					      "of domain '%s' at '%s': %s", node, FL_LIBVIRT_CHANNEL,
+				 FL_LIBVIRT_CHANNELS - 1, fl_libvirt_node_domain(p, i),
+				 fl_libvirt_node_uri(p, i), e);
+		return r;
+	}
 	fl_provider_agent_path(dir, node, "sock", path, sizeof(path));
-	return fl_libvirt_connect(path, fd);
+	if ((r = fl_libvirt_connect(path, fd)) < 0)
+		snprintf(err, errlen, "node '%s': cannot reach its agent's channel %s: %s", node, path,
+			 strerror(-r));
+	return r;
+}
+
+static int lp_agent_connect(void *p, const char *dir, size_t i, const char *node, int *fd)
+{
+	char e[512];
+
+	return connect_agent(p, dir, i, node, fd, e, sizeof(e));
 }
 
 /* One request over a fresh connection to node i's agent. */
@@ -115,11 +175,8 @@ static int call_agent(void *p, const char *dir, size_t i, const char *node, cons
 	struct fl_agentc *a = NULL;
 	int fd, r;
 
-	if ((r = lp_agent_connect(p, dir, i, node, &fd)) < 0) {
-		snprintf(err, errlen, "node '%s': cannot reach its agent's channel: %s", node,
-			 strerror(-r));
+	if ((r = connect_agent(p, dir, i, node, &fd, err, errlen)) < 0)
 		return r;
-	}
 	if ((r = fl_agentc_attach(node, fd, 0, &a)) < 0) {
 		close(fd);
 		return r;
@@ -138,6 +195,16 @@ static int lp_agent_start(void *p, const char *dir, size_t i, const char *node,
 	(void)agent_path; /* the guest's init started it at boot */
 	r = call_agent(p, dir, i, node, "hello", HELLO_TIMEOUT_MS, &reply, err, errlen);
 	json_decref(reply);
+	if (r < 0 && p && fl_libvirt_is_attach(p)) {
+		size_t l = strlen(err);
+
+		/* the channel opened but nothing answered: no agent in the guest */
+		if (l + 1 < errlen)
+			snprintf(err + l, errlen - l, " (is faultline-agent running in domain '%s' on "
+						     "its virtio-serial port %s.0?)",
+				 fl_libvirt_node_domain(p, i), FL_LIBVIRT_CHANNEL);
+		return r;
+	}
 	if (r < 0 && p) {
 		char tail[300]; /* the newest lines that fit callers' 512-byte messages */
 		size_t l = strlen(err);

@@ -676,7 +676,16 @@ static int where_nodes(struct run *r, char *err, size_t errlen)
 {
 	const char *dd = json_string_value(json_object_get(r->where, "data_dir"));
 	const char *share = json_string_value(json_object_get(r->where, "share"));
+	const char *nlogs = json_string_value(json_object_get(r->where, "logs_dir"));
 
+	/* nodes that share no directory with this host (libvirt attach): the
+	 * logs stay on the nodes, in a directory each node's agent makes */
+	if (!(share && *share) && nlogs && *nlogs) {
+		snprintf(r->logs, sizeof(r->logs), "%s", nlogs);
+		for (size_t i = 0; i < r->c->n; i++)
+			if (node_file(r, i, nlogs, NULL, err, errlen) < 0)
+				return -EIO;
+	}
 	if (share && *share) {
 		snprintf(r->logs, sizeof(r->logs), "%s/logs", share);
 		if (mkdir(r->logs, 0755) < 0 && errno != EEXIST) {

@@ -3,6 +3,7 @@
  * Loading never touches the system: no files written, nothing started. */
 #include "faultline/scenario.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <signal.h>
@@ -382,6 +383,59 @@ static int parse_subnet(struct fl_sctx *c, const struct fl_ynode *n)
 	return 0;
 }
 
+/* attach's domains: each a name, or {name, uri, address}. */
+static void parse_domains(struct fl_sctx *c, const struct fl_ynode *n)
+{
+	struct fl_scenario *s = c->s;
+	char **v;
+
+	if (!n || n->kind != FL_Y_SEQ) {
+		FL_ERR(c, n, "'domains' expects a list: a domain name per node, or {name, uri, "
+			     "address}, got %s", fl_ykind_name(n));
+		return;
+	}
+	if (n->n > FL_MAX_NODES) {
+		FL_ERR(c, n, "too many domains (%zu); at most %d", n->n, FL_MAX_NODES);
+		return;
+	}
+	if (!(v = calloc(n->n + 1, sizeof(*v))))
+		return;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct fl_ynode *it = n->items[i];
+		KS({ "name" }, { "uri" }, { "address" });
+		struct in_addr in;
+
+		if (it->kind == FL_Y_SCALAR && !fl_ynode_is_null(it)) {
+			v[i] = strdup(it->str);
+			continue;
+		}
+		if (it->kind != FL_Y_MAP) {
+			FL_ERR(c, it, "'domains' items are a domain name or {name, uri, address}, got %s",
+			       fl_ykind_name(it));
+			v[i] = strdup("");
+			continue;
+		}
+		take_keys(c, it, ks, ARRAY_SIZE(ks), "cluster.libvirt.domains", NULL, 0, NULL);
+		if (!KV(0))
+			FL_ERR(c, it, "a domain needs its 'name'");
+		else
+			get_str(c, KV(0), "name", &v[i]);
+		if (!v[i])
+			v[i] = strdup("");
+		if (KV(1))
+			get_str(c, KV(1), "uri", &s->cluster.libvirt.domain_uri[i]);
+		if (KV(2) && want_scalar(c, KV(2), "address", "an IPv4 address") == 0) {
+			if (inet_pton(AF_INET, KV(2)->str, &in) != 1)
+				FL_ERR(c, KV(2), "bad address '%s': expected an IPv4 address like "
+						 "'10.77.0.2'", KV(2)->str);
+			else
+				s->cluster.libvirt.domain_addr[i] = ntohl(in.s_addr);
+		}
+	}
+	fl_strv_free(s->cluster.libvirt.domains);
+	s->cluster.libvirt.domains = v;
+}
+
 static void parse_libvirt(struct fl_sctx *c, const struct fl_ynode *n)
 {
 	struct fl_scenario *s = c->s;
@@ -398,7 +452,7 @@ static void parse_libvirt(struct fl_sctx *c, const struct fl_ynode *n)
 	if (KV(1) && get_enum(c, KV(1), "mode", libvirt_mode_names, FL_LIBVIRT_MODE__N, &v) == 0)
 		s->cluster.libvirt.mode = (enum fl_libvirt_mode)v;
 	if (KV(2))
-		get_strv(c, KV(2), "domains", &s->cluster.libvirt.domains);
+		parse_domains(c, KV(2));
 	if (KV(3) && get_str(c, KV(3), "kernel", &s->cluster.libvirt.kernel) == 0 &&
 	    s->cluster.libvirt.kernel[0] != '/')
 		FL_ERR(c, KV(3), "'kernel' must be an absolute path (e.g. /boot/vmlinuz-6.1.0-amd64)");
@@ -499,6 +553,17 @@ static void parse_cluster(struct fl_sctx *c, const struct fl_ynode *n)
 		FL_ERR(c, fl_ynode_get(KV(3), "domains"),
 		       "%zu domains for %zu nodes: attach mode needs one domain per node",
 		       fl_strv_len(s->cluster.libvirt.domains), s->cluster.nnodes);
+	for (size_t i = 0; s->cluster.has_subnet && s->cluster.libvirt.domains && i < FL_MAX_NODES &&
+			   s->cluster.libvirt.domains[i]; i++) {
+		uint32_t a = s->cluster.libvirt.domain_addr[i];
+		uint32_t mask = 0xffffffffu << (32 - s->cluster.prefix);
+		const struct fl_ynode *dn = fl_ynode_get(KV(3), "domains");
+
+		if (a && (a & mask) != s->cluster.subnet)
+			FL_ERR(c, dn && dn->kind == FL_Y_SEQ && i < dn->n ? dn->items[i] : dn,
+			       "the address of domain '%s' is not on the cluster's subnet",
+			       s->cluster.libvirt.domains[i]);
+	}
 	if (s->cluster.has_subnet) {
 		uint64_t room = (1ull << (32 - s->cluster.prefix)) - 3; /* net, broadcast, host */
 		if (room < s->cluster.nnodes)
@@ -1459,6 +1524,8 @@ void fl_scenario_free(struct fl_scenario *s)
 		free(s->cluster.nodes[i]);
 	free(s->cluster.libvirt.uri);
 	fl_strv_free(s->cluster.libvirt.domains);
+	for (size_t i = 0; i < FL_MAX_NODES; i++)
+		free(s->cluster.libvirt.domain_uri[i]);
 	free(s->cluster.libvirt.kernel);
 	free(s->system.binary);
 	fl_strv_free(s->system.args);

@@ -1,4 +1,5 @@
-/* The libvirt cluster provider, mode `create`: one transient domain per
+/* The libvirt cluster provider. Mode `attach` (fl_libvirt_up_attach, at
+ * the end): existing domains, left as found. Mode `create`: one transient domain per
  * node, booted in parallel from the micro-VM node template
  * (ARCHITECTURE.md): the host's kernel, an initramfs faultline writes
  * (vmimage.h), the host's root read-only over 9p under a tmpfs overlay, so
@@ -37,9 +38,12 @@
  * journal newest first, from the handle or from DIR alone, and refuses to
  * destroy a domain whose metadata does not name this cluster.
  *
- * The agent's channel is reached through the unix socket qemu binds, so the
- * hypervisor must be this host (qemu:///system, qemu:///session); a remote
- * URI would need virDomainOpenChannel (not yet). */
+ * Mode create reaches the agent's channel through the unix socket qemu
+ * binds (its greeting logic, fl_libvirt_connect), and needs this host as
+ * the hypervisor anyway: bridge, disks, initramfs and the shared root are
+ * made here. Mode attach (fl_libvirt_up_attach) reaches every channel
+ * through libvirt itself (fl_libvirt_connect_stream, virDomainOpenChannel),
+ * so its nodes may be on any URI, one per node if need be. */
 #ifndef FAULTLINE_LIBVIRT_H
 #define FAULTLINE_LIBVIRT_H
 
@@ -120,6 +124,20 @@ void fl_libvirt_channel_path(const char *base, unsigned k, char *buf, size_t len
  * their turn). -errno when no channel socket accepts. */
 int fl_libvirt_connect(const char *base, int *fd);
 
+/* The agent's channel through libvirt (virDomainOpenChannel), on any URI:
+ * an fd (one end of a socketpair) whose bytes a pump in libvirt's event
+ * loop (one thread per process) moves to and from the channel's stream.
+ * Closing fd ends the stream (the agent sees its far end go); the guest
+ * side ending closes the pump's end (fd reads EOF). -ENOENT: no such
+ * domain; -ENXIO: the channel cannot be opened; err says which. */
+int fl_libvirt_channel_open(const char *uri, const char *domain, const char *channel, int *fd,
+			    char *err, size_t errlen);
+
+/* fl_libvirt_connect through libvirt: the first of the domain's channels
+ * org.faultline.agent.0..3 whose agent greets, else channel 0. */
+int fl_libvirt_connect_stream(const char *uri, const char *domain, int *fd, char *err,
+			      size_t errlen);
+
 /* Can libvirt at uri be reached (read-only)? 0 with what answered in out
  * ("libvirt 9.0.0 at qemu:///system, hypervisor QEMU 7.2.0"), else -errno
  * with libvirt's words and how to start the daemon. */
@@ -157,6 +175,50 @@ int fl_libvirt_up(const struct fl_libvirt_spec *spec, struct fl_libvirt_cluster 
  * (the process that made the cluster died) and may be run again. */
 int fl_libvirt_down_from_state(const char *state_dir, char *err, size_t errlen);
 int fl_libvirt_down(struct fl_libvirt_cluster *c, char *err, size_t errlen);
+
+/* Mode attach: existing domains, one per node, each on its own URI or the
+ * cluster's. */
+struct fl_libvirt_attach_node {
+	const char *name;   /* the node */
+	const char *domain; /* the existing domain */
+	const char *uri;    /* NULL: the cluster's */
+	uint32_t addr;      /* host order; 0: found through libvirt */
+};
+
+struct fl_libvirt_attach_spec {
+	const char *id;
+	size_t nnodes;
+	const struct fl_libvirt_attach_node *nodes;
+	int has_subnet;      /* addresses found must be on it */
+	uint32_t subnet;
+	unsigned prefix;
+	const char *state_dir; /* created when missing */
+	const char *uri;
+};
+
+/* Look every domain up (it must be running), find its address (the
+ * given one, else fl_libvirt_find_addr) and record what was found in
+ * state_dir's libvirt.json (mode attach). Nothing is made or changed in
+ * libvirt. Errors name the node, the domain, the URI and what was tried:
+ * -ENOENT no such domain (the domains there listed), -EHOSTDOWN not
+ * running, -EADDRNOTAVAIL no address. The agents are reached later,
+ * through fl_libvirt_connect_stream. Down (fl_libvirt_down_from_state)
+ * leaves each domain as found: resumed if paused, started from its
+ * definition if shut off; never destroyed or undefined. */
+int fl_libvirt_up_attach(const struct fl_libvirt_attach_spec *s, struct fl_libvirt_cluster **out,
+			 char *err, size_t errlen);
+
+/* A domain's IPv4 address from virDomainInterfaceAddresses, its sources
+ * in turn: DHCP lease, guest agent, the host's ARP table; the first on the
+ * subnet when one is given (loopback skipped). domain: a virDomainPtr.
+ * 0 with *out and the source's name; -ENOENT with what each source said
+ * in tried. */
+int fl_libvirt_find_addr(void *domain, int has_subnet, uint32_t subnet, unsigned prefix,
+			 uint32_t *out, char *source, size_t sourcelen, char *tried, size_t triedlen);
+
+/* Mode attach: 1, and node i's own URI and domain. */
+int fl_libvirt_is_attach(const struct fl_libvirt_cluster *c);
+const char *fl_libvirt_node_uri(const struct fl_libvirt_cluster *c, size_t i);
 
 /* The handle of a running cluster, from libvirt.json in state_dir. */
 int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, char *err,

@@ -5,7 +5,7 @@
  * (agentc.h), so they are the same whatever the provider; the provider's
  * only heal is replaying a dead agent's journal inside its node, with the
  * agent's own code (one heal path). netns (netns_provider.c) and libvirt
- * (libvirt_provider.c, mode create).
+ * (libvirt_provider.c, modes create and attach).
  *
  * Every op returns 0 or -errno with a message in err; a failed `up` leaves
  * nothing behind. The state directory (one per cluster, cluster.h) holds

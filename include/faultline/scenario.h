@@ -128,6 +128,10 @@ struct fl_scenario {
 			char *uri;
 			enum fl_libvirt_mode mode;
 			char **domains;  /* NULL-terminated */
+			/* attach: per node (as domains), NULL / 0 when not given:
+			 * the node's own libvirt URI, its address (host order) */
+			char *domain_uri[FL_MAX_NODES];
+			uint32_t domain_addr[FL_MAX_NODES];
 			char *kernel;    /* NULL: newest /boot/vmlinuz-* at run time */
 			uint64_t memory; /* bytes */
 			unsigned vcpus;

@@ -161,6 +161,41 @@ static void test_process_faults(void **state)
 	fl_agent_release(&a);
 }
 
+/* stop: the end of a run on a node that outlives it: every process gone,
+ * nothing journaled (a heal starts none again), a new spawn welcome */
+static void test_stop(void **state)
+{
+	struct fl_agent a;
+	json_t *r;
+	pid_t pid;
+
+	(void)state;
+	unlink(path("j6"));
+	assert_int_equal(fl_agent_init(&a, "n1", path("j6"), 0, NULL), 0);
+	r = call(&a, "{\"id\":1,\"op\":\"spawn\",\"argv\":[\"sleep\",\"60\"]}");
+	assert_true(ok(r));
+	pid = (pid_t)json_integer_value(json_object_get(r, "pid"));
+	json_decref(r);
+	r = call(&a, "{\"id\":2,\"op\":\"signal\",\"signal\":\"STOP\",\"fault\":\"f1\"}");
+	json_decref(r);
+	r = call(&a, "{\"id\":3,\"op\":\"stop\"}");
+	assert_true(ok(r));
+	assert_int_equal(json_integer_value(json_object_get(r, "stopped")), 1);
+	json_decref(r);
+	assert_int_equal(kill(pid, 0), -1);
+	assert_int_equal(a.procs[0].pid, 0);
+	r = call(&a, "{\"id\":4,\"op\":\"heal\"}");
+	assert_true(ok(r));
+	json_decref(r);
+	assert_int_equal(a.procs[0].pid, 0); /* nothing started again */
+	r = call(&a, "{\"id\":5,\"op\":\"spawn\",\"argv\":[\"sleep\",\"60\"]}");
+	assert_true(ok(r));
+	json_decref(r);
+	r = call(&a, "{\"id\":6,\"op\":\"stop\"}");
+	json_decref(r);
+	fl_agent_release(&a);
+}
+
 static void test_refusals(void **state)
 {
 	struct fl_agent a;
@@ -417,6 +452,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_journal),
 		cmocka_unit_test(test_process_faults),
+		cmocka_unit_test(test_stop),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_dead_man_switch),
 		cmocka_unit_test(test_leftover_journal_is_healed),

@@ -580,12 +580,204 @@ static void test_up_without_libvirtd(void **state)
 	/* refused before anything is touched */
 	spec.uri = "qemu+ssh://elsewhere/system";
 	assert_int_equal(fl_libvirt_up(&spec, &c, err, sizeof(err)), -EOPNOTSUPP);
+	print_message("  %s\n", err);
+	assert_non_null(strstr(err, "shares its root with the guests"));
+	assert_non_null(strstr(err, "mode attach takes any uri"));
 	spec.uri = TEST_URI;
 	spec.agent = "/nonexistent-fl/faultline-agent";
 	assert_int_equal(fl_libvirt_up(&spec, &c, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "is not an executable"));
 	/* an agent under /tmp (which each VM mounts afresh) is copied into the
 	 * share at up: tests/e2e/host-libvirt.sh from a build under /tmp */
+}
+
+
+/* --- mode attach, on the test driver's own domain "test" (running, persistent) --- */
+
+static int state_is(virConnectPtr conn, const char *name, int want)
+{
+	virDomainPtr d = virDomainLookupByName(conn, name);
+	int st = -1, reason = 0;
+
+	if (!d)
+		return 0;
+	virDomainGetState(d, &st, &reason, 0);
+	virDomainFree(d);
+	return st == want;
+}
+
+static int attach_one(const char *domain, uint32_t addr, int has_subnet, uint32_t subnet,
+		      unsigned prefix, struct fl_libvirt_cluster **c, char *err, size_t errlen)
+{
+	struct fl_libvirt_attach_node n = { .name = "n1", .domain = domain, .addr = addr };
+	struct fl_libvirt_attach_spec s = {
+		.id = "attch", .nnodes = 1, .nodes = &n, .has_subnet = has_subnet,
+		.subnet = subnet, .prefix = prefix, .state_dir = dir, .uri = TEST_URI,
+	};
+
+	return fl_libvirt_up_attach(&s, c, err, errlen);
+}
+
+static void state_path(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", dir, FL_LIBVIRT_STATE);
+}
+
+static void test_attach_discovery(void **state)
+{
+	virConnectPtr conn = test_conn(); /* keeps the test driver's state alive */
+	struct fl_libvirt_cluster *c = NULL, *again = NULL;
+	char err[1024] = "", sp[300];
+	json_t *o;
+
+	(void)state;
+	if (!conn)
+		skip();
+	/* no address given: libvirt's first source (the test driver answers every one) */
+	assert_int_equal(attach_one("test", 0, 0, 0, 0, &c, err, sizeof(err)), 0);
+	assert_int_equal(fl_libvirt_node_addr(c, 0), IP(192, 168, 122, 3));
+	assert_true(fl_libvirt_is_attach(c));
+	assert_string_equal(fl_libvirt_node_uri(c, 0), TEST_URI);
+	o = fl_libvirt_describe(c);
+	assert_string_equal(json_string_value(json_object_get(o, "mode")), "attach");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(o, "nodes"), 0), "addr_from")),
+			    "lease");
+	json_decref(o);
+	fl_libvirt_cluster_free(c);
+	/* the state at attach time, read back by another process */
+	assert_int_equal(fl_libvirt_attach(dir, &again, err, sizeof(err)), 0);
+	assert_true(fl_libvirt_is_attach(again));
+	assert_string_equal(fl_libvirt_node_domain(again, 0), "test");
+	fl_libvirt_cluster_free(again);
+	state_path(sp, sizeof(sp));
+	assert_int_equal(fl_libvirt_down_from_state(dir, err, sizeof(err)), 0);
+	assert_int_equal(access(sp, F_OK), -1);
+	assert_true(state_is(conn, "test", VIR_DOMAIN_RUNNING)); /* down never destroys */
+
+	/* a subnet the domain has no address on: every source named */
+	assert_int_equal(attach_one("test", 0, 1, IP(10, 77, 0, 0), 24, &c, err, sizeof(err)),
+			 -EADDRNOTAVAIL);
+	print_message("  %s\n", err);
+	assert_non_null(strstr(err, "lease: 192.168.122.3 (not on the subnet)"));
+	assert_non_null(strstr(err, "arp: "));
+	assert_non_null(strstr(err, "address: A.B.C.D"));
+	/* a given address wins */
+	assert_int_equal(attach_one("test", IP(10, 77, 0, 9), 1, IP(10, 77, 0, 0), 24, &c, err,
+				    sizeof(err)), 0);
+	assert_int_equal(fl_libvirt_node_addr(c, 0), IP(10, 77, 0, 9));
+	fl_libvirt_cluster_free(c);
+	assert_int_equal(fl_libvirt_down_from_state(dir, err, sizeof(err)), 0);
+
+	/* missing: the name, the URI and what is there */
+	assert_int_equal(attach_one("nosuch", 0, 0, 0, 0, &c, err, sizeof(err)), -ENOENT);
+	print_message("  %s\n", err);
+	assert_non_null(strstr(err, "no domain 'nosuch' at 'test:///default'"));
+	assert_non_null(strstr(err, "'test'"));
+	assert_int_equal(access(sp, F_OK), -1);
+	virConnectClose(conn);
+}
+
+static void test_attach_refuses_a_domain_not_running(void **state)
+{
+	virConnectPtr conn = test_conn();
+	struct fl_libvirt_cluster *c = NULL;
+	virDomainPtr d;
+	char err[1024] = "";
+
+	(void)state;
+	if (!conn)
+		skip();
+	assert_non_null(d = virDomainLookupByName(conn, "test"));
+	assert_int_equal(virDomainSuspend(d), 0);
+	assert_int_equal(attach_one("test", IP(10, 0, 0, 2), 0, 0, 0, &c, err, sizeof(err)),
+			 -EHOSTDOWN);
+	print_message("  %s\n", err);
+	assert_non_null(strstr(err, "is paused, not running"));
+	assert_int_equal(virDomainResume(d), 0);
+	virDomainFree(d);
+	virConnectClose(conn);
+}
+
+static void test_attach_leaves_domains_as_found(void **state)
+{
+	virConnectPtr conn = test_conn();
+	struct fl_libvirt_cluster *c = NULL;
+	const char *transient = "<domain type='test'><name>someones-vm</name><memory>65536</memory>"
+				"<os><type>hvm</type></os></domain>";
+	char err[1024] = "", *before, *after;
+	virDomainPtr d, t;
+
+	(void)state;
+	if (!conn)
+		skip();
+	assert_non_null(d = virDomainLookupByName(conn, "test"));
+	assert_non_null(before = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE));
+	assert_int_equal(attach_one("test", IP(10, 0, 0, 2), 0, 0, 0, &c, err, sizeof(err)), 0);
+	/* suspended, then down without a resume: down resumes it */
+	assert_int_equal(fl_libvirt_machine(c, 0, FL_MACHINE_SUSPEND, err, sizeof(err)), 0);
+	assert_true(state_is(conn, "test", VIR_DOMAIN_PAUSED));
+	assert_int_equal(fl_libvirt_down_from_state(dir, err, sizeof(err)), 0);
+	assert_true(state_is(conn, "test", VIR_DOMAIN_RUNNING));
+	fl_libvirt_cluster_free(c);
+
+	/* powered off: destroyed but still defined; power-on and down start it
+	 * from its definition */
+	assert_int_equal(attach_one("test", IP(10, 0, 0, 2), 0, 0, 0, &c, err, sizeof(err)), 0);
+	assert_int_equal(fl_libvirt_machine(c, 0, FL_MACHINE_POWER_OFF, err, sizeof(err)), 0);
+	assert_true(state_is(conn, "test", VIR_DOMAIN_SHUTOFF));
+	assert_int_equal(fl_libvirt_machine(c, 0, FL_MACHINE_POWER_OFF, err, sizeof(err)), 0);
+	assert_int_equal(fl_libvirt_machine(c, 0, FL_MACHINE_POWER_ON, err, sizeof(err)), 0);
+	assert_true(state_is(conn, "test", VIR_DOMAIN_RUNNING));
+	assert_int_equal(fl_libvirt_machine(c, 0, FL_MACHINE_POWER_OFF, err, sizeof(err)), 0);
+	assert_int_equal(fl_libvirt_down_from_state(dir, err, sizeof(err)), 0);
+	assert_true(state_is(conn, "test", VIR_DOMAIN_RUNNING));
+	fl_libvirt_cluster_free(c);
+	/* and its definition is as it was */
+	assert_non_null(after = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE));
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	virDomainFree(d);
+
+	/* a transient domain would be gone for good: power-off refused */
+	assert_non_null(t = virDomainCreateXML(conn, transient, 0));
+	assert_int_equal(attach_one("someones-vm", IP(10, 0, 0, 3), 0, 0, 0, &c, err, sizeof(err)),
+			 0);
+	assert_int_equal(fl_libvirt_machine(c, 0, FL_MACHINE_POWER_OFF, err, sizeof(err)), -EPERM);
+	print_message("  %s\n", err);
+	assert_non_null(strstr(err, "is transient"));
+	assert_true(state_is(conn, "someones-vm", VIR_DOMAIN_RUNNING));
+	/* gone behind our back: down says so and keeps its state for a retry */
+	virDomainDestroy(t);
+	virDomainFree(t);
+	assert_int_equal(fl_libvirt_down_from_state(dir, err, sizeof(err)), -ENOENT);
+	print_message("  %s\n", err);
+	fl_libvirt_cluster_free(c);
+	{
+		char sp[300];
+		state_path(sp, sizeof(sp));
+		assert_int_equal(access(sp, F_OK), 0);
+		unlink(sp);
+	}
+	virConnectClose(conn);
+}
+
+static void test_channel_open_errors(void **state)
+{
+	char err[1024] = "";
+	int fd = -1;
+
+	(void)state;
+	/* the test driver has no channels to open: a clear error, no fd */
+	assert_int_equal(fl_libvirt_connect_stream(TEST_URI, "nosuch", &fd, err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "no domain 'nosuch'"));
+	assert_true(fl_libvirt_channel_open(TEST_URI, "test", "org.faultline.agent.0", &fd, err,
+					    sizeof(err)) < 0);
+	print_message("  %s\n", err);
+	assert_non_null(strstr(err, "org.faultline.agent.0"));
+	assert_int_equal(fd, -1);
 }
 
 static int setup(void **state)
@@ -621,6 +813,10 @@ int main(void)
 		cmocka_unit_test(test_create_and_down_on_test_driver),
 		cmocka_unit_test(test_down_spares_what_is_not_ours),
 		cmocka_unit_test(test_up_without_libvirtd),
+		cmocka_unit_test(test_attach_discovery),
+		cmocka_unit_test(test_attach_refuses_a_domain_not_running),
+		cmocka_unit_test(test_attach_leaves_domains_as_found),
+		cmocka_unit_test(test_channel_open_errors),
 	};
 	return cmocka_run_group_tests_name("libvirt", tests, setup, teardown);
 }

@@ -402,7 +402,7 @@ int cmd_inject(int argc, char **argv)
 	    !(c = open_cluster("inject", ia.cluster)) || inject_plan(c, &ia, &s, &p) < 0)
 		goto out;
 	fl_cluster_connect(c, err, sizeof(err));
-	x = (struct fl_exec){ .s = s, .agents = c->agents, .addrs = c->addrs, .iface = c->prov->iface,
+	x = (struct fl_exec){ .s = s, .agents = c->agents, .addrs = c->addrs, .iface = c->iface,
 			      .timeout_ms = 10000, .ctx = c,
 			      .machine = c->prov->machine ? inject_machine : NULL };
 	sigaction(SIGINT, &sa, NULL);
@@ -443,27 +443,73 @@ out:
 	return rc;
 }
 
+static void usage_doctor(FILE *f)
+{
+	fprintf(f, "usage: faultline doctor [--json] [--scenario FILE]\n"
+		   "\n"
+		   "Probes, in a throwaway network namespace, every qdisc, classifier and action\n"
+		   "faultline uses, plus namespaces, bridges, libvirt, qemu/KVM and the systems\n"
+		   "under test; says what works, what is missing and how to get it.\n"
+		   "\n"
+		   "  --scenario FILE  for a scenario in libvirt mode attach (a lab): tries every\n"
+		   "                   node as a run would (its domain running, its address, its\n"
+		   "                   agent answering over the channel, the interface there),\n"
+		   "                   changing nothing; other scenarios get the probes above\n"
+		   "\n"
+		   "exit status: 0 everything required works, 2 something is missing\n");
+}
+
 int cmd_doctor(int argc, char **argv)
 {
-	int json = 0, missing = 0, r;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "scenario", required_argument, NULL, 's' },
+		{ 0 },
+	};
+	struct fl_scenario *s = NULL;
+	const char *file = NULL;
+	struct fl_diags d;
+	int json = 0, missing = 0, ch, r;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = 1;
-		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: faultline doctor [--json]\n\n"
-			       "Probes, in a throwaway network namespace, every qdisc, classifier and "
-			       "action\nfaultline uses, plus namespaces, bridges, libvirt, qemu/KVM and "
-			       "the systems under\ntest; says what works, what is missing and how to "
-			       "get it.\nexit status: 0 everything required works, 2 something is "
-			       "missing\n");
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			usage_doctor(stdout);
 			return EXIT_OK;
+		} else if (ch == 'j') {
+			json = 1;
+		} else if (ch == 's') {
+			file = optarg;
 		} else {
-			fprintf(stderr, "usage: faultline doctor [--json]\n");
+			usage_doctor(stderr);
 			return EXIT_USAGE;
 		}
 	}
-	r = fl_doctor_run(stdout, json, &missing);
+	if (optind != argc) {
+		usage_doctor(stderr);
+		return EXIT_USAGE;
+	}
+	if (file) {
+		fl_diags_init(&d);
+		if (fl_scenario_load(file, NULL, 0, &d, &s) < 0) {
+			fl_diags_print(&d, stderr);
+			fl_diags_release(&d);
+			return EXIT_USAGE;
+		}
+		fl_diags_release(&d);
+	}
+	if (s && s->cluster.provider == FL_PROVIDER_LIBVIRT &&
+	    s->cluster.libvirt.mode == FL_LIBVIRT_ATTACH) {
+		r = fl_doctor_scenario(stdout, json, s, &missing);
+	} else {
+		if (s && !json)
+			printf("scenario %s: faultline makes its nodes (%s), so this host is what "
+			       "matters:\n",
+			       s->name, fl_provider_to_string(s->cluster.provider));
+		r = fl_doctor_run(stdout, json, &missing);
+	}
+	fl_scenario_free(s);
 	if (r < 0) {
 		fprintf(stderr, "faultline doctor: %s\n", strerror(-r));
 		return EXIT_USAGE;

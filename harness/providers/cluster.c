@@ -62,6 +62,7 @@ static int write_state(const struct fl_cluster *c)
 	json_object_set_new(o, "scenario", json_string(c->scenario));
 	json_object_set_new(o, "id", json_string(c->id));
 	json_object_set_new(o, "provider", json_string(c->prov->name));
+	json_object_set_new(o, "iface", json_string(c->iface));
 	json_object_set_new(o, "nodes", nodes);
 	snprintf(path, sizeof(path), "%s/%s", c->dir, STATE_FILE);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -155,6 +156,10 @@ int fl_cluster_up(const struct fl_scenario *s, const char *agent_path, struct fl
 	mkdir(fl_cluster_root(), 0755);
 	snprintf(c->dir, sizeof(c->dir), "%s/%s", fl_cluster_root(), c->id);
 	c->scenario = strdup(s->name);
+	snprintf(c->iface, sizeof(c->iface), "%s",
+		 s->cluster.provider == FL_PROVIDER_LIBVIRT && s->cluster.libvirt.iface
+			 ? s->cluster.libvirt.iface
+			 : c->prov->iface);
 	c->n = s->cluster.nnodes;
 	for (size_t i = 0; i < c->n; i++)
 		c->names[i] = strdup(s->cluster.nodes[i]);
@@ -309,6 +314,8 @@ int fl_cluster_open(const char *dir, struct fl_cluster **out, char *err, size_t 
 		c->n = i + 1;
 	}
 	c->prov = fl_provider_by_name(json_string_value(json_object_get(o, "provider")) ?: "netns");
+	snprintf(c->iface, sizeof(c->iface), "%s",
+		 json_string_value(json_object_get(o, "iface")) ?: c->prov ? c->prov->iface : "");
 	json_decref(o);
 	if (!c->prov) {
 		snprintf(err, errlen, "%s: unknown provider", path);
@@ -652,7 +659,7 @@ json_t *fl_cluster_status(struct fl_cluster *c)
 		/* what the kernel holds on the node's link, read back by its agent */
 		if (c->agents[i] && fl_agentc_call(c->agents[i],
 						   json_pack("{s:s, s:s}", "op", "net_read", "iface",
-							     c->prov->iface),
+							     c->iface),
 						   5000, &reply, e, sizeof(e)) == 0)
 			json_object_set(n, "kernel", json_object_get(reply, "kernel"));
 		json_decref(reply);

@@ -860,7 +860,7 @@ static int drive(struct run *r)
 							&r->samplers[i]) == 0;
 	}
 	r->x = (struct fl_exec){ .s = s, .agents = r->c->agents, .addrs = r->c->addrs,
-				 .iface = r->c->prov->iface, .timeout_ms = 10000,
+				 .iface = r->c->iface, .timeout_ms = 10000,
 				 .resolve_leader = resolve_leader, .ctx = r,
 				 .machine = r->c->prov->machine ? run_machine : NULL };
 	r->nem_started = pthread_create(&r->nem, NULL, nemesis_main, r) == 0;

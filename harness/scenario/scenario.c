@@ -440,7 +440,7 @@ static void parse_libvirt(struct fl_sctx *c, const struct fl_ynode *n)
 {
 	struct fl_scenario *s = c->s;
 	KS({ "uri" }, { "mode" }, { "domains" }, { "kernel" }, { "memory" }, { "vcpus" },
-	   { "accel" });
+	   { "accel" }, { "iface" });
 	int v;
 	int64_t i;
 
@@ -473,6 +473,17 @@ static void parse_libvirt(struct fl_sctx *c, const struct fl_ynode *n)
 		s->cluster.libvirt.vcpus = (unsigned)i;
 	if (KV(6) && get_enum(c, KV(6), "accel", accel_names, FL_ACCEL__N, &v) == 0)
 		s->cluster.libvirt.accel = (enum fl_accel)v;
+	if (KV(7) && get_str(c, KV(7), "iface", &s->cluster.libvirt.iface) == 0) {
+		const char *f = s->cluster.libvirt.iface;
+
+		if (!*f || strlen(f) > 15 || f[strspn(f, "abcdefghijklmnopqrstuvwxyz"
+						      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")])
+			FL_ERR(c, KV(7), "'iface' must be an interface name (1 to 15 letters, digits, "
+					 "'_', '.', '-'), got '%s'", f);
+		else if (s->cluster.libvirt.mode != FL_LIBVIRT_ATTACH)
+			FL_ERR(c, ks[7].key, "'iface' is for mode 'attach'; mode 'create' gives its "
+					     "guests eth0");
+	}
 
 	if (s->cluster.libvirt.mode == FL_LIBVIRT_ATTACH && !s->cluster.libvirt.domains)
 		FL_ERR(c, n, "libvirt mode 'attach' needs 'domains': the existing domain of each node");
@@ -1523,6 +1534,7 @@ void fl_scenario_free(struct fl_scenario *s)
 	for (size_t i = 0; i < FL_MAX_NODES; i++)
 		free(s->cluster.nodes[i]);
 	free(s->cluster.libvirt.uri);
+	free(s->cluster.libvirt.iface);
 	fl_strv_free(s->cluster.libvirt.domains);
 	for (size_t i = 0; i < FL_MAX_NODES; i++)
 		free(s->cluster.libvirt.domain_uri[i]);

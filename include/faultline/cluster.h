@@ -26,6 +26,7 @@ struct fl_cluster {
 	pid_t agent_pids[FL_MAX_NODES];
 	struct fl_agentc *agents[FL_MAX_NODES]; /* after fl_cluster_connect */
 	const struct fl_provider_ops *prov; /* provider.h: where the nodes come from */
+	char iface[16];      /* each node's interface on the cluster network */
 	void *pc;                           /* its handle (NULL: its process is gone) */
 };
 

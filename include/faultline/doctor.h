@@ -75,4 +75,16 @@ int fl_doctor_print(FILE *out, int json, const struct fl_doctor_report *r);
  * receives the number of required pieces missing. */
 int fl_doctor_run(FILE *out, int json, int *missing);
 
+/* `faultline doctor --scenario FILE` for a scenario in libvirt mode attach
+ * (doctor_attach.c): each node tried alone as `up` and the run would (its
+ * domain running on its URI, its address, its agent answering hello over
+ * the channel, the scenario's interface there), nothing changed. One line
+ * a node, "ok       n1: <domain> on <uri>: running, <addr> (<source>),
+ * agent <version> answers ..., eth1 there" or "MISSING  n2: <what failed>",
+ * then a summary; or with json {"scenario", "iface", "nodes": [{"node",
+ * "domain", "ok", "detail"}], "missing"}. *missing: the nodes that cannot
+ * be attached. -EINVAL when s is not an attach scenario. */
+struct fl_scenario;
+int fl_doctor_scenario(FILE *out, int json, const struct fl_scenario *s, int *missing);
+
 #endif

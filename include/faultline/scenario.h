@@ -132,6 +132,7 @@ struct fl_scenario {
 			 * the node's own libvirt URI, its address (host order) */
 			char *domain_uri[FL_MAX_NODES];
 			uint32_t domain_addr[FL_MAX_NODES];
+			char *iface;     /* attach: the guests' cluster interface; NULL: eth0 */
 			char *kernel;    /* NULL: newest /boot/vmlinuz-* at run time */
 			uint64_t memory; /* bytes */
 			unsigned vcpus;

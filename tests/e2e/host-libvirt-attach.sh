@@ -18,34 +18,22 @@ if [ "$(id -u)" != 0 ]; then
 fi
 # libvirtd: when none runs, one of ours that also listens on 127.0.0.1:16509
 # (no auth: loopback only), so a node can be reached over a remote URI
-own=""
 remote=""
-if ! virsh -c qemu:///system version >/dev/null 2>&1 && command -v libvirtd >/dev/null; then
-	mkdir -p /var/log/libvirt
-	cat >"$T/libvirtd.conf" <<'CONF'
+cat >"$T/libvirtd.conf" <<'CONF'
 listen_tls = 0
 listen_tcp = 1
 listen_addr = "127.0.0.1"
 auth_tcp = "none"
 CONF
-	pgrep -x virtlogd >/dev/null || { virtlogd -d && own="virtlogd"; }
-	libvirtd -d -l -f "$T/libvirtd.conf" && own="$own libvirtd"
-	for i in $(seq 100); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.1; done
-fi
-virsh -c qemu+tcp://127.0.0.1/system version >/dev/null 2>&1 && remote="qemu+tcp://127.0.0.1/system"
-stop_own() {
-	for d in $own; do
-		pid=$(cat "/run/$d.pid" 2>/dev/null) && [ -n "$pid" ] && kill "$pid" 2>/dev/null
-	done
-}
-if ! virsh -c qemu:///system version >/dev/null 2>&1; then
+if ! libvirtd_ensure -l -f "$T/libvirtd.conf"; then
 	echo "not ok 1 - libvirtd could not be reached or started (make deps installs it)"
-	stop_own
+	libvirtd_release
 	rm -rf "$T"
 	exit 1
 fi
+virsh -c qemu+tcp://127.0.0.1/system version >/dev/null 2>&1 && remote="qemu+tcp://127.0.0.1/system"
 export FAULTLINE_STATE=$(mktemp -d)
-trap '"$FL" down --cluster e2e-attach >/dev/null 2>&1; "$FL" down --cluster e2e-attach-create >/dev/null 2>&1; stop_own; rm -rf "$T" "$FAULTLINE_STATE"' EXIT
+trap '"$FL" down --cluster e2e-attach >/dev/null 2>&1; "$FL" down --cluster e2e-attach-create >/dev/null 2>&1; libvirtd_release; rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 before=$(leftovers)
 cat >"$T/create.yaml" <<'YAML'
 name: e2e-attach-create

@@ -24,6 +24,7 @@ leftovers() {
 # used as it is; otherwise this starts virtlogd and libvirtd (the way that
 # works without systemd) and libvirtd_release stops exactly those, by PID.
 # Returns 1 when libvirtd cannot be reached even so (the caller says why).
+# Arguments go to a libvirtd started here (e.g. -l -f CONF to listen).
 libvirtd_started=""
 libvirtd_ensure() {
 	virsh -c qemu:///system version >/dev/null 2>&1 && return 0
@@ -33,7 +34,7 @@ libvirtd_ensure() {
 		virtlogd -d && libvirtd_started="virtlogd"
 	fi
 	if ! pgrep -x libvirtd >/dev/null 2>&1; then
-		libvirtd -d && libvirtd_started="$libvirtd_started libvirtd"
+		libvirtd -d "$@" && libvirtd_started="$libvirtd_started libvirtd"
 	fi
 	for i in $(seq 300); do
 		virsh -c qemu:///system version >/dev/null 2>&1 && return 0

@@ -5,6 +5,7 @@
  * no-op. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,11 +168,32 @@ static int mkdir_p(const char *path, mode_t mode)
 	return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
 }
 
+/* How many names the path has: "/" 0, "/var" 1, "/var/lib/x/" 3. */
+static int path_depth(const char *p)
+{
+	int n = 0;
+
+	for (; *p; p++)
+		if (*p != '/' && (p[-1] == '/'))
+			n++;
+	return n;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
 /* {"op":"file","path":P} makes directory P (and its parents); with
- * "content": C it writes file P instead (its directory must exist). The
- * files a process needs before it starts (data directory, configuration),
- * made where the node is: on a VM node only its own agent can. Absolute
- * paths only. Not a fault: nothing to undo. */
+ * "content": C it writes file P instead (its directory must exist); with
+ * "remove": true it removes P and everything under it (links not
+ * followed; P at least two levels deep, so never / or /var). The files a
+ * process needs before it starts (data directory, configuration), made
+ * where the node is: on a VM node only its own agent can; removed by a
+ * cluster that leaves an attached node as it found it. Absolute paths
+ * only. Not a fault: nothing to undo. */
 static int op_file(struct fl_agent *a, json_t *req, json_t **reply, char *err, size_t errlen)
 {
 	const char *path = json_string_value(json_object_get(req, "path"));
@@ -180,9 +202,22 @@ static int op_file(struct fl_agent *a, json_t *req, json_t **reply, char *err, s
 
 	(void)a;
 	(void)reply;
-	if (!path || path[0] != '/' || strstr(path, "/../")) {
+	if (!path || path[0] != '/' || strstr(path, "/../") || strstr(path, "/./") ||
+	    (strlen(path) >= 3 && !strcmp(path + strlen(path) - 3, "/.."))) {
 		snprintf(err, errlen, "'path' must be an absolute path");
 		return -EINVAL;
+	}
+	if (json_is_true(json_object_get(req, "remove"))) {
+		if (path_depth(path) < 2) {
+			snprintf(err, errlen, "will not remove '%s': not deep enough", path);
+			return -EINVAL;
+		}
+		if (nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT) {
+			r = -errno;
+			snprintf(err, errlen, "cannot remove '%s': %s", path, strerror(-r));
+			return r;
+		}
+		return 0;
 	}
 	if (!content) {
 		if ((r = mkdir_p(path, 0755)) < 0)

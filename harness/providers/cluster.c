@@ -77,11 +77,28 @@ static int connect_agent(const struct fl_cluster *c, size_t i, int *fd)
 	return c->prov->agent_connect(c->pc, c->dir, i, c->names[i], fd);
 }
 
+/* The directory of this cluster's data on nodes that outlive it (libvirt
+ * attach: fresh for each up), which down removes; NULL for the others. */
+static char *outliving_data_dir(const struct fl_cluster *c)
+{
+	json_t *d = c->pc && c->prov->describe ? c->prov->describe(c->pc) : NULL;
+	const char *dd = json_string_value(json_object_get(d, "data_dir"));
+	char *r = NULL;
+
+	if (dd && !strcmp(json_string_value(json_object_get(d, "mode")) ?: "", "attach"))
+		r = strdup(dd);
+	json_decref(d);
+	return r;
+}
+
 static void stop_agents(struct fl_cluster *c)
 {
+	char *data = outliving_data_dir(c);
+
 	/* an agent the harness cannot signal (it runs in a VM) keeps its
 	 * processes past a connection: ask it to stop them, so a node that
-	 * outlives the cluster (libvirt attach) is left without them */
+	 * outlives the cluster (libvirt attach) is left without them, and
+	 * without this cluster's data */
 	for (size_t i = 0; i < c->n; i++) {
 		json_t *reply = NULL;
 		char e[256];
@@ -92,11 +109,19 @@ static void stop_agents(struct fl_cluster *c)
 		if (!c->agents[i] && connect_agent(c, i, &fd) == 0 &&
 		    fl_agentc_attach(c->names[i], fd, 0, &c->agents[i]) < 0)
 			close(fd);
-		if (c->agents[i])
-			fl_agentc_call(c->agents[i], json_pack("{s:s}", "op", "stop"), 10000, &reply, e,
-				       sizeof(e));
+		if (c->agents[i] &&
+		    fl_agentc_call(c->agents[i], json_pack("{s:s}", "op", "stop"), 10000, &reply, e,
+				   sizeof(e)) == 0 && data) {
+			json_decref(reply);
+			reply = NULL;
+			fl_agentc_call(c->agents[i],
+				       json_pack("{s:s, s:s, s:b}", "op", "file", "path", data,
+						 "remove", 1),
+				       10000, &reply, e, sizeof(e));
+		}
 		json_decref(reply);
 	}
+	free(data);
 	for (size_t i = 0; i < c->n; i++) {
 		fl_agentc_close(c->agents[i], 100);
 		c->agents[i] = NULL;

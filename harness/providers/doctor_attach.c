@@ -130,6 +130,11 @@ int fl_doctor_scenario(FILE *out, int json, const struct fl_scenario *s, int *mi
 		int r = check_node(s, i, &say, err, sizeof(err));
 
 		bad += r < 0;
+		if (r < 0 && say.p) { /* what was found before it failed, then why */
+			fl_sbuf_printf(&say, ": ");
+			fl_sbuf_str(&say, err);
+			snprintf(err, sizeof(err), "%s", say.oom ? "out of memory" : say.p);
+		}
 		if (json)
 			json_array_append_new(nodes, json_pack("{s:s, s:s, s:b, s:s}", "node",
 							       s->cluster.nodes[i], "domain",

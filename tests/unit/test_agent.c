@@ -196,6 +196,44 @@ static void test_stop(void **state)
 	fl_agent_release(&a);
 }
 
+/* file: make a directory, write into it, remove the tree (never a shallow one) */
+static void test_file(void **state)
+{
+	struct fl_agent a;
+	char tree[300], f[400];
+	json_t *r;
+
+	(void)state;
+	snprintf(tree, sizeof(tree), "%s/data/n1", dir);
+	snprintf(f, sizeof(f), "%s/conf", tree);
+	assert_int_equal(fl_agent_init(&a, "n1", path("j-file"), 0, NULL), 0);
+	r = call(&a, "{\"id\":1,\"op\":\"file\",\"path\":\"%s\"}", tree);
+	assert_true(ok(r));
+	json_decref(r);
+	r = call(&a, "{\"id\":2,\"op\":\"file\",\"path\":\"%s\",\"content\":\"x\"}", f);
+	assert_true(ok(r));
+	json_decref(r);
+	assert_int_equal(access(f, F_OK), 0);
+	assert_int_equal(symlink("/etc", path("data/n1/etc-link")), 0);
+	for (const char *p = "/\0/var\0/tmp/../etc\0"; *p; p += strlen(p) + 1) {
+		r = call(&a, "{\"id\":3,\"op\":\"file\",\"path\":\"%s\",\"remove\":true}", p);
+		assert_false(ok(r));
+		json_decref(r);
+	}
+	r = call(&a, "{\"id\":4,\"op\":\"file\",\"path\":\"%s\",\"remove\":true}",
+		 path("data"));
+	assert_true(ok(r));
+	json_decref(r);
+	assert_int_equal(access(path("data"), F_OK), -1);
+	assert_int_equal(access("/etc/passwd", F_OK), 0); /* the link, not what it names */
+	/* gone already: fine */
+	r = call(&a, "{\"id\":5,\"op\":\"file\",\"path\":\"%s\",\"remove\":true}",
+		 path("data"));
+	assert_true(ok(r));
+	json_decref(r);
+	fl_agent_release(&a);
+}
+
 static void test_refusals(void **state)
 {
 	struct fl_agent a;
@@ -453,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_journal),
 		cmocka_unit_test(test_process_faults),
 		cmocka_unit_test(test_stop),
+		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_dead_man_switch),
 		cmocka_unit_test(test_leftover_journal_is_healed),

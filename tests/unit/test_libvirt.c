@@ -24,7 +24,10 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "faultline/diag.h"
+#include "faultline/doctor.h"
 #include "faultline/libvirt.h"
+#include "faultline/scenario.h"
 #include "faultline/vmimage.h"
 #include "providers/libvirt-priv.h"
 
@@ -678,6 +681,55 @@ static void test_attach_discovery(void **state)
 	virConnectClose(conn);
 }
 
+/* doctor --scenario: every node tried alone; what fails is named per node,
+ * nothing is left behind (the test driver has no channels: the agent of
+ * the running domain cannot be reached) */
+static void test_doctor_scenario(void **state)
+{
+	static const char yaml[] =
+		"name: lab\nduration: 1m\n"
+		"cluster:\n  provider: libvirt\n  nodes: [n1, n2]\n  subnet: 10.77.0.0/24\n"
+		"  libvirt:\n    mode: attach\n    uri: \"test:///default\"\n    iface: eth1\n"
+		"    domains:\n      - {name: test, address: 10.77.0.2}\n      - nosuch\n"
+		"system: {type: etcd}\n";
+	virConnectPtr conn = test_conn();
+	struct fl_scenario *s = NULL;
+	struct fl_diags d;
+	char *out = NULL;
+	size_t len = 0;
+	int missing = -1;
+	FILE *f;
+
+	(void)state;
+	if (!conn)
+		skip();
+	fl_diags_init(&d);
+	if (fl_scenario_load_string("lab.yaml", yaml, strlen(yaml), NULL, 0, &d, &s) < 0) {
+		fl_diags_print(&d, stderr);
+		fail();
+	}
+	fl_diags_release(&d);
+	assert_non_null(f = open_memstream(&out, &len));
+	assert_int_equal(fl_doctor_scenario(f, 0, s, &missing), 0);
+	fclose(f);
+	print_message("%s", out);
+	assert_int_equal(missing, 2);
+	assert_non_null(strstr(out, "scenario lab: libvirt mode attach, 2 nodes, interface eth1"));
+	assert_non_null(strstr(out, "MISSING  n1: test on test:///default: running (persistent), "
+				    "10.77.0.2 (scenario): the agent's channel "
+				    "org.faultline.agent.N does not open"));
+	assert_non_null(strstr(out, "MISSING  n2: node 'n2': no domain 'nosuch' at "
+				    "'test:///default'"));
+	assert_non_null(strstr(out, "2 of 2 nodes cannot be attached"));
+	assert_true(state_is(conn, "test", VIR_DOMAIN_RUNNING)); /* as found */
+	free(out);
+	/* not an attach scenario: refused */
+	s->cluster.libvirt.mode = FL_LIBVIRT_CREATE;
+	assert_int_equal(fl_doctor_scenario(stdout, 0, s, NULL), -EINVAL);
+	fl_scenario_free(s);
+	virConnectClose(conn);
+}
+
 static void test_attach_refuses_a_domain_not_running(void **state)
 {
 	virConnectPtr conn = test_conn();
@@ -814,6 +866,7 @@ int main(void)
 		cmocka_unit_test(test_down_spares_what_is_not_ours),
 		cmocka_unit_test(test_up_without_libvirtd),
 		cmocka_unit_test(test_attach_discovery),
+		cmocka_unit_test(test_doctor_scenario),
 		cmocka_unit_test(test_attach_refuses_a_domain_not_running),
 		cmocka_unit_test(test_attach_leaves_domains_as_found),
 		cmocka_unit_test(test_channel_open_errors),

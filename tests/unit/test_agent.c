@@ -232,6 +232,7 @@ static void test_file(void **state)
 	assert_true(ok(r));
 	json_decref(r);
 	fl_agent_release(&a);
+	unlink(path("j-file"));
 }
 
 static void test_refusals(void **state)

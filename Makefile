@@ -83,7 +83,7 @@ ALL_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(AGENT_OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o) \
            $(KERNEL_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) \
            $(SUT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all bench-vm demo-vm check check-lab check-unit check-kernel check-e2e detect deps check-deps install uninstall \
+.PHONY: all bench-vm demo-vm demo-run demo-vm-run check check-lab check-unit check-kernel check-e2e detect deps check-deps install uninstall \
         clean demo tests bench bench-build FORCE
 # the SUTs too: a shipped scenario runs one after a plain `make`
 all: $(BUILD)/faultline $(BUILD)/faultline-agent $(SUT_BIN)
@@ -221,9 +221,20 @@ bench: $(BENCH_BIN)
 bench-vm: all
 	@FAULTLINE=$(BUILD)/faultline tests/bench/bench_vm.sh
 
+# Targets that install what they need run deps first and then a make of
+# their own: this make read pkg-config (PKG_CFLAGS, PKG_LIBS) before deps
+# installed the libraries, a fresh one reads it again.
+# DEMO_DRY=1: build, then say what the demo would run instead of running it
+# (tests/e2e/host-fresh-make.sh).
+
 # The quickstart on a real 3-node etcd cluster: directly when this kernel has
 # the traffic-control pieces (faultline doctor), else inside a micro-VM.
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+demo-run: all
+ifdef DEMO_DRY
+	@echo "demo: built; would run $(BUILD)/faultline run [--vm] scenarios/quickstart.yaml"
+else
 	@$(BUILD)/faultline plan scenarios/quickstart.yaml
 	@echo
 	@if $(BUILD)/faultline doctor >/dev/null 2>&1; then \
@@ -232,11 +243,14 @@ demo: deps all
 	  echo "demo: this kernel lacks netem/prio/gact (faultline doctor): running in a micro-VM"; \
 	  $(BUILD)/faultline run --vm scenarios/quickstart.yaml; \
 	fi
+endif
 
 # The VM half: etcd on three libvirt micro-VMs, its leader's VM powered off
 # and booted again (root; libvirtd started when it is not running, and
 # stopped again).
-demo-vm: deps all
+demo-vm: deps
+	@$(MAKE) --no-print-directory demo-vm-run
+demo-vm-run: all
 	@sh -c '. tests/e2e/lib/common.sh; \
 	  libvirtd_ensure || { echo "demo-vm: libvirtd cannot be started (faultline doctor)"; exit 2; }; \
 	  $(BUILD)/faultline run scenarios/vm-etcd-power-off.yaml; rc=$$?; libvirtd_release; exit $$rc'

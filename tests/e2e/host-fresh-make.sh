@@ -9,7 +9,7 @@
 # time, because make had read pkg-config before deps ran. The control,
 # `make deps all` in one make, still fails that way, which shows the stand-ins
 # make the state of a fresh machine. Needs root (deps installs only as root).
-T=${FRESH_T:-$(mktemp -d)}
+T=${FRESH_T:-$(mktemp -d)} # FRESH_T=DIR: keep the scratch directory and its logs
 n=0 failed=0
 . "$(dirname "$0")/lib/common.sh"
 [ -n "${FRESH_T:-}" ] || trap 'rm -rf "$T"' EXIT

@@ -58,25 +58,11 @@ static int check_agent(void *c, const char *dir, const char *node, const char *i
 }
 
 /* Node i alone: 0 and what was found in say, or -errno with err. */
-static int check_node(const struct fl_scenario *s, size_t i, struct fl_sbuf *say, char *err,
-		      size_t errlen)
+static int check_node(const struct fl_scenario *s, size_t i, const char *iface,
+		      struct fl_sbuf *say, char *err, size_t errlen)
 {
-	const char *iface = s->cluster.libvirt.iface ? s->cluster.libvirt.iface : FL_LIBVIRT_IFNAME;
-	struct fl_libvirt_attach_node node = {
-		.name = s->cluster.nodes[i],
-		.domain = s->cluster.libvirt.domains[i],
-		.uri = s->cluster.libvirt.domain_uri[i],
-		.addr = s->cluster.libvirt.domain_addr[i],
-	};
-	struct fl_libvirt_attach_spec spec = {
-		.id = "doc",
-		.nnodes = 1,
-		.nodes = &node,
-		.has_subnet = s->cluster.has_subnet,
-		.subnet = s->cluster.subnet,
-		.prefix = s->cluster.prefix,
-		.uri = s->cluster.libvirt.uri ? s->cluster.libvirt.uri : "qemu:///system",
-	};
+	struct fl_libvirt_attach_node node;
+	struct fl_libvirt_attach_spec spec;
 	struct fl_libvirt_cluster *c = NULL;
 	char dir[] = "/tmp/faultline-doctor.XXXXXX", e2[256];
 	json_t *d, *n;
@@ -84,7 +70,7 @@ static int check_node(const struct fl_scenario *s, size_t i, struct fl_sbuf *say
 
 	if (!mkdtemp(dir))
 		return fl_fail(-errno, err, errlen, "mkdtemp: %s", strerror(errno));
-	spec.state_dir = dir;
+	fl_libvirt_attach_spec_of(s, "doc", dir, i, 1, &node, &spec);
 	r = fl_libvirt_up_attach(&spec, &c, err, errlen);
 	if (r == 0) {
 		d = fl_libvirt_describe(c);
@@ -107,6 +93,7 @@ static int check_node(const struct fl_scenario *s, size_t i, struct fl_sbuf *say
 
 int fl_doctor_scenario(FILE *out, int json, const struct fl_scenario *s, int *missing)
 {
+	const char *iface = s->cluster.libvirt.iface ? s->cluster.libvirt.iface : FL_LIBVIRT_IFNAME;
 	json_t *o = NULL, *nodes = NULL;
 	int bad = 0;
 
@@ -114,20 +101,18 @@ int fl_doctor_scenario(FILE *out, int json, const struct fl_scenario *s, int *mi
 	    s->cluster.libvirt.mode != FL_LIBVIRT_ATTACH || !s->cluster.libvirt.domains)
 		return -EINVAL;
 	if (json) {
-		o = json_pack("{s:s, s:s, s:o}", "scenario", s->name, "iface",
-			      s->cluster.libvirt.iface ? s->cluster.libvirt.iface : FL_LIBVIRT_IFNAME,
-			      "nodes", nodes = json_array());
+		o = json_pack("{s:s, s:s, s:o}", "scenario", s->name, "iface", iface, "nodes",
+			      nodes = json_array());
 		if (!o)
 			return -ENOMEM;
 	} else {
 		fprintf(out, "scenario %s: libvirt mode attach, %zu nodes, interface %s\n", s->name,
-			s->cluster.nnodes,
-			s->cluster.libvirt.iface ? s->cluster.libvirt.iface : FL_LIBVIRT_IFNAME);
+			s->cluster.nnodes, iface);
 	}
 	for (size_t i = 0; i < s->cluster.nnodes; i++) {
 		struct fl_sbuf say = { 0 };
 		char err[1024] = "";
-		int r = check_node(s, i, &say, err, sizeof(err));
+		int r = check_node(s, i, iface, &say, err, sizeof(err));
 
 		bad += r < 0;
 		if (r < 0 && say.p) { /* what was found before it failed, then why */

@@ -41,11 +41,34 @@ static int absolute_agent(const char *agent, char *out, size_t len)
 
 /* Mode attach: the scenario's domains, as they are; the agents already
  * run in them (started by the guests themselves). */
+void fl_libvirt_attach_spec_of(const struct fl_scenario *s, const char *id, const char *dir,
+			       size_t first, size_t n, struct fl_libvirt_attach_node *nodes,
+			       struct fl_libvirt_attach_spec *spec)
+{
+	for (size_t i = 0; i < n; i++)
+		nodes[i] = (struct fl_libvirt_attach_node){
+			.name = s->cluster.nodes[first + i],
+			.domain = s->cluster.libvirt.domains[first + i],
+			.uri = s->cluster.libvirt.domain_uri[first + i],
+			.addr = s->cluster.libvirt.domain_addr[first + i],
+		};
+	*spec = (struct fl_libvirt_attach_spec){
+		.id = id,
+		.nnodes = n,
+		.nodes = nodes,
+		.has_subnet = s->cluster.has_subnet,
+		.subnet = s->cluster.subnet,
+		.prefix = s->cluster.prefix,
+		.state_dir = dir,
+		.uri = s->cluster.libvirt.uri ? s->cluster.libvirt.uri : "qemu:///system",
+	};
+}
+
 static int lp_up_attach(const struct fl_scenario *s, const char *id, const char *dir, void **out,
 			char *err, size_t errlen)
 {
 	struct fl_libvirt_attach_node nodes[FL_MAX_NODES];
-	struct fl_libvirt_attach_spec spec = { 0 };
+	struct fl_libvirt_attach_spec spec;
 	struct fl_libvirt_cluster *c = NULL;
 	int r;
 
@@ -54,21 +77,7 @@ static int lp_up_attach(const struct fl_scenario *s, const char *id, const char 
 		snprintf(err, errlen, "libvirt mode 'attach' needs one domain per node");
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < s->cluster.nnodes; i++)
-		nodes[i] = (struct fl_libvirt_attach_node){
-			.name = s->cluster.nodes[i],
-			.domain = s->cluster.libvirt.domains[i],
-			.uri = s->cluster.libvirt.domain_uri[i],
-			.addr = s->cluster.libvirt.domain_addr[i],
-		};
-	spec.id = id;
-	spec.nnodes = s->cluster.nnodes;
-	spec.nodes = nodes;
-	spec.has_subnet = s->cluster.has_subnet;
-	spec.subnet = s->cluster.subnet;
-	spec.prefix = s->cluster.prefix;
-	spec.state_dir = dir;
-	spec.uri = s->cluster.libvirt.uri ? s->cluster.libvirt.uri : "qemu:///system";
+	fl_libvirt_attach_spec_of(s, id, dir, 0, s->cluster.nnodes, nodes, &spec);
 	if ((r = fl_libvirt_up_attach(&spec, &c, err, errlen)) < 0)
 		return r;
 	*out = c;

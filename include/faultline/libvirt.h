@@ -196,6 +196,13 @@ struct fl_libvirt_attach_spec {
 	const char *uri;
 };
 
+/* The attach spec of scenario s's nodes first..first+n-1 (nodes: n slots,
+ * which must outlive spec); the provider's `up` takes them all, `doctor
+ * --scenario` one at a time. */
+void fl_libvirt_attach_spec_of(const struct fl_scenario *s, const char *id, const char *dir,
+			       size_t first, size_t n, struct fl_libvirt_attach_node *nodes,
+			       struct fl_libvirt_attach_spec *spec);
+
 /* Look every domain up (it must be running), find its address (the
  * given one, else fl_libvirt_find_addr) and record what was found in
  * state_dir's libvirt.json (mode attach). Nothing is made or changed in

@@ -9,15 +9,12 @@
 # time, because make had read pkg-config before deps ran. The control,
 # `make deps all` in one make, still fails that way, which shows the stand-ins
 # make the state of a fresh machine. Needs root (deps installs only as root).
-T=${FRESH_T:-$(mktemp -d)} # FRESH_T=DIR: keep the scratch directory and its logs
 n=0 failed=0
 . "$(dirname "$0")/lib/common.sh"
+skip_unless_root "a fresh machine's make demo"
+T=${FRESH_T:-$(mktemp -d)} # FRESH_T=DIR: keep the scratch directory and its logs
 [ -n "${FRESH_T:-}" ] || trap 'rm -rf "$T"' EXIT
 R=$(cd "$(dirname "$0")/../.." && pwd)
-if [ "$(id -u)" != 0 ]; then
-	echo "skip - a fresh machine's make demo: needs root"
-	exit 0
-fi
 mkdir -p "$T/bin"
 cat >"$T/bin/dpkg-query" <<EOF
 #!/bin/sh

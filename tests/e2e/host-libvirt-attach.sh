@@ -11,11 +11,7 @@ FL=${FAULTLINE:-build/faultline}
 T=$(mktemp -d)
 n=0 failed=0
 . "$(dirname "$0")/lib/common.sh"
-if [ "$(id -u)" != 0 ]; then
-	echo "skip - libvirt attach: needs root"
-	rm -rf "$T"
-	exit 0
-fi
+skip_unless_root "libvirt attach"
 # libvirtd: when none runs, one of ours that also listens on 127.0.0.1:16509
 # (no auth: loopback only), so a node can be reached over a remote URI
 remote=""

@@ -10,11 +10,7 @@ FL=${FAULTLINE:-build/faultline}
 T=$(mktemp -d)
 n=0 failed=0
 . "$(dirname "$0")/lib/common.sh"
-if [ "$(id -u)" != 0 ]; then
-	echo "skip - libvirt cluster: needs root"
-	rm -rf "$T"
-	exit 0
-fi
+skip_unless_root "libvirt cluster"
 if ! libvirtd_ensure; then
 	echo "not ok 1 - libvirtd could not be started (make deps installs it; see 'faultline doctor')"
 	libvirtd_release

@@ -53,3 +53,12 @@ libvirtd_release() {
 	done
 	libvirtd_started=""
 }
+
+# A test that needs root, run without: prints "skip - WHAT: needs root",
+# removes $T and ends the script (exit 0).
+skip_unless_root() {
+	[ "$(id -u)" = 0 ] && return 0
+	echo "skip - $1: needs root"
+	rm -rf "$T"
+	exit 0
+}

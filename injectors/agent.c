@@ -193,7 +193,7 @@ static void usage(FILE *f)
 		"fault it applied; when the channel closes it heals and exits.\n"
 		"\n"
 		"  --node NAME          the node's name, for messages\n"
-		"  --journal FILE       the undo journal (default: a file in $TMPDIR,\n"
+		"  --journal FILE       the undo journal (default: in a new directory in $TMPDIR,\n"
 		"                       removed at a clean exit); a journal left by a\n"
 		"                       dead agent is healed at start\n"
 		"  --heal-after D       dead-man switch delay, e.g. 5s; 0 disables it\n"
@@ -232,11 +232,14 @@ int main(int argc, char **argv)
 	struct fl_agent a;
 	const char *node = "node", *journal = NULL, *why, *listen_path = NULL;
 	const char *serial_path = NULL, *vport = NULL;
-	char *tmp_journal = NULL, *ifaces[FL_AGENT_MAX_IFACES];
+	char *tmp_journal = NULL, *tmp_dir = NULL, *ifaces[FL_AGENT_MAX_IFACES];
 	int64_t heal_after = 5 * FL_NS_PER_S;
 	size_t nifaces = 0;
 	int c, r, vm_node = 0;
 
+	/* nothing the agent makes (journal, node files, logs, its socket) is
+	 * writable by others; its processes inherit this */
+	umask(umask(022) | 022);
 	while ((c = getopt_long(argc, argv, "hVn:j:a:i:l:s:p:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
@@ -286,10 +289,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!journal) {
+		/* a private directory (mkdtemp, mode 0700), never a predictable
+		 * name in a shared one: the journal and its rewrites live there */
 		const char *dir = getenv("TMPDIR");
-		if (asprintf(&tmp_journal, "%s/faultline-agent-%s-%d.journal", dir && *dir ? dir : "/tmp",
-			     node, (int)getpid()) < 0)
+		if (asprintf(&tmp_dir, "%s/faultline-agent.XXXXXX", dir && *dir ? dir : "/tmp") < 0 ||
+		    !mkdtemp(tmp_dir) || asprintf(&tmp_journal, "%s/journal", tmp_dir) < 0) {
+			fprintf(stderr, "faultline-agent: cannot make a journal directory: %s\n",
+				strerror(errno));
+			free(tmp_dir);
 			return 1;
+		}
 		journal = tmp_journal;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -300,7 +309,10 @@ int main(int argc, char **argv)
 	}
 	if ((r = fl_agent_init(&a, node, journal, heal_after, stderr)) < 0) {
 		fprintf(stderr, "faultline-agent: cannot open journal '%s': %s\n", journal, strerror(-r));
+		if (tmp_dir)
+			rmdir(tmp_dir);
 		free(tmp_journal);
+		free(tmp_dir);
 		return 1;
 	}
 	for (size_t i = 0; i < nifaces; i++)
@@ -312,10 +324,11 @@ int main(int argc, char **argv)
 		r = serve_port(&a, serial_path, vport);
 	else
 		r = fl_agent_serve(&a, STDIN_FILENO, STDOUT_FILENO);
-	if (tmp_journal && fl_journal_count(a.journal) == 0)
-		unlink(tmp_journal);
+	if (tmp_journal && fl_journal_count(a.journal) == 0 && unlink(tmp_journal) == 0)
+		rmdir(tmp_dir);
 	fl_agent_release(&a);
 	free(tmp_journal);
+	free(tmp_dir);
 	if (r < 0) {
 		fprintf(stderr, "faultline-agent: channel error: %s\n", strerror(-r));
 		return 1;

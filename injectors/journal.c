@@ -64,7 +64,7 @@ int fl_journal_open(const char *path, struct fl_journal **out)
 
 	if (!j)
 		return -ENOMEM;
-	j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (j->fd < 0) {
 		r = -errno;
 		free(j);
@@ -130,13 +130,17 @@ int fl_journal_retain(struct fl_journal *j, int (*keep)(json_t *e, void *ctx), v
 {
 	char *tmp = NULL;
 	FILE *f;
-	size_t k = 0;
+	size_t k = 0, tmplen = strlen(j->path) + 8;
 	int fd, r = 0;
 
-	if (asprintf(&tmp, "%s.tmp", j->path) < 0)
+	if (!(tmp = malloc(tmplen)))
 		return -ENOMEM;
-	if (!(f = fopen(tmp, "we"))) {
-		r = -errno;
+	if ((fd = fl_tmp_beside(j->path, 0600, tmp, tmplen)) < 0 || !(f = fdopen(fd, "w"))) {
+		r = fd < 0 ? fd : -errno;
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
 		free(tmp);
 		return r;
 	}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int fl_write_all(int fd, const void *buf, size_t len)
@@ -40,16 +41,37 @@ int fl_json_append_line(int fd, json_t *obj)
 	return r;
 }
 
+int fl_tmp_beside(const char *path, mode_t mode, char *tmp, size_t tmplen)
+{
+	int fd;
+
+	if (snprintf(tmp, tmplen, "%s.XXXXXX", path) >= (int)tmplen)
+		return -ENAMETOOLONG;
+	/* mkostemp: O_CREAT|O_EXCL, so never an existing file or a planted link */
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+		return -errno;
+	if (fchmod(fd, mode & ~(mode_t)022) < 0) {
+		int r = -errno;
+		close(fd);
+		unlink(tmp);
+		return r;
+	}
+	return fd;
+}
+
 int fl_atomic_open(const char *path, char *tmp, size_t tmplen, FILE **out, char *err,
 		       size_t errlen)
 {
-	int r;
+	int fd = fl_tmp_beside(path, 0644, tmp, tmplen), r;
 
-	snprintf(tmp, tmplen, "%s.tmp", path);
-	if ((*out = fopen(tmp, "w")))
+	if (fd >= 0 && (*out = fdopen(fd, "w")))
 		return 0;
-	r = -errno;
-	snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(-r));
+	r = fd < 0 ? fd : -errno;
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	snprintf(err, errlen, "cannot write '%s': %s", path, strerror(-r));
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "faultline/check_cli.h"
@@ -109,6 +110,9 @@ int main(int argc, char **argv)
 	const char *names[sizeof(commands) / sizeof(commands[0])];
 	const char *hint;
 
+	/* nothing faultline writes (run directories, state, reports) is
+	 * writable by others, whatever umask it was started with */
+	umask(umask(022) | 022);
 	if (argc < 2) {
 		usage_main(stderr);
 		return EXIT_USAGE;

@@ -1,6 +1,7 @@
 /* `up --vm`: a local cluster inside one micro-VM, commands forwarded to it
  * through files on a shared directory (see vm.h). The host never needs the
  * tc pieces its kernel lacks; the guest runs the stock kernel. */
+#include "faultline/util.h"
 #include "faultline/vm.h"
 
 #include <dirent.h>
@@ -88,11 +89,16 @@ static int write_file(const char *dir, const char *name, const char *text)
 {
 	char p[PATH_MAX], tmp[PATH_MAX + 8];
 	FILE *f;
+	int fd;
 
 	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
-	if (!(f = fopen(tmp, "w")))
-		return -errno;
+	if ((fd = fl_tmp_beside(p, 0644, tmp, sizeof(tmp))) < 0)
+		return fd;
+	if (!(f = fdopen(fd, "w"))) {
+		close(fd);
+		unlink(tmp);
+		return -ENOMEM;
+	}
 	fputs(text, f);
 	if (fclose(f) != 0 || rename(tmp, p) < 0)
 		return -errno;

@@ -4,6 +4,7 @@
  * compression included), as tests/vm/run resolves them. Never runs a
  * shell; programs are started by argv. */
 #include "faultline/strutil.h"
+#include "faultline/util.h"
 #include "faultline/vmimage.h"
 
 #include <elf.h>
@@ -460,9 +461,13 @@ int fl_vmimage_initramfs(const struct fl_vmimage_spec *spec, const char *path, c
 		fl_fail(r, err, errlen, "cannot read '%s': %s", spec->busybox, strerror(-r));
 		goto out;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (!(f = fopen(tmp, "we"))) {
-		r = fl_fail(-errno, err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+	if ((r = fl_tmp_beside(path, 0644, tmp, sizeof(tmp))) < 0 || !(f = fdopen(r, "w"))) {
+		if (r >= 0) {
+			close(r);
+			unlink(tmp);
+		}
+		r = fl_fail(r < 0 ? r : -errno, err, errlen, "cannot write '%s': %s", path,
+			    strerror(r < 0 ? -r : errno));
 		goto out;
 	}
 	fl_cpio_init(&c, f, (uint32_t)time(NULL));
@@ -588,9 +593,14 @@ int fl_vmimage_vmlinux(const char *kernel, const char *kver, const char *path, c
 			continue;
 		if (unxz(p, len - off, &elf, &elflen) < 0 || elflen < 4 || memcmp(elf, ELFMAG, SELFMAG))
 			continue;
-		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-		if (!(f = fopen(tmp, "we")))
-			return fl_fail(-errno, err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+		if ((r = fl_tmp_beside(path, 0644, tmp, sizeof(tmp))) < 0)
+			return fl_fail(r, err, errlen, "cannot write '%s': %s", path, strerror(-r));
+		if (!(f = fdopen(r, "w"))) {
+			close(r);
+			unlink(tmp);
+			r = -ENOMEM;
+			return fl_fail(r, err, errlen, "cannot write '%s': %s", path, strerror(-r));
+		}
 		r = fwrite(elf, 1, elflen, f) == elflen ? 0 : -EIO;
 		if (fclose(f) != 0 && r == 0)
 			r = -errno;

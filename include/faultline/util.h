@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Write all len bytes of buf to fd, retrying on EINTR and short writes.
  * 0, or -errno. */
@@ -19,7 +20,13 @@ int fl_write_all(int fd, const void *buf, size_t len);
  * 0, or -errno. The caller serialises writers and syncs. */
 int fl_json_append_line(int fd, json_t *obj);
 
-/* A file written atomically: fl_atomic_open opens path.tmp (its name in
+/* A new file beside path, named path.XXXXXX (the name in tmp), created with
+ * O_EXCL so that it is never an existing file or a link someone planted,
+ * mode `mode` without group/other write. Its descriptor (O_CLOEXEC), or
+ * -errno. The one way faultline makes a temporary file. */
+int fl_tmp_beside(const char *path, mode_t mode, char *tmp, size_t tmplen);
+
+/* A file written atomically: fl_atomic_open opens path.XXXXXX (its name in
  * tmp) for writing, fl_atomic_commit flushes, fsyncs and renames it into
  * place, or removes it. Both 0 or -errno with a message in err. */
 int fl_atomic_open(const char *path, char *tmp, size_t tmplen, FILE **out, char *err,
@@ -31,7 +38,7 @@ int fl_atomic_commit(FILE *f, const char *tmp, const char *path, char *err, size
  * other than tab and newline dropped. */
 void fl_markup_text(FILE *f, const char *s);
 
-/* Write obj to path atomically: path.tmp, fsync, rename (nothing left
+/* Write obj to path atomically: path.XXXXXX, fsync, rename (nothing left
  * behind on failure). 0, or -errno with a message in err. */
 int fl_json_write_atomic(const char *path, json_t *obj, char *err, size_t errlen);
 

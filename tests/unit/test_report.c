@@ -133,10 +133,40 @@ static void test_results_and_junit(void **state)
 	fl_scenario_free(s);
 }
 
+/* The atomic writer's temporary file is made with O_EXCL under a name no
+ * one can guess: a link planted at the old predictable name (path.tmp),
+ * pointing at a file to clobber, is never written through; nothing is
+ * writable by others. */
+static void test_atomic_never_follows(void **state)
+{
+	char d[] = "/tmp/fl-atomic-XXXXXX", path[256], link[256], victim[256], err[256] = "";
+	json_t *o = json_pack("{s:i}", "a", 1);
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(d));
+	snprintf(path, sizeof(path), "%s/results.json", d);
+	snprintf(link, sizeof(link), "%s/results.json.tmp", d);
+	snprintf(victim, sizeof(victim), "%s/victim", d);
+	assert_int_equal(symlink(victim, link), 0);
+	mode_t old = umask(0);
+	assert_int_equal(fl_json_write_atomic(path, o, err, sizeof(err)), 0);
+	umask(old);
+	assert_int_equal(lstat(victim, &st), -1); /* not created through the link */
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 022, 0);
+	unlink(path);
+	unlink(link);
+	rmdir(d);
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_results_and_junit),
+		cmocka_unit_test(test_atomic_never_follows),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

@@ -235,6 +235,42 @@ static void test_file(void **state)
 	unlink(path("j-file"));
 }
 
+/* spawn execs argv (system.start, etcd's and redis's args go this way):
+ * shell metacharacters in a word reach the program as written. */
+static void test_spawn_argv_is_literal(void **state)
+{
+	struct fl_agent a;
+	char want[512], got[512] = "";
+	json_t *r;
+	FILE *f;
+	size_t k = 0;
+
+	(void)state;
+	unlink(path("j-argv"));
+	assert_int_equal(fl_agent_init(&a, "n1", path("j-argv"), 0, NULL), 0);
+	/* path() is one static buffer: the directory, then the names */
+	r = call(&a, "{\"id\":1,\"op\":\"spawn\",\"argv\":[\"printf\",\"%%s|%%s|%%s\","
+		    "\"$(touch %s/p1)\",\"x; touch %s/p2\",\"`touch %s/p3`\"],\"log\":\"%s/argv.log\"}",
+		 dir, dir, dir, dir);
+	assert_true(ok(r));
+	json_decref(r);
+	for (int i = 0; i < 500 && a.procs[0].pid > 0; i++) {
+		usleep(2000);
+		fl_agent_reap(&a);
+	}
+	snprintf(want, sizeof(want), "$(touch %s/p1)|x; touch %s/p2|`touch %s/p3`", dir, dir, dir);
+	assert_non_null(f = fopen(path("argv.log"), "r"));
+	k = fread(got, 1, sizeof(got) - 1, f);
+	got[k] = 0;
+	fclose(f);
+	assert_string_equal(got, want);
+	for (const char *p = "p1\0p2\0p3\0"; *p; p += 3)
+		assert_int_equal(access(path(p), F_OK), -1); /* no shell ran the words */
+	fl_agent_release(&a);
+	unlink(path("argv.log"));
+	unlink(path("j-argv"));
+}
+
 static void test_refusals(void **state)
 {
 	struct fl_agent a;
@@ -494,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_stop),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_spawn_argv_is_literal),
 		cmocka_unit_test(test_dead_man_switch),
 		cmocka_unit_test(test_leftover_journal_is_healed),
 		cmocka_unit_test(test_port_far_end_comes_and_goes),

@@ -717,6 +717,46 @@ static void test_node_argv(void **state)
 	fl_diags_release(&d);
 }
 
+/* --- argv, never a shell ------------------------------------------------------------- */
+
+/* system.client is exec'd as argv: shell metacharacters in its words reach
+ * the program as they are written, and nothing runs them. */
+static void test_client_argv_is_literal(void **state)
+{
+	struct fl_diags d = { 0 };
+	struct fl_scenario *s = NULL;
+	struct fl_sys_nodes n;
+	struct fl_sys_client *c;
+	enum fl_outcome oc;
+	char name[PATH_MAX + 16], want[4 * PATH_MAX], err[256], p[PATH_MAX + 16], *yaml;
+	int r;
+
+	(void)state;
+	write_script("args.sh", "a=\"$1|$2|$3\"\n"
+				"while IFS= read -r l; do printf 'ok %s\\n' \"$(printf %s \"$a\" | tr ' ' _)\"; done\n");
+	snprintf(name, sizeof(name), "%s/argv.yaml", dir);
+	assert_true(asprintf(&yaml,
+			     "name: t\nduration: 1m\ncluster:\n  nodes: [n1, n2, n3]\n"
+			     "system:\n  type: exec\n  start: ['./node.sh']\n"
+			     "  client: ['./args.sh', '$(touch %s/p1)', 'x; touch %s/p2', '`touch %s/p3`']\n"
+			     "workload:\n  type: none\n", dir, dir, dir) > 0);
+	if (fl_scenario_load_string(name, yaml, strlen(yaml), NULL, 0, &d, &s) < 0)
+		fail_msg("scenario did not load: %s", d.n ? d.v[0].msg : "?");
+	free(yaml);
+	n = nodes3(s);
+	c = open_client(&n, 0);
+	snprintf(want, sizeof(want), "$(touch_%s/p1)|x;_touch_%s/p2|`touch_%s/p3`", dir, dir, dir);
+	assert_string_equal(get(c, "k", 2000, &r, &oc, err, sizeof(err)), want);
+	assert_int_equal(r, 0);
+	ops->client_close(c);
+	for (int i = 1; i <= 3; i++) {
+		snprintf(p, sizeof(p), "%s/p%d", dir, i);
+		assert_int_equal(access(p, F_OK), -1); /* no shell ran the words */
+	}
+	fl_scenario_free(s);
+	fl_diags_release(&d);
+}
+
 /* --- the example client against a real etcd ------------------------------------------- */
 
 #define ETCD_IP ((127u << 24) | 143u) /* 127.0.0.143 */
@@ -854,6 +894,7 @@ int main(void)
 		cmocka_unit_test(test_wait_ready),
 		cmocka_unit_test(test_close_leaves_nothing),
 		cmocka_unit_test(test_node_argv),
+		cmocka_unit_test(test_client_argv_is_literal),
 		cmocka_unit_test(test_real_etcd),
 	};
 

@@ -59,6 +59,20 @@ int fl_tmp_beside(const char *path, mode_t mode, char *tmp, size_t tmplen)
 	return fd;
 }
 
+FILE *fl_fopen_private(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fchmod(fd, 0600) < 0 || !(f = fdopen(fd, "w"))) {
+		close(fd);
+		return NULL;
+	}
+	return f;
+}
+
 int fl_atomic_open(const char *path, char *tmp, size_t tmplen, FILE **out, char *err,
 		       size_t errlen)
 {

@@ -21,6 +21,7 @@
 #include "faultline/run.h"
 #include "faultline/scenario.h"
 #include "faultline/units.h"
+#include "faultline/util.h"
 #include "faultline/verdict.h"
 #include "faultline/vm.h"
 
@@ -75,7 +76,8 @@ static int run_in_vm(const char *file, const struct fl_scenario *s, struct overr
 		goto copied;
 	is_copy = 1;
 	snprintf(copy, sizeof(copy), "%s/.%s.yaml", runs, s->name);
-	if (!(in = fopen(file, "r")) || !(out = fopen(copy, "w"))) {
+	/* the guest needs the secrets it holds: readable by root only, removed after */
+	if (!(in = fopen(file, "r")) || !(out = fl_fopen_private(copy))) {
 		fprintf(stderr, "faultline run --vm: cannot copy the scenario into '%s'\n", runs);
 		if (in)
 			fclose(in);
@@ -165,7 +167,7 @@ static int run_one(const char *file, struct overrides ov, uint64_t seed, int hav
 			rc = v;
 		printf("run directory: %s\n", dir);
 	}
-	fl_run_print_reproduce(stdout, &o);
+	fl_run_print_reproduce(stdout, s, &o);
 out:
 	free(agent);
 	fl_scenario_free(s);

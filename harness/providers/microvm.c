@@ -185,7 +185,7 @@ int fl_vm_up(const char *dir, const char *scenario_path, char *const *ov, size_t
 		char copy[PATH_MAX + 32], buf[8192];
 		size_t k;
 		snprintf(copy, sizeof(copy), "%s/scenario.yaml", dir);
-		if (!in || !(outf = fopen(copy, "w"))) {
+		if (!in || !(outf = fl_fopen_private(copy))) { /* it may hold secrets */
 			if (in)
 				fclose(in);
 			snprintf(err, errlen, "cannot copy '%s' into %s", scen, dir);

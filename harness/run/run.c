@@ -504,17 +504,17 @@ out:
 static void write_run_meta(const char *dir, const struct fl_scenario *s,
 			   const struct fl_run_opts *o, json_t *where)
 {
-	char path[700], buf[65536], stamp[32];
+	char path[700], buf[4096], stamp[32];
 	json_t *meta, *ov = json_array();
 	time_t now = time(NULL);
 	struct tm tm;
 	FILE *in, *out;
-	size_t len;
 
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	for (size_t i = 0; i < o->noverrides; i++)
-		json_array_append_new(ov, json_string(o->overrides[i]));
+		json_array_append_new(ov, json_string(fl_scenario_shown_override(
+						  s, o->overrides[i], buf, sizeof(buf))));
 	/* accel: what the nodes' kernels run on: the VMs' accelerator (libvirt
 	 * says), the micro-VM's under --vm (tests/vm/run says), else this host's
 	 * own kernel */
@@ -540,23 +540,25 @@ static void write_run_meta(const char *dir, const struct fl_scenario *s,
 	if (!(in = fopen(o->scenario_path, "r")))
 		return;
 	if ((out = fopen(path, "w"))) {
-		while ((len = fread(buf, 1, sizeof(buf), in)) > 0)
-			fwrite(buf, 1, len, out);
+		fl_scenario_copy_redacted(s, in, out); /* no secret in a run directory */
 		fclose(out);
 	}
 	fclose(in);
 }
 
 /* The reproduce line: the file the user gave, the seed, every --set. */
-void fl_run_print_reproduce(FILE *out, const struct fl_run_opts *o)
+void fl_run_print_reproduce(FILE *out, const struct fl_scenario *s, const struct fl_run_opts *o)
 {
+	char buf[4096];
+
 	/* under --vm the file is a copy: name the one the user gave */
 	fprintf(out, "reproduce: faultline run %s --seed %llu",
 		getenv("FL_SCENARIO_ORIG") ? getenv("FL_SCENARIO_ORIG") : o->scenario_path,
 		(unsigned long long)o->seed);
-	for (size_t i = 0; i < o->noverrides; i++)
-		fprintf(out, strpbrk(o->overrides[i], " \t'\"$`\\") ? " --set '%s'" : " --set %s",
-			o->overrides[i]);
+	for (size_t i = 0; i < o->noverrides; i++) {
+		const char *ov = fl_scenario_shown_override(s, o->overrides[i], buf, sizeof(buf));
+		fprintf(out, strpbrk(ov, " \t'\"$`\\") ? " --set '%s'" : " --set %s", ov);
+	}
 	fprintf(out, "\n");
 }
 

@@ -14,6 +14,7 @@
 #include "faultline/strutil.h"
 #include "faultline/units.h"
 #include "faultline/util.h"
+#include "faultline/cleanup.h"
 #include "faultline/ytree.h"
 #include "scenario-priv.h"
 
@@ -653,6 +654,37 @@ static int valid_env_name(const char *s)
 	return 1;
 }
 
+#define FL_SECRET_SECT 300
+
+/* An env value: text, or {value: TEXT, secret: BOOL} (a secret is never
+ * written into a run directory: fl_scenario_copy_redacted). */
+static int parse_env_value(struct fl_sctx *c, const char *name, const struct fl_ynode *n,
+			   struct fl_env *e)
+{
+	KS({ "value" }, { "secret" });
+	const struct fl_ynode *v = n;
+	char sect[FL_SECRET_SECT];
+
+	if (n->kind == FL_Y_MAP) {
+		snprintf(sect, sizeof(sect), "system.env.%s", name);
+		take_keys(c, n, ks, ARRAY_SIZE(ks), sect, NULL, 0, NULL);
+		if (KV(1) && get_bool(c, KV(1), "secret", &e->secret) < 0)
+			return -EINVAL;
+		if (!(v = KV(0))) {
+			FL_ERR(c, n, "environment variable '%s' needs its 'value'", name);
+			return -EINVAL;
+		}
+	}
+	if (v->kind != FL_Y_SCALAR) {
+		FL_ERR(c, v, "environment variable '%s' needs a text value (or {value, secret}), "
+			     "got %s", name, fl_ykind_name(v));
+		return -EINVAL;
+	}
+	e->at = v->at;
+	e->end = v->end;
+	return (e->value = strdup(fl_ynode_is_null(v) ? "" : v->str)) ? 0 : -ENOMEM;
+}
+
 static void parse_system(struct fl_sctx *c, const struct fl_ynode *n)
 {
 	struct fl_scenario *s = c->s;
@@ -684,14 +716,9 @@ static void parse_system(struct fl_sctx *c, const struct fl_ynode *n)
 				FL_ERR(c, p->key, "bad environment variable name '%s'", p->key->str);
 				continue;
 			}
-			if (p->val->kind != FL_Y_SCALAR) {
-				FL_ERR(c, p->val, "environment variable '%s' needs a text value, got %s",
-				       p->key->str, fl_ykind_name(p->val));
+			if (parse_env_value(c, p->key->str, p->val, &s->system.env[s->system.nenv]) < 0)
 				continue;
-			}
 			s->system.env[s->system.nenv].name = strdup(p->key->str);
-			s->system.env[s->system.nenv].value =
-				strdup(fl_ynode_is_null(p->val) ? "" : p->val->str);
 			s->system.nenv++;
 		}
 	}
@@ -1555,14 +1582,133 @@ void fl_scenario_free(struct fl_scenario *s)
 	free(s);
 }
 
+/* --- secrets ---------------------------------------------------------------- */
+
+#define SECRET_SHOWN "(secret)"
+
+static int yes_word(const struct fl_ynode *n)
+{
+	if (!is_bool_word(n))
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++)
+		if (!strcmp(n->str, yes[i]))
+			return 1;
+	return 0;
+}
+
+static void add_secret_text(struct fl_scenario *s, size_t at, size_t end)
+{
+	if (end > at && s->nsecret_text < FL_MAX_ENV_SECRETS) {
+		s->secret_text[s->nsecret_text].at = at;
+		s->secret_text[s->nsecret_text++].end = end;
+	}
+}
+
+/* The secret values' text in the file as written, before --set replaced
+ * any: a value overridden on the command line is still in the file. */
+static void note_secret_text(struct fl_scenario *s, const struct fl_ynode *root)
+{
+	const struct fl_ynode *env = fl_ynode_get(fl_ynode_get(root, "system"), "env");
+
+	for (size_t i = 0; env && env->kind == FL_Y_MAP && i < env->n; i++) {
+		const struct fl_ynode *v = env->pairs[i].val;
+		if (yes_word(fl_ynode_get(v, "secret")) && (v = fl_ynode_get(v, "value")))
+			add_secret_text(s, v->at, v->end);
+	}
+}
+
+static int by_at(const void *a, const void *b)
+{
+	const size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int fl_scenario_copy_redacted(const struct fl_scenario *s, FILE *in, FILE *out)
+{
+	_cleanup_(freep) char *buf = malloc(FL_YAML_MAX_BYTES + 1);
+	size_t len, ci = 0, k = 0, n = s->nsecret_text;
+	struct { size_t at, end; } r[FL_MAX_ENV_SECRETS];
+
+	if (!buf)
+		return -ENOMEM;
+	if ((len = fread(buf, 1, FL_YAML_MAX_BYTES + 1, in)) > FL_YAML_MAX_BYTES)
+		return -EFBIG;
+	memcpy(r, s->secret_text, n * sizeof(r[0]));
+	qsort(r, n, sizeof(r[0]), by_at);
+	/* libyaml counts characters: a UTF-8 continuation byte is not one */
+	for (size_t b = 0; b < len;) {
+		size_t b1 = b, lines = 0;
+		while (k < n && r[k].at < ci)
+			k++; /* an alias's value: replaced where its anchor is */
+		if (k == n || r[k].at != ci) {
+			ci += (buf[b] & 0xc0) != 0x80;
+			putc(buf[b++], out);
+			continue;
+		}
+		/* the scalar's anchor or tag stays: aliases still name it */
+		while (b1 < len && (buf[b1] == '&' || buf[b1] == '!')) {
+			while (b1 < len && !isspace((unsigned char)buf[b1]))
+				b1++;
+			while (b1 < len && (buf[b1] == ' ' || buf[b1] == '\t'))
+				b1++;
+		}
+		fwrite(buf + b, 1, b1 - b, out);
+		fputs("\"" SECRET_SHOWN "\"", out);
+		for (; b < len && ci < r[k].end; b++) {
+			ci += (buf[b] & 0xc0) != 0x80;
+			lines += b >= b1 && buf[b] == '\n';
+		}
+		while (lines--) /* every later line stays where it was */
+			putc('\n', out);
+		k++;
+	}
+	return ferror(in) || ferror(out) ? -EIO : 0;
+}
+/* A secret NAME is touched by an override whose path is "system",
+ * "system.env", "system.env.NAME" or below it. */
+static int names_secret(const struct fl_scenario *s, const char *path, size_t len)
+{
+	static const char pre[] = "system.env.";
+
+	for (size_t i = 0; i < s->system.nenv; i++) {
+		const struct fl_env *e = &s->system.env[i];
+		size_t nl = strlen(e->name);
+		if (!e->secret)
+			continue;
+		if (len < sizeof(pre) - 1) {
+			if (!strncmp(path, pre, len) && (len == 6 || len == 10))
+				return 1; /* "system", "system.env" */
+		} else if (!strncmp(path, pre, sizeof(pre) - 1) &&
+			   !strncmp(path + sizeof(pre) - 1, e->name, nl) &&
+			   (len == sizeof(pre) - 1 + nl || path[sizeof(pre) - 1 + nl] == '.')) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+const char *fl_scenario_shown_override(const struct fl_scenario *s, const char *ov, char *buf,
+				       size_t len)
+{
+	const char *eq = strchr(ov, '=');
+
+	if (!eq || !names_secret(s, ov, (size_t)(eq - ov)))
+		return ov;
+	snprintf(buf, len, "%.*s=" SECRET_SHOWN, (int)(eq - ov), ov);
+	return buf;
+}
+
 static int load_doc(struct fl_ydoc *doc, const char *name, char *const *ov, size_t nov,
 		    struct fl_diags *d, struct fl_scenario **out)
 {
 	struct fl_sctx c = { .d = d };
+	struct fl_scenario secrets = { 0 };
 	size_t before = d->n;
 	int r = 0;
 
 	*out = NULL;
+	note_secret_text(&secrets, doc->root);
 	for (size_t i = 0; i < nov; i++)
 		if (fl_ytree_set(doc, ov[i], d) < 0)
 			r = -EINVAL;
@@ -1587,6 +1733,11 @@ static int load_doc(struct fl_ydoc *doc, const char *name, char *const *ov, size
 	c.file = name;
 	c.root = doc->root;
 	parse_top(&c, doc->root);
+	memcpy(c.s->secret_text, secrets.secret_text, sizeof(secrets.secret_text));
+	c.s->nsecret_text = secrets.nsecret_text;
+	for (size_t i = 0; i < c.s->system.nenv; i++)
+		if (c.s->system.env[i].secret)
+			add_secret_text(c.s, c.s->system.env[i].at, c.s->system.env[i].end);
 	fl_scenario_check(&c);
 	fl_scenario_warn(&c);
 	free(c.fsrc);

@@ -108,6 +108,8 @@ static struct fl_ynode *node_copy(struct builder *b, const struct fl_ynode *src)
 		return NULL;
 	n->file = src->file;
 	n->plain = src->plain;
+	n->at = src->at;
+	n->end = src->end;
 	((struct hnode *)n)->height = height_of(src);
 	if (src->str && !(n->str = strdup(src->str)))
 		goto fail;
@@ -377,6 +379,8 @@ static void on_event(struct builder *b, yaml_event_t *ev)
 		if (!(n = node_new(b, FL_Y_SCALAR, m)))
 			return;
 		n->str = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+		n->at = ev->start_mark.index;
+		n->end = ev->end_mark.index;
 		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 			   !(ev->data.scalar.tag &&
 			     !strcmp((const char *)ev->data.scalar.tag, YAML_STR_TAG));
@@ -713,6 +717,21 @@ static struct fl_ynode *new_key(const char *file, const char *k, size_t len)
 	return n;
 }
 
+static void forget_text(struct fl_ynode *n)
+{
+	if (!n)
+		return;
+	n->at = n->end = 0;
+	for (size_t i = 0; i < n->n; i++) {
+		if (n->kind == FL_Y_SEQ) {
+			forget_text(n->items[i]);
+		} else if (n->kind == FL_Y_MAP) {
+			forget_text(n->pairs[i].key);
+			forget_text(n->pairs[i].val);
+		}
+	}
+}
+
 int fl_ytree_set(struct fl_ydoc *doc, const char *assign, struct fl_diags *d)
 {
 	const char *eq = strchr(assign, '='), *p, *file;
@@ -732,6 +751,7 @@ int fl_ytree_set(struct fl_ydoc *doc, const char *assign, struct fl_diags *d)
 	if (!file)
 		return -ENOMEM;
 	r = parse_into(file, eq + 1, strlen(eq + 1), d, &val);
+	forget_text(val); /* its text is in the override, not in the file */
 	if (r < 0)
 		return r;
 	if (!val) { /* "--set description=" sets null */

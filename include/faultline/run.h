@@ -42,7 +42,7 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge
 	   size_t judge_len);
 
 /* "reproduce: faultline run FILE --seed N --set ..." to out. */
-void fl_run_print_reproduce(FILE *out, const struct fl_run_opts *o);
+void fl_run_print_reproduce(FILE *out, const struct fl_scenario *s, const struct fl_run_opts *o);
 
 /* Several scenarios (nightly use): args are files or directories (their
  * *.yaml, *.yml, sorted), run in turn through fn, which sets the scenario's

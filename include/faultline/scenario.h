@@ -9,6 +9,7 @@
 #define FAULTLINE_SCENARIO_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "faultline/diag.h"
@@ -107,7 +108,14 @@ struct fl_fault {
 
 struct fl_env {
 	char *name, *value;
+	/* secret (`{value: ..., secret: true}`): given to the node's processes,
+	 * never written down; at/end: the value's text in the scenario file
+	 * (libyaml character indices; 0, 0 when it came from --set) */
+	int secret;
+	size_t at, end;
 };
+
+#define FL_MAX_ENV_SECRETS 64
 
 struct fl_scenario {
 	char *file;
@@ -181,6 +189,12 @@ struct fl_scenario {
 		int availability;
 		double availability_min; /* percent */
 	} checks;
+	/* where secret values are written in the scenario file (those --set
+	 * replaced included): what fl_scenario_copy_redacted hides */
+	struct {
+		size_t at, end;
+	} secret_text[FL_MAX_ENV_SECRETS];
+	size_t nsecret_text;
 };
 
 /* Load, apply overrides ("path=value", in order), and validate. On success
@@ -222,5 +236,18 @@ int fl_fault_is_network(enum fl_fault_kind k);  /* netem-based, incl. byzantine 
 int fl_fault_is_node(enum fl_fault_kind k);     /* process and VM faults */
 int fl_fault_is_vm(enum fl_fault_kind k);       /* need provider libvirt */
 int fl_fault_is_instant(enum fl_fault_kind k);  /* restart, reboot: no "for" */
+
+/* Secrets (system.env values marked secret) are never written down.
+ * fl_scenario_copy_redacted copies the scenario file's text (in: the file s
+ * was loaded from) to out with each secret value's text replaced by
+ * "(secret)", its lines kept (so messages about the copy name the same
+ * line). 0, or -EIO. */
+int fl_scenario_copy_redacted(const struct fl_scenario *s, FILE *in, FILE *out);
+
+/* A --set override as it may be written down (run.json, the reproduce
+ * line): "PATH=(secret)" when PATH reaches a secret variable, else ov
+ * itself. buf holds the redacted text. */
+const char *fl_scenario_shown_override(const struct fl_scenario *s, const char *ov, char *buf,
+				       size_t len);
 
 #endif

@@ -26,6 +26,10 @@ int fl_json_append_line(int fd, json_t *obj);
  * -errno. The one way faultline makes a temporary file. */
 int fl_tmp_beside(const char *path, mode_t mode, char *tmp, size_t tmplen);
 
+/* path opened for writing (truncated), mode 0600 even if it existed, never
+ * through a symbolic link: a copy that may hold secrets. NULL with errno. */
+FILE *fl_fopen_private(const char *path);
+
 /* A file written atomically: fl_atomic_open opens path.XXXXXX (its name in
  * tmp) for writing, fl_atomic_commit flushes, fsyncs and renames it into
  * place, or removes it. Both 0 or -errno with a message in err. */

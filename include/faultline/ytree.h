@@ -30,6 +30,9 @@ struct fl_ynode {
 	/* scalar */
 	char *str;
 	int plain;       /* unquoted scalar: "null"/"~"/"" mean null */
+	/* scalar: where its text is in the input, as libyaml's character
+	 * indices [at, end); 0, 0 for a node made by fl_ytree_set */
+	size_t at, end;
 	/* seq */
 	struct fl_ynode **items;
 	/* map */

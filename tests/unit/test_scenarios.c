@@ -182,13 +182,81 @@ static int run_dir(const char *group, const char *dir, CMUnitTestFunction fn, si
 	return r;
 }
 
+/* Secret env values: the processes get them, the copy written into a run
+ * directory and the overrides written down do not hold them; the copy
+ * still loads, with the same lines. */
+static void test_secrets(void **state)
+{
+	static const char *const hidden[] = { "hunter2-", "an anchored secret", "multi", "line",
+					      "from-the-command-line" };
+	const char *path = "tests/scenarios/good/secret-env.yaml";
+	char *ov[] = { (char *)"system.env.BLOCK.value=from-the-command-line",
+		       (char *)"system.env.PLAIN=seen", (char *)"system.env=x" };
+	char *text = NULL, buf[256];
+	size_t len = 0;
+	struct fl_diags d;
+	struct fl_scenario *s = NULL, *back = NULL;
+	FILE *in, *mem;
+
+	(void)state;
+	fl_diags_init(&d);
+	assert_int_equal(fl_scenario_load(path, ov, 2, &d, &s), 0);
+	assert_int_equal(s->system.nenv, 5);
+	assert_string_equal(s->system.env[1].value, "hunter2-\xc3\xa9"); /* the real value */
+	assert_true(s->system.env[1].secret);
+	assert_string_equal(s->system.env[2].value, "from-the-command-line");
+	assert_true(s->system.env[2].secret);
+	assert_string_equal(s->system.env[3].value, "an anchored secret");
+	assert_false(s->system.env[4].secret);
+	assert_non_null(in = fopen(path, "r"));
+	assert_non_null(mem = open_memstream(&text, &len));
+	assert_int_equal(fl_scenario_copy_redacted(s, in, mem), 0);
+	fclose(in);
+	fclose(mem);
+	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
+		if (strstr(text, hidden[i]))
+			fail_msg("'%s' in the redacted copy:\n%s", hidden[i], text);
+	assert_non_null(strstr(text, "TOKEN: {value: \"(secret)\", secret: true}"));
+	assert_non_null(strstr(text, "PLAIN: visible"));
+	assert_non_null(strstr(text, "NOT_SECRET: {value: shown"));
+	/* the copy loads, every line where it was */
+	assert_int_equal(fl_scenario_load_string("copy", text, len, NULL, 0, &d, &back), 0);
+	assert_string_equal(back->system.env[1].value, "(secret)");
+	assert_string_equal(back->system.env[3].value, "(secret)");
+	assert_int_equal(back->system.nenv, 5);
+	{
+		size_t a = 0, b = 0;
+		for (const char *p = text; *p; p++)
+			a += *p == '\n';
+		assert_non_null(in = fopen(path, "r"));
+		for (int c; (c = getc(in)) != EOF;)
+			b += c == '\n';
+		fclose(in);
+		assert_int_equal(a, b);
+	}
+	assert_string_equal(fl_scenario_shown_override(s, ov[0], buf, sizeof(buf)),
+			    "system.env.BLOCK.value=(secret)");
+	assert_string_equal(fl_scenario_shown_override(s, ov[1], buf, sizeof(buf)),
+			    "system.env.PLAIN=seen");
+	assert_string_equal(fl_scenario_shown_override(s, ov[2], buf, sizeof(buf)),
+			    "system.env=(secret)");
+	assert_string_equal(fl_scenario_shown_override(s, "system.env.TOKENS=a", buf, sizeof(buf)),
+			    "system.env.TOKENS=a");
+	free(text);
+	fl_scenario_free(back);
+	fl_scenario_free(s);
+	fl_diags_release(&d);
+}
+
 int main(void)
 {
 	int r = 0;
+	const struct CMUnitTest secrets[] = { cmocka_unit_test(test_secrets) };
 
 	regenerate = getenv("FL_REGENERATE") && *getenv("FL_REGENERATE") == '1';
 	r |= run_dir("bad scenarios", "tests/scenarios/bad", test_bad, 40);
 	r |= run_dir("good scenarios", "tests/scenarios/good", test_good, 1);
 	r |= run_dir("shipped scenarios", "scenarios", test_good, 3);
+	r |= cmocka_run_group_tests_name("secrets", secrets, NULL, NULL);
 	return r;
 }

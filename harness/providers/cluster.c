@@ -23,6 +23,7 @@
 #include "faultline/journal.h"
 #include "faultline/netns.h"
 #include "faultline/provider.h"
+#include "faultline/util.h"
 
 #define STATE_FILE "cluster.json"
 
@@ -49,7 +50,7 @@ static void path_in(const struct fl_cluster *c, char *buf, size_t len, const cha
 static int write_state(const struct fl_cluster *c)
 {
 	json_t *o = json_object(), *nodes = json_array();
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	char path[PATH_MAX], e[256];
 	int r = 0;
 
 	for (size_t i = 0; i < c->n; i++) {
@@ -65,8 +66,7 @@ static int write_state(const struct fl_cluster *c)
 	json_object_set_new(o, "iface", json_string(c->iface));
 	json_object_set_new(o, "nodes", nodes);
 	snprintf(path, sizeof(path), "%s/%s", c->dir, STATE_FILE);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_dump_file(o, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 || rename(tmp, path) < 0)
+	if (fl_json_write_atomic(path, o, e, sizeof(e)) < 0)
 		r = -EIO;
 	json_decref(o);
 	return r;
@@ -298,6 +298,36 @@ int fl_cluster_find(const char *name, char *dir, size_t dirlen, char *err, size_
 	return 0;
 }
 
+/* Whether pid is the agent this cluster started for node: a faultline-agent
+ * listening on the node's socket in dir. A pid in cluster.json is signalled
+ * by down only then: an edited file, or a pid reused after the agent died,
+ * must not make down kill someone else's process. */
+static int is_our_agent(pid_t pid, const char *dir, const char *node)
+{
+	char path[64], buf[4096], sock[PATH_MAX];
+	const char *slash;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	slash = strrchr(buf, '/');
+	if (strcmp(slash ? slash + 1 : buf, "faultline-agent"))
+		return 0;
+	fl_provider_agent_path(dir, node, "sock", sock, sizeof(sock));
+	for (const char *a = buf; a < buf + n; a += strlen(a) + 1)
+		if (!strcmp(a, "--listen") && a + strlen(a) + 1 < buf + n &&
+		    !strcmp(a + strlen(a) + 1, sock))
+			return 1;
+	return 0;
+}
+
 int fl_cluster_open(const char *dir, struct fl_cluster **out, char *err, size_t errlen)
 {
 	struct fl_cluster *c = calloc(1, sizeof(*c));
@@ -306,6 +336,7 @@ int fl_cluster_open(const char *dir, struct fl_cluster **out, char *err, size_t 
 	json_t *o, *nodes;
 	size_t i;
 	json_t *v;
+	int r;
 
 	if (!c)
 		return -ENOMEM;
@@ -333,10 +364,29 @@ int fl_cluster_open(const char *dir, struct fl_cluster **out, char *err, size_t 
 		if (i >= FL_MAX_NODES)
 			break;
 		c->names[i] = strdup(json_string_value(json_object_get(v, "name")) ?: "?");
+		c->n = i + 1;
+		if (!fl_netns_is_node_name(c->names[i])) {
+			/* its name makes the paths down removes */
+			snprintf(err, errlen, "%s: node '%s' is not a node name faultline gives; refusing "
+					      "to touch this cluster", path, c->names[i]);
+			json_decref(o);
+			fl_cluster_free(c);
+			return -EPERM;
+		}
 		if (inet_pton(AF_INET, json_string_value(json_object_get(v, "addr")) ?: "", &in) == 1)
 			c->addrs[i] = ntohl(in.s_addr);
 		c->agent_pids[i] = (pid_t)json_integer_value(json_object_get(v, "agent_pid"));
-		c->n = i + 1;
+		if (c->agent_pids[i] <= 0) {
+			c->agent_pids[i] = 0;
+		} else if ((r = is_our_agent(c->agent_pids[i], dir, c->names[i])) == 0) {
+			snprintf(c->refused, sizeof(c->refused),
+				 "%.300s: process %d named as node %s's agent is not the agent faultline "
+				 "started there; it was not signalled", path, (int)c->agent_pids[i],
+				 c->names[i]);
+			c->agent_pids[i] = 0;
+		} else if (r < 0) {
+			c->agent_pids[i] = 0; /* gone already */
+		}
 	}
 	c->prov = fl_provider_by_name(json_string_value(json_object_get(o, "provider")) ?: "netns");
 	snprintf(c->iface, sizeof(c->iface), "%s",
@@ -659,6 +709,10 @@ int fl_cluster_down(struct fl_cluster *c, char *err, size_t errlen)
 	if (rmdir(c->dir) < 0 && errno != ENOENT) {
 		snprintf(err, errlen, "cannot remove '%s': %s", c->dir, strerror(errno));
 		return -errno;
+	}
+	if (c->refused[0]) { /* the rest is down; say what was left alone */
+		snprintf(err, errlen, "%s", c->refused);
+		return -EPERM;
 	}
 	return 0;
 }

@@ -1007,7 +1007,7 @@ static int undo_journal(const char *dir, struct fl_journal *j, char *err, size_t
 				r = undo_domain(conn, name, id, msg, sizeof(msg));
 		} else if (kind && !strcmp(kind, "tree") && p && our_tree(dir, p)) {
 			r = remove_tree(p, msg, sizeof(msg));
-		} else if (kind && !strcmp(kind, "bridge") && name) {
+		} else if (kind && !strcmp(kind, "bridge") && name && fl_netns_is_our_link(name)) {
 			r = fl_netns_link_delete(name, msg, sizeof(msg));
 		} else if (kind && !strcmp(kind, "file") && p && our_file(dir, p)) {
 			r = unlink(p) < 0 && errno != ENOENT
@@ -1929,6 +1929,25 @@ int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, ch
 	if (!c->nnodes || !c->id[0]) {
 		free(c);
 		return fl_fail(-EINVAL, err, errlen, "'%s': no nodes or no id", path);
+	}
+	/* create mode touches only what it made, under the names it gives;
+	 * attach mode's domains are the ones the scenario declared */
+	for (i = 0; !c->attach && i < c->nnodes; i++) {
+		char want[sizeof(c->node[0].domain)];
+		if (fl_libvirt_domain_name(c->id, c->node[i].name, want, sizeof(want)) < 0 ||
+		    strcmp(want, c->node[i].domain)) {
+			fl_fail(-EPERM, err, errlen, "'%s': node '%s' names domain '%s', which faultline "
+						     "did not create; refusing to touch it", path,
+				c->node[i].name, c->node[i].domain);
+			free(c);
+			return -EPERM;
+		}
+	}
+	if (!c->attach && c->bridge[0] && !fl_netns_is_our_link(c->bridge)) {
+		fl_fail(-EPERM, err, errlen, "'%s': bridge '%s' is not one faultline made; refusing to "
+					     "touch it", path, c->bridge);
+		free(c);
+		return -EPERM;
 	}
 	*out = c;
 	return 0;

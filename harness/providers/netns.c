@@ -102,7 +102,7 @@ static int is_id(const char *s)
 	return n >= 1 && n <= FL_NETNS_ID_MAX;
 }
 
-static int is_node_name(const char *s)
+int fl_netns_is_node_name(const char *s)
 {
 	size_t n;
 
@@ -148,7 +148,7 @@ int fl_netns_link_name(const char *id, size_t index, char *buf, size_t len)
 
 int fl_netns_ns_name(const char *id, const char *node, char *buf, size_t len)
 {
-	if (!is_id(id) || !is_node_name(node) || (size_t)snprintf(buf, len, "fl-%s-%s", id, node) >= len)
+	if (!is_id(id) || !fl_netns_is_node_name(node) || (size_t)snprintf(buf, len, "fl-%s-%s", id, node) >= len)
 		return -EINVAL;
 	return 0;
 }
@@ -189,7 +189,7 @@ int fl_netns_is_our_ns(const char *name)
 		return 0;
 	name += 3;
 	dash = strchr(name, '-');
-	return dash && is_id_span(name, (size_t)(dash - name)) && is_node_name(dash + 1);
+	return dash && is_id_span(name, (size_t)(dash - name)) && fl_netns_is_node_name(dash + 1);
 }
 
 static uint32_t mask_of(unsigned prefix)
@@ -286,7 +286,7 @@ int fl_netns_check_spec(const struct fl_netns_spec *spec, char *err, size_t errl
 	if (!spec->names)
 		return fl_fail(-EINVAL, err, errlen, "no node names");
 	for (size_t i = 0; i < spec->nnodes; i++) {
-		if (!is_node_name(spec->names[i]))
+		if (!fl_netns_is_node_name(spec->names[i]))
 			return fl_fail(-EINVAL, err, errlen,
 				    "node name '%s' must be 1 to %d lowercase letters, digits or '-', "
 				    "starting with a letter",
@@ -1294,7 +1294,7 @@ static int parse_cluster_line(struct fl_netns_cluster *c, json_t *o)
 		return -EINVAL;
 	json_array_foreach(nodes, i, n) {
 		names[i] = json_string_value(json_object_get(n, "name"));
-		if (!is_node_name(names[i]))
+		if (!fl_netns_is_node_name(names[i]))
 			return -EINVAL;
 	}
 	c->subnet = (a << 24) | (b << 16) | (cc << 8) | d;

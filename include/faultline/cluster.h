@@ -28,6 +28,7 @@ struct fl_cluster {
 	const struct fl_provider_ops *prov; /* provider.h: where the nodes come from */
 	char iface[16];      /* each node's interface on the cluster network */
 	void *pc;                           /* its handle (NULL: its process is gone) */
+	char refused[512]; /* what fl_cluster_open would not touch (down reports it) */
 };
 
 /* The directory all clusters live under. */

@@ -84,6 +84,9 @@ int fl_netns_ns_name(const char *id, const char *node, char *buf, size_t len); /
 /* Does a link or namespace name look like one of faultline's? */
 int fl_netns_is_our_link(const char *ifname);
 int fl_netns_is_our_ns(const char *name);
+/* A node name as a scenario may give it (lowercase letter, then letters,
+ * digits, '-'; at most FL_NETNS_NAME_MAX): 1 or 0. */
+int fl_netns_is_node_name(const char *s);
 
 /* Do two IPv4 CIDR ranges share an address? (host byte order) */
 int fl_cidr4_overlap(uint32_t a, unsigned aprefix, uint32_t b, unsigned bprefix);

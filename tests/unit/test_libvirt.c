@@ -848,6 +848,47 @@ static int teardown(void **state)
 	return rmdir(dir);
 }
 
+/* A state edited by hand: create mode names only the domains and the
+ * bridge faultline made (fl-ID-NODE, flIDbr); a journal entry naming
+ * another link is refused, not acted on. */
+static void test_foreign_state_refused(void **state)
+{
+	struct fl_libvirt_cluster *c = NULL;
+	char err[1024] = "", path[300];
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/%s", dir, FL_LIBVIRT_STATE);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("{\"id\":\"abc\",\"mode\":\"create\",\"uri\":\"test:///default\","
+	      "\"bridge\":\"flabcbr\",\"nodes\":[{\"name\":\"n1\",\"domain\":\"test\"}]}\n", f);
+	fclose(f);
+	assert_int_equal(fl_libvirt_attach(dir, &c, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "node 'n1' names domain 'test', which faultline did not create"));
+	assert_non_null(f = fopen(path, "w"));
+	fputs("{\"id\":\"abc\",\"mode\":\"create\",\"uri\":\"test:///default\","
+	      "\"bridge\":\"eth0\",\"nodes\":[{\"name\":\"n1\",\"domain\":\"fl-abc-n1\"}]}\n", f);
+	fclose(f);
+	assert_int_equal(fl_libvirt_attach(dir, &c, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "bridge 'eth0' is not one faultline made"));
+	/* attach mode: the domains the scenario declared */
+	assert_non_null(f = fopen(path, "w"));
+	fputs("{\"id\":\"abc\",\"mode\":\"attach\",\"uri\":\"test:///default\","
+	      "\"nodes\":[{\"name\":\"n1\",\"domain\":\"test\"}]}\n", f);
+	fclose(f);
+	assert_int_equal(fl_libvirt_attach(dir, &c, err, sizeof(err)), 0);
+	fl_libvirt_cluster_free(c);
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/%s", dir, FL_LIBVIRT_JOURNAL);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("{\"undo\":\"bridge\",\"name\":\"lo\"}\n", f);
+	fclose(f);
+	assert_int_equal(fl_libvirt_down_from_state(dir, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "unexpected entry"));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -857,6 +898,7 @@ int main(void)
 		cmocka_unit_test(test_accel_choice),
 		cmocka_unit_test(test_kvm_probe_says_why),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_foreign_state_refused),
 		cmocka_unit_test(test_console_tail),
 		cmocka_unit_test(test_connect_takes_a_channel_that_greets),
 		cmocka_unit_test(test_parse_depends),

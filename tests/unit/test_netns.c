@@ -8,12 +8,15 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "faultline/cluster.h"
 #include "faultline/netns.h"
 
 #define IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
@@ -327,6 +330,49 @@ static void test_foreign_journal_refused(void **state)
 	rmdir(dir);
 }
 
+/* A cluster.json edited by hand (or a pid reused after the agent died):
+ * a node name that would make down's paths leave the state directory is
+ * refused, and a process that is not the cluster's agent is not signalled
+ * (down says so and fails, after removing the rest). */
+static void test_foreign_cluster_state_refused(void **state)
+{
+	char dir[] = "/tmp/fl-cluster-unit.XXXXXX", path[128], err[512] = "";
+	struct fl_cluster *c = NULL;
+	pid_t victim;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/cluster.json", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("{\"id\":\"abc\",\"provider\":\"netns\",\"nodes\":[{\"name\":\"../../etc/x\","
+	      "\"addr\":\"10.0.0.2\",\"agent_pid\":0}]}\n", f);
+	fclose(f);
+	assert_int_equal(fl_cluster_open(dir, &c, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "node '../../etc/x' is not a node name faultline gives"));
+
+	victim = fork();
+	assert_true(victim >= 0);
+	if (victim == 0) {
+		execlp("sleep", "sleep", "30", (char *)NULL);
+		_exit(127);
+	}
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "{\"id\":\"abc\",\"provider\":\"netns\",\"nodes\":[{\"name\":\"n1\","
+		   "\"addr\":\"10.0.0.2\",\"agent_pid\":%d}]}\n", (int)victim);
+	fclose(f);
+	assert_int_equal(fl_cluster_open(dir, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->agent_pids[0], 0);
+	assert_int_equal(fl_cluster_down(c, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "is not the agent faultline started there; it was not signalled"));
+	usleep(100 * 1000);
+	assert_int_equal(waitpid(victim, NULL, WNOHANG), 0); /* alive */
+	assert_int_equal(access(dir, F_OK), -1);              /* the rest is down */
+	fl_cluster_free(c);
+	kill(victim, SIGKILL);
+	waitpid(victim, NULL, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_check_spec),
 		cmocka_unit_test(test_foreign_journal_refused),
+		cmocka_unit_test(test_foreign_cluster_state_refused),
 	};
 
 	return cmocka_run_group_tests_name("netns provider (pure parts)", tests, NULL, NULL);

@@ -208,6 +208,56 @@ int fl_sys_argv_finish(struct fl_argv *a, const struct fl_scenario *s,
 	return *argvp ? 0 : fl_fail(-ENOMEM, err, errlen, "out of memory");
 }
 
+int fl_sys_resolve_program(const struct fl_scenario *s, char **prog, char *err, size_t errlen)
+{
+	const char *slash, *file = s ? s->file : NULL, *rel = *prog;
+	char cwd[PATH_MAX], *p;
+	int n;
+
+	if (rel[0] == '/' || !strchr(rel, '/'))
+		return 0;
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	slash = file ? strrchr(file, '/') : NULL;
+	if (slash && file[0] == '/') {
+		n = asprintf(&p, "%.*s/%s", (int)(slash - file), file, rel);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd))) {
+			n = -errno;
+			fl_seterr(err, errlen, "cannot resolve '%s': no current directory: %s", rel,
+			       strerror(-n));
+			return n;
+		}
+		if (slash)
+			n = asprintf(&p, "%s/%.*s/%s", cwd, (int)(slash - file), file, rel);
+		else
+			n = asprintf(&p, "%s/%s", cwd, rel);
+	}
+	if (n < 0) {
+		fl_seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	free(*prog);
+	*prog = p;
+	return 0;
+}
+
+int fl_sys_add_program(struct fl_argv *a, const struct fl_scenario *s, const char *dflt,
+		       char *err, size_t errlen)
+{
+	char *p = strdup(s && s->system.binary ? s->system.binary : dflt);
+	int r;
+
+	if (!p)
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
+	if ((r = fl_sys_resolve_program(s, &p, err, errlen)) < 0) {
+		free(p);
+		return r;
+	}
+	fl_argv_push(a, p);
+	return 0;
+}
+
 int fl_sys_pid_exited(pid_t pid)
 {
 	char path[64], buf[256], *p;

@@ -206,9 +206,10 @@ static int etcd_node_argv(const struct fl_scenario *s, const struct fl_sys_nodes
 	r = fl_etcd_expand("{data_dir}", nodes, i, &dd, err, errlen);
 	if (r == 0)
 		r = fl_etcd_expand("{peers}", nodes, i, &peers, err, errlen);
+	if (r == 0)
+		r = fl_sys_add_program(&v, s, "etcd", err, errlen);
 	if (r < 0)
 		goto out;
-	fl_argv_add(&v, s && s->system.binary ? s->system.binary : "etcd");
 	fl_argv_add(&v, "--name");
 	fl_argv_add(&v, nodes->names[i]);
 	fl_argv_add(&v, "--data-dir");

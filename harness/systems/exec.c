@@ -44,45 +44,6 @@ static int64_t now_ms(void)
 
 /* --- argv ------------------------------------------------------------------------- */
 
-/*
- * A program path with a '/' that is not absolute is relative to the
- * scenario file's directory (s->file, made absolute against the cwd), so a
- * scenario and its scripts move together. Bare names go through PATH.
- */
-static int resolve_program(const struct fl_scenario *s, char **prog, char *err, size_t errlen)
-{
-	const char *slash, *file = s ? s->file : NULL, *rel = *prog;
-	char cwd[PATH_MAX], *p;
-	int n;
-
-	if (rel[0] == '/' || !strchr(rel, '/'))
-		return 0;
-	while (rel[0] == '.' && rel[1] == '/')
-		rel += 2;
-	slash = file ? strrchr(file, '/') : NULL;
-	if (slash && file[0] == '/') {
-		n = asprintf(&p, "%.*s/%s", (int)(slash - file), file, rel);
-	} else {
-		if (!getcwd(cwd, sizeof(cwd))) {
-			n = -errno;
-			fl_seterr(err, errlen, "cannot resolve '%s': no current directory: %s", rel,
-			       strerror(-n));
-			return n;
-		}
-		if (slash)
-			n = asprintf(&p, "%s/%.*s/%s", cwd, (int)(slash - file), file, rel);
-		else
-			n = asprintf(&p, "%s/%s", cwd, rel);
-	}
-	if (n < 0) {
-		fl_seterr(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	free(*prog);
-	*prog = p;
-	return 0;
-}
-
 /* tmpl expanded for node i, its program resolved; *argvp for fl_strv_free. */
 static int expand_argv(const struct fl_scenario *s, char *const *tmpl, const char *what,
 		       const struct fl_sys_nodes *nodes, size_t i, char ***argvp, char *err,
@@ -110,7 +71,7 @@ static int expand_argv(const struct fl_scenario *s, char *const *tmpl, const cha
 		if (r < 0)
 			goto fail;
 	}
-	r = resolve_program(s, &argv[0], err, errlen);
+	r = fl_sys_resolve_program(s, &argv[0], err, errlen);
 	if (r < 0)
 		goto fail;
 	*argvp = argv;

@@ -394,7 +394,10 @@ static int redis_node_argv(const struct fl_scenario *s, const struct fl_sys_node
 		return r;
 	ip4(nodes->addrs[i], a, sizeof(a));
 	ip4(nodes->addrs[0], a0, sizeof(a0));
-	fl_argv_add(&v, s && s->system.binary ? s->system.binary : "redis-server");
+	if ((r = fl_sys_add_program(&v, s, "redis-server", err, errlen)) < 0) {
+		free(dd);
+		return r;
+	}
 	fl_argv_add(&v, "--port");
 	fl_argv_addf(&v, "%d", FL_REDIS_PORT);
 	fl_argv_add(&v, "--bind");
@@ -470,7 +473,8 @@ static int redis_sidecar_argv(const struct fl_scenario *s, const struct fl_sys_n
 	/* a system.binary other than the default is a redis-server of its own:
 	 * its sentinel mode, so that servers and sentinels are one build */
 	if (s && s->system.binary && strcmp(s->system.binary, "redis-server")) {
-		fl_argv_add(&v, s->system.binary);
+		if ((r = fl_sys_add_program(&v, s, "redis-server", err, errlen)) < 0)
+			goto fail;
 		fl_argv_add(&v, conf);
 		fl_argv_add(&v, "--sentinel");
 	} else {

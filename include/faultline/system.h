@@ -188,6 +188,17 @@ int fl_sys_argv_finish(struct fl_argv *a, const struct fl_scenario *s,
 		       const struct fl_sys_nodes *nodes, size_t i, int port, char ***argvp,
 		       char *err, size_t errlen);
 
+/* A program path with a '/' that is not absolute is relative to the
+ * scenario file's directory (s->file, made absolute against the cwd), so a
+ * scenario and its programs move together; bare names go through PATH,
+ * absolute paths stay. *prog replaced; 0, or -errno with err. */
+int fl_sys_resolve_program(const struct fl_scenario *s, char **prog, char *err, size_t errlen);
+
+/* system.binary (or dflt when the scenario names none), resolved as above,
+ * pushed onto a: the program of etcd's and redis's argv. 0, or -errno. */
+int fl_sys_add_program(struct fl_argv *a, const struct fl_scenario *s, const char *dflt,
+		       char *err, size_t errlen);
+
 /* The start of every adapter's client_open: a client of node i for ops
  * (node name, index), with impl_size zeroed bytes of the adapter's own in
  * c->impl. 0, or -EINVAL (no node i) / -ENOMEM with err. The adapter's

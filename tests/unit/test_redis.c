@@ -320,6 +320,31 @@ static void test_node_argv(void **state)
 		fl_strv_free(argv);
 	}
 	assert_int_equal(fl_redis_ops.node_argv(s, &n, 3, &argv, err, sizeof(err)), -EINVAL);
+	/* a relative binary: from the scenario file's directory, as exec's start */
+	{
+		struct fl_diags d = { 0 };
+		struct fl_scenario *sr = NULL;
+		static const char y[] = "name: t\nduration: 1m\n"
+					"system: {type: redis, binary: ../build/redis-server}\n";
+		char cwd[PATH_MAX], want[PATH_MAX + 64];
+
+		assert_int_equal(fl_scenario_load_string("/srv/lab/t.yaml", y, strlen(y), NULL, 0, &d,
+							 &sr), 0);
+		assert_int_equal(fl_redis_ops.node_argv(sr, &n, 1, &argv, err, sizeof(err)), 0);
+		assert_string_equal(argv[0], "/srv/lab/../build/redis-server");
+		fl_strv_free(argv);
+		fl_scenario_free(sr);
+		assert_int_equal(fl_scenario_load_string("sub/t.yaml", y, strlen(y), NULL, 0, &d, &sr),
+				 0);
+		assert_int_equal(fl_redis_ops.sidecar_argv(sr, &n, 1, &argv, want, 32, err,
+							    sizeof(err)), 0);
+		assert_non_null(getcwd(cwd, sizeof(cwd)));
+		snprintf(want, sizeof(want), "%s/sub/../build/redis-server", cwd);
+		assert_string_equal(argv[0], want);
+		fl_strv_free(argv);
+		fl_scenario_free(sr);
+		fl_diags_release(&d);
+	}
 	/* a data root that cannot be made (its parents are, mkdir -p) */
 	n.data_root = "/dev/null/fl";
 	assert_int_equal(fl_redis_ops.node_argv(s, &n, 0, &argv, err, sizeof(err)), -ENOTDIR);

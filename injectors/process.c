@@ -65,7 +65,7 @@ static int proc_start(struct fl_proc *p, char *err, size_t errlen)
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
-	if (p->log && (logfd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+	if (p->log && (logfd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0) {
 		e = -errno;
 		snprintf(err, errlen, "cannot open log '%s': %s", p->log, strerror(errno));
 		close(pipefd[0]);
@@ -229,7 +229,7 @@ static int op_file(struct fl_agent *a, json_t *req, json_t **reply, char *err, s
 		return -EINVAL;
 	}
 	{
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 		size_t len = json_string_length(content);
 		r = fd < 0 ? -errno : fl_write_all(fd, json_string_value(content), len);
 		if (fd >= 0 && close(fd) < 0 && !r)

@@ -2,10 +2,12 @@
  * path out of fl_run goes through the same teardown: heal, stop the system,
  * take the cluster down. */
 #include "faultline/run.h"
+#include "run-priv.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
@@ -709,30 +711,32 @@ static int where_nodes(struct run *r, char *err, size_t errlen)
 	return 0;
 }
 
-/* The nodes' logs into the run directory, when they wrote them elsewhere. */
-static void collect_logs(struct run *r)
+/* The files of from copied into to: only regular files, never through a
+ * link, names starting with '.' skipped. from is the guests' to fill: a
+ * guest must not make the harness copy a host file into the run. */
+void fl_run_copy_logs(const char *from_dir, const char *to)
 {
-	char to[700];
 	DIR *d;
 	struct dirent *e;
 
-	if (!r->logs[0] || !(d = opendir(r->logs)))
+	if (!(d = opendir(from_dir)))
 		return;
-	snprintf(to, sizeof(to), "%s/logs", r->dir);
-	if (strcmp(r->logs, to) == 0) {
-		closedir(d);
-		return;
-	}
 	while ((e = readdir(d))) {
 		char from[1200], dest[1200], buf[65536];
 		FILE *in, *out;
 		size_t k;
+		int fd;
+		struct stat st;
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(from, sizeof(from), "%s/%s", r->logs, e->d_name);
+		snprintf(from, sizeof(from), "%s/%s", from_dir, e->d_name);
 		snprintf(dest, sizeof(dest), "%s/%s", to, e->d_name);
-		if (!(in = fopen(from, "r")))
+		if ((fd = open(from, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
 			continue;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(in = fdopen(fd, "r"))) {
+			close(fd);
+			continue;
+		}
 		if ((out = fopen(dest, "w"))) {
 			while ((k = fread(buf, 1, sizeof(buf), in)) > 0)
 				fwrite(buf, 1, k, out);
@@ -741,6 +745,19 @@ static void collect_logs(struct run *r)
 		fclose(in);
 	}
 	closedir(d);
+}
+
+/* The nodes' logs into the run directory, when they wrote them in the
+ * directory shared with their VMs. Only from there: an attached node's
+ * logs_dir is a path on the node, not on this host. */
+static void collect_logs(struct run *r)
+{
+	const char *share = json_string_value(json_object_get(r->where, "share"));
+	char to[700];
+
+	snprintf(to, sizeof(to), "%s/logs", r->dir);
+	if (share && *share && r->logs[0] && strcmp(r->logs, to) != 0)
+		fl_run_copy_logs(r->logs, to);
 }
 
 /* Step 1: the run directory (runs/<scenario>-<UTC time>-<seed>) with its

@@ -1931,9 +1931,19 @@ int fl_libvirt_attach(const char *state_dir, struct fl_libvirt_cluster **out, ch
 		return fl_fail(-EINVAL, err, errlen, "'%s': no nodes or no id", path);
 	}
 	/* create mode touches only what it made, under the names it gives;
-	 * attach mode's domains are the ones the scenario declared */
-	for (i = 0; !c->attach && i < c->nnodes; i++) {
+	 * attach mode's domains are the ones the scenario declared. Node
+	 * names make paths in the state directory, in either mode. */
+	for (i = 0; i < c->nnodes; i++) {
 		char want[sizeof(c->node[0].domain)];
+		if (!fl_netns_is_node_name(c->node[i].name)) {
+			fl_fail(-EPERM, err, errlen, "'%s': node '%s' is not a node name faultline "
+						     "gives; refusing to touch this cluster", path,
+				c->node[i].name);
+			free(c);
+			return -EPERM;
+		}
+		if (c->attach)
+			continue;
 		if (fl_libvirt_domain_name(c->id, c->node[i].name, want, sizeof(want)) < 0 ||
 		    strcmp(want, c->node[i].domain)) {
 			fl_fail(-EPERM, err, errlen, "'%s': node '%s' names domain '%s', which faultline "

@@ -871,6 +871,12 @@ static void test_foreign_state_refused(void **state)
 	fclose(f);
 	assert_int_equal(fl_libvirt_attach(dir, &c, err, sizeof(err)), -EPERM);
 	assert_non_null(strstr(err, "bridge 'eth0' is not one faultline made"));
+	assert_non_null(f = fopen(path, "w"));
+	fputs("{\"id\":\"abc\",\"mode\":\"attach\",\"uri\":\"test:///default\","
+	      "\"nodes\":[{\"name\":\"../n1\",\"domain\":\"test\"}]}\n", f);
+	fclose(f);
+	assert_int_equal(fl_libvirt_attach(dir, &c, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "node '../n1' is not a node name faultline gives"));
 	/* attach mode: the domains the scenario declared */
 	assert_non_null(f = fopen(path, "w"));
 	fputs("{\"id\":\"abc\",\"mode\":\"attach\",\"uri\":\"test:///default\","

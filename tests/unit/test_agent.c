@@ -300,7 +300,13 @@ static void test_refusals(void **state)
 	assert_true(fl_agent_iface_allowed(&a, "lo", err, sizeof(err)) < 0);
 	assert_true(fl_agent_iface_allowed(&a, "nosuchif0", err, sizeof(err)) < 0);
 	assert_string_equal(err, "no interface 'nosuchif0' in node 'n1'");
+	/* path-like names name no interface */
+	assert_true(fl_agent_iface_allowed(&a, "../lo", err, sizeof(err)) < 0);
+	assert_true(fl_agent_iface_allowed(&a, "/sys/class/net/lo", err, sizeof(err)) < 0);
+	assert_true(fl_agent_iface_allowed(&a, "", err, sizeof(err)) < 0);
 	a.ifaces[a.nifaces++] = strdup("eth0");
+	assert_true(fl_agent_iface_allowed(&a, "lo", err, sizeof(err)) < 0);
+	assert_true(fl_agent_iface_allowed(&a, "eth0/../lo", err, sizeof(err)) < 0);
 	assert_true(fl_agent_iface_allowed(&a, "eth1", err, sizeof(err)) < 0);
 	assert_string_equal(err, "interface 'eth1' is not part of node 'n1'");
 	assert_int_equal(fl_agent_iface_allowed(&a, "eth0", err, sizeof(err)), 0);

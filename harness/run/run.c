@@ -841,7 +841,7 @@ static int drive(struct run *r)
 {
 	const struct fl_scenario *s = r->s;
 	char path[700], err[512];
-	int was_interrupted;
+	int was_interrupted, hr;
 
 	r->t0 = mono();
 	snprintf(path, sizeof(path), "%s/history.jsonl", r->dir);
@@ -888,6 +888,12 @@ static int drive(struct run *r)
 		pthread_join(r->nem, NULL);
 	r->nem_started = 0;
 	interrupted = was_interrupted;
+	if ((hr = fl_history_error(r->h)) < 0) {
+		fl_say(r->say, FL_SAY_ERROR, "%s/history.jsonl: %s: the workload stopped, faults healed; "
+		       "the whole lines written before are kept (faultline check reads them)", r->dir,
+		       strerror(-hr));
+		return hr;
+	}
 	return 0;
 }
 

@@ -487,10 +487,15 @@ static void *nemesis_main(void *arg)
 		char id[32], err[512];
 		if (!active[i])
 			continue;
+		int hr;
 		snprintf(id, sizeof(id), "f%zu.%u", p->steps[i].fault, p->steps[i].seq);
-		fl_exec_heal(&r->x, touched[i], id, err, sizeof(err));
+		hr = fl_exec_heal(&r->x, touched[i], id, err, sizeof(err));
 		fl_jsonl_write(r->faults, json_pack("{s:s, s:s, s:s}", "fault", id, "event", "heal",
 						    "why", "end of run"));
+		fl_say(r->say, FL_SAY_INFO, "[%6.1fs] healed  %s %s (end of run)%s%s",
+		       (double)(mono() - r->t0) / 1e9, id,
+		       fl_fault_kind_to_string(r->s->faults[p->steps[i].fault].kind),
+		       hr < 0 ? ": " : "", hr < 0 ? err : "");
 	}
 out:
 	free(ev);

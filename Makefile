@@ -83,7 +83,7 @@ ALL_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(AGENT_OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o) \
            $(KERNEL_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) \
            $(SUT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all bench-vm demo-vm demo-run demo-vm-run check check-lab check-unit check-kernel check-e2e detect deps check-deps install uninstall \
+.PHONY: all bench-vm check-long demo-vm demo-run demo-vm-run check check-lab check-unit check-kernel check-e2e detect deps check-deps install uninstall \
         clean demo tests bench bench-build FORCE
 # the SUTs too: a shipped scenario runs one after a plain `make`
 all: $(BUILD)/faultline $(BUILD)/faultline-agent $(SUT_BIN)
@@ -179,6 +179,13 @@ check: deps
 check-lab: deps
 	@$(MAKE) --no-print-directory all
 	@FAULTLINE=$(BUILD)/faultline tests/lab/check-lab
+
+# A night in an hour (tests/long/long-night): faultline's memory sampled
+# over FL_LONG_MINUTES (default 60) of etcd under faults, in the micro-VM.
+# Not in `make check`.
+check-long: all
+	@tests/vm/run --timeout $$(( $${FL_LONG_MINUTES:-60} * 60 + 1200 )) --share $(CURDIR)/$(BUILD) -- \
+	  tests/long/long-night
 
 check-unit: all $(UNIT_BIN)
 	@tests/run-tier unit $(BUILD)/tests/unit.tally $(UNIT_BIN)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ static int64_t mono_ns(void)
 struct fl_jsonl {
 	int fd;
 	int64_t t0;
+	int err; /* the first write's error (-errno), then every write is refused */
 	pthread_mutex_t lock;
 };
 
@@ -89,9 +91,30 @@ int fl_jsonl_write(struct fl_jsonl *j, json_t *obj)
 	s[len++] = '\n'; /* over the NUL: one write carries the whole line */
 	/* dumped outside the lock: writers only queue for the write itself */
 	pthread_mutex_lock(&j->lock);
-	r = fl_write_all(j->fd, s, len);
+	if (!(r = j->err)) {
+		struct stat st;
+		int have = fstat(j->fd, &st) == 0;
+		/* a line cut short (the disk full) is taken back: the file keeps
+		 * whole lines only (else the reader counts a torn last one), and
+		 * takes none after it */
+		if ((r = fl_write_all(j->fd, s, len)) < 0) {
+			j->err = r;
+			if (have)
+				have = ftruncate(j->fd, st.st_size) == 0;
+		}
+	}
 	pthread_mutex_unlock(&j->lock);
 	free(s);
+	return r;
+}
+
+int fl_jsonl_error(struct fl_jsonl *j)
+{
+	int r;
+
+	pthread_mutex_lock(&j->lock);
+	r = j->err;
+	pthread_mutex_unlock(&j->lock);
 	return r;
 }
 
@@ -107,7 +130,11 @@ void fl_jsonl_close(struct fl_jsonl *j)
 
 /* --- history ---------------------------------------------------------------- */
 
+/* An op invoked and not yet completed. Only these are kept (a slot is
+ * reused once its op completes), so a night-long run holds as many as
+ * there are clients, not one per op ever invoked. */
 struct open_op {
+	int64_t i; /* -1: a free slot */
 	int process;
 	char node[32];
 	enum fl_op_f f;
@@ -119,7 +146,7 @@ struct fl_history {
 	struct fl_jsonl *out;
 	pthread_mutex_t lock;
 	int64_t next;
-	struct open_op *open; /* by index, until completed */
+	struct open_op *open;
 	size_t cap;
 	int final;            /* invokes from now on are final reads */
 };
@@ -147,32 +174,43 @@ int fl_history_open(const char *path, int64_t t0_ns, struct fl_history **out)
 	return 0;
 }
 
+/* A free slot of h->open, the table grown when all are taken. */
+static struct open_op *open_slot(struct fl_history *h)
+{
+	struct open_op *v;
+	size_t cap, old = h->cap;
+
+	for (size_t k = 0; k < h->cap; k++)
+		if (h->open[k].i < 0)
+			return &h->open[k];
+	cap = old ? old * 2 : 16;
+	if (!(v = realloc(h->open, cap * sizeof(*v))))
+		return NULL;
+	for (size_t k = old; k < cap; k++)
+		v[k] = (struct open_op){ .i = -1 };
+	h->open = v;
+	h->cap = cap;
+	return &h->open[old];
+}
+
 int64_t fl_history_invoke(struct fl_history *h, int process, const char *node, enum fl_op_f f,
 			  const char *key, const char *value, const char *expect)
 {
+	struct open_op *op;
 	json_t *o;
 	int64_t i;
 	int r, final;
 
 	pthread_mutex_lock(&h->lock);
 	final = h->final;
-	i = h->next++;
-	if ((size_t)i >= h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 1024;
-		struct open_op *v = realloc(h->open, cap * sizeof(*v));
-		if (!v) {
-			pthread_mutex_unlock(&h->lock);
-			return -ENOMEM;
-		}
-		memset(v + h->cap, 0, (cap - h->cap) * sizeof(*v));
-		h->open = v;
-		h->cap = cap;
+	if (!(op = open_slot(h))) {
+		pthread_mutex_unlock(&h->lock);
+		return -ENOMEM;
 	}
-	h->open[i].process = process;
-	snprintf(h->open[i].node, sizeof(h->open[i].node), "%s", node ? node : "");
-	h->open[i].f = f;
-	h->open[i].final = h->final;
-	h->open[i].key = key ? strdup(key) : NULL;
+	i = h->next++;
+	*op = (struct open_op){ .i = i, .process = process, .f = f, .final = final,
+				.key = key ? strdup(key) : NULL };
+	snprintf(op->node, sizeof(op->node), "%s", node ? node : "");
 	pthread_mutex_unlock(&h->lock);
 	o = json_pack("{s:I, s:s, s:I, s:i, s:s, s:s}", "i", (json_int_t)i, "type", "invoke", "t",
 		      (json_int_t)fl_jsonl_now(h->out), "process", process, "node", node ? node : "",
@@ -185,8 +223,18 @@ int64_t fl_history_invoke(struct fl_history *h, int process, const char *node, e
 		json_object_set_new(o, "expect", json_string(expect));
 	if (final)
 		json_object_set_new(o, "final", json_true());
-	r = fl_jsonl_write(h->out, o);
-	return r < 0 ? r : i;
+	if ((r = fl_jsonl_write(h->out, o)) < 0) {
+		/* not in the file: nothing to complete */
+		pthread_mutex_lock(&h->lock);
+		for (size_t k = 0; k < h->cap; k++)
+			if (h->open[k].i == i) {
+				free(h->open[k].key);
+				h->open[k] = (struct open_op){ .i = -1 };
+			}
+		pthread_mutex_unlock(&h->lock);
+		return r;
+	}
+	return i;
 }
 
 static int complete(struct fl_history *h, int64_t i, enum fl_outcome oc, json_t *value,
@@ -194,15 +242,18 @@ static int complete(struct fl_history *h, int64_t i, enum fl_outcome oc, json_t 
 {
 	struct open_op op;
 	json_t *o;
+	size_t k;
 
 	pthread_mutex_lock(&h->lock);
-	if (i < 0 || i >= h->next) {
+	for (k = 0; i >= 0 && k < h->cap && h->open[k].i != i; k++)
+		;
+	if (i < 0 || k == h->cap) {
 		pthread_mutex_unlock(&h->lock);
 		json_decref(value);
 		return -EINVAL;
 	}
-	op = h->open[i];
-	h->open[i].key = NULL;
+	op = h->open[k];
+	h->open[k] = (struct open_op){ .i = -1 };
 	pthread_mutex_unlock(&h->lock);
 	o = json_pack("{s:I, s:s, s:I, s:i, s:s, s:s}", "i", (json_int_t)i, "type",
 		      fl_outcome_to_string(oc), "t", (json_int_t)fl_jsonl_now(h->out), "process",
@@ -238,12 +289,17 @@ int fl_history_complete_set(struct fl_history *h, int64_t i, enum fl_outcome oc,
 	return complete(h, i, oc, a, error);
 }
 
+int fl_history_error(struct fl_history *h)
+{
+	return fl_jsonl_error(h->out);
+}
+
 void fl_history_close(struct fl_history *h)
 {
 	if (!h)
 		return;
-	for (int64_t i = 0; i < h->next; i++)
-		free(h->open[i].key);
+	for (size_t k = 0; k < h->cap; k++)
+		free(h->open[k].key);
 	free(h->open);
 	fl_jsonl_close(h->out);
 	pthread_mutex_destroy(&h->lock);

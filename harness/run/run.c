@@ -489,10 +489,15 @@ static void *nemesis_main(void *arg)
 		char id[32], err[512];
 		if (!active[i])
 			continue;
+		int hr;
 		snprintf(id, sizeof(id), "f%zu.%u", p->steps[i].fault, p->steps[i].seq);
-		fl_exec_heal(&r->x, touched[i], id, err, sizeof(err));
+		hr = fl_exec_heal(&r->x, touched[i], id, err, sizeof(err));
 		fl_jsonl_write(r->faults, json_pack("{s:s, s:s, s:s}", "fault", id, "event", "heal",
 						    "why", "end of run"));
+		fl_say(r->say, FL_SAY_INFO, "[%6.1fs] healed  %s %s (end of run)%s%s",
+		       (double)(mono() - r->t0) / 1e9, id,
+		       fl_fault_kind_to_string(r->s->faults[p->steps[i].fault].kind),
+		       hr < 0 ? ": " : "", hr < 0 ? err : "");
 	}
 out:
 	free(ev);
@@ -860,7 +865,7 @@ static int drive(struct run *r)
 {
 	const struct fl_scenario *s = r->s;
 	char path[700], err[512];
-	int was_interrupted;
+	int was_interrupted, hr;
 
 	r->t0 = mono();
 	snprintf(path, sizeof(path), "%s/history.jsonl", r->dir);
@@ -907,6 +912,12 @@ static int drive(struct run *r)
 		pthread_join(r->nem, NULL);
 	r->nem_started = 0;
 	interrupted = was_interrupted;
+	if ((hr = fl_history_error(r->h)) < 0) {
+		fl_say(r->say, FL_SAY_ERROR, "%s/history.jsonl: %s: the workload stopped, faults healed; "
+		       "the whole lines written before are kept (faultline check reads them)", r->dir,
+		       strerror(-hr));
+		return hr;
+	}
 	return 0;
 }
 

@@ -160,7 +160,9 @@ static void *client_main(void *arg)
 		goto out;
 	if (gap)
 		next += (int64_t)fl_rng_below(&rng, (uint64_t)gap); /* spread the clients out */
-	while (!(w->stop && *w->stop) && mono() < deadline) {
+	/* a history that cannot be written (the disk full) ends the workload:
+	 * ops nobody can judge are not worth making */
+	while (!(w->stop && *w->stop) && mono() < deadline && !fl_history_error(w->history)) {
 		unsigned key = (unsigned)fl_rng_below(&rng, s->workload.keys);
 		enum fl_outcome oc;
 

@@ -37,6 +37,9 @@ int fl_jsonl_open(const char *path, int64_t t0_ns, struct fl_jsonl **out);
 /* Writes obj (adding "t" when absent: now - t0) as one line; steals obj. */
 int fl_jsonl_write(struct fl_jsonl *j, json_t *obj);
 int64_t fl_jsonl_now(const struct fl_jsonl *j); /* ns since t0 */
+/* The first write error (-errno; 0 none): a file that failed once (the
+ * disk full) keeps the whole lines written before and refuses the rest. */
+int fl_jsonl_error(struct fl_jsonl *j);
 void fl_jsonl_close(struct fl_jsonl *j);
 
 /* history.jsonl */
@@ -54,6 +57,8 @@ int fl_history_complete_set(struct fl_history *h, int64_t i, enum fl_outcome o,
 			    char *const *elems, const char *error);
 /* From now on, operations invoked are final reads (on != 0) or not. */
 void fl_history_set_final(struct fl_history *h, int on);
+/* fl_jsonl_error of history.jsonl: the workload stops on it */
+int fl_history_error(struct fl_history *h);
 void fl_history_close(struct fl_history *h);
 
 /* One operation read back: invoke and completion paired by index. */

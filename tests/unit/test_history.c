@@ -7,10 +7,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "faultline/history.h"
@@ -108,6 +113,70 @@ static void test_concurrent_writers(void **state)
 	unlink(path);
 }
 
+/* The disk fills up mid-line (RLIMIT_FSIZE stands in, in a child): the
+ * write fails, the line cut short is taken back, every later write is
+ * refused, and the file reads back whole with every op written before. */
+#define FSIZE_LIMIT 20000
+
+static void test_full_disk(void **state)
+{
+	char path[] = "/tmp/fl-history-XXXXXX", err[256];
+	int fd = mkstemp(path), st, written = -1, pfd[2];
+	struct fl_ops ops;
+	struct stat sb;
+	pid_t pid;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl, was;
+		int n = 0, e1 = 0, e2 = 0;
+		signal(SIGXFSZ, SIG_IGN);
+		getrlimit(RLIMIT_FSIZE, &was);
+		rl = (struct rlimit){ FSIZE_LIMIT, was.rlim_max }; /* the soft limit only */
+		if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+			_exit(13);
+		if (fl_history_open(path, 0, &h) < 0)
+			_exit(10);
+		for (int k = 0; k < 1000 && !fl_history_error(h); k++) {
+			int64_t i = fl_history_invoke(h, 0, "n1", FL_F_WRITE, "k1", "a-value-of-some-length",
+						      NULL);
+			if (i >= 0 && fl_history_complete(h, i, FL_OUTCOME_OK, NULL, NULL) == 0)
+				n++;
+		}
+		e1 = fl_history_error(h);
+		/* room again: still refused, the history stopped where it broke */
+		if (setrlimit(RLIMIT_FSIZE, &was) < 0)
+			_exit(14);
+		e2 = fl_history_invoke(h, 0, "n1", FL_F_READ, "k1", NULL, NULL) < 0;
+		fl_history_close(h);
+		if (write(pfd[1], &n, sizeof(n)) != sizeof(n))
+			_exit(11);
+		_exit(e1 == -EFBIG && e2 ? 0 : 12);
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &written, sizeof(written)), sizeof(written));
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size <= FSIZE_LIMIT);
+	assert_true(written > 50);
+	assert_int_equal(fl_history_load(path, &ops, err, sizeof(err)), 0);
+	assert_int_equal(ops.bad_lines, 0); /* no torn line: it was taken back */
+	/* every op completed ok before the limit, at most one invoked only */
+	assert_true(ops.n == (size_t)written || ops.n == (size_t)written + 1);
+	for (size_t i = 0; i < (size_t)written; i++)
+		assert_int_equal(ops.v[i].outcome, FL_OUTCOME_OK);
+	fl_ops_release(&ops);
+	unlink(path);
+}
+
 static void test_jsonl_and_names(void **state)
 {
 	char path[] = "/tmp/fl-faults-XXXXXX", line[512];
@@ -151,6 +220,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_concurrent_writers),
 		cmocka_unit_test(test_jsonl_and_names),
+		cmocka_unit_test(test_full_disk),
 	};
 	return cmocka_run_group_tests_name("history", tests, NULL, NULL);
 }

@@ -36,7 +36,8 @@ DEB_BUILD := gcc make pkg-config libyaml-dev libjansson-dev libnl-3-dev libnl-ro
              libvirt-dev libcurl4-openssl-dev libcmocka-dev liblzma-dev
 DEB_TEST  := iproute2 qemu-system-x86 busybox-static linux-image-amd64 kmod cpio \
              libxml2-utils iputils-ping etcd-server etcd-client redis-server redis-sentinel \
-             chromium libvirt-daemon-system libvirt-clients e2fsprogs vagrant vagrant-libvirt
+             chromium libvirt-daemon-system libvirt-clients e2fsprogs vagrant vagrant-libvirt \
+             clang libclang-rt-14-dev
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -169,6 +170,7 @@ check: deps
 	@$(MAKE) --no-print-directory all tests
 	@rc=0; \
 	$(MAKE) --no-print-directory check-unit || rc=1; \
+	$(MAKE) --no-print-directory check-fuzz || rc=1; \
 	$(MAKE) --no-print-directory check-kernel || rc=1; \
 	$(MAKE) --no-print-directory check-e2e || rc=1; \
 	tests/tally $(BUILD)/tests/*.tally; exit $$rc

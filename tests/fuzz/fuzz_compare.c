@@ -2,7 +2,8 @@
  * of two run directories, history.jsonl, faults.jsonl and run.json each,
  * from the input cut at form feeds ('\f') into up to six parts in that
  * order (base, then new). The directories hold symlinks to memfds under
- * $TMPDIR, removed at exit. Seeds: tests/fuzz/corpus/compare/. */
+ * $TMPDIR, removed at exit; a crash leaves them, so tests/fuzz/run gives a
+ * $TMPDIR under build/fuzz that it removes. Seeds: tests/fuzz/corpus/compare/. */
 #include <string.h>
 
 #include "faultline/compare.h"

@@ -288,9 +288,9 @@ $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)
 # $(FUZZ_BUILD)/obj and linked into each target. tests/fuzz/run runs each
 # FUZZ_SECONDS on its seeds (tests/fuzz/corpus/TARGET, the tests' inputs,
 # ../shared/data when there) and replays tests/fuzz/regress/TARGET:
-#   make fuzz FUZZ_SECONDS=60     (make check runs check-fuzz: 8 s each)
+#   make fuzz FUZZ_SECONDS=60     (make check runs check-fuzz: 7 s each)
 FUZZ_SECONDS ?= 30
-FUZZ_SHORT_SECONDS ?= 8
+FUZZ_SHORT_SECONDS ?= 7
 FUZZ_CC    ?= clang
 FUZZ_BUILD := $(BUILD)/fuzz
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \

@@ -36,7 +36,8 @@ DEB_BUILD := gcc make pkg-config libyaml-dev libjansson-dev libnl-3-dev libnl-ro
              libvirt-dev libcurl4-openssl-dev libcmocka-dev liblzma-dev
 DEB_TEST  := iproute2 qemu-system-x86 busybox-static linux-image-amd64 kmod cpio \
              libxml2-utils iputils-ping etcd-server etcd-client redis-server redis-sentinel \
-             chromium libvirt-daemon-system libvirt-clients e2fsprogs vagrant vagrant-libvirt
+             chromium libvirt-daemon-system libvirt-clients e2fsprogs vagrant vagrant-libvirt \
+             clang libclang-rt-14-dev
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -169,6 +170,7 @@ check: deps
 	@$(MAKE) --no-print-directory all tests
 	@rc=0; \
 	$(MAKE) --no-print-directory check-unit || rc=1; \
+	$(MAKE) --no-print-directory check-fuzz || rc=1; \
 	$(MAKE) --no-print-directory check-kernel || rc=1; \
 	$(MAKE) --no-print-directory check-e2e || rc=1; \
 	tests/tally $(BUILD)/tests/*.tally; exit $$rc
@@ -288,14 +290,34 @@ bench-check: $(BUILD)/faultline $(BUILD)/tests/bench/bench_check
 $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-# Coverage-guided fuzzing of the scenario loader (clang + libFuzzer):
-#   make fuzz FUZZ_SECONDS=60
+# Coverage-guided fuzzing (clang + libFuzzer): one target per parser of
+# outside input, tests/fuzz/fuzz_*.c. The engine is compiled once into
+# $(FUZZ_BUILD)/obj and linked into each target. tests/fuzz/run runs each
+# FUZZ_SECONDS on its seeds (tests/fuzz/corpus/TARGET, the tests' inputs,
+# ../shared/data when there) and replays tests/fuzz/regress/TARGET:
+#   make fuzz FUZZ_SECONDS=60     (make check runs check-fuzz: 7 s each)
 FUZZ_SECONDS ?= 30
-FUZZ_SRC := $(LIB_SRC) $(AGENT_LIB_SRC) tests/fuzz/fuzz_scenario.c
-.PHONY: fuzz
-fuzz: check-deps
-	@mkdir -p build/fuzz/corpus
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iharness \
-	  $(PKG_CFLAGS) -D_GNU_SOURCE -o build/fuzz/fuzz_scenario $(FUZZ_SRC) $(PKG_LIBS) -lm
-	build/fuzz/fuzz_scenario -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=2 \
-	  build/fuzz/corpus scenarios tests/scenarios/good tests/scenarios/bad
+FUZZ_SHORT_SECONDS ?= 7
+FUZZ_CC    ?= clang
+FUZZ_BUILD := $(BUILD)/fuzz
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=all -Iinclude -Iharness $(PKG_CFLAGS) -D_GNU_SOURCE \
+              -DFL_VERSION='"$(VERSION)"' -MMD -MP
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BIN   := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_OBJ   := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRC) $(AGENT_LIB_SRC))
+.PHONY: fuzz fuzz-build check-fuzz
+$(FUZZ_BUILD)/obj/%.o: %.c | check-deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
+fuzz-build: $(FUZZ_BIN)
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run $(FUZZ_NAMES)
+# a build failure (no clang) is not ok lines from tests/fuzz/run, not a skip
+check-fuzz:
+	@$(MAKE) --no-print-directory fuzz-build; \
+	FUZZ_SECONDS=$(FUZZ_SHORT_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_NAMES="$(FUZZ_NAMES)" \
+	  tests/run-tier fuzz $(BUILD)/tests/fuzz.tally tests/fuzz/run
+-include $(FUZZ_OBJ:.o=.d) $(FUZZ_NAMES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.d)

@@ -64,9 +64,15 @@ struct parser {
 	int has_cas, has_set;
 };
 
-static int pend_slot(struct parser *ps, int64_t i, struct pend **out)
+/* The pending op of number i (a faultline "i", a process number) read on
+ * line ln. The table grows to the number, so it is bounded by the lines
+ * read: faultline's "i" stay below the line number (plus lines lost), and
+ * Jepsen's process numbers grow by the concurrency at each crashed client;
+ * 64 per line and 65536 more hold both, where "i":100000000 alone once
+ * asked for 5 GB (tests/fuzz/regress/check_input/). */
+static int pend_slot(struct parser *ps, int64_t i, int64_t ln, struct pend **out)
 {
-	if (i < 0 || i > 100000000)
+	if (i < 0 || i > 100000000 || i >= 64 * ln + 65536)
 		return -ERANGE;
 	if ((size_t)i >= ps->pcap) {
 		size_t nc = ps->pcap ? ps->pcap : 256;
@@ -162,7 +168,7 @@ static int faultline_line(struct parser *ps, const char *line, size_t len, int64
 		goto out;
 	}
 	i = json_integer_value(v);
-	if ((r = pend_slot(ps, i, &p)) < 0) {
+	if ((r = pend_slot(ps, i, ln, &p)) < 0) {
 		if (r == -ERANGE)
 			bad(ps, ln, "%s", "'i' out of range"), r = 0;
 		goto out;
@@ -342,7 +348,7 @@ static int etcd_line(struct parser *ps, const char *line, int64_t ln)
 		bad(ps, ln, "unknown operation '%.*s'", (int)(fe - fb), fb);
 		return 0;
 	}
-	if ((r = pend_slot(ps, proc, &p)) < 0) {
+	if ((r = pend_slot(ps, proc, ln, &p)) < 0) {
 		if (r == -ERANGE)
 			bad(ps, ln, "%s", "process number out of range"), r = 0;
 		return r;
@@ -523,7 +529,7 @@ static int edn_line(struct parser *ps, const char *line, int64_t ln)
 				  "missing :process, :type, :f or :key");
 		return 0;
 	}
-	if ((r = pend_slot(ps, proc, &p)) < 0) {
+	if ((r = pend_slot(ps, proc, ln, &p)) < 0) {
 		if (r == -ERANGE)
 			bad(ps, ln, "%s", "process number out of range"), r = 0;
 		return r;

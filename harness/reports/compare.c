@@ -31,6 +31,12 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int cmp_from(const void *a, const void *b)
+{
+	const struct phase *x = a, *y = b;
+	return x->from < y->from ? -1 : x->from > y->from;
+}
+
 /* Is t inside any fault window? */
 static int in_fault(const struct run_phases *rp, int64_t t)
 {
@@ -38,6 +44,34 @@ static int in_fault(const struct run_phases *rp, int64_t t)
 		if (t >= rp->p[k].from && t < rp->p[k].to)
 			return 1;
 	return 0;
+}
+
+/* How much of the run the fault windows cover, overlaps counted once.
+ * Exact, where sampling every 10 ms looped for ever over a history whose
+ * times span 10^17 ns (tests/fuzz/regress/compare/). */
+static int64_t fault_cover(const struct run_phases *rp)
+{
+	int64_t cover = 0, upto = rp->p[0].from;
+	struct phase w[MAX_PHASES];
+	size_t n = 0;
+
+	for (size_t k = 2; k < rp->n; k++) {
+		w[n] = rp->p[k];
+		if (w[n].to > rp->p[0].to)
+			w[n].to = rp->p[0].to;
+		if (w[n].from < w[n].to)
+			n++;
+	}
+	qsort(w, n, sizeof(*w), cmp_from);
+	for (size_t k = 0; k < n; k++) {
+		int64_t from = w[k].from > upto ? w[k].from : upto;
+
+		if (w[k].to > from) {
+			cover += w[k].to - from;
+			upto = w[k].to;
+		}
+	}
+	return cover;
 }
 
 static void measure(const struct fl_run_data *d, struct run_phases *rp, size_t k, int steady)
@@ -55,10 +89,7 @@ static void measure(const struct fl_run_data *d, struct run_phases *rp, size_t k
 		lat[n++] = o->complete_ns - o->invoke_ns;
 	}
 	if (steady) {
-		/* its length: the run minus the fault windows (overlaps counted once,
-		 * sampled at 10 ms) */
-		for (int64_t t = rp->p[0].from; t < rp->p[0].to; t += 10000000)
-			len += in_fault(rp, t) ? 0 : 10000000;
+		len = rp->p[0].to - rp->p[0].from - fault_cover(rp);
 	} else {
 		len = ph->to - ph->from;
 	}
@@ -103,23 +134,28 @@ static int load(const char *dir, struct run_phases *rp, char *err, size_t errlen
 		fl_run_data_release(&d);
 		return -ENODATA;
 	}
-	rp->p[0] = (struct phase){ .name = "run", .from = start, .to = end + 1 };
+	/* times are ns from the run's start: 0 to INT64_MAX in a history that
+	 * loaded, and a fault event's negative t is taken as 0, so that no
+	 * length overflows (UBSan on t = INT64_MAX, tests/fuzz/regress/compare/) */
+	end = end < INT64_MAX ? end + 1 : end;
+	rp->p[0] = (struct phase){ .name = "run", .from = start, .to = end };
 	rp->p[1] = (struct phase){ .name = "steady" };
 	rp->n = 2;
 	json_array_foreach(d.faults, idx, o) {
 		const char *ev = json_string_value(json_object_get(o, "event"));
 		const char *id = json_string_value(json_object_get(o, "fault"));
 		int64_t t = json_integer_value(json_object_get(o, "t"));
+		t = t < 0 ? 0 : t;
 		if (!ev || !id)
 			continue;
 		if (!strcmp(ev, "apply") && json_is_true(json_object_get(o, "ok")) &&
 		    rp->n < MAX_PHASES) {
-			rp->p[rp->n] = (struct phase){ .from = t, .to = end + 1 };
+			rp->p[rp->n] = (struct phase){ .from = t, .to = end };
 			snprintf(rp->p[rp->n].name, sizeof(rp->p[0].name), "%s", id);
 			rp->n++;
 		} else if (!strcmp(ev, "heal")) {
 			for (size_t k = 2; k < rp->n; k++)
-				if (!strcmp(rp->p[k].name, id) && rp->p[k].to == end + 1)
+				if (!strcmp(rp->p[k].name, id) && rp->p[k].to == end)
 					rp->p[k].to = t;
 		}
 	}

@@ -322,6 +322,14 @@ static int cmp_invoke(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* The writer numbers ops from 0 as they are invoked, so a line's index is
+ * below the count of lines before it plus those lost. A bigger one is
+ * damage, not a reason to allocate for it: a hostile "i" of 2^62 wrapped
+ * the slot table's size (heap overflow) and 10^8 took 800 MB and seconds
+ * (tests/fuzz/regress/history/). Lost lines beyond this many are taken
+ * for damage too. */
+#define MAX_INDEX_AHEAD (1 << 20)
+
 /* Is o an op line faultline could have written? The checks read these
  * fields unguarded. */
 static int line_ok(json_t *o, const char **type, json_int_t *i)
@@ -346,7 +354,7 @@ int fl_history_load(const char *path, struct fl_ops *out, char *err, size_t errl
 	struct fl_op *v = NULL;
 	int64_t maxi = -1;
 	int64_t *slot = NULL; /* index -> position in v; -1 no line, -2 orphan completion */
-	size_t scap = 0;
+	size_t scap = 0, lineno = 0;
 	struct fl_history_damage *dm = &out->damage;
 
 	memset(out, 0, sizeof(*out));
@@ -360,7 +368,8 @@ int fl_history_load(const char *path, struct fl_ops *out, char *err, size_t errl
 		json_int_t i = -1;
 		int oc, fn;
 
-		if (!line_ok(o, &type, &i)) {
+		lineno++;
+		if (!line_ok(o, &type, &i) || (size_t)i >= lineno + MAX_INDEX_AHEAD) {
 			dm->bad_lines++;
 			if (line[len - 1] != '\n')
 				dm->torn_tail = 1; /* only the last line can lack its newline */

@@ -27,6 +27,7 @@
 #include "faultline/strutil.h"
 #include "faultline/system.h"
 #include "faultline/units.h"
+#include "exec-priv.h"
 
 extern char **environ;
 
@@ -620,35 +621,30 @@ static int reason_errno(const char *word, int is_cas)
 	return -EIO;
 }
 
-enum op { OP_STATUS, OP_GET, OP_PUT, OP_CAS, OP_ADD, OP_READ_SET, OP_DIGEST };
-
-/*
- * One operation: request out, reply in, the reply's kind sorted out.
- * Returns 0 with the "ok" reply's words after "ok" in words[0..*nwords)
- * (pointers into *line, which the caller frees), or -errno with *outcome
- * and err set.
- */
-static int do_op(struct fl_sys_client *c, enum op op, const char *request, int timeout_ms,
-		 char **line, char ***words, size_t *nwords, enum fl_outcome *outcome, char *err,
-		 size_t errlen)
+static enum req_kind kind_of(enum fl_exec_op op)
 {
-	enum req_kind kind = op == OP_PUT || op == OP_CAS || op == OP_ADD ? REQ_WRITE : REQ_READ;
+	return op == FL_EXEC_PUT || op == FL_EXEC_CAS || op == FL_EXEC_ADD ? REQ_WRITE : REQ_READ;
+}
+
+int fl_exec_reply_parse(const char *node, const char *request, enum fl_exec_op op, char *line,
+			char ***words, size_t *nwords, enum fl_outcome *outcome, char *err,
+			size_t errlen)
+{
+	enum req_kind kind = kind_of(op);
 	char **w = NULL, *copy = NULL, q[QUOTE_MAX + 8];
 	size_t n;
 	int r;
 
-	*line = NULL;
 	*words = NULL;
-	r = roundtrip(c, request, kind, timeout_ms, line, outcome, err, errlen);
-	if (r < 0)
-		return r;
-	if (!(copy = strdup(*line)))
+	*nwords = 0;
+	*outcome = kind == REQ_READ ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
+	if (!(copy = strdup(line)))
 		goto oom;
-	n = split(*line, NULL, 0);
+	n = split(line, NULL, 0);
 	w = calloc(n + 1, sizeof(*w));
 	if (!w)
 		goto oom;
-	split(*line, w, n);
+	split(line, w, n);
 	if (n && !strcmp(w[0], "ok")) {
 		*outcome = FL_OUTCOME_OK;
 		*words = w;
@@ -663,35 +659,55 @@ static int do_op(struct fl_sys_client *c, enum op op, const char *request, int t
 		rest += strcspn(rest, " \t");
 		rest += strspn(rest, " \t");
 		quote(rest, strlen(rest), q, sizeof(q));
-		r = reason_errno(n > 1 ? w[1] : NULL, op == OP_CAS);
+		r = reason_errno(n > 1 ? w[1] : NULL, op == FL_EXEC_CAS);
 		*outcome = w[0][0] == 'f' || kind == REQ_READ ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
-		fl_seterr(err, errlen, "node %s: %s%s: %s %s", c->node,
+		fl_seterr(err, errlen, "node %s: %s%s: %s %s", node,
 		       r == -ECANCELED ? "compare failed: " : "", request, w[0],
 		       *rest ? q : "(no reason given)");
 	} else if (n == 1 && !strcmp(w[0], "unsupported")) {
 		*outcome = FL_OUTCOME_FAIL;
 		r = -ENOTSUP;
-		fl_seterr(err, errlen, "node %s: the client program does not support '%.*s'", c->node,
+		fl_seterr(err, errlen, "node %s: the client program does not support '%.*s'", node,
 		       (int)strcspn(request, " "), request);
 	} else {
 		/* an answer came, so the stream is in step; what it says is unknown */
-		*outcome = kind == REQ_READ ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
 		r = -EPROTO;
 		quote(copy, strlen(copy), q, sizeof(q));
-		fl_seterr(err, errlen, "node %s: malformed reply to '%s': '%s'", c->node, request, q);
+		fl_seterr(err, errlen, "node %s: malformed reply to '%s': '%s'", node, request, q);
 	}
 	free(w);
 	free(copy);
-	free(*line);
-	*line = NULL;
 	return r;
 oom:
 	free(copy);
-	free(*line);
-	*line = NULL;
-	*outcome = kind == REQ_READ ? FL_OUTCOME_FAIL : FL_OUTCOME_INFO;
 	fl_seterr(err, errlen, "out of memory");
 	return -ENOMEM;
+}
+
+/*
+ * One operation: request out, reply in, the reply's kind sorted out.
+ * Returns 0 with the "ok" reply's words after "ok" in words[0..*nwords)
+ * (pointers into *line, which the caller frees), or -errno with *outcome
+ * and err set.
+ */
+static int do_op(struct fl_sys_client *c, enum fl_exec_op op, const char *request,
+		 int timeout_ms, char **line, char ***words, size_t *nwords,
+		 enum fl_outcome *outcome, char *err, size_t errlen)
+{
+	enum req_kind kind = kind_of(op);
+	int r;
+
+	*line = NULL;
+	*words = NULL;
+	r = roundtrip(c, request, kind, timeout_ms, line, outcome, err, errlen);
+	if (r < 0)
+		return r;
+	r = fl_exec_reply_parse(c->node, request, op, *line, words, nwords, outcome, err, errlen);
+	if (r < 0) {
+		free(*line);
+		*line = NULL;
+	}
+	return r;
 }
 
 /* An ok reply that is not what the op needs: malformed, outcome as for do_op. */
@@ -754,7 +770,7 @@ static int exec_status(struct fl_sys_client *c, int timeout_ms, struct fl_sys_st
 	memset(st, 0, sizeof(*st));
 	snprintf(st->node, sizeof(st->node), "%s", c->node);
 	st->member_id = c->index + 1;
-	r = do_op(c, OP_STATUS, "status", timeout_ms, &line, &w, &n, outcome, err, errlen);
+	r = do_op(c, FL_EXEC_STATUS, "status", timeout_ms, &line, &w, &n, outcome, err, errlen);
 	if (r < 0)
 		return r;
 	if (n == 2 && strcmp(w[0], "-"))
@@ -790,7 +806,7 @@ static int exec_get(struct fl_sys_client *c, const char *key, int serializable, 
 		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r = do_op(c, OP_GET, req, timeout_ms, &line, &w, &n, outcome, err, errlen);
+	r = do_op(c, FL_EXEC_GET, req, timeout_ms, &line, &w, &n, outcome, err, errlen);
 	if (r == 0) {
 		if (n > 1)
 			r = malformed(c, req, w, n, "'ok VALUE', or 'ok' for no such key", REQ_READ,
@@ -808,7 +824,7 @@ static int exec_get(struct fl_sys_client *c, const char *key, int serializable, 
 }
 
 /* put, cas and add: "ok" and whatever words follow it (ignored). */
-static int write_op(struct fl_sys_client *c, enum op op, const char *req, int timeout_ms,
+static int write_op(struct fl_sys_client *c, enum fl_exec_op op, const char *req, int timeout_ms,
 		    enum fl_outcome *outcome, char *err, size_t errlen)
 {
 	char *line, **w;
@@ -836,7 +852,7 @@ static int exec_put(struct fl_sys_client *c, const char *key, const char *value,
 		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r = write_op(c, OP_PUT, req, timeout_ms, outcome, err, errlen);
+	r = write_op(c, FL_EXEC_PUT, req, timeout_ms, outcome, err, errlen);
 	free(req);
 	return r;
 }
@@ -857,7 +873,7 @@ static int exec_cas(struct fl_sys_client *c, const char *key, const char *expect
 		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r = write_op(c, OP_CAS, req, timeout_ms, outcome, err, errlen);
+	r = write_op(c, FL_EXEC_CAS, req, timeout_ms, outcome, err, errlen);
 	free(req);
 	return r;
 }
@@ -876,7 +892,7 @@ static int exec_add(struct fl_sys_client *c, const char *key, const char *elem, 
 		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r = write_op(c, OP_ADD, req, timeout_ms, outcome, err, errlen);
+	r = write_op(c, FL_EXEC_ADD, req, timeout_ms, outcome, err, errlen);
 	free(req);
 	return r;
 }
@@ -897,7 +913,7 @@ static int exec_read_set(struct fl_sys_client *c, const char *key, int serializa
 		fl_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r = do_op(c, OP_READ_SET, req, timeout_ms, &line, &w, &n, outcome, err, errlen);
+	r = do_op(c, FL_EXEC_READ_SET, req, timeout_ms, &line, &w, &n, outcome, err, errlen);
 	free(req);
 	if (r < 0)
 		return r;
@@ -929,7 +945,7 @@ static int exec_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIGE
 	size_t n;
 	int r;
 
-	r = do_op(c, OP_DIGEST, "digest", timeout_ms, &line, &w, &n, &o, err, errlen);
+	r = do_op(c, FL_EXEC_DIGEST, "digest", timeout_ms, &line, &w, &n, &o, err, errlen);
 	if (r < 0)
 		return r;
 	if (n < 1 || n > 3 || (n > 1 && parse_u64(w[1], &keys) < 0) ||

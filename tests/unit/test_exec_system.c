@@ -32,6 +32,7 @@
 #include "faultline/strutil.h"
 #include "faultline/system.h"
 #include "faultline/units.h"
+#include "systems/exec-priv.h"
 
 extern char **environ;
 static const struct fl_system_ops *ops = &fl_exec_system_ops;
@@ -269,6 +270,36 @@ static void test_replies(void **state)
 	ops->client_close(c);
 	ops->client_close(NULL);
 	fl_scenario_free(s);
+}
+
+/* the reply parser alone (also the fuzz target's entry point) */
+static void test_reply_parse(void **state)
+{
+	char line[64], err[256], **w;
+	enum fl_outcome oc;
+	size_t n;
+
+	(void)state;
+	snprintf(line, sizeof(line), "ok\t a  b");
+	assert_int_equal(fl_exec_reply_parse("n1", "get k", FL_EXEC_GET, line, &w, &n, &oc, err,
+					     sizeof(err)), 0);
+	assert_int_equal(oc, FL_OUTCOME_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(w[0], "a");
+	assert_string_equal(w[1], "b");
+	assert_null(w[2]);
+	free(w);
+	snprintf(line, sizeof(line), "fail compare k is x");
+	assert_int_equal(fl_exec_reply_parse("n1", "cas k a b", FL_EXEC_CAS, line, &w, &n, &oc,
+					     err, sizeof(err)), -ECANCELED);
+	assert_int_equal(oc, FL_OUTCOME_FAIL);
+	assert_null(w);
+	assert_string_equal(err, "node n1: compare failed: cas k a b: fail compare k is x");
+	snprintf(line, sizeof(line), "  ");
+	assert_int_equal(fl_exec_reply_parse("n1", "put k v", FL_EXEC_PUT, line, &w, &n, &oc, err,
+					     sizeof(err)), -EPROTO);
+	assert_int_equal(oc, FL_OUTCOME_INFO);
+	assert_string_equal(err, "node n1: malformed reply to 'put k v': '  '");
 }
 
 static void test_digest_hashes_other_words(void **state)
@@ -885,6 +916,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replies),
+		cmocka_unit_test(test_reply_parse),
 		cmocka_unit_test(test_digest_hashes_other_words),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_timeouts),

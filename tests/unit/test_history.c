@@ -177,6 +177,32 @@ static void test_full_disk(void **state)
 	unlink(path);
 }
 
+/* An index far beyond the lines read is damage, not an allocation: 2^62
+ * wrapped the slot table's size, 10^8 took 800 MB (found by fuzz_history). */
+static void test_hostile_index(void **state)
+{
+	char path[] = "/tmp/fl-history-XXXXXX", err[256];
+	int fd = mkstemp(path);
+	struct fl_ops ops;
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs("{\"i\":4611686018427387904,\"type\":\"invoke\",\"t\":0,\"f\":\"read\"}\n"
+	      "{\"i\":100000000,\"type\":\"invoke\",\"t\":0,\"f\":\"read\"}\n"
+	      "{\"i\":1000,\"type\":\"invoke\",\"t\":5,\"f\":\"read\",\"key\":\"k\"}\n", f);
+	fclose(f);
+	assert_int_equal(fl_history_load(path, &ops, err, sizeof(err)), 0);
+	assert_int_equal(ops.n, 1);
+	assert_int_equal(ops.v[0].i, 1000);
+	assert_int_equal(ops.damage.bad_lines, 2);
+	assert_int_equal(ops.damage.dropped, 1000);
+	fl_ops_release(&ops);
+	unlink(path);
+}
+
 static void test_jsonl_and_names(void **state)
 {
 	char path[] = "/tmp/fl-faults-XXXXXX", line[512];
@@ -221,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_writers),
 		cmocka_unit_test(test_jsonl_and_names),
 		cmocka_unit_test(test_full_disk),
+		cmocka_unit_test(test_hostile_index),
 	};
 	return cmocka_run_group_tests_name("history", tests, NULL, NULL);
 }

@@ -557,6 +557,31 @@ static void test_parse_etcd(void **state)
 	fl_diags_release(&d);
 }
 
+/* A number from the file sizes the pending table: bounded by the lines read
+ * ("i":100000000 on line 1 asked for 5 GB; found by fuzz_check_input). */
+static void test_parse_number_bounds(void **state)
+{
+	struct fl_diags d;
+	enum fl_lin_model m;
+
+	fl_diags_init(&d);
+	assert_int_equal(parse("{\"i\":100000000,\"type\":\"invoke\",\"t\":0,\"f\":\"read\","
+			       "\"key\":\"k\"}\n", -1, &d, &m), -EINVAL);
+	assert_int_equal(d.n, 1);
+	assert_non_null(strstr(d.v[0].msg, "'i' out of range"));
+	fl_diags_release(&d);
+	fl_diags_init(&d);
+	assert_int_equal(parse("INFO  jepsen.util - 99999999\t:invoke\t:read\tnil\n", -1, &d, &m),
+			 -EINVAL);
+	assert_non_null(strstr(d.v[0].msg, "process number out of range"));
+	fl_diags_release(&d);
+	/* what a long run has: process 65599 on line 2 */
+	fl_diags_init(&d);
+	assert_int_equal(parse("INFO  jepsen.util - 1\t:invoke\t:write\t1\n"
+			       "INFO  jepsen.util - 65599\t:invoke\t:read\tnil\n", -1, &d, &m), 0);
+	fl_diags_release(&d);
+}
+
 static void test_parse_edn(void **state)
 {
 	struct fl_diags d;
@@ -780,6 +805,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_random_unknown, teardown),
 		cmocka_unit_test_teardown(test_parse_etcd, teardown),
 		cmocka_unit_test_teardown(test_parse_edn, teardown),
+		cmocka_unit_test_teardown(test_parse_number_bounds, teardown),
 		cmocka_unit_test_teardown(test_parse_faultline, teardown),
 		cmocka_unit_test_teardown(test_limits, teardown),
 		cmocka_unit_test_teardown(test_porcupine_corpus, teardown),

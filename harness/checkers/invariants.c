@@ -75,6 +75,60 @@ void fl_check_evidence(const struct fl_run_data *d, unsigned inputs, struct fl_c
 	}
 }
 
+static void lost_names(const struct fl_run_data *d, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < d->nnodes && at < len; i++)
+		if (d->lost & (1ull << i))
+			at += (size_t)snprintf(buf + at, len - at, "%snode %s lost at %.1fs (%.120s)",
+					       at ? "; " : "", d->nodes[i], (double)d->lost_t[i] / 1e9,
+					       d->lost_why[i] ? d->lost_why[i] : "its agent is gone");
+}
+
+void fl_check_lost(const struct fl_run_data *d, enum fl_lost_rule rule, struct fl_check_result *r)
+{
+	char who[300], why[sizeof(r->why)], name[sizeof(r->name)];
+	enum fl_verdict was = r->verdict;
+	size_t at;
+
+	if (!d->lost)
+		return;
+	lost_names(d, who, sizeof(who));
+	snprintf(why, sizeof(why), "%s", r->why);
+	snprintf(name, sizeof(name), "%s", r->name);
+	json_object_set_new(r->figures, "without_lost_nodes",
+			    json_pack("{s:s, s:s}", "verdict", fl_verdict_to_string(was), "why", why));
+	if (rule == FL_LOST_HISTORY) {
+		at = strlen(r->why);
+		snprintf(r->why + at, sizeof(r->why) - at, "; %.250s: judged from the client "
+			 "history alone, which is complete", who);
+	} else if (rule == FL_LOST_INVARIANT && was == FL_FAIL) {
+		at = strlen(r->why);
+		snprintf(r->why + at, sizeof(r->why) - at, "; %.250s: a violation recorded stands",
+			 who);
+	} else if (rule == FL_LOST_INVARIANT) {
+		result(r, name, FL_UNKNOWN, "%s: its evidence is missing (otherwise %s: %.200s)", who,
+		       fl_verdict_to_string(was), why);
+	} else {
+		result(r, name, FL_UNKNOWN, "%s: its faults did not end as planned and its evidence "
+		       "is missing (otherwise %s: %.200s)", who, fl_verdict_to_string(was), why);
+	}
+}
+
+json_t *fl_run_lost_json(const struct fl_run_data *d)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < d->nnodes; i++)
+		if (d->lost & (1ull << i))
+			json_array_append_new(a, json_pack("{s:s, s:f, s:s}", "node", d->nodes[i],
+							   "t_s", (double)d->lost_t[i] / 1e9, "why",
+							   d->lost_why[i] ? d->lost_why[i] : ""));
+	return a;
+}
+
 /* --- loading ------------------------------------------------------------------- */
 
 static json_t *load_jsonl(const char *path, size_t *bad)
@@ -119,6 +173,20 @@ int fl_run_data_load(const char *dir, const char *const *nodes, size_t nnodes,
 	d->digests = load_jsonl(path, &d->bad_digests);
 	d->nodes = nodes;
 	d->nnodes = nnodes;
+	{
+		size_t idx;
+		json_t *o;
+		json_array_foreach(d->faults, idx, o) {
+			const char *ev = json_string_value(json_object_get(o, "event"));
+			const char *node = json_string_value(json_object_get(o, "node"));
+			for (size_t i = 0; ev && node && !strcmp(ev, "lost") && i < nnodes; i++)
+				if (!strcmp(nodes[i], node) && !(d->lost & (1ull << i))) {
+					d->lost |= 1ull << i;
+					d->lost_t[i] = json_integer_value(json_object_get(o, "t"));
+					d->lost_why[i] = json_string_value(json_object_get(o, "why"));
+				}
+		}
+	}
 	return 0;
 }
 
@@ -296,13 +364,15 @@ static size_t windows(const struct fl_run_data *d, int64_t end, struct window *w
 
 #define MAX_WINDOWS 256
 
-/* The public check: the check, then the evidence rule over what it read. */
-#define PUBLIC_CHECK(name, inputs)                                                             \
+/* The public check: the check, then the evidence rule over what it read,
+ * then the lost-node rule. */
+#define PUBLIC_CHECK(name, inputs, lost_rule)                                                  \
 	void fl_check_##name(const struct fl_scenario *s, const struct fl_run_data *d,        \
 			     struct fl_check_result *r)                                       \
 	{                                                                                      \
 		check_##name(s, d, r);                                                         \
 		fl_check_evidence(d, (inputs), r);                                             \
+		fl_check_lost(d, (lost_rule), r);                                              \
 	}
 
 /* --- failover ------------------------------------------------------------------- */
@@ -568,6 +638,7 @@ void fl_check_failover(const struct fl_scenario *s, const struct fl_run_data *d,
 		       !nw ? "no fault was applied" : !json_array_size(d->status)
 			       ? "no status samples" : "the leader was never cut off from a majority");
 	fl_check_evidence(d, FL_IN_HISTORY | FL_IN_FAULTS | FL_IN_STATUS, r);
+	fl_check_lost(d, FL_LOST_TIMED, r);
 }
 
 /* --- no lost writes ------------------------------------------------------------- */
@@ -788,6 +859,7 @@ void fl_check_no_lost_writes(const struct fl_scenario *s, const struct fl_run_da
 	else
 		lost_register(s, d, r);
 	fl_check_evidence(d, FL_IN_HISTORY, r);
+	fl_check_lost(d, FL_LOST_INVARIANT, r);
 }
 
 /* --- converge ------------------------------------------------------------------- */
@@ -835,7 +907,7 @@ static void check_converge(const struct fl_scenario *s, const struct fl_run_data
 		       js(done, "digest") ? js(done, "digest") : "", secs(jt(done) - from));
 }
 
-PUBLIC_CHECK(converge, FL_IN_HISTORY | FL_IN_FAULTS | FL_IN_DIGESTS)
+PUBLIC_CHECK(converge, FL_IN_HISTORY | FL_IN_FAULTS | FL_IN_DIGESTS, FL_LOST_TIMED)
 
 /* --- leader per term ------------------------------------------------------------- */
 
@@ -921,7 +993,7 @@ static void check_leader_per_term(const struct fl_scenario *s, const struct fl_r
 		       held == 1 ? "" : "s", samples);
 }
 
-PUBLIC_CHECK(leader_per_term, FL_IN_STATUS)
+PUBLIC_CHECK(leader_per_term, FL_IN_STATUS, FL_LOST_INVARIANT)
 
 /* --- SLOs ------------------------------------------------------------------------- */
 
@@ -1047,7 +1119,7 @@ static void check_latency(const struct fl_scenario *s, const struct fl_run_data 
 		       l.n - l.unknown, counted);
 }
 
-PUBLIC_CHECK(latency, FL_IN_HISTORY)
+PUBLIC_CHECK(latency, FL_IN_HISTORY, FL_LOST_HISTORY)
 
 static void check_availability(const struct fl_scenario *s, const struct fl_run_data *d,
 			       struct fl_check_result *r)
@@ -1070,7 +1142,7 @@ static void check_availability(const struct fl_scenario *s, const struct fl_run_
 	       s->checks.availability_min);
 }
 
-PUBLIC_CHECK(availability, FL_IN_HISTORY)
+PUBLIC_CHECK(availability, FL_IN_HISTORY, FL_LOST_HISTORY)
 
 size_t fl_invariants_check(const struct fl_scenario *s, const struct fl_run_data *d,
 			   struct fl_check_result *res)

@@ -40,15 +40,24 @@ timeout 300 "$FL" run --runs "$T/runs" "$T/lost.yaml" >"$T/run.out" 2>&1 &
 pid=$!
 # once the latency holds on n2: its agent's PID from the cluster state
 # (no python here: it takes seconds to start under TCG)
-for i in $(seq 1 600); do grep -q 'applied f0.0' "$T/run.out" 2>/dev/null && break; sleep 0.2; done
+# (the loops end with the run, should it stop early)
+for i in $(seq 1 600); do
+	grep -q 'applied f0.0' "$T/run.out" 2>/dev/null && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.2
+done
 state=$(ls "$FAULTLINE_STATE"/*/cluster.json 2>/dev/null | head -1)
-apid=$(tr -d ' \n' <"$state" | sed -n 's/.*"name":"n2","addr":"[^"]*","agent_pid":\([0-9]*\).*/\1/p')
-kill -KILL "$apid"
+apid=$(tr -d ' \n' <"${state:-/dev/null}" | sed -n 's/.*"name":"n2","addr":"[^"]*","agent_pid":\([0-9]*\).*/\1/p')
+[ -n "$apid" ] && kill -KILL "$apid"
 # a SIGKILLed agent heals nothing: the latency still holds
 ns=fl-$(basename "$(dirname "$state")")-n2
 held=$(ip netns exec "$ns" tc qdisc show dev eth0 2>&1)
 # the lost node's latency is healed from its journal at 18 s, the run still going
-for i in $(seq 1 600); do grep -q 'healed  f0.0' "$T/run.out" 2>/dev/null && break; sleep 0.2; done
+for i in $(seq 1 600); do
+	grep -q 'healed  f0.0' "$T/run.out" 2>/dev/null && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.2
+done
 after_heal=$(ip netns exec "$ns" tc qdisc show dev eth0 2>&1)
 wait "$pid"
 st=$?

@@ -15,20 +15,20 @@ trap 'rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 [ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
 command -v etcd >/dev/null || { echo "skip 1 - needs etcd (etcd-server)"; exit 0; }
 
-# latency on n2 from 1 s to 18 s (its agent is killed while it holds; under
-# TCG the kill lands some 7 s after the apply); n3 isolated from 14 s to
-# 17 s: the partition's rules on n2 cannot be made,
+# latency on n2 from 1 s to 22 s (its agent is killed while it holds; under
+# TCG on a loaded machine the kill landed up to 13 s after the apply); n3
+# isolated from 18 s to 21 s: the partition's rules on n2 cannot be made,
 # those on n1 and n3 are, and healed
 cat >"$T/lost.yaml" <<'EOF'
 name: agent-lost
 seed: 7
-duration: 21s
+duration: 24s
 cluster: {provider: netns, nodes: 3}
 system: {type: etcd, ready_timeout: 90s}
 workload: {type: register, clients: 3, rate: "50/s", keys: 3, timeout: 2s}
 nemesis:
-  - {fault: latency, targets: n2, latency: 50ms, at: 1s, for: 17s}
-  - {fault: partition, mode: isolate, targets: n3, at: 14s, for: 3s}
+  - {fault: latency, targets: n2, latency: 50ms, at: 1s, for: 21s}
+  - {fault: partition, mode: isolate, targets: n3, at: 18s, for: 3s}
 checks:
   linearizable: true
   no_lost_writes: true
@@ -52,7 +52,7 @@ apid=$(tr -d ' \n' <"${state:-/dev/null}" | sed -n 's/.*"name":"n2","addr":"[^"]
 # a SIGKILLed agent heals nothing: the latency still holds
 ns=fl-$(basename "$(dirname "$state")")-n2
 held=$(ip netns exec "$ns" tc qdisc show dev eth0 2>&1)
-# the lost node's latency is healed from its journal at 18 s, the run still going
+# the lost node's latency is healed from its journal at 22 s, the run still going
 for i in $(seq 1 600); do
 	grep -q 'healed  f0.0' "$T/run.out" 2>/dev/null && break
 	kill -0 "$pid" 2>/dev/null || break
@@ -85,7 +85,7 @@ import json
 r = json.load(open('$dir/results.json'))
 assert r['verdict'] == 'UNKNOWN', r['verdict']
 assert len(r['lost']) == 1 and r['lost'][0]['node'] == 'n2', r['lost']
-assert 'channel is closed' in r['lost'][0]['why'] and 1 < r['lost'][0]['t_s'] < 14, r['lost']
+assert 'channel is closed' in r['lost'][0]['why'] and 1 < r['lost'][0]['t_s'] < 18, r['lost']
 c = {x['name']: x for x in r['checks']}
 for k in ('no_lost_writes', 'converge', 'leader_per_term'):
     assert c[k]['verdict'] == 'UNKNOWN' and 'node n2 lost at' in c[k]['why'], c[k]

@@ -41,6 +41,22 @@ void fl_check_result_release(struct fl_check_result *r)
 	r->figures = NULL;
 }
 
+/* r becomes UNKNOWN because of what (why so: reason); the verdict and why
+ * it had are kept in figures[key] and named in the new why. */
+static void undecided(struct fl_check_result *r, const char *key, const char *what,
+		      const char *reason)
+{
+	enum fl_verdict was = r->verdict;
+	char why[sizeof(r->why)], name[sizeof(r->name)];
+
+	snprintf(why, sizeof(why), "%s", r->why);
+	snprintf(name, sizeof(name), "%s", r->name);
+	json_object_set_new(r->figures, key, json_pack("{s:s, s:s}", "verdict",
+						       fl_verdict_to_string(was), "why", why));
+	result(r, name, FL_UNKNOWN, "%.250s: %s (otherwise %s: %.200s)", what, reason,
+	       fl_verdict_to_string(was), why);
+}
+
 void fl_check_evidence(const struct fl_run_data *d, unsigned inputs, struct fl_check_result *r)
 {
 	char what[300] = "", hist[200];
@@ -60,19 +76,7 @@ void fl_check_evidence(const struct fl_run_data *d, unsigned inputs, struct fl_c
 #undef FILE_DAMAGE
 	if (!what[0] || r->verdict == FL_UNKNOWN)
 		return;
-	{
-		enum fl_verdict was = r->verdict;
-		char why[sizeof(r->why)];
-		snprintf(why, sizeof(why), "%s", r->why);
-		json_object_set_new(r->figures, "without_damage",
-				    json_pack("{s:s, s:s}", "verdict", fl_verdict_to_string(was),
-					      "why", why));
-		char name[sizeof(r->name)];
-		snprintf(name, sizeof(name), "%s", r->name);
-		result(r, name, FL_UNKNOWN,
-		       "%s: the damage could hide an outcome (otherwise %s: %.300s)", what,
-		       fl_verdict_to_string(was), why);
-	}
+	undecided(r, "without_damage", what, "the damage could hide an outcome");
 }
 
 static void lost_names(const struct fl_run_data *d, char *buf, size_t len)
@@ -89,32 +93,22 @@ static void lost_names(const struct fl_run_data *d, char *buf, size_t len)
 
 void fl_check_lost(const struct fl_run_data *d, enum fl_lost_rule rule, struct fl_check_result *r)
 {
-	char who[300], why[sizeof(r->why)], name[sizeof(r->name)];
-	enum fl_verdict was = r->verdict;
-	size_t at;
+	char who[300];
+	size_t at = strlen(r->why);
 
 	if (!d->lost)
 		return;
 	lost_names(d, who, sizeof(who));
-	snprintf(why, sizeof(why), "%s", r->why);
-	snprintf(name, sizeof(name), "%s", r->name);
-	json_object_set_new(r->figures, "without_lost_nodes",
-			    json_pack("{s:s, s:s}", "verdict", fl_verdict_to_string(was), "why", why));
-	if (rule == FL_LOST_HISTORY) {
-		at = strlen(r->why);
+	if (rule == FL_LOST_HISTORY)
 		snprintf(r->why + at, sizeof(r->why) - at, "; %.250s: judged from the client "
 			 "history alone, which is complete", who);
-	} else if (rule == FL_LOST_INVARIANT && was == FL_FAIL) {
-		at = strlen(r->why);
+	else if (rule == FL_LOST_INVARIANT && r->verdict == FL_FAIL)
 		snprintf(r->why + at, sizeof(r->why) - at, "; %.250s: a violation recorded stands",
 			 who);
-	} else if (rule == FL_LOST_INVARIANT) {
-		result(r, name, FL_UNKNOWN, "%s: its evidence is missing (otherwise %s: %.200s)", who,
-		       fl_verdict_to_string(was), why);
-	} else {
-		result(r, name, FL_UNKNOWN, "%s: its faults did not end as planned and its evidence "
-		       "is missing (otherwise %s: %.200s)", who, fl_verdict_to_string(was), why);
-	}
+	else
+		undecided(r, "without_lost_nodes", who, rule == FL_LOST_INVARIANT
+			  ? "its evidence is missing"
+			  : "its faults did not end as planned and its evidence is missing");
 }
 
 json_t *fl_run_lost_json(const struct fl_run_data *d)

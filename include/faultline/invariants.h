@@ -146,9 +146,9 @@ enum fl_lost_rule {
 };
 
 /* The lost-node rule: with lost nodes in d, r's verdict as rule says,
- * the why naming each lost node, when and why; what the verdict would
- * have been is kept in figures.without_lost_nodes. Every check calls it
- * after fl_check_evidence. */
+ * the why naming each lost node, when and why; a verdict turned UNKNOWN
+ * is kept in figures.without_lost_nodes. Every check calls it after
+ * fl_check_evidence. */
 void fl_check_lost(const struct fl_run_data *d, enum fl_lost_rule rule, struct fl_check_result *r);
 
 /* The lost nodes of d as results.json lists them: [{node, t_s, why}]. */

@@ -41,6 +41,22 @@ void fl_check_result_release(struct fl_check_result *r)
 	r->figures = NULL;
 }
 
+/* r becomes UNKNOWN because of what (why so: reason); the verdict and why
+ * it had are kept in figures[key] and named in the new why. */
+static void undecided(struct fl_check_result *r, const char *key, const char *what,
+		      const char *reason)
+{
+	enum fl_verdict was = r->verdict;
+	char why[sizeof(r->why)], name[sizeof(r->name)];
+
+	snprintf(why, sizeof(why), "%s", r->why);
+	snprintf(name, sizeof(name), "%s", r->name);
+	json_object_set_new(r->figures, key, json_pack("{s:s, s:s}", "verdict",
+						       fl_verdict_to_string(was), "why", why));
+	result(r, name, FL_UNKNOWN, "%.250s: %s (otherwise %s: %.200s)", what, reason,
+	       fl_verdict_to_string(was), why);
+}
+
 void fl_check_evidence(const struct fl_run_data *d, unsigned inputs, struct fl_check_result *r)
 {
 	char what[300] = "", hist[200];
@@ -60,19 +76,51 @@ void fl_check_evidence(const struct fl_run_data *d, unsigned inputs, struct fl_c
 #undef FILE_DAMAGE
 	if (!what[0] || r->verdict == FL_UNKNOWN)
 		return;
-	{
-		enum fl_verdict was = r->verdict;
-		char why[sizeof(r->why)];
-		snprintf(why, sizeof(why), "%s", r->why);
-		json_object_set_new(r->figures, "without_damage",
-				    json_pack("{s:s, s:s}", "verdict", fl_verdict_to_string(was),
-					      "why", why));
-		char name[sizeof(r->name)];
-		snprintf(name, sizeof(name), "%s", r->name);
-		result(r, name, FL_UNKNOWN,
-		       "%s: the damage could hide an outcome (otherwise %s: %.300s)", what,
-		       fl_verdict_to_string(was), why);
-	}
+	undecided(r, "without_damage", what, "the damage could hide an outcome");
+}
+
+static void lost_names(const struct fl_run_data *d, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < d->nnodes && at < len; i++)
+		if (d->lost & (1ull << i))
+			at += (size_t)snprintf(buf + at, len - at, "%snode %s lost at %.1fs (%.120s)",
+					       at ? "; " : "", d->nodes[i], (double)d->lost_t[i] / 1e9,
+					       d->lost_why[i] ? d->lost_why[i] : "its agent is gone");
+}
+
+void fl_check_lost(const struct fl_run_data *d, enum fl_lost_rule rule, struct fl_check_result *r)
+{
+	char who[300];
+	size_t at = strlen(r->why);
+
+	if (!d->lost)
+		return;
+	lost_names(d, who, sizeof(who));
+	if (rule == FL_LOST_HISTORY)
+		snprintf(r->why + at, sizeof(r->why) - at, "; %.250s: judged from the client "
+			 "history alone, which is complete", who);
+	else if (rule == FL_LOST_INVARIANT && r->verdict == FL_FAIL)
+		snprintf(r->why + at, sizeof(r->why) - at, "; %.250s: a violation recorded stands",
+			 who);
+	else
+		undecided(r, "without_lost_nodes", who, rule == FL_LOST_INVARIANT
+			  ? "its evidence is missing"
+			  : "its faults did not end as planned and its evidence is missing");
+}
+
+json_t *fl_run_lost_json(const struct fl_run_data *d)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < d->nnodes; i++)
+		if (d->lost & (1ull << i))
+			json_array_append_new(a, json_pack("{s:s, s:f, s:s}", "node", d->nodes[i],
+							   "t_s", (double)d->lost_t[i] / 1e9, "why",
+							   d->lost_why[i] ? d->lost_why[i] : ""));
+	return a;
 }
 
 /* --- loading ------------------------------------------------------------------- */
@@ -119,6 +167,20 @@ int fl_run_data_load(const char *dir, const char *const *nodes, size_t nnodes,
 	d->digests = load_jsonl(path, &d->bad_digests);
 	d->nodes = nodes;
 	d->nnodes = nnodes;
+	{
+		size_t idx;
+		json_t *o;
+		json_array_foreach(d->faults, idx, o) {
+			const char *ev = json_string_value(json_object_get(o, "event"));
+			const char *node = json_string_value(json_object_get(o, "node"));
+			for (size_t i = 0; ev && node && !strcmp(ev, "lost") && i < nnodes; i++)
+				if (!strcmp(nodes[i], node) && !(d->lost & (1ull << i))) {
+					d->lost |= 1ull << i;
+					d->lost_t[i] = json_integer_value(json_object_get(o, "t"));
+					d->lost_why[i] = json_string_value(json_object_get(o, "why"));
+				}
+		}
+	}
 	return 0;
 }
 
@@ -296,13 +358,15 @@ static size_t windows(const struct fl_run_data *d, int64_t end, struct window *w
 
 #define MAX_WINDOWS 256
 
-/* The public check: the check, then the evidence rule over what it read. */
-#define PUBLIC_CHECK(name, inputs)                                                             \
+/* The public check: the check, then the evidence rule over what it read,
+ * then the lost-node rule. */
+#define PUBLIC_CHECK(name, inputs, lost_rule)                                                  \
 	void fl_check_##name(const struct fl_scenario *s, const struct fl_run_data *d,        \
 			     struct fl_check_result *r)                                       \
 	{                                                                                      \
 		check_##name(s, d, r);                                                         \
 		fl_check_evidence(d, (inputs), r);                                             \
+		fl_check_lost(d, (lost_rule), r);                                              \
 	}
 
 /* --- failover ------------------------------------------------------------------- */
@@ -568,6 +632,7 @@ void fl_check_failover(const struct fl_scenario *s, const struct fl_run_data *d,
 		       !nw ? "no fault was applied" : !json_array_size(d->status)
 			       ? "no status samples" : "the leader was never cut off from a majority");
 	fl_check_evidence(d, FL_IN_HISTORY | FL_IN_FAULTS | FL_IN_STATUS, r);
+	fl_check_lost(d, FL_LOST_TIMED, r);
 }
 
 /* --- no lost writes ------------------------------------------------------------- */
@@ -788,6 +853,7 @@ void fl_check_no_lost_writes(const struct fl_scenario *s, const struct fl_run_da
 	else
 		lost_register(s, d, r);
 	fl_check_evidence(d, FL_IN_HISTORY, r);
+	fl_check_lost(d, FL_LOST_INVARIANT, r);
 }
 
 /* --- converge ------------------------------------------------------------------- */
@@ -835,7 +901,7 @@ static void check_converge(const struct fl_scenario *s, const struct fl_run_data
 		       js(done, "digest") ? js(done, "digest") : "", secs(jt(done) - from));
 }
 
-PUBLIC_CHECK(converge, FL_IN_HISTORY | FL_IN_FAULTS | FL_IN_DIGESTS)
+PUBLIC_CHECK(converge, FL_IN_HISTORY | FL_IN_FAULTS | FL_IN_DIGESTS, FL_LOST_TIMED)
 
 /* --- leader per term ------------------------------------------------------------- */
 
@@ -921,7 +987,7 @@ static void check_leader_per_term(const struct fl_scenario *s, const struct fl_r
 		       held == 1 ? "" : "s", samples);
 }
 
-PUBLIC_CHECK(leader_per_term, FL_IN_STATUS)
+PUBLIC_CHECK(leader_per_term, FL_IN_STATUS, FL_LOST_INVARIANT)
 
 /* --- SLOs ------------------------------------------------------------------------- */
 
@@ -1047,7 +1113,7 @@ static void check_latency(const struct fl_scenario *s, const struct fl_run_data 
 		       l.n - l.unknown, counted);
 }
 
-PUBLIC_CHECK(latency, FL_IN_HISTORY)
+PUBLIC_CHECK(latency, FL_IN_HISTORY, FL_LOST_HISTORY)
 
 static void check_availability(const struct fl_scenario *s, const struct fl_run_data *d,
 			       struct fl_check_result *r)
@@ -1070,7 +1136,7 @@ static void check_availability(const struct fl_scenario *s, const struct fl_run_
 	       s->checks.availability_min);
 }
 
-PUBLIC_CHECK(availability, FL_IN_HISTORY)
+PUBLIC_CHECK(availability, FL_IN_HISTORY, FL_LOST_HISTORY)
 
 size_t fl_invariants_check(const struct fl_scenario *s, const struct fl_run_data *d,
 			   struct fl_check_result *res)

@@ -91,6 +91,8 @@ static json_t *faults_figures(const struct fl_run_data *d)
 				json_object_set(f, "leader", json_object_get(o, "leader"));
 			if (json_object_get(o, "error"))
 				json_object_set(f, "error", json_object_get(o, "error"));
+			if (json_object_get(o, "lost")) /* lost nodes it skipped */
+				json_object_set(f, "lost", json_object_get(o, "lost"));
 			json_array_append_new(a, f);
 		} else if (!strcmp(ev, "heal")) {
 			size_t k;
@@ -138,10 +140,13 @@ json_t *fl_results_build(const struct fl_scenario *s, json_t *meta,
 		fail |= res[i].verdict == FL_FAIL;
 		unknown |= res[i].verdict == FL_UNKNOWN;
 	}
+	/* a run that lost a node did not run its plan: at best undecided */
+	unknown |= d && d->lost;
 	json_object_set_new(r, "verdict",
 			    json_string(fail ? "FAIL" : unknown ? "UNKNOWN" : "PASS"));
 	json_object_set_new(r, "checks", checks);
 	if (d) {
+		json_object_set_new(r, "lost", fl_run_lost_json(d));
 		json_object_set_new(r, "faults", faults_figures(d));
 		ops_figures(d, r);
 		json_object_set_new(r, "damage",
@@ -269,6 +274,7 @@ out:
 				"stale: the scenario's read_mode invites this)");
 	}
 	fl_check_evidence(d, FL_IN_HISTORY, r);
+	fl_check_lost(d, FL_LOST_HISTORY, r);
 	fl_lin_result_free(lr);
 	fl_lin_history_free(h);
 	fl_diags_release(&dg);

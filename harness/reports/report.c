@@ -81,6 +81,16 @@ int fl_junit_write(const char *path, json_t *const *results, size_t n, char *err
 				fprintf(f, "      <property name=\"seed\" value=\"%" JSON_INTEGER_FORMAT
 					   "\"/>\n", json_integer_value(json_object_get(r, "seed")));
 		}
+		{
+			json_t *l;
+			json_array_foreach(json_object_get(r, "lost"), k, l) {
+				char text[400];
+				fl_report_lost_text(l, text, sizeof(text));
+				fprintf(f, "      <property name=\"lost_node\" value=\"");
+				fl_markup_text(f, text);
+				fprintf(f, "\"/>\n");
+			}
+		}
 		fprintf(f, "    </properties>\n");
 		json_array_foreach(checks, k, c) {
 			const char *v = jstr(c, "verdict", "");
@@ -108,6 +118,12 @@ int fl_junit_write(const char *path, json_t *const *results, size_t n, char *err
 /* The linearizable check of a run: its history through the checker
  * (linear.h), with the model the history implies and the scenario's
  * timeout. */
+void fl_report_lost_text(json_t *lost, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s at %.1fs: %s", jstr(lost, "node", "?"),
+		 json_number_value(json_object_get(lost, "t_s")), jstr(lost, "why", "?"));
+}
+
 void fl_report_table(FILE *out, json_t *results)
 {
 	size_t idx;
@@ -117,6 +133,11 @@ void fl_report_table(FILE *out, json_t *results)
 	json_array_foreach(json_object_get(results, "checks"), idx, c)
 		fprintf(out, "%-16s %-8s %s\n", jstr(c, "name", "?"), jstr(c, "verdict", "?"),
 			jstr(c, "why", ""));
+	json_array_foreach(json_object_get(results, "lost"), idx, c) {
+		char text[400];
+		fl_report_lost_text(c, text, sizeof(text));
+		fprintf(out, "lost node        %s\n", text);
+	}
 }
 
 int fl_reports_write(const char *dir, const struct fl_scenario *s, json_t *results,

@@ -2,6 +2,7 @@
  * inline. Never emits a script, a network address or an unescaped byte of
  * the run's data, and never writes anything but the one file it renders. */
 #include "faultline/report_html.h"
+#include "faultline/report.h"
 #include "faultline/util.h"
 
 #include <dirent.h>
@@ -372,6 +373,14 @@ static void section_checks(FILE *f, const struct view *v)
 
 	fputs("<h2>Checks</h2>\n", f);
 	damage_note(f, json_object_get(v->results, "damage"));
+	json_array_foreach(json_object_get(v->results, "lost"), idx, c) {
+		char text[400];
+		fl_report_lost_text(c, text, sizeof(text));
+		fputs("<p class=\"note damage\"><b>Lost node:</b> ", f);
+		fl_markup_text(f, text);
+		fputs(". Its agent is gone: its faults were healed from its journal, later ones "
+		      "skipped it, and the checks that need its evidence say UNKNOWN.</p>\n", f);
+	}
 	if (!json_array_size(checks)) {
 		fputs("<p class=\"note\">The scenario enables no checks.</p>\n", f);
 		return;

@@ -46,12 +46,18 @@ static void acting(struct fl_exec *x)
 		x->acted_ns = now_ns();
 }
 
+/* 0 done, 1 the node is lost (skipped), -errno an error. */
 static int call(struct fl_exec *x, size_t node, json_t *req, char *err, size_t errlen)
 {
 	json_t *reply = NULL;
 	int r;
 
 	acting(x);
+	if (x->on_lost && (x->lost & (1ull << node))) {
+		json_decref(req);
+		x->lost_hit |= 1ull << node;
+		return 1;
+	}
 	if (!x->agents[node]) {
 		json_decref(req);
 		snprintf(err, errlen, "node '%s': no agent", x->s->cluster.nodes[node]);
@@ -59,6 +65,14 @@ static int call(struct fl_exec *x, size_t node, json_t *req, char *err, size_t e
 	}
 	r = fl_agentc_call(x->agents[node], req, x->timeout_ms, &reply, err, errlen);
 	json_decref(reply);
+	if ((r == -EPIPE || r == -ETIMEDOUT) && x->on_lost) {
+		/* a timeout longer than the agent's dead-man interval: whatever it
+		 * held, it has healed by itself if it lives at all */
+		x->lost |= 1ull << node;
+		x->lost_hit |= 1ull << node;
+		x->on_lost(x->ctx, node, err);
+		return 1;
+	}
 	return r;
 }
 
@@ -129,7 +143,8 @@ static int apply_partition(struct fl_exec *x, const struct fl_plan_step *st, con
 			 err, errlen);
 		if (r < 0)
 			return r;
-		*touched |= 1ull << i;
+		if (r == 0)
+			*touched |= 1ull << i;
 	}
 	return 0;
 }
@@ -170,7 +185,8 @@ static int apply_network(struct fl_exec *x, const struct fl_plan_step *st, const
 		}
 		if ((r = call(x, i, req, err, errlen)) < 0)
 			return r;
-		*touched |= 1ull << i;
+		if (r == 0)
+			*touched |= 1ull << i;
 	}
 	return 0;
 }
@@ -203,7 +219,8 @@ static int apply_node(struct fl_exec *x, const struct fl_plan_step *st, const ch
 			continue;
 		if ((r = call(x, i, node_request(f, id), err, errlen)) < 0)
 			return r;
-		*touched |= 1ull << i;
+		if (r == 0)
+			*touched |= 1ull << i;
 	}
 	return 0;
 }
@@ -242,6 +259,7 @@ int fl_exec_apply(struct fl_exec *x, const struct fl_plan_step *st, const char *
 
 	*touched = 0;
 	x->acted_ns = 0;
+	x->lost_hit = 0;
 	if (f->kind == FL_FAULT_PARTITION)
 		r = apply_partition(x, st, id, touched, err, errlen);
 	else if (fl_fault_is_network(f->kind))
@@ -263,8 +281,9 @@ int fl_exec_heal(struct fl_exec *x, uint64_t touched, const char *id, char *err,
 {
 	int first = 0;
 
+	x->lost_hit = 0;
 	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
-		char e[256];
+		char e[256] = "no way to heal a lost node";
 		int r;
 		if (!(touched & (1ull << i)))
 			continue;
@@ -274,6 +293,11 @@ int fl_exec_heal(struct fl_exec *x, uint64_t touched, const char *id, char *err,
 		if (r == 0)
 			r = call(x, i, json_pack("{s:s, s:s}", "op", "heal", "fault", id), e,
 				 sizeof(e));
+		/* a lost node's faults: its journal, replayed without its agent */
+		if (r == 1)
+			r = x->heal_lost ? x->heal_lost(x->ctx, i, e, sizeof(e)) : -ENOTCONN;
+		if (r > 0)
+			r = 0;
 		if (r < 0 && !first) {
 			first = r;
 			snprintf(err, errlen, "%s", e);

@@ -95,6 +95,10 @@ struct run {
 	pthread_t nem, prog;
 	int nem_started, prog_started;
 	uint64_t machine_down;        /* nodes suspended or powered off now */
+	/* lost nodes (exec.h): when (0: not lost) and what failed */
+	int64_t lost_at[FL_MAX_NODES];
+	char lost_why[FL_MAX_NODES][200];
+	int64_t answered_at[FL_MAX_NODES]; /* the last ping its agent answered */
 };
 
 /* The leader most nodes name now ("-" when none), for the progress line. */
@@ -358,12 +362,55 @@ static int ev_cmp(const void *a, const void *b)
 	return x->step < y->step ? -1 : x->step > y->step;
 }
 
+/* An agent silent this long is lost: it heals what it holds itself after
+ * its --heal-after (5 s), so the faults it held are over anyway. */
+#define AGENT_LOST_NS (5 * FL_NS_PER_S)
+
+/*
+ * A node whose agent is gone (exec.h's on_lost; the nemesis thread). The
+ * run goes on without it: its faults are healed from its journal when
+ * they are due (heal_lost), later faults skip it, and the checks that need
+ * its evidence say UNKNOWN (invariants.h). The agent, if it still lives
+ * (hung, not answering), is killed: it must not wake up and act on a
+ * journal replayed without it. The node's system process is left running:
+ * no one planned its end, and `down` removes whatever the node still runs.
+ */
+static void node_lost(void *ctx, size_t i, const char *why)
+{
+	struct run *r = ctx;
+
+	if (r->lost_at[i])
+		return;
+	r->x.lost |= 1ull << i;
+	r->lost_at[i] = mono();
+	snprintf(r->lost_why[i], sizeof(r->lost_why[i]), "%s", why);
+	if (r->c->agent_pids[i] > 0)
+		kill(r->c->agent_pids[i], SIGKILL); /* our child: its pid is ours until reaped */
+	fl_agentc_close(r->c->agents[i], 0);
+	r->c->agents[i] = NULL;
+	fl_jsonl_write(r->faults, json_pack("{s:s, s:s, s:s}", "event", "lost", "node",
+					    r->nodes.names[i], "why", why));
+	fl_say(r->say, FL_SAY_ERROR, "[%6.1fs] node %s lost: %s; its faults are healed from its "
+	       "journal, checks that need its evidence say UNKNOWN",
+	       (double)(r->lost_at[i] - r->t0) / 1e9, r->nodes.names[i], why);
+}
+
+/* exec.h's heal_lost: the provider replays node i's journal without its
+ * agent (the agent's own heal code, as `faultline heal` does). */
+static int heal_lost(void *ctx, size_t i, char *err, size_t errlen)
+{
+	struct run *r = ctx;
+
+	return r->c->prov->agent_heal(r->c->pc, r->c->dir, i, r->c->names[i], err, errlen);
+}
+
 /*
  * Every agent heals what it applied when the harness has been silent for its
  * --heal-after (5 s): a fault held longer than that must be kept alive, or
  * it silently ends early while faults.jsonl says it held. A ping a second
  * from the nemesis thread, the only one that talks to the agents during
- * the run, so calls on one channel never interleave.
+ * the run, so calls on one channel never interleave. An agent whose
+ * channel is closed, or that answered no ping for AGENT_LOST_NS, is lost.
  */
 static void keep_agents_alive(struct run *r, int64_t *last)
 {
@@ -373,11 +420,24 @@ static void keep_agents_alive(struct run *r, int64_t *last)
 	for (size_t i = 0; i < r->nodes.n; i++) {
 		json_t *reply = NULL;
 		char e[256];
+		int rc;
 		/* a suspended or powered-off machine's agent cannot answer */
-		if (r->c->agents[i] && !(r->machine_down & (1ull << i)))
-			fl_agentc_call(r->c->agents[i], json_pack("{s:s}", "op", "ping"), 2000, &reply,
-				       e, sizeof(e));
+		if (!r->c->agents[i] || (r->machine_down & (1ull << i)) || r->lost_at[i]) {
+			r->answered_at[i] = mono();
+			continue;
+		}
+		rc = fl_agentc_call(r->c->agents[i], json_pack("{s:s}", "op", "ping"), 2000, &reply,
+				    e, sizeof(e));
 		json_decref(reply);
+		if (rc == 0 || rc == -EIO)
+			r->answered_at[i] = mono();
+		else if (rc == -EPIPE)
+			node_lost(r, i, e);
+		else if (rc == -ETIMEDOUT && mono() - r->answered_at[i] >= AGENT_LOST_NS) {
+			snprintf(e, sizeof(e), "its agent answered no ping for %.0f s",
+				 (double)(mono() - r->answered_at[i]) / 1e9);
+			node_lost(r, i, e);
+		}
 	}
 }
 
@@ -463,6 +523,14 @@ static void *nemesis_main(void *arg)
 				json_object_set_new(b, r->nodes.names[i], to);
 			}
 			json_object_set_new(o, "blocked", b);
+		}
+		if (r->x.lost_hit) {
+			/* apply: the lost nodes skipped; heal: those healed from their journal */
+			json_t *lost = json_array();
+			for (size_t i = 0; i < r->nodes.n; i++)
+				if (r->x.lost_hit & (1ull << i))
+					json_array_append_new(lost, json_string(r->nodes.names[i]));
+			json_object_set_new(o, "lost", lost);
 		}
 		if (!ev[k].heal && r->leader_note[0])
 			json_object_set_new(o, "leader", json_string(r->leader_note));
@@ -886,7 +954,10 @@ static int drive(struct run *r)
 	r->x = (struct fl_exec){ .s = s, .agents = r->c->agents, .addrs = r->c->addrs,
 				 .iface = r->c->iface, .timeout_ms = 10000,
 				 .resolve_leader = resolve_leader, .ctx = r,
-				 .machine = r->c->prov->machine ? run_machine : NULL };
+				 .machine = r->c->prov->machine ? run_machine : NULL,
+				 .on_lost = node_lost, .heal_lost = heal_lost };
+	for (size_t i = 0; i < r->nodes.n; i++)
+		r->answered_at[i] = r->t0;
 	r->nem_started = pthread_create(&r->nem, NULL, nemesis_main, r) == 0;
 	r->w = (struct fl_workload){ .s = s, .ops = r->ops, .nodes = &r->nodes, .history = r->h,
 				     .seed = r->o->seed, .duration_ns = s->duration_ns,
@@ -1028,6 +1099,10 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge
 	       (unsigned long long)r.ws.outcome[FL_OUTCOME_FAIL],
 	       (unsigned long long)r.ws.outcome[FL_OUTCOME_INFO], (unsigned long long)r.applied,
 	       (unsigned long long)r.failed);
+	for (size_t i = 0; i < r.nodes.n; i++)
+		if (r.lost_at[i])
+			fl_say(r.say, FL_SAY_INFO, "node %s lost at %.1fs: %s", r.nodes.names[i],
+			       (double)(r.lost_at[i] - r.t0) / 1e9, r.lost_why[i]);
 	rc = r.failed ? 2 : 0;
 	judge = 1;
 out:

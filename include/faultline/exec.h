@@ -32,11 +32,24 @@ struct fl_exec {
 	 * fl_exec_apply (after targets were resolved: when the fault began to
 	 * take effect); 0 when nothing was acted on */
 	int64_t acted_ns;
+	/* Lost nodes: an agent whose channel broke (EOF, reset) or that did not
+	 * answer within timeout_ms is lost: lost() is called once for it (from
+	 * the calling thread), its bit set in lost, and from then on apply
+	 * skips the node and heal calls heal_lost() instead of its agent (its
+	 * journal replayed without it). Both NULL: a broken channel is an
+	 * error like any other. */
+	void (*on_lost)(void *ctx, size_t node, const char *why);
+	int (*heal_lost)(void *ctx, size_t node, char *err, size_t errlen);
+	uint64_t lost;
+	/* out: the lost nodes the last apply skipped, or heal healed without
+	 * their agent */
+	uint64_t lost_hit;
 };
 
 /* Apply st as fault fault_id ("f0.3"). Returns 0, or -errno with err set; on
  * failure what was applied on some nodes is healed again. *touched receives
- * the node mask acted on (to heal later). */
+ * the node mask acted on (to heal later); lost nodes are skipped (lost_hit),
+ * which is no failure. */
 int fl_exec_apply(struct fl_exec *x, const struct fl_plan_step *st, const char *fault_id,
 		  uint64_t *touched, char *err, size_t errlen);
 

@@ -83,6 +83,11 @@ struct fl_run_data {
 	/* lines of faults/status/digests.jsonl that did not parse (history
 	 * damage is in ops.damage) */
 	size_t bad_faults, bad_status, bad_digests;
+	/* nodes the run lost (faults.jsonl "lost" events): their agent gone,
+	 * their faults no longer as planned; when (run time) and why */
+	uint64_t lost;
+	int64_t lost_t[FL_MAX_NODES];
+	const char *lost_why[FL_MAX_NODES]; /* borrowed from faults */
 };
 
 /* Load the files of dir (a missing status/digests file is an empty list;
@@ -123,6 +128,31 @@ void fl_check_result_release(struct fl_check_result *r);
  * damage (a damaged line can hide an outcome either way); what it would
  * have been is kept in figures.without_damage. Every check calls it last. */
 void fl_check_evidence(const struct fl_run_data *d, unsigned inputs, struct fl_check_result *r);
+
+/* How a check stands when the run lost a node (fl_check_lost). */
+enum fl_lost_rule {
+	/* judged from the client history alone, which a lost agent does not
+	 * shorten (linearizable, latency, availability): kept, the why says so */
+	FL_LOST_HISTORY,
+	/* an invariant over every node's evidence that must hold whatever the
+	 * faults did (no_lost_writes, leader_per_term): a FAIL seen in what was
+	 * recorded stands (missing evidence never makes these FAIL); a PASS
+	 * needs the lost node's evidence: UNKNOWN */
+	FL_LOST_INVARIANT,
+	/* measured against the planned faults' times over every node
+	 * (failover, converge): the lost node's faults did not end as planned
+	 * and its samples may be missing, so either verdict is UNKNOWN */
+	FL_LOST_TIMED,
+};
+
+/* The lost-node rule: with lost nodes in d, r's verdict as rule says,
+ * the why naming each lost node, when and why; a verdict turned UNKNOWN
+ * is kept in figures.without_lost_nodes. Every check calls it after
+ * fl_check_evidence. */
+void fl_check_lost(const struct fl_run_data *d, enum fl_lost_rule rule, struct fl_check_result *r);
+
+/* The lost nodes of d as results.json lists them: [{node, t_s, why}]. */
+json_t *fl_run_lost_json(const struct fl_run_data *d);
 
 
 #endif

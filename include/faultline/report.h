@@ -25,8 +25,11 @@
 int fl_junit_write(const char *path, json_t *const *results, size_t n, char *err,
 		   size_t errlen);
 
-/* The table of checks of a results object, to out. */
+/* The table of checks of a results object, to out, then its lost nodes. */
 void fl_report_table(FILE *out, json_t *results);
+
+/* One lost node of results.json "lost" for people: "n2 at 8.1s: why". */
+void fl_report_lost_text(json_t *lost, char *buf, size_t len);
 
 /* junit.xml and report.html of the run in dir from its results object. s:
  * the scenario as it ran; d: its loaded files, or NULL to read them here

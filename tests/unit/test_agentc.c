@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "faultline/agentc.h"
+#include "faultline/exec.h"
+#include "faultline/plan.h"
 
 static char agent[PATH_MAX];
 
@@ -112,11 +114,102 @@ static void test_harness_killed(void **state)
 	assert_false(alive(sut));
 }
 
+/* exec.h's lost-node hooks, recorded */
+struct lost_log {
+	uint64_t lost, healed;
+	char why[256];
+};
+
+static void on_lost(void *ctx, size_t node, const char *why)
+{
+	struct lost_log *l = ctx;
+
+	assert_false(l->lost & (1ull << node)); /* once per node */
+	l->lost |= 1ull << node;
+	snprintf(l->why, sizeof(l->why), "%s", why);
+}
+
+static int heal_lost(void *ctx, size_t node, char *err, size_t errlen)
+{
+	struct lost_log *l = ctx;
+
+	(void)err;
+	(void)errlen;
+	l->healed |= 1ull << node;
+	return 1;
+}
+
+/* One of three agents killed (SIGKILL) before a fault on all three: the
+ * fault is applied on the other two, the dead one is lost (once) and
+ * skipped, not a failure; the heal heals the two through their agents and
+ * the lost one through heal_lost. */
+static void test_exec_lost_node(void **state)
+{
+	static const char y[] = "name: lost\nseed: 1\nduration: 10s\ncluster: {nodes: 3}\n"
+				"system: {type: etcd}\nworkload: {type: none}\n"
+				"nemesis: [{fault: pause, targets: all, at: 1s, for: 2s}]\n";
+	char *extra[] = { (char *)"--heal-after", (char *)"0", NULL };
+	struct fl_agentc *c[3];
+	struct fl_scenario *s = NULL;
+	struct fl_diags d = { 0 };
+	struct fl_plan *p = NULL;
+	struct lost_log l = { 0 };
+	pid_t sut[3];
+	uint64_t touched = 0;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(fl_scenario_load_string("lost.yaml", y, sizeof(y) - 1, NULL, 0, &d, &s), 0);
+	assert_int_equal(fl_plan_build(s, 1, &p), 0);
+	for (int i = 0; i < 3; i++) {
+		json_t *r = NULL;
+		char node[4];
+		snprintf(node, sizeof(node), "n%d", i + 1);
+		assert_int_equal(fl_agentc_spawn(agent, node, extra, &c[i]), 0);
+		assert_int_equal(fl_agentc_call(c[i], json_pack("{s:s, s:[s,s]}", "op", "spawn", "argv",
+								"sleep", "60"),
+						5000, &r, err, sizeof(err)), 0);
+		sut[i] = (pid_t)json_integer_value(json_object_get(r, "pid"));
+		json_decref(r);
+	}
+	kill(c[1]->pid, SIGKILL);
+	waitpid(c[1]->pid, NULL, 0);
+	{
+		struct fl_exec x = { .s = s, .agents = c, .timeout_ms = 5000, .ctx = &l,
+				     .on_lost = on_lost, .heal_lost = heal_lost };
+		assert_int_equal(fl_exec_apply(&x, &p->steps[0], "f0.0", &touched, err, sizeof(err)), 0);
+		assert_int_equal(touched, 5);   /* n1, n3 */
+		assert_int_equal(x.lost_hit, 2); /* n2 skipped */
+		assert_int_equal(l.lost, 2);
+		assert_int_equal(x.lost, 2);
+		assert_string_equal(l.why, "node 'n2': the agent's channel is closed");
+		for (int i = 0; i < 200 && (alive(sut[0]) != 'T' || alive(sut[2]) != 'T'); i++)
+			usleep(10000);
+		assert_int_equal(alive(sut[0]), 'T');
+		assert_int_equal(alive(sut[2]), 'T');
+		assert_int_equal(fl_exec_heal(&x, 7, "f0.0", err, sizeof(err)), 0);
+		assert_int_equal(l.healed, 2); /* the lost one without its agent */
+		assert_int_equal(x.lost_hit, 2);
+		for (int i = 0; i < 200 && (alive(sut[0]) == 'T' || alive(sut[2]) == 'T'); i++)
+			usleep(10000);
+		assert_true(alive(sut[0]) && alive(sut[0]) != 'T');
+		assert_true(alive(sut[2]) && alive(sut[2]) != 'T');
+	}
+	for (int i = 0; i < 3; i++) {
+		kill(sut[i], SIGKILL);
+		fl_agentc_close(c[i], 2000);
+	}
+	fl_plan_free(p);
+	fl_scenario_free(s);
+	fl_diags_release(&d);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_calls),
 		cmocka_unit_test(test_harness_killed),
+		cmocka_unit_test(test_exec_lost_node),
 	};
 	char self[PATH_MAX];
 

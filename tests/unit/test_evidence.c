@@ -35,7 +35,8 @@ static void begin(void)
 static void rm_dir(void)
 {
 	static const char *const files[] = { "history.jsonl", "faults.jsonl", "status.jsonl",
-					     "results.json", "junit.xml", "report.html" };
+					     "digests.jsonl", "results.json", "junit.xml",
+					     "report.html" };
 	char path[128];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -296,6 +297,139 @@ static void test_damage_in_results(void **state)
 	rm_dir();
 }
 
+/* A line appended to the run's file name (faults.jsonl, status.jsonl ...). */
+static void put(const char *name, const char *line)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "a"));
+	fprintf(f, "%s\n", line);
+	fclose(f);
+}
+
+/* What the run writes when node n2's agent is gone 3 s in (run.c). */
+#define LOST_N2 "{\"t\":3000000000,\"event\":\"lost\",\"node\":\"n2\",\"why\":\"node " \
+		"'n2': the agent's channel is closed\"}"
+
+/* A run whose every check would PASS, with n2 lost: the checks that need
+ * every node's evidence say UNKNOWN naming it, those judged from the
+ * client history alone stand and say why */
+static void lost_run(int lose)
+{
+	begin();
+	opl(0, "n1", "write", "k0", "a", 1, 1.1, "ok", 0);
+	opl(1, "n3", "read", "k0", "a", 2, 2.1, "ok", 0);
+	finals(2, "read", "k0", "a", "ok");
+	/* n1 leads term 2 from 0.5 s to 6 s, as every node says */
+	for (int k = 0; k < 12; k++)
+		for (int n = 1; n <= 3; n++) {
+			char l[200];
+			snprintf(l, sizeof(l), "{\"t\":%lld,\"node\":\"n%d\",\"ok\":true,"
+				 "\"leader\":\"n1\",\"term\":2}", (long long)(500000000LL * (k + 1)), n);
+			put("status.jsonl", l);
+		}
+	put("digests.jsonl", "{\"t\":7000000000,\"converged\":true,\"digest\":\"ab\"}");
+	if (lose)
+		put("faults.jsonl", LOST_N2);
+}
+
+#define ALL_CHECKS "{linearizable: true, no_lost_writes: true, leader_per_term: true, " \
+		   "converge: {within: 10s}, availability: {min: \"50%\"}}"
+
+static void test_lost_node(void **state)
+{
+	static const char *const unknown[] = { "no_lost_writes", "leader_per_term", "converge" };
+	static const char *const stand[] = { "linearizable", "availability" };
+	char v[16], why[512], path[128], *page = NULL;
+	size_t len = 0;
+	json_t *r, *l;
+	FILE *f;
+
+	(void)state;
+	/* the control: nothing lost, every check passes */
+	lost_run(0);
+	expect(scen(REG, ALL_CHECKS), "converge", 0, "PASS", NULL);
+	for (size_t k = 0; k < sizeof(unknown) / sizeof(unknown[0]); k++) {
+		lost_run(1);
+		assert_int_equal(judge(scen(REG, ALL_CHECKS), unknown[k], v, why, sizeof(why)), 3);
+		assert_string_equal(v, "UNKNOWN");
+		assert_non_null(strstr(why, "node n2 lost at 3.0s (node 'n2': the agent's channel "
+					    "is closed)"));
+		assert_non_null(strstr(why, "otherwise PASS"));
+	}
+	for (size_t k = 0; k < sizeof(stand) / sizeof(stand[0]); k++) {
+		lost_run(1);
+		assert_int_equal(judge(scen(REG, ALL_CHECKS), stand[k], v, why, sizeof(why)), 3);
+		assert_string_equal(v, "PASS");
+		assert_non_null(strstr(why, "node n2 lost at 3.0s"));
+		assert_non_null(strstr(why, "judged from the client history alone"));
+	}
+	/* every check passing is not enough: the run did not run its plan */
+	lost_run(1);
+	expect(scen(REG, "{linearizable: true}"), "linearizable", 3, "PASS", "n2 lost");
+
+	/* results.json, junit.xml and report.html name it */
+	lost_run(1);
+	fclose(hist);
+	hist = NULL;
+	{
+		struct fl_scenario *s = scen(REG, ALL_CHECKS);
+		assert_int_equal(fl_cli_verdict(dir, s, 1, sink), 3);
+		fl_scenario_free(s);
+	}
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	assert_non_null(r = json_load_file(path, 0, NULL));
+	assert_string_equal(json_string_value(json_object_get(r, "verdict")), "UNKNOWN");
+	assert_int_equal(json_array_size(json_object_get(r, "lost")), 1);
+	l = json_array_get(json_object_get(r, "lost"), 0);
+	assert_string_equal(json_string_value(json_object_get(l, "node")), "n2");
+	assert_true(json_number_value(json_object_get(l, "t_s")) == 3.0);
+	assert_string_equal(json_string_value(json_object_get(l, "why")),
+			    "node 'n2': the agent's channel is closed");
+	json_decref(r);
+	snprintf(path, sizeof(path), "%s/junit.xml", dir);
+	assert_non_null(f = fopen(path, "r"));
+	assert_true(getdelim(&page, &len, 0, f) > 0);
+	fclose(f);
+	assert_non_null(strstr(page, "<property name=\"lost_node\" value=\"n2 at 3.0s: node "
+				     "&#39;n2&#39;: the agent&#39;s channel is closed\"/>"));
+	snprintf(path, sizeof(path), "%s/report.html", dir);
+	assert_non_null(f = fopen(path, "r"));
+	assert_true(getdelim(&page, &len, 0, f) > 0);
+	fclose(f);
+	assert_non_null(strstr(page, "<b>Lost node:</b> n2 at 3.0s"));
+	free(page);
+	rm_dir();
+}
+
+/* A violation recorded before or after the loss stands: missing evidence
+ * cannot make these checks FAIL */
+static void test_lost_node_violation_stands(void **state)
+{
+	(void)state;
+	begin();
+	opl(0, "n1", "write", "k0", "a", 1, 1.1, "ok", 0);
+	opl(1, "n1", "read", "k0", "a", 5, 5.1, "ok", 1);
+	opl(2, "n2", "read", "k0", "a", 5, 5.1, "ok", 1);
+	opl(3, "n3", "read", "k0", NULL, 5, 5.1, "ok", 1); /* the write lost on n3 */
+	put("faults.jsonl", LOST_N2);
+	expect(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", 1, "FAIL",
+	       "node n2 lost at 3.0s (node 'n2': the agent's channel is closed): a violation "
+	       "recorded stands");
+
+	/* timed checks cannot tell: converge's digests differ, n2's among them */
+	begin();
+	opl(0, "n1", "write", "k0", "a", 1, 1.1, "ok", 0);
+	put("digests.jsonl", "{\"t\":7000000000,\"node\":\"n1\",\"digest\":\"ab\"}");
+	put("digests.jsonl", "{\"t\":7000000000,\"node\":\"n2\",\"error\":\"timeout\"}");
+	put("digests.jsonl", "{\"t\":7000000000,\"converged\":false}");
+	put("faults.jsonl", LOST_N2);
+	expect(scen(REG, "{converge: {within: 10s}}"), "converge", 3, "UNKNOWN",
+	       "its faults did not end as planned and its evidence is missing (otherwise FAIL");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +438,8 @@ int main(void)
 		cmocka_unit_test(test_serializable_reads),
 		cmocka_unit_test(test_no_lost_writes_evidence),
 		cmocka_unit_test(test_damage_in_results),
+		cmocka_unit_test(test_lost_node),
+		cmocka_unit_test(test_lost_node_violation_stands),
 	};
 	int rc;
 

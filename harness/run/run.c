@@ -555,9 +555,9 @@ static void *nemesis_main(void *arg)
 	/* whatever still holds is healed now */
 	for (size_t i = 0; i < p->nsteps; i++) {
 		char id[32], err[512];
+		int hr;
 		if (!active[i])
 			continue;
-		int hr;
 		snprintf(id, sizeof(id), "f%zu.%u", p->steps[i].fault, p->steps[i].seq);
 		hr = fl_exec_heal(&r->x, touched[i], id, err, sizeof(err));
 		fl_jsonl_write(r->faults, json_pack("{s:s, s:s, s:s}", "fault", id, "event", "heal",

@@ -1,6 +1,6 @@
 /* The real faultline-agent under valgrind memcheck, in a private network
  * namespace, driven through its protocol as the harness drives it: hello, a
- * netem shape and a partition on its link, status (journal, net_read, tc's
+ * netem shape, a partition and payload tampering on its link, status (journal, net_read, tc's
  * own view), a paused process, heal, the dead-man switch, shutdown by a
  * closed channel. Fails on any memcheck error or a definite or indirect
  * leak (valgrind exits 99). Skips, saying why, without root or valgrind. */
@@ -25,7 +25,9 @@
 #include "faultline/agentc.h"
 
 #define IFACE "fl-vg0"
-#define HEAL_AFTER_S 5
+/* the dead-man delay: the test's own steps between two calls (tc, under
+ * TCG on a loaded host) must stay well under it */
+#define HEAL_AFTER_S 8
 /* valgrind under TCG is slow: a call may take seconds */
 #define CALL_MS 120000
 
@@ -73,12 +75,13 @@ static int group_teardown(void **state)
 /* faultline-agent under memcheck on a socketpair, as fl_agentc_spawn starts it */
 static pid_t start_agent(struct fl_agentc **c)
 {
-	char journal[PATH_MAX], logopt[PATH_MAX + 16];
+	char journal[PATH_MAX], logopt[PATH_MAX + 16], heal_after[16];
 	int sv[2];
 	pid_t pid;
 
 	snprintf(journal, sizeof(journal), "%s/journal", dir);
 	snprintf(logopt, sizeof(logopt), "--log-file=%s", vglog);
+	snprintf(heal_after, sizeof(heal_after), "%ds", HEAL_AFTER_S);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -89,7 +92,7 @@ static pid_t start_agent(struct fl_agentc **c)
 				 (char *)"--show-leak-kinds=definite,indirect", logopt, agent,
 				 (char *)"--node", (char *)"n1", (char *)"--journal", journal,
 				 (char *)"--iface", (char *)IFACE, (char *)"--heal-after",
-				 (char *)"5s", NULL };
+				 heal_after, NULL };
 		dup2(sv[1], 0);
 		dup2(sv[1], 1);
 		execvp(argv[0], argv);
@@ -216,6 +219,10 @@ static void test_agent_under_memcheck(void **state)
 	call_ok(c, "{\"op\":\"net_apply\",\"fault\":\"f2\",\"iface\":\"" IFACE "\","
 		   "\"block\":[\"192.0.2.2\"]}", &r);
 	json_decref(r);
+	/* Byzantine: one byte of the payload toward one peer rewritten (act_pedit) */
+	call_ok(c, "{\"op\":\"net_apply\",\"fault\":\"f5\",\"iface\":\"" IFACE "\","
+		   "\"tamper\":{\"offset\":28,\"value\":255},\"peers\":[\"192.0.2.3\"]}", &r);
+	json_decref(r);
 	/* refusals take their own paths through the agent */
 	assert_int_equal(call(c, "{\"op\":\"net_apply\",\"fault\":\"f9\",\"iface\":\"lo\","
 				 "\"block\":[\"192.0.2.2\"]}", &r, err, sizeof(err)), -EIO);
@@ -235,25 +242,29 @@ static void test_agent_under_memcheck(void **state)
 	json_decref(r);
 
 	/* status: the journal, the agent's reading of the kernel, and tc's */
-	assert_int_equal(journal_entries(c), 3);
+	assert_int_equal(journal_entries(c), 4);
 	call_ok(c, "{\"op\":\"net_read\",\"iface\":\"" IFACE "\"}", &r);
 	assert_non_null(json_object_get(r, "kernel"));
 	json_decref(r);
 	call_ok(c, "{\"op\":\"ps\"}", &r);
 	json_decref(r);
 	assert_true(tc_has("qdisc", "netem"));
-	assert_true(tc_has("filter", "u32"));
+	assert_true(tc_has("filter", "c0000202")); /* 192.0.2.2 blocked */
 
 	/* heal one fault, then the rest */
 	call_ok(c, "{\"op\":\"heal\",\"fault\":\"f2\"}", &r);
 	assert_int_equal(json_integer_value(json_object_get(r, "healed")), 1);
 	json_decref(r);
-	assert_false(tc_has("filter", "u32"));
+	assert_false(tc_has("filter", "c0000202"));
+	assert_true(tc_has("filter", "c0000203")); /* the tamper rule stays */
 	assert_true(tc_has("qdisc", "netem"));
 	call_ok(c, "{\"op\":\"heal\"}", &r);
 	json_decref(r);
 	assert_int_equal(journal_entries(c), 0);
 	assert_false(tc_has("qdisc", "netem"));
+	call_ok(c, "{\"op\":\"restart\"}", &r);
+	sut = (pid_t)json_integer_value(json_object_get(r, "pid"));
+	json_decref(r);
 
 	/* the dead-man switch: a fault, then silence past heal_after */
 	call_ok(c, "{\"op\":\"net_apply\",\"fault\":\"f4\",\"iface\":\"" IFACE "\","

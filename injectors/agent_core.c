@@ -311,6 +311,9 @@ char *fl_agent_handle_line(struct fl_agent *a, const char *line, size_t len)
 		return out;
 	}
 	r = op->run(a, req.obj, &reply, err, sizeof(err));
+	/* silence counts from the reply: a request that took longer than
+	 * heal_after (a slow kernel, a loaded VM) is no silence of the harness */
+	a->last_heard_ns = fl_monotonic_ns();
 	if (r < 0) {
 		json_decref(reply);
 		out = fl_proto_reply_error(req.id, "%s", *err ? err : strerror(-r));

@@ -209,12 +209,15 @@ int fl_lin_history_add(struct fl_lin_history *h, const struct fl_lin_op *op, con
 			h->elems = e;
 			h->elems_cap = nc;
 		}
-		if (nelems)
-			memcpy(h->elems + h->nelems, elems, nelems * sizeof(*elems));
-		lin_sort_u32(h->elems + h->nelems, nelems);
-		for (size_t i = 0; i < nelems; i++) /* dedupe */
-			if (!k || h->elems[h->nelems + k - 1] != h->elems[h->nelems + i])
-				h->elems[h->nelems + k++] = h->elems[h->nelems + i];
+		/* an empty read of a fresh history: h->elems is NULL, and NULL + 0 is undefined */
+		if (nelems) {
+			uint32_t *d = h->elems + h->nelems;
+			memcpy(d, elems, nelems * sizeof(*elems));
+			lin_sort_u32(d, nelems);
+			for (size_t i = 0; i < nelems; i++) /* dedupe */
+				if (!k || d[k - 1] != d[i])
+					d[k++] = d[i];
+		}
 		o->a = (uint32_t)h->nelems;
 		o->b = (uint32_t)k;
 		h->nelems += k;

@@ -88,10 +88,12 @@ static char *slurp(const char *path)
 
 static size_t count(const char *hay, const char *needle)
 {
-	size_t n = 0;
+	size_t n = 0, len = strlen(needle);
 
-	for (const char *p = hay; (p = strstr(p, needle)); p++)
-		n++;
+	/* strchr, not strstr: ASan's strstr measures the whole rest of the
+	 * haystack at every call, 12 s over the 50,000-op page */
+	for (const char *p = hay; (p = strchr(p, needle[0])); p++)
+		n += !strncmp(p, needle, len);
 	return n;
 }
 

@@ -5,6 +5,8 @@
  * side: the bytes as what an agent answered on its channel (fl_agentc_call),
  * since nothing a node says may take over the harness. Seeds:
  * tests/fuzz/corpus/proto/. */
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -34,15 +36,24 @@ static void check_reply(char *out)
 static void agent_side(const uint8_t *data, size_t size)
 {
 	static struct fl_agent a;
-	static int journal = -1;
+	static int ready;
 	struct fl_request req;
-	char err[512], path[64];
+	char err[512];
 	int safe = 0;
 
-	if (journal < 0) {
-		fuzz_memfd(&journal, NULL, 0, path, sizeof(path));
+	if (!ready) {
+		/* a real file: the agent never opens its journal through a link
+		 * (so not /proc/self/fd/N); under $TMPDIR, which tests/fuzz/run
+		 * points into build/fuzz and removes */
+		static char path[PATH_MAX];
+		const char *tmp = getenv("TMPDIR");
+		snprintf(path, sizeof(path), "%s/fuzz-proto-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(path))
+			abort();
+		strncat(path, "/journal", sizeof(path) - strlen(path) - 1);
 		if (fl_agent_init(&a, "n1", path, 0, NULL) < 0)
 			abort();
+		ready = 1;
 	}
 	if (fl_proto_parse((const char *)data, size, &req, err, sizeof(err)) < 0) {
 		check_reply(fl_proto_reply_error(req.id, "%s", err));

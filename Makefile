@@ -166,8 +166,10 @@ E2E_VM_RUN =
 DETECT_VM_RUN =
 endif
 
+# the builds of make check use every core (CI calls a plain `make check`)
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 check: deps
-	@$(MAKE) --no-print-directory all tests
+	@$(MAKE) --no-print-directory -j$(JOBS) all tests
 	@rc=0; \
 	$(MAKE) --no-print-directory check-unit || rc=1; \
 	$(MAKE) --no-print-directory check-unit-san || rc=1; \
@@ -201,7 +203,7 @@ check-unit: all $(UNIT_BIN)
 SAN_BUILD := $(BUILD)/san-unit
 SAN_UNIT  := $(UNIT_BIN:$(BUILD)/%=$(SAN_BUILD)/%)
 check-unit-san:
-	@$(MAKE) --no-print-directory CC=clang SANITIZE=address,undefined BUILD=$(SAN_BUILD) \
+	@$(MAKE) --no-print-directory -j$(JOBS) CC=clang SANITIZE=address,undefined BUILD=$(SAN_BUILD) \
 	  CFLAGS='-O0 -g' CI= WERROR= $(SAN_BUILD)/faultline-agent $(SAN_UNIT)
 	@rm -rf $(SAN_BUILD)/log && mkdir -p $(SAN_BUILD)/log && \
 	SAN_LOG=$(CURDIR)/$(SAN_BUILD)/log \
@@ -334,7 +336,7 @@ fuzz: fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run $(FUZZ_NAMES)
 # a build failure (no clang) is not ok lines from tests/fuzz/run, not a skip
 check-fuzz:
-	@$(MAKE) --no-print-directory fuzz-build; \
+	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-build; \
 	FUZZ_SECONDS=$(FUZZ_SHORT_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_NAMES="$(FUZZ_NAMES)" \
 	  tests/run-tier fuzz $(BUILD)/tests/fuzz.tally tests/fuzz/run
 -include $(FUZZ_OBJ:.o=.d) $(FUZZ_NAMES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.d)

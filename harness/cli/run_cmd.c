@@ -56,8 +56,7 @@ static int run_in_vm(const char *file, const struct fl_scenario *s, struct overr
 	FILE *in, *out;
 	char buf[8192];
 	size_t got;
-	pid_t pid;
-	int st, is_copy = 0, rc = EXIT_USAGE;
+	int st = 0, sent, is_copy = 0, rc = EXIT_USAGE;
 
 	mkdir(runs_dir, 0755);
 	if (k <= 0 || fl_vm_runner(runner, sizeof(runner)) < 0 || !realpath(runs_dir, runs)) {
@@ -103,20 +102,22 @@ copied:
 	}
 	args[n++] = copy;
 	args[n] = NULL;
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		setenv("FL_SCENARIO_ORIG", file, 1); /* for the reproduce line */
-		execv(runner, args);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) < 0) {
-		if (is_copy)
-			unlink(copy);
-		return rc;
-	}
+	/* for the reproduce line */
+	setenv("FL_SCENARIO_ORIG", file, 1);
+	sent = fl_vm_exec(args, is_copy ? copy : NULL, &st);
+	unsetenv("FL_SCENARIO_ORIG");
 	if (is_copy)
 		unlink(copy); /* never the user's own file */
+	if (sent < 0)
+		return rc;
+	for (int i = 0; i < sent; i++)
+		fl_run_interrupt();
+	if (sent > 1) {
+		/* stopped at once: the VM is gone, nothing was judged */
+		fprintf(stderr, "faultline run --vm: interrupted again: the VM was stopped at once, "
+				"nothing judged\n");
+		return FL_RUN_INTERRUPTED;
+	}
 	rc = WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_USAGE;
 	return rc == 125 ? EXIT_USAGE : rc;
 }

@@ -28,12 +28,29 @@
 #include "faultline/units.h"
 #include "faultline/workload.h"
 
-static volatile sig_atomic_t interrupted;
+/* SIGINT, SIGTERM, SIGHUP (Ctrl-C, a cancelled CI job, a closed terminal):
+ * how many came. The first heals and stops the workload, and what was
+ * recorded is judged; a second skips whatever waits are left (bring-up,
+ * judging) but not the teardown: once the cluster is down (torn_down),
+ * it ends the process at once, nothing being left to undo. */
+static volatile sig_atomic_t interrupted, torn_down;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	interrupted = 1;
+	if (++interrupted > 1 && torn_down) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+}
+
+int fl_run_interrupted(void)
+{
+	return interrupted;
+}
+
+void fl_run_interrupt(void)
+{
+	interrupted++;
 }
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -801,6 +818,7 @@ static int start_system(struct run *r)
 	}
 	r->nodes = (struct fl_sys_nodes){ .n = r->c->n, .names = r->names, .addrs = r->c->addrs,
 					  .data_root = r->data_root, .pids = NULL, .s = s,
+					  .stop = &interrupted,
 					  .make_file = node_file, .file_ctx = r };
 	for (size_t i = 0; i < r->c->n; i++) {
 		char **argv = NULL;
@@ -985,6 +1003,11 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* a closed terminal also ends a `| tee`: a write to it must not kill
+	 * the run before its teardown */
+	signal(SIGPIPE, SIG_IGN);
+	torn_down = 0;
 	if (start_system(&r) < 0 || drive(&r) < 0)
 		goto out;
 	if (interrupted)
@@ -1002,6 +1025,11 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge
 	judge = 1;
 out:
 	teardown(&r);
+	torn_down = 1;
+	if (interrupted > 1) {
+		fl_say(r.say, FL_SAY_INFO, "interrupted again: nothing judged (history in %s)", r.dir);
+		return FL_RUN_INTERRUPTED;
+	}
 	/* the files are closed: the caller judges what they hold */
 	if (judge)
 		snprintf(judge_dir, judge_len, "%s", r.dir);

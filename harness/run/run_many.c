@@ -202,10 +202,16 @@ int fl_run_many(int nargs, char **args, const char *runs_dir, const char *junit,
 		nres++;
 		if (keep > 0 && name[0])
 			prune(runs_dir, name, keep, say);
+		/* Ctrl-C (or a cancelled job) stops the night, not only this run */
+		if (fl_run_interrupted() && i + 1 < files.n) {
+			fl_say(say, FL_SAY_INFO, "interrupted: %zu scenario%s not run", files.n - i - 1,
+			       files.n - i - 1 == 1 ? "" : "s");
+			break;
+		}
 	}
 	if (files.n > 1) {
 		fl_say(say, FL_SAY_INFO, "\n%-32s %-8s %s", "scenario", "verdict", "run directory");
-		for (size_t i = 0; i < files.n; i++) {
+		for (size_t i = 0; i < nres; i++) {
 			const char *v = json_string_value(json_object_get(results[i], "verdict"));
 			fl_say(say, FL_SAY_INFO, "%-32s %-8s %s",
 			       json_string_value(json_object_get(results[i], "scenario")),

@@ -480,6 +480,11 @@ int fl_vm_exec(char *const argv[], const char *remove, int *status)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent)
 			_exit(125);
+		/* a shell's background job starts with SIGINT ignored, and bash
+		 * cannot trap a signal ignored at its start: the runner must */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
 		execv(argv[0], argv);
 		_exit(127);
 	}

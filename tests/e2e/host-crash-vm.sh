@@ -74,5 +74,41 @@ crash() { # rep, when ("boot" or "fault"), what
 
 crash 1 boot "while the micro-VM boots"
 crash 2 fault "while the run inside holds a partition"
+
+# signals() rep, signals...: each sent (1 s apart) once the fault holds
+signals() {
+	i=$1
+	shift
+	"$FL" run --vm --runs "$T/runs$i" --set duration=40s --set nemesis.0.at=3s \
+		scenarios/broken-register.yaml >"$T/out$i" 2>&1 &
+	pid=$!
+	for k in $(seq 600); do grep -q 'applied f0' "$T/out$i" && break; sleep 0.1; done
+	descendants "$pid" >"$T/pids"
+	cat "$T/pids" >>"$T/allpids"
+	sent=$(date +%s%N)
+	for sig in "$@"; do
+		[ "$sig" = "$1" ] || sleep 1
+		kill -"$sig" "$pid"
+	done
+	wait "$pid"
+	st=$?
+	took=$(( ($(date +%s%N) - sent) / 1000000 ))
+	echo "# rep $i ($*): exit $st after $took ms"
+	tr '\r' '\n' <"$T/out$i" | grep -E 'interrupted|^check|FAIL|PASS|UNKNOWN' | sed 's/^/#   /'
+}
+# a closed terminal: the run inside heals, stops and judges what it recorded
+signals 3 HUP
+dir=$(ls -d "$T"/runs3/broken-register-* 2>/dev/null | head -1)
+check "run --vm, SIGHUP: the run inside heals and judges (exit 0, 1 or 3, results.json)" \
+	sh -c "[ $st -le 1 -o $st -eq 3 ] && grep -q '^interrupted: faults healed' '$T/out3' && test -s '$dir/results.json'"
+check "run --vm, SIGHUP: the partition was healed inside" \
+	grep -q '"fault": *"f0.0", *"event": *"heal"' "$dir/faults.jsonl"
+check "run --vm, SIGHUP: no qemu, runner or temporary directory left" test -z "$(alive)"
+# a CI job cancelled, then Ctrl-C: the second stops the VM at once
+signals 4 TERM INT
+check "run --vm, SIGTERM then SIGINT: stops at once (exit 130, within 5 s of the second)" \
+	test "$st" -eq 130 -a "$took" -le 6000
+check "run --vm, SIGTERM then SIGINT: no qemu, runner or temporary directory left" \
+	test -z "$(alive)"
 echo "crash-vm: $((n - failed)) of $n checks passed"
 [ "$failed" -eq 0 ]

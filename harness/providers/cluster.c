@@ -23,8 +23,11 @@
 #include "faultline/journal.h"
 #include "faultline/netns.h"
 #include "faultline/provider.h"
+#include "faultline/strutil.h"
 
 #define STATE_FILE "cluster.json"
+/* fl_cluster_own_dir's directories, one a line */
+#define OWNED_FILE "owned-dirs"
 
 const char *fl_cluster_root(void)
 {
@@ -635,6 +638,54 @@ int fl_cluster_heal(struct fl_cluster *c, char *err, size_t errlen)
 	return first ? first : total;
 }
 
+int fl_cluster_own_dir(struct fl_cluster *c, const char *path, char *err, size_t errlen)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", c->dir, OWNED_FILE);
+	if (!(f = fopen(p, "a")))
+		return fl_fail(-errno, err, errlen, "cannot write '%s': %s", p, strerror(errno));
+	fprintf(f, "%s\n", path);
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+		int r = -errno;
+		fclose(f);
+		return fl_fail(r, err, errlen, "cannot write '%s': %s", p, strerror(-r));
+	}
+	fclose(f);
+	return 0;
+}
+
+/* fl_cluster_own_dir's directories removed (the processes using them are
+ * stopped); the first error into err */
+static int remove_owned(const struct fl_cluster *c, char *err, size_t errlen)
+{
+	char p[PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int first = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", c->dir, OWNED_FILE);
+	if (!(f = fopen(p, "r")))
+		return 0;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		int r;
+		if (line[len - 1] == '\n')
+			line[len - 1] = 0;
+		if (line[0] != '/')
+			continue;
+		if ((r = fl_remove_tree(line)) < 0 && r != -ENOENT && !first)
+			first = fl_fail(r, err, errlen, "cannot remove '%s': %s", line,
+					strerror(-r));
+	}
+	free(line);
+	fclose(f);
+	if (!first)
+		unlink(p);
+	return first;
+}
+
 int fl_cluster_down(struct fl_cluster *c, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
@@ -643,6 +694,8 @@ int fl_cluster_down(struct fl_cluster *c, char *err, size_t errlen)
 	stop_agents(c);
 	r = c->prov->down(c->pc, c->dir, err, errlen);
 	if (r < 0)
+		return r;
+	if ((r = remove_owned(c, err, errlen)) < 0)
 		return r;
 	for (size_t i = 0; i < c->n; i++) {
 		static const char *const f[] = { "journal", "sock", "log" };

@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -51,15 +50,6 @@ int fl_run_interrupted(void)
 void fl_run_interrupt(void)
 {
 	interrupted++;
-}
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(p);
-	return 0;
 }
 
 static int64_t mono(void)
@@ -721,7 +711,8 @@ static int where_nodes(struct run *r, char *err, size_t errlen)
 		return -errno;
 	}
 	r->data_local = 1;
-	return 0;
+	/* the cluster's down removes it too: also after a `kill -9` of the run */
+	return fl_cluster_own_dir(r->c, r->data_root, err, errlen);
 }
 
 /* The nodes' logs into the run directory, when they wrote them elsewhere. */
@@ -963,7 +954,7 @@ static void teardown(struct run *r)
 		fl_cluster_free(r->c);
 	}
 	if (r->data_local && r->data_root[0])
-		nftw(r->data_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		fl_remove_tree(r->data_root);
 	json_decref(r->where);
 	fl_plan_free(r->plan);
 }

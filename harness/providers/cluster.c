@@ -43,12 +43,6 @@ static void sleep_ms(int ms)
 }
 
 /* <dir>/agent-<node>.<what> */
-static void path_in(const struct fl_cluster *c, char *buf, size_t len, const char *node,
-		    const char *what)
-{
-	fl_provider_agent_path(c->dir, node, what, buf, len);
-}
-
 static int write_state(const struct fl_cluster *c)
 {
 	json_t *o = json_object(), *nodes = json_array();
@@ -198,10 +192,12 @@ int fl_cluster_up(const struct fl_scenario *s, const char *agent_path, struct fl
 	}
 	for (size_t i = 0; i < c->n; i++)
 		c->addrs[i] = c->prov->node_addr(c->pc, i);
+	/* the state before each agent and again with its PID: an up killed
+	 * in between leaves down what it needs (the nodes' names, the agents) */
+	r = write_state(c);
 	for (size_t i = 0; i < c->n && r == 0; i++)
-		r = start_agent(c, i, agent_path, err, errlen);
-	if (r == 0)
-		r = write_state(c);
+		if ((r = start_agent(c, i, agent_path, err, errlen)) == 0)
+			r = write_state(c);
 	/* the agents answer once their sockets listen */
 	for (int t = 0; r == 0 && t < 500; t++) {
 		size_t ready = 0;
@@ -686,6 +682,28 @@ static int remove_owned(const struct fl_cluster *c, char *err, size_t errlen)
 	return first;
 }
 
+/* Every agent's journal, socket and log in the state directory: also those
+ * of nodes an interrupted up had not named in the state yet. */
+static void remove_agent_files(const struct fl_cluster *c)
+{
+	static const char *const f[] = { ".journal", ".sock", ".log" };
+	DIR *d = opendir(c->dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (strncmp(e->d_name, "agent-", 6))
+			continue;
+		for (size_t k = 0; k < 3; k++) {
+			size_t fl = strlen(f[k]);
+			if (len > fl && !strcmp(e->d_name + len - fl, f[k]))
+				unlinkat(dirfd(d), e->d_name, 0);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
 int fl_cluster_down(struct fl_cluster *c, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
@@ -697,13 +715,9 @@ int fl_cluster_down(struct fl_cluster *c, char *err, size_t errlen)
 		return r;
 	if ((r = remove_owned(c, err, errlen)) < 0)
 		return r;
-	for (size_t i = 0; i < c->n; i++) {
-		static const char *const f[] = { "journal", "sock", "log" };
-		for (size_t k = 0; k < 3; k++) {
-			path_in(c, path, sizeof(path), c->names[i], f[k]);
-			unlink(path);
-		}
-	}
+	remove_agent_files(c);
+	snprintf(path, sizeof(path), "%s/%s.tmp", c->dir, STATE_FILE);
+	unlink(path); /* write_state's, when it was killed between write and rename */
 	snprintf(path, sizeof(path), "%s/%s", c->dir, STATE_FILE);
 	unlink(path);
 	/* the machines are gone with the provider's down: nothing to undo */

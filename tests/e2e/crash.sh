@@ -12,19 +12,16 @@
 # FL_CRASH_SEED=N replays the moments, FL_CRASH_REPS=N sets the count,
 # FL_CRASH_PHASE=P (bring-up, apply, hold, heal, final) one phase only.
 # Prints "ok N - what" / "not ok N - what" and the count of leftovers found.
+. "$(dirname "$0")/lib/common.sh"
+private_var_tmp "$0" "$@"
 FL=${FAULTLINE:-build/faultline}
 export FAULTLINE_STATE=$(mktemp -d)
 T=$(mktemp -d)
 trap '"$FL" down >/dev/null 2>&1; rm -rf "$T" "$FAULTLINE_STATE"' EXIT
-. "$(dirname "$0")/lib/common.sh"
 skip_unless_root "crash tests"
 command -v python3 >/dev/null || { echo "skip 1 - needs python3"; exit 0; }
 [ -x build/tests/sut/broken-register ] || { echo "skip 1 - needs build/tests/sut/broken-register (make)"; exit 0; }
 seed=${FL_CRASH_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
 echo "# seed $seed (FL_CRASH_SEED=$seed replays it)"
-# The micro-VM's /var/tmp is the host's under an overlay, where other runs
-# on the host come and go: in a mount namespace of its own with a fresh
-# /var/tmp, what appears there is this test's runs'
-unshare -m sh -c 'mount -t tmpfs fl-crash /var/tmp && exec "$@"' sh \
-	python3 "$(dirname "$0")/lib/crashkit.py" "$FL" scenarios/broken-register.yaml "$seed" \
+python3 "$(dirname "$0")/lib/crashkit.py" "$FL" scenarios/broken-register.yaml "$seed" \
 	"${FL_CRASH_REPS:-20}" "${FL_CRASH_PHASE:-}"

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "faultline/reaper.h"
+
 #define GUEST_STATE "/run/faultline-vm"
 
 static void sleep_ms(int ms)
@@ -423,47 +425,30 @@ static void fwd_restore(const struct sigaction *old)
 		sigaction(sigs[i], &old[i], NULL);
 }
 
-/* The reaper of fl_vm_exec: a child that waits for EOF on a pipe whose
- * write end only its parent holds. EOF comes when the parent is gone, even
- * by SIGKILL; then the runner is told to stop (its trap stops qemu and
- * removes its directory) and the parent's temporary file is removed. It
- * ignores the terminal's signals: the parent handles those. */
-static pid_t start_reaper(pid_t runner, const char *remove, int *hold)
-{
-	int p[2];
-	pid_t pid;
+/* What fl_vm_exec's reaper does when this process is gone: the runner is
+ * told to stop (its trap stops qemu and removes its directory), and the
+ * caller's temporary file is removed. */
+struct vm_orphan {
+	pid_t runner;
+	const char *remove;
+};
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		char c;
-		signal(SIGINT, SIG_IGN);
-		signal(SIGTERM, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-		signal(SIGQUIT, SIG_IGN);
-		close(p[1]);
-		while (read(p[0], &c, 1) < 0 && errno == EINTR)
-			;
-		kill(runner, SIGTERM);
-		if (remove)
-			unlink(remove);
-		_exit(0);
-	}
-	close(p[0]);
-	if (pid < 0) {
-		close(p[1]);
-		return -1;
-	}
-	*hold = p[1];
-	return pid;
+static void vm_orphaned(void *ctx)
+{
+	struct vm_orphan *o = ctx;
+
+	kill(o->runner, SIGTERM);
+	if (o->remove)
+		unlink(o->remove);
 }
 
 int fl_vm_exec(char *const argv[], const char *remove, int *status)
 {
 	struct sigaction old[3];
-	pid_t parent = getpid(), pid, reaper;
-	int hold = -1, st = 0, sent = 0;
+	struct fl_reaper reaper;
+	struct vm_orphan orphan = { .remove = remove };
+	pid_t parent = getpid(), pid;
+	int st = 0, sent = 0;
 
 	fflush(stdout);
 	fflush(stderr);
@@ -489,7 +474,9 @@ int fl_vm_exec(char *const argv[], const char *remove, int *status)
 		_exit(127);
 	}
 	setpgid(pid, pid);
-	reaper = start_reaper(pid, remove, &hold);
+	orphan.runner = pid;
+	/* without it (no fork), the runner's death signal still stops it */
+	fl_reaper_start(&reaper, vm_orphaned, &orphan);
 	fwd_catch(old);
 	for (;;) {
 		pid_t w = waitpid(pid, &st, WNOHANG);
@@ -502,11 +489,7 @@ int fl_vm_exec(char *const argv[], const char *remove, int *status)
 		sleep_ms(50);
 	}
 	fwd_restore(old);
-	if (reaper > 0) {
-		kill(reaper, SIGKILL);
-		waitpid(reaper, NULL, 0);
-		close(hold);
-	}
+	fl_reaper_stop(&reaper);
 	*status = st;
 	return sent;
 }

@@ -130,16 +130,28 @@ def rep(tap, fl, scenario, tmp, state, base, rng, i, phase):
     # where it was: the run's last line (with its time) says the phase
     print(f"# rep {i}: {phase}, {ms} ms after {event or 'the start'}: killed after "
           f"\"{last[-1][:60] if last else ''}\"; {len(pids)} processes under it")
+    def leftovers():
+        # the run's reaper (a child) may still be taking the cluster down:
+        # the run's processes get the dead-man interval to end
+        end = time.monotonic() + DEADMAN
+        while time.monotonic() < end and any(alive(q) for q in pids):
+            time.sleep(0.1)
+        return [f"process {q} {alive(q)}" for q in pids if alive(q)] + \
+            sorted(snapshot(state) - base)
+
     if wait_deadman:
-        # nothing asked of them: the agents heal on their own
+        # nothing asked of anyone: the agents heal on their own, the run's
+        # reaper takes the cluster down
         time.sleep(DEADMAN + 1)
         held = held_faults()
         tap.check(not held, f"rep {i} ({phase}): the dead-man interval passed: no fault held",
                   [f"held: {h}" for h in held])
-        tap.found += len(held)
+        rest = leftovers()
+        tap.check(not rest, f"rep {i} ({phase}): and without a down, nothing of the run is left",
+                  [f"left: {r}" for r in rest])
+        tap.found += len(held) + len(rest)
     down = subprocess.run([fl, "down"], capture_output=True, text=True)
-    rest = [f"process {q} {alive(q)}" for q in pids if alive(q)]
-    rest += sorted(snapshot(state) - base)
+    rest = leftovers()
     tap.check(not rest, f"rep {i} ({phase}): after down (exit {down.returncode}), nothing of "
               "the run is left", [f"left: {r}" for r in rest] +
               [f"down: {l}" for l in (down.stdout + down.stderr).splitlines()] if rest else [])

@@ -72,6 +72,7 @@ struct run {
 	struct fl_exec x;
 	struct fl_sys_client *status_clients[FL_MAX_NODES];
 	int64_t t0, end;
+	volatile int workload_done; /* read by the nemesis thread: nem_stop */
 	uint64_t applied, failed;
 	char leader_note[512];
 	struct fl_jsonl *status_log;
@@ -386,6 +387,13 @@ static void keep_agents_alive(struct run *r, int64_t *last)
 	}
 }
 
+/* The nemesis stops at a signal or when the workload is done (a flag of its
+ * own: the signals' count must stay the user's). */
+static int nem_stop(const struct run *r)
+{
+	return interrupted || r->workload_done;
+}
+
 static void *nemesis_main(void *arg)
 {
 	struct run *r = arg;
@@ -405,7 +413,7 @@ static void *nemesis_main(void *arg)
 			ev[n++] = (struct event){ p->steps[i].end_ns, i, 1 };
 	}
 	qsort(ev, n, sizeof(*ev), ev_cmp);
-	for (size_t k = 0; k < n && !interrupted; k++) {
+	for (size_t k = 0; k < n && !nem_stop(r); k++) {
 		const struct fl_plan_step *st = &p->steps[ev[k].step];
 		const struct fl_fault *f = &r->s->faults[st->fault];
 		char id[32], err[512] = "";
@@ -413,12 +421,12 @@ static void *nemesis_main(void *arg)
 		json_t *o;
 		int rc;
 
-		while (!interrupted && mono() < r->t0 + ev[k].at) {
+		while (!nem_stop(r) && mono() < r->t0 + ev[k].at) {
 			struct timespec ts = { 0, 20 * 1000000 };
 			keep_agents_alive(r, &pinged);
 			nanosleep(&ts, NULL);
 		}
-		if (interrupted)
+		if (nem_stop(r))
 			break;
 		snprintf(id, sizeof(id), "f%zu.%u", st->fault, st->seq);
 		began = fl_jsonl_now(r->faults);
@@ -484,7 +492,7 @@ static void *nemesis_main(void *arg)
 		       rc < 0 ? ": " : "", rc < 0 ? err : "");
 	}
 	/* faults without 'for' hold until the run ends (or Ctrl-C) */
-	while (!interrupted) {
+	while (!nem_stop(r)) {
 		struct timespec ts = { 0, 20 * 1000000 };
 		keep_agents_alive(r, &pinged);
 		nanosleep(&ts, NULL);
@@ -850,7 +858,6 @@ static int drive(struct run *r)
 {
 	const struct fl_scenario *s = r->s;
 	char path[700], err[512];
-	int was_interrupted;
 
 	r->t0 = mono();
 	snprintf(path, sizeof(path), "%s/history.jsonl", r->dir);
@@ -887,8 +894,7 @@ static int drive(struct run *r)
 			nanosleep(&ts, NULL);
 		}
 	}
-	was_interrupted = interrupted;
-	interrupted = 1; /* the nemesis stops and heals what still holds */
+	r->workload_done = 1; /* the nemesis stops and heals what still holds */
 	r->progressing = 0;
 	if (r->prog_started)
 		pthread_join(r->prog, NULL);
@@ -896,7 +902,6 @@ static int drive(struct run *r)
 	if (r->nem_started)
 		pthread_join(r->nem, NULL);
 	r->nem_started = 0;
-	interrupted = was_interrupted;
 	return 0;
 }
 

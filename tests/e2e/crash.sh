@@ -1,7 +1,7 @@
 #!/bin/sh
 # Crash test: `faultline run` killed with SIGKILL at seeded moments across
 # its phases (bring-up, a partition being applied, the fault holding, its
-# heal, the final reads), 20 repetitions. After each: one in four waits the
+# heal, the final reads), 20 repetitions. After each: one in five waits the
 # agents' dead-man interval first (no fault may still be held then), then
 # `faultline down` must leave no namespace, link, bridge, qdisc, filter,
 # process (every descendant of the run, by PID), temporary file or state of

@@ -20,17 +20,17 @@ import time
 
 DEADMAN = 5  # the agents' --heal-after
 PHASES = ["bring-up", "apply", "hold", "heal", "final"]
-# The run's timeline from its "ready" line: the partition applied at 3 s,
-# healed at 6 s, the workload ends at 9 s, then the final reads. Each
+# The run's timeline from its "ready" line: the partition applied at 2 s,
+# healed at 4 s, the workload ends at 5 s, then the final reads. Each
 # phase: the line to wait for ("" = the start) and the delay range (ms).
 MOMENTS = {
     "bring-up": ("", 300, 2500),
-    "apply": ("^ready", 2900, 3200),
-    "hold": ("applied f0", 200, 2600),
-    "heal": ("^ready", 5900, 6200),
-    "final": ("^ready", 9000, 10200),
+    "apply": ("^ready", 1900, 2200),
+    "hold": ("applied f0", 200, 1600),
+    "heal": ("^ready", 3900, 4200),
+    "final": ("^ready", 5000, 6200),
 }
-OVERRIDES = ["duration=9s", "nemesis.0.at=3s", "nemesis.0.for=3s", "checks.converge.within=1s"]
+OVERRIDES = ["duration=5s", "nemesis.0.at=2s", "nemesis.0.for=2s", "checks.converge.within=1s"]
 
 
 def children():
@@ -109,7 +109,7 @@ class Tap:
 
 
 def rep(tap, fl, scenario, tmp, state, base, rng, i, phase):
-    wait_deadman = rng.randrange(4) == 0
+    wait_deadman = rng.randrange(5) == 0
     event, lo, hi = MOMENTS[phase]
     ms = rng.randrange(lo, hi)
     out = f"{tmp}/out{i}"

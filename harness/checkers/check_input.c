@@ -156,8 +156,11 @@ static int faultline_line(struct parser *ps, const char *line, size_t len, int64
 	int r = 0, fk, oc;
 
 	if (!o || !json_is_object(o)) {
-		/* a torn last line is what a crash mid-write leaves: not an error */
-		if (!(last && line[len - 1] != '\n'))
+		/* a torn last line is what a crash mid-write leaves: not an
+		 * error, what was complete is read (the caller says so) */
+		if (last && line[len - 1] != '\n')
+			ps->h->torn = ln;
+		else
 			bad(ps, ln, "not a JSON object: %s", o ? "not an object" : je.text);
 		goto out;
 	}

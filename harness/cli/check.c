@@ -203,6 +203,9 @@ static int check_file(const char *path, int format, int model, const struct fl_l
 		printf("%s: %s (%zu ops, %" PRId64 " ms)\n", path,
 		       fl_lin_verdict_to_string(res->verdict), h->n, res->elapsed_ns / 1000000);
 	}
+	if (h->torn)
+		printf("  line %" PRId64 ": torn (its writer stopped mid-line, e.g. killed): not "
+		       "read\n", h->torn);
 	if (res->verdict == FL_LIN_VIOLATION) {
 		fl_lin_print_details(stdout, h, res);
 		rc = CHECK_VIOLATION;

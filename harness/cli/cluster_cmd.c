@@ -407,6 +407,7 @@ int cmd_inject(int argc, char **argv)
 			      .machine = c->prov->machine ? inject_machine : NULL };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	if (fl_exec_apply(&x, &p->steps[0], "inject", &touched, err, sizeof(err)) < 0) {
 		fprintf(stderr, "faultline inject: %s\n", err);
 		goto out;

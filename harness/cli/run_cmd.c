@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,10 +14,12 @@
 #include <unistd.h>
 
 #include "faultline/check_cli.h"
+#include "faultline/cluster.h"
 #include "faultline/compare.h"
 #include "faultline/diag.h"
 #include "faultline/report.h"
 #include "faultline/report_html.h"
+#include "faultline/reaper.h"
 #include "faultline/rng.h"
 #include "faultline/run.h"
 #include "faultline/scenario.h"
@@ -57,8 +60,7 @@ static int run_in_vm(const char *file, const struct fl_scenario *s, struct overr
 	FILE *in, *out;
 	char buf[8192];
 	size_t got;
-	pid_t pid;
-	int st, is_copy = 0, rc = EXIT_USAGE;
+	int st = 0, sent, is_copy = 0, rc = EXIT_USAGE;
 
 	mkdir(runs_dir, 0755);
 	if (k <= 0 || fl_vm_runner(runner, sizeof(runner)) < 0 || !realpath(runs_dir, runs)) {
@@ -105,22 +107,44 @@ copied:
 	}
 	args[n++] = copy;
 	args[n] = NULL;
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		setenv("FL_SCENARIO_ORIG", file, 1); /* for the reproduce line */
-		execv(runner, args);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) < 0) {
-		if (is_copy)
-			unlink(copy);
-		return rc;
-	}
+	/* for the reproduce line */
+	setenv("FL_SCENARIO_ORIG", file, 1);
+	sent = fl_vm_exec(args, is_copy ? copy : NULL, &st);
+	unsetenv("FL_SCENARIO_ORIG");
 	if (is_copy)
 		unlink(copy); /* never the user's own file */
+	if (sent < 0)
+		return rc;
+	for (int i = 0; i < sent; i++)
+		fl_run_interrupt();
+	if (sent > 1) {
+		/* stopped at once: the VM is gone, nothing was judged */
+		fprintf(stderr, "faultline run --vm: interrupted again: the VM was stopped at once, "
+				"nothing judged\n");
+		return FL_RUN_INTERRUPTED;
+	}
 	rc = WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_USAGE;
 	return rc == 125 ? EXIT_USAGE : rc;
+}
+
+/* What run_one's reaper does when the run was killed (its handlers see no
+ * SIGKILL): the cluster taken down from its state files, as `faultline
+ * down --cluster NAME` does, within moments rather than never. */
+static void run_orphaned(void *ctx)
+{
+	char self[PATH_MAX];
+	ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int null = open("/dev/null", O_RDWR);
+
+	if (k <= 0)
+		return;
+	self[k] = 0;
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	execl(self, self, "down", "--cluster", (const char *)ctx, (char *)NULL);
 }
 
 /* One scenario file through `run` (in place, or inside a micro-VM). Sets
@@ -132,6 +156,7 @@ static int run_one(const char *file, struct overrides ov, uint64_t seed, int hav
 	struct fl_scenario *s = NULL;
 	struct fl_run_opts o = { .runs_dir = runs_dir };
 	struct fl_console con;
+	struct fl_reaper reaper = { .hold = -1 };
 	int rc = EXIT_USAGE;
 	char *agent = NULL, dir[PATH_MAX] = "";
 
@@ -159,7 +184,17 @@ static int run_one(const char *file, struct overrides ov, uint64_t seed, int hav
 	o.overrides = ov.v;
 	o.noverrides = ov.n;
 	o.say = fl_console_sink(&con, "faultline run");
+	/* a reaper takes the cluster down if this process is killed; forked
+	 * first, holding none of the cluster's connections. Not when a
+	 * cluster of this scenario is up already: that one is not the run's
+	 * (and the run's up fails on it) */
+	{
+		char e[256], cdir[PATH_MAX];
+		if (fl_cluster_find(s->name, cdir, sizeof(cdir), e, sizeof(e)) < 0)
+			fl_reaper_start(&reaper, run_orphaned, s->name);
+	}
 	rc = fl_run(s, &o, dir, sizeof(dir));
+	fl_reaper_stop(&reaper); /* the cluster is down */
 	fl_console_end(&con);
 	if (dir[0]) {
 		int v = fl_cli_verdict(dir, s, 1, stdout);

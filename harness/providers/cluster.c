@@ -23,9 +23,12 @@
 #include "faultline/journal.h"
 #include "faultline/netns.h"
 #include "faultline/provider.h"
+#include "faultline/strutil.h"
 #include "faultline/util.h"
 
 #define STATE_FILE "cluster.json"
+/* fl_cluster_own_dir's directories, one a line */
+#define OWNED_FILE "owned-dirs"
 
 const char *fl_cluster_root(void)
 {
@@ -41,12 +44,6 @@ static void sleep_ms(int ms)
 }
 
 /* <dir>/agent-<node>.<what> */
-static void path_in(const struct fl_cluster *c, char *buf, size_t len, const char *node,
-		    const char *what)
-{
-	fl_provider_agent_path(c->dir, node, what, buf, len);
-}
-
 static int write_state(const struct fl_cluster *c)
 {
 	json_t *o = json_object(), *nodes = json_array();
@@ -195,10 +192,12 @@ int fl_cluster_up(const struct fl_scenario *s, const char *agent_path, struct fl
 	}
 	for (size_t i = 0; i < c->n; i++)
 		c->addrs[i] = c->prov->node_addr(c->pc, i);
+	/* the state before each agent and again with its PID: an up killed
+	 * in between leaves down what it needs (the nodes' names, the agents) */
+	r = write_state(c);
 	for (size_t i = 0; i < c->n && r == 0; i++)
-		r = start_agent(c, i, agent_path, err, errlen);
-	if (r == 0)
-		r = write_state(c);
+		if ((r = start_agent(c, i, agent_path, err, errlen)) == 0)
+			r = write_state(c);
 	/* the agents answer once their sockets listen */
 	for (int t = 0; r == 0 && t < 500; t++) {
 		size_t ready = 0;
@@ -685,6 +684,76 @@ int fl_cluster_heal(struct fl_cluster *c, char *err, size_t errlen)
 	return first ? first : total;
 }
 
+int fl_cluster_own_dir(struct fl_cluster *c, const char *path, char *err, size_t errlen)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", c->dir, OWNED_FILE);
+	if (!(f = fopen(p, "a")))
+		return fl_fail(-errno, err, errlen, "cannot write '%s': %s", p, strerror(errno));
+	fprintf(f, "%s\n", path);
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+		int r = -errno;
+		fclose(f);
+		return fl_fail(r, err, errlen, "cannot write '%s': %s", p, strerror(-r));
+	}
+	fclose(f);
+	return 0;
+}
+
+/* fl_cluster_own_dir's directories removed (the processes using them are
+ * stopped); the first error into err */
+static int remove_owned(const struct fl_cluster *c, char *err, size_t errlen)
+{
+	char p[PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int first = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", c->dir, OWNED_FILE);
+	if (!(f = fopen(p, "r")))
+		return 0;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		int r;
+		if (line[len - 1] == '\n')
+			line[len - 1] = 0;
+		if (line[0] != '/')
+			continue;
+		if ((r = fl_remove_tree(line)) < 0 && r != -ENOENT && !first)
+			first = fl_fail(r, err, errlen, "cannot remove '%s': %s", line,
+					strerror(-r));
+	}
+	free(line);
+	fclose(f);
+	if (!first)
+		unlink(p);
+	return first;
+}
+
+/* Every agent's journal, socket and log in the state directory: also those
+ * of nodes an interrupted up had not named in the state yet. */
+static void remove_agent_files(const struct fl_cluster *c)
+{
+	static const char *const f[] = { ".journal", ".sock", ".log" };
+	DIR *d = opendir(c->dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (strncmp(e->d_name, "agent-", 6))
+			continue;
+		for (size_t k = 0; k < 3; k++) {
+			size_t fl = strlen(f[k]);
+			if (len > fl && !strcmp(e->d_name + len - fl, f[k]))
+				unlinkat(dirfd(d), e->d_name, 0);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
 int fl_cluster_down(struct fl_cluster *c, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
@@ -694,13 +763,11 @@ int fl_cluster_down(struct fl_cluster *c, char *err, size_t errlen)
 	r = c->prov->down(c->pc, c->dir, err, errlen);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < c->n; i++) {
-		static const char *const f[] = { "journal", "sock", "log" };
-		for (size_t k = 0; k < 3; k++) {
-			path_in(c, path, sizeof(path), c->names[i], f[k]);
-			unlink(path);
-		}
-	}
+	if ((r = remove_owned(c, err, errlen)) < 0)
+		return r;
+	remove_agent_files(c);
+	snprintf(path, sizeof(path), "%s/%s.tmp", c->dir, STATE_FILE);
+	unlink(path); /* write_state's, when it was killed between write and rename */
 	snprintf(path, sizeof(path), "%s/%s", c->dir, STATE_FILE);
 	unlink(path);
 	/* the machines are gone with the provider's down: nothing to undo */

@@ -13,10 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "faultline/reaper.h"
 
 #define GUEST_STATE "/run/faultline-vm"
 
@@ -400,12 +403,101 @@ int fl_vm_serve(const char *dir, const char *scenario_path, char *const *ov, siz
 
 /* --- host side ------------------------------------------------------------- */
 
-static volatile sig_atomic_t fwd_interrupted;
+/* Ctrl-C, SIGTERM, SIGHUP (a closed terminal, a cancelled CI job) while a
+ * command runs in the VM: how many came */
+static volatile sig_atomic_t fwd_signals;
 
 static void fwd_on_signal(int sig)
 {
 	(void)sig;
-	fwd_interrupted = 1;
+	fwd_signals++;
+}
+
+static void fwd_catch(struct sigaction *old)
+{
+	struct sigaction sa = { .sa_handler = fwd_on_signal };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+	fwd_signals = 0;
+	for (size_t i = 0; i < 3; i++)
+		sigaction(sigs[i], &sa, &old[i]);
+}
+
+static void fwd_restore(const struct sigaction *old)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+	for (size_t i = 0; i < 3; i++)
+		sigaction(sigs[i], &old[i], NULL);
+}
+
+/* What fl_vm_exec's reaper does when this process is gone: the runner is
+ * told to stop (its trap stops qemu and removes its directory), and the
+ * caller's temporary file is removed. */
+struct vm_orphan {
+	pid_t runner;
+	const char *remove;
+};
+
+static void vm_orphaned(void *ctx)
+{
+	struct vm_orphan *o = ctx;
+
+	kill(o->runner, SIGTERM);
+	if (o->remove)
+		unlink(o->remove);
+}
+
+int fl_vm_exec(char *const argv[], const char *remove, int *status)
+{
+	struct sigaction old[3];
+	struct fl_reaper reaper;
+	struct vm_orphan orphan = { .remove = remove };
+	pid_t parent = getpid(), pid;
+	int st = 0, sent = 0;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		/* its own process group: the terminal's Ctrl-C reaches this
+		 * process only (qemu would die of it), which passes it on */
+		setpgid(0, 0);
+		/* the runner stops with this process, even killed by SIGKILL
+		 * (pdeathsig fires when the forking thread ends: this is the
+		 * main thread, which lives as long as the process) */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(125);
+		/* a shell's background job starts with SIGINT ignored, and bash
+		 * cannot trap a signal ignored at its start: the runner must */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	orphan.runner = pid;
+	/* without it (no fork), the runner's death signal still stops it */
+	fl_reaper_start(&reaper, vm_orphaned, &orphan);
+	fwd_catch(old);
+	for (;;) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR && errno != EAGAIN))
+			break;
+		/* the first signal goes on into the VM's command (it heals and
+		 * judges); the next one stops the VM at once */
+		while (sent < fwd_signals && sent < 2)
+			kill(pid, ++sent == 1 ? SIGINT : SIGTERM);
+		sleep_ms(50);
+	}
+	fwd_restore(old);
+	fl_reaper_stop(&reaper);
+	*status = st;
+	return sent;
 }
 
 int fl_vm_forward(const char *dir, int argc, char **argv, FILE *out_to, char *err,
@@ -418,7 +510,7 @@ int fl_vm_forward(const char *dir, int argc, char **argv, FILE *out_to, char *er
 	pid_t vm = vm_pid(dir);
 	FILE *f = NULL;
 	int rc = 2, cancel_sent = 0;
-	struct sigaction sa = { .sa_handler = fwd_on_signal };
+	struct sigaction old[3];
 
 	if (vm <= 0 || kill(vm, 0) < 0) {
 		snprintf(err, errlen, "the cluster's VM is not running (state in %s); "
@@ -443,8 +535,7 @@ int fl_vm_forward(const char *dir, int argc, char **argv, FILE *out_to, char *er
 		return 2;
 	}
 	free(text);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	fwd_catch(old);
 	snprintf(out, sizeof(out), "%s/out-%ld.log", dir, n);
 	snprintf(name, sizeof(name), "rc-%ld", n);
 	for (;;) {
@@ -462,7 +553,15 @@ int fl_vm_forward(const char *dir, int argc, char **argv, FILE *out_to, char *er
 			clearerr(f);
 		if (finished)
 			break;
-		if (fwd_interrupted && !cancel_sent) {
+		if (fwd_signals > 1) {
+			/* a second Ctrl-C: stop waiting; the command in the VM
+			 * was told at the first and still heals there */
+			snprintf(err, errlen, "interrupted again: not waiting for '%s' in the VM, "
+				 "which still heals what it holds", argc > 0 ? argv[0] : "");
+			rc = 130;
+			break;
+		}
+		if (fwd_signals && !cancel_sent) {
 			char c[64];
 			snprintf(c, sizeof(c), "cancel-%ld", n);
 			write_file(dir, c, "");
@@ -474,6 +573,7 @@ int fl_vm_forward(const char *dir, int argc, char **argv, FILE *out_to, char *er
 		}
 		sleep_ms(50);
 	}
+	fwd_restore(old);
 	if (f)
 		fclose(f);
 	{

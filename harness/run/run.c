@@ -30,21 +30,29 @@
 #include "faultline/units.h"
 #include "faultline/workload.h"
 
-static volatile sig_atomic_t interrupted;
+/* SIGINT, SIGTERM, SIGHUP (Ctrl-C, a cancelled CI job, a closed terminal):
+ * how many came. The first heals and stops the workload, and what was
+ * recorded is judged; a second skips whatever waits are left (bring-up,
+ * judging) but not the teardown: once the cluster is down (torn_down),
+ * it ends the process at once, nothing being left to undo. */
+static volatile sig_atomic_t interrupted, torn_down;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	interrupted = 1;
+	if (++interrupted > 1 && torn_down) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+int fl_run_interrupted(void)
 {
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(p);
-	return 0;
+	return interrupted;
+}
+
+void fl_run_interrupt(void)
+{
+	interrupted++;
 }
 
 static int64_t mono(void)
@@ -67,6 +75,7 @@ struct run {
 	struct fl_exec x;
 	struct fl_sys_client *status_clients[FL_MAX_NODES];
 	int64_t t0, end;
+	volatile int workload_done; /* read by the nemesis thread: nem_stop */
 	uint64_t applied, failed;
 	char leader_note[512];
 	struct fl_jsonl *status_log;
@@ -441,6 +450,13 @@ static void keep_agents_alive(struct run *r, int64_t *last)
 	}
 }
 
+/* The nemesis stops at a signal or when the workload is done (a flag of its
+ * own: the signals' count must stay the user's). */
+static int nem_stop(const struct run *r)
+{
+	return interrupted || r->workload_done;
+}
+
 static void *nemesis_main(void *arg)
 {
 	struct run *r = arg;
@@ -460,7 +476,7 @@ static void *nemesis_main(void *arg)
 			ev[n++] = (struct event){ p->steps[i].end_ns, i, 1 };
 	}
 	qsort(ev, n, sizeof(*ev), ev_cmp);
-	for (size_t k = 0; k < n && !interrupted; k++) {
+	for (size_t k = 0; k < n && !nem_stop(r); k++) {
 		const struct fl_plan_step *st = &p->steps[ev[k].step];
 		const struct fl_fault *f = &r->s->faults[st->fault];
 		char id[32], err[512] = "";
@@ -468,12 +484,12 @@ static void *nemesis_main(void *arg)
 		json_t *o;
 		int rc;
 
-		while (!interrupted && mono() < r->t0 + ev[k].at) {
+		while (!nem_stop(r) && mono() < r->t0 + ev[k].at) {
 			struct timespec ts = { 0, 20 * 1000000 };
 			keep_agents_alive(r, &pinged);
 			nanosleep(&ts, NULL);
 		}
-		if (interrupted)
+		if (nem_stop(r))
 			break;
 		snprintf(id, sizeof(id), "f%zu.%u", st->fault, st->seq);
 		began = fl_jsonl_now(r->faults);
@@ -547,7 +563,7 @@ static void *nemesis_main(void *arg)
 		       rc < 0 ? ": " : "", rc < 0 ? err : "");
 	}
 	/* faults without 'for' hold until the run ends (or Ctrl-C) */
-	while (!interrupted) {
+	while (!nem_stop(r)) {
 		struct timespec ts = { 0, 20 * 1000000 };
 		keep_agents_alive(r, &pinged);
 		nanosleep(&ts, NULL);
@@ -781,7 +797,8 @@ static int where_nodes(struct run *r, char *err, size_t errlen)
 		return -errno;
 	}
 	r->data_local = 1;
-	return 0;
+	/* the cluster's down removes it too: also after a `kill -9` of the run */
+	return fl_cluster_own_dir(r->c, r->data_root, err, errlen);
 }
 
 /* The files of from copied into to: only regular files, never through a
@@ -893,6 +910,7 @@ static int start_system(struct run *r)
 	}
 	r->nodes = (struct fl_sys_nodes){ .n = r->c->n, .names = r->names, .addrs = r->c->addrs,
 					  .data_root = r->data_root, .pids = NULL, .s = s,
+					  .stop = &interrupted,
 					  .make_file = node_file, .file_ctx = r };
 	for (size_t i = 0; i < r->c->n; i++) {
 		char **argv = NULL;
@@ -933,7 +951,7 @@ static int drive(struct run *r)
 {
 	const struct fl_scenario *s = r->s;
 	char path[700], err[512];
-	int was_interrupted, hr;
+	int hr;
 
 	r->t0 = mono();
 	snprintf(path, sizeof(path), "%s/history.jsonl", r->dir);
@@ -973,8 +991,7 @@ static int drive(struct run *r)
 			nanosleep(&ts, NULL);
 		}
 	}
-	was_interrupted = interrupted;
-	interrupted = 1; /* the nemesis stops and heals what still holds */
+	r->workload_done = 1; /* the nemesis stops and heals what still holds */
 	r->progressing = 0;
 	if (r->prog_started)
 		pthread_join(r->prog, NULL);
@@ -982,7 +999,6 @@ static int drive(struct run *r)
 	if (r->nem_started)
 		pthread_join(r->nem, NULL);
 	r->nem_started = 0;
-	interrupted = was_interrupted;
 	if ((hr = fl_history_error(r->h)) < 0) {
 		fl_say(r->say, FL_SAY_ERROR, "%s/history.jsonl: %s: the workload stopped, faults healed; "
 		       "the whole lines written before are kept (faultline check reads them)", r->dir,
@@ -1046,7 +1062,7 @@ static void teardown(struct run *r)
 		fl_cluster_free(r->c);
 	}
 	if (r->data_local && r->data_root[0])
-		nftw(r->data_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		fl_remove_tree(r->data_root);
 	json_decref(r->where);
 	fl_plan_free(r->plan);
 }
@@ -1086,6 +1102,11 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* a closed terminal also ends a `| tee`: a write to it must not kill
+	 * the run before its teardown */
+	signal(SIGPIPE, SIG_IGN);
+	torn_down = 0;
 	if (start_system(&r) < 0 || drive(&r) < 0)
 		goto out;
 	if (interrupted)
@@ -1107,6 +1128,11 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge
 	judge = 1;
 out:
 	teardown(&r);
+	torn_down = 1;
+	if (interrupted > 1) {
+		fl_say(r.say, FL_SAY_INFO, "interrupted again: nothing judged (history in %s)", r.dir);
+		return FL_RUN_INTERRUPTED;
+	}
 	/* the files are closed: the caller judges what they hold */
 	if (judge)
 		snprintf(judge_dir, judge_len, "%s", r.dir);

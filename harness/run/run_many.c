@@ -4,7 +4,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include "faultline/report.h"
 #include "faultline/say.h"
 #include "faultline/scenario.h"
+#include "faultline/strutil.h"
 
 /* Exit statuses from worst to best: an error, a failed check, no decision, pass. */
 static int rank(int rc)
@@ -125,14 +125,6 @@ static void run_dirs(const char *runs_dir, const char *name, uint64_t seed, stru
 		qsort(out->v, out->n, sizeof(*out->v), cmp_str_desc);
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p) < 0 ? -1 : 0;
-}
-
 /* Keep the newest `keep` run directories of scenario name. */
 static void prune(const char *runs_dir, const char *name, long keep, const struct fl_say *say)
 {
@@ -140,9 +132,9 @@ static void prune(const char *runs_dir, const char *name, long keep, const struc
 
 	run_dirs(runs_dir, name, UINT64_MAX, &dirs);
 	for (size_t i = (size_t)keep; i < dirs.n; i++) {
-		if (nftw(dirs.v[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-			fl_say(say, FL_SAY_ERROR, "cannot remove '%s': %s", dirs.v[i],
-			       strerror(errno));
+		int r = fl_remove_tree(dirs.v[i]);
+		if (r < 0)
+			fl_say(say, FL_SAY_ERROR, "cannot remove '%s': %s", dirs.v[i], strerror(-r));
 		else
 			fl_say(say, FL_SAY_INFO, "pruned %s", dirs.v[i]);
 	}
@@ -202,10 +194,16 @@ int fl_run_many(int nargs, char **args, const char *runs_dir, const char *junit,
 		nres++;
 		if (keep > 0 && name[0])
 			prune(runs_dir, name, keep, say);
+		/* Ctrl-C (or a cancelled job) stops the night, not only this run */
+		if (fl_run_interrupted() && i + 1 < files.n) {
+			fl_say(say, FL_SAY_INFO, "interrupted: %zu scenario%s not run", files.n - i - 1,
+			       files.n - i - 1 == 1 ? "" : "s");
+			break;
+		}
 	}
 	if (files.n > 1) {
 		fl_say(say, FL_SAY_INFO, "\n%-32s %-8s %s", "scenario", "verdict", "run directory");
-		for (size_t i = 0; i < files.n; i++) {
+		for (size_t i = 0; i < nres; i++) {
 			const char *v = json_string_value(json_object_get(results[i], "verdict"));
 			fl_say(say, FL_SAY_INFO, "%-32s %-8s %s",
 			       json_string_value(json_object_get(results[i], "scenario")),

@@ -2,6 +2,7 @@
 #include "faultline/strutil.h"
 #include "faultline/say.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -218,4 +219,17 @@ void fl_say(const struct fl_say *s, enum fl_say_kind kind, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	s->fn(s->ctx, kind, msg);
+}
+
+static int remove_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p) < 0 ? -1 : 0;
+}
+
+int fl_remove_tree(const char *path)
+{
+	return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -errno : 0;
 }

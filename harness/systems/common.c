@@ -312,6 +312,11 @@ int fl_sys_wait_ready(const struct fl_system_ops *ops, const struct fl_sys_nodes
 				r = -ECHILD;
 				goto out;
 			}
+		if (nodes->stop && *nodes->stop) {
+			fl_seterr(err, errlen, "interrupted");
+			r = -EINTR;
+			goto out;
+		}
 		r = once(nodes, cl, tmo, leader, leaderlen, why, sizeof(why));
 		if (r == 0)
 			goto out;

@@ -31,6 +31,11 @@ struct fl_cluster {
 	char refused[512]; /* what fl_cluster_open would not touch (down reports it) */
 };
 
+/* A directory outside the state directory that is the cluster's (a run's
+ * node data): written down at once, so that fl_cluster_down removes it with
+ * the rest, also when the process that made it was killed. 0 or -errno. */
+int fl_cluster_own_dir(struct fl_cluster *c, const char *path, char *err, size_t errlen);
+
 /* The directory all clusters live under. */
 const char *fl_cluster_root(void);
 

@@ -100,6 +100,8 @@ struct fl_lin_history {
 	uint32_t *elems;    /* set reads' elements (value ids) */
 	size_t nelems, elems_cap;
 	size_t dropped;     /* ops the parser dropped (failed, unknown reads) */
+	int64_t torn;       /* the last line's number when it was torn (its writer
+			     * killed mid-line) and so not read; else 0 */
 	/* intern tables (open addressing, private) */
 	uint32_t *ktab, *vtab;
 	size_t ktab_cap, vtab_cap;

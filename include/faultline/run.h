@@ -34,12 +34,22 @@ struct fl_run_opts {
 
 /* Runs the scenario; says its progress through o->say. Returns 0, or 2 on a
  * configuration or environment error (or a fault that could not be
- * applied). When the run left files worth judging (it ran, even if
+ * applied), or FL_RUN_INTERRUPTED. When the run left files worth judging (it ran, even if
  * interrupted or a fault failed), judge_dir (judge_len bytes) gets its run
  * directory, else "": the caller judges it (verdict.h) and prints the
  * table and the reproduce line. Engine code: it never prints. */
 int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge_dir,
 	   size_t judge_len);
+
+/* fl_run's status when a second SIGINT/SIGTERM/SIGHUP stopped it at once
+ * (the cluster torn down, nothing judged): the shell's 128 + SIGINT. */
+#define FL_RUN_INTERRUPTED 130
+
+/* How many SIGINT/SIGTERM/SIGHUP came during fl_run (they stay counted:
+ * several scenarios stop after the interrupted one); fl_run_interrupt
+ * counts one that came elsewhere (run --vm's, which the VM's run got). */
+int fl_run_interrupted(void);
+void fl_run_interrupt(void);
 
 /* "reproduce: faultline run FILE --seed N --set ..." to out. */
 void fl_run_print_reproduce(FILE *out, const struct fl_scenario *s, const struct fl_run_opts *o);

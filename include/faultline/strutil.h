@@ -52,4 +52,8 @@ void fl_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((fo
 int fl_fail(int code, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Remove path and everything below it, not following symlinks. 0, or -errno
+ * (-ENOENT when it was not there). */
+int fl_remove_tree(const char *path);
+
 #endif

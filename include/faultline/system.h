@@ -30,6 +30,7 @@
 #ifndef FAULTLINE_SYSTEM_H
 #define FAULTLINE_SYSTEM_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -51,6 +52,8 @@ struct fl_sys_nodes {
 					 * gives up early when one of them has exited */
 	const struct fl_scenario *s;    /* optional: the scenario (exec: its client
 					 * argv; timeouts); NULL in some tests */
+	const volatile sig_atomic_t *stop; /* optional: wait_ready gives up (-EINTR)
+					 * once *stop is set (Ctrl-C) */
 	/* Where node i's files are made (fl_sys_node_mkdir/_write): the run
 	 * makes them through the node's agent, on whatever machine the node
 	 * is; NULL: on this host (tests). content NULL: a directory. */

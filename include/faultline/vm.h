@@ -39,4 +39,14 @@ int fl_vm_serve(const char *dir, const char *scenario_path, char *const *overrid
 int fl_vm_forward(const char *dir, int argc, char **argv, FILE *out, char *err,
 		  size_t errlen);
 
+/* On the host: run the VM runner's argv (run --vm) and wait for it. It
+ * never outlives this process, even one killed by SIGKILL: it gets SIGTERM
+ * then (and stops its qemu and removes its directory), and `remove`
+ * (optional: a temporary file of the caller's for the VM) is removed. The
+ * first SIGINT, SIGTERM or SIGHUP that comes meanwhile reaches the command
+ * in the VM as SIGTERM (it heals and judges), the next one stops the VM at
+ * once. Returns how many were passed on (0..2), its wait status in
+ * *status; -errno when it cannot start. */
+int fl_vm_exec(char *const argv[], const char *remove, int *status);
+
 #endif

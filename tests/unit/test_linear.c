@@ -635,6 +635,7 @@ static void test_parse_faultline(void **state)
 	assert_int_equal(m, FL_LIN_CAS_REGISTER);
 	assert_int_equal(H->n, 4); /* write, failed-compare cas, final read, open write */
 	assert_int_equal(H->dropped, 2);
+	assert_int_equal(H->torn, 12); /* said by `faultline check` */
 	assert_int_equal(verdict(m, NULL), FL_LIN_OK);
 
 	assert_int_equal(parse(

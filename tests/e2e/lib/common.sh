@@ -62,3 +62,14 @@ skip_unless_root() {
 	rm -rf "$T"
 	exit 0
 }
+
+# In the micro-VM, /var/tmp is the host's under an overlay, where other runs
+# on the host come and go: `private_var_tmp "$0" "$@"` first thing runs the
+# script again in a mount namespace of its own with a fresh /var/tmp, so
+# that what appears there is this test's (run data). No-op once done, or
+# without unshare.
+private_var_tmp() {
+	[ -z "${FL_PRIVATE_VAR_TMP:-}" ] && [ "$(id -u)" = 0 ] || return 0
+	command -v unshare >/dev/null || return 0
+	FL_PRIVATE_VAR_TMP=1 exec unshare -m sh -c 'mount -t tmpfs fl-test /var/tmp && exec "$@"' sh "$@"
+}

@@ -217,9 +217,10 @@ check-kernel: all $(KERNEL_BIN)
 # tests/e2e/host-*.sh run on the host itself: they start micro-VMs of their own.
 E2E_HOST := $(sort $(wildcard tests/e2e/host-*.sh))
 E2E_VM   := $(filter-out $(E2E_HOST),$(sort $(wildcard tests/e2e/*.sh)))
+# crash.sh: 10 seeded repetitions in make check (FL_CRASH_REPS; 20 by hand)
 check-e2e: all
 	@rc=0; \
-	FAULTLINE=$(BUILD)/faultline $(E2E_VM_RUN) tests/run-tier e2e $(BUILD)/tests/e2e.tally \
+	FL_CRASH_REPS=$${FL_CRASH_REPS:-10} FAULTLINE=$(BUILD)/faultline $(E2E_VM_RUN) tests/run-tier e2e $(BUILD)/tests/e2e.tally \
 	  $(E2E_VM) || rc=1; \
 	FAULTLINE=$(BUILD)/faultline tests/run-tier e2e-host $(BUILD)/tests/e2e-host.tally \
 	  $(E2E_HOST) || rc=1; exit $$rc
@@ -314,9 +315,9 @@ $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)
 # $(FUZZ_BUILD)/obj and linked into each target. tests/fuzz/run runs each
 # FUZZ_SECONDS on its seeds (tests/fuzz/corpus/TARGET, the tests' inputs,
 # ../shared/data when there) and replays tests/fuzz/regress/TARGET:
-#   make fuzz FUZZ_SECONDS=60     (make check runs check-fuzz: 7 s each)
+#   make fuzz FUZZ_SECONDS=60     (make check runs check-fuzz: 5 s each)
 FUZZ_SECONDS ?= 30
-FUZZ_SHORT_SECONDS ?= 7
+FUZZ_SHORT_SECONDS ?= 5
 FUZZ_CC    ?= clang
 FUZZ_BUILD := $(BUILD)/fuzz
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \

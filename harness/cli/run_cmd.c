@@ -48,6 +48,37 @@ static void usage_run(FILE *f)
 		   "failed, 3 a check could not decide, 2 usage, configuration or environment error\n");
 }
 
+/* Is path (real) under dir (real)? */
+static int under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return n > 1 && !strncmp(path, dir, n) && path[n] == '/';
+}
+
+/* Does the micro-VM see the host file real where it is? Everything but its
+ * own /tmp and /run, where tests/vm/run shares back (read-only) only its
+ * repository and the working directory (a CI clone in /tmp). */
+static int guest_sees(const char *real, const char *runner)
+{
+	static const char suffix[] = "/tests/vm/run";
+	char cwd[PATH_MAX], repo[PATH_MAX];
+	size_t n = strlen(runner);
+
+	if (strncmp(real, "/tmp/", 5) && strncmp(real, "/run/", 5))
+		return 1;
+	if (strncmp(real, "/tmp/", 5))
+		return 0;
+	if (getcwd(cwd, sizeof(cwd)) && under(real, cwd))
+		return 1;
+	if (n > sizeof(suffix) - 1 && !strcmp(runner + n - (sizeof(suffix) - 1), suffix) &&
+	    n - (sizeof(suffix) - 1) < sizeof(repo)) {
+		snprintf(repo, sizeof(repo), "%.*s", (int)(n - (sizeof(suffix) - 1)), runner);
+		return under(real, repo);
+	}
+	return 0;
+}
+
 /* The same `run` inside a micro-VM on the stock kernel; the runs
  * directory is shared back. Its exit status (2 when the VM could not run). */
 static int run_in_vm(const char *file, const struct fl_scenario *s, struct overrides ov,
@@ -70,11 +101,10 @@ static int run_in_vm(const char *file, const struct fl_scenario *s, struct overr
 	}
 	self[k] = 0;
 	/* the guest sees the host's files read-only, except /tmp and /run
-	 * (its own): a scenario elsewhere is used where it is, so that
-	 * paths relative to it (exec scripts) still work; one in /tmp or
-	 * /run is copied into the shared runs directory */
-	if (realpath(file, copy) && strncmp(copy, "/tmp/", 5) &&
-	    strncmp(copy, "/run/", 5))
+	 * (its own): a scenario it sees is used where it is, so that paths
+	 * relative to it (programs, exec scripts) still work; one it cannot
+	 * see is copied into the shared runs directory */
+	if (realpath(file, copy) && guest_sees(copy, runner))
 		goto copied;
 	is_copy = 1;
 	snprintf(copy, sizeof(copy), "%s/.%s.yaml", runs, s->name);

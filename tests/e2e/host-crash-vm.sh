@@ -67,8 +67,9 @@ crash() { # rep, when ("boot" or "fault"), what
 	ms=$(( ($(date +%s%N) - killed) / 1000000 ))
 	left=$(alive)
 	echo "# rep $i: waited $ms ms"
+	# (-s pids: the run was still going when killed, not over already)
 	check "rep $i, kill -9 $3: no qemu, runner or temporary directory after ${DEADMAN}s" \
-		test -z "$left" -a "$ms" -le $((DEADMAN * 1000 + 500))
+		test -z "$left" -a "$ms" -le $((DEADMAN * 1000 + 500)) -a -s "$T/pids"
 	echo "$left" | grep . | sed 's/^/#   left: /'
 }
 

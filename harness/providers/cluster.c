@@ -24,6 +24,7 @@
 #include "faultline/netns.h"
 #include "faultline/provider.h"
 #include "faultline/strutil.h"
+#include "faultline/system.h"
 #include "faultline/util.h"
 
 #define STATE_FILE "cluster.json"
@@ -308,6 +309,10 @@ static int is_our_agent(pid_t pid, const char *dir, const char *node)
 	ssize_t n;
 	int fd;
 
+	/* a zombie (an agent killed while nobody reaps it: the run that
+	 * started it was killed too) has no command line, and is gone */
+	if (fl_sys_pid_exited(pid))
+		return -ESRCH;
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return errno == ENOENT ? -ESRCH : -errno;

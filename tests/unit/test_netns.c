@@ -371,6 +371,25 @@ static void test_foreign_cluster_state_refused(void **state)
 	fl_cluster_free(c);
 	kill(victim, SIGKILL);
 	waitpid(victim, NULL, 0);
+
+	/* an agent that died while nobody reaped it (a zombie: the run that
+	 * started it was killed too) is gone, not someone else's: down goes on */
+	victim = fork();
+	assert_true(victim >= 0);
+	if (victim == 0)
+		_exit(0);
+	usleep(200 * 1000); /* exited, not waited for */
+	assert_true(mkdtemp(strcpy(dir, "/tmp/fl-cluster-unit.XXXXXX")) != NULL);
+	snprintf(path, sizeof(path), "%s/cluster.json", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "{\"id\":\"abc\",\"provider\":\"netns\",\"nodes\":[{\"name\":\"n1\","
+		   "\"addr\":\"10.0.0.2\",\"agent_pid\":%d}]}\n", (int)victim);
+	fclose(f);
+	assert_int_equal(fl_cluster_open(dir, &c, err, sizeof(err)), 0);
+	assert_int_equal(fl_cluster_down(c, err, sizeof(err)), 0);
+	assert_int_equal(access(dir, F_OK), -1);
+	fl_cluster_free(c);
+	waitpid(victim, NULL, 0);
 }
 
 int main(void)

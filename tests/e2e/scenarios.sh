@@ -83,14 +83,16 @@ PY
 		sh -c "test '$before' = '$after' && ! pidof etcd && ! pidof redis-server && ! pidof redis-sentinel && ! ls -d /var/tmp/faultline-data-* 2>/dev/null"
 }
 
-# under emulation an election took 3 to 7 s, and once more than 10 s (a
-# failover FAIL in CI): the isolation held 15 s, and 15 s to replace the leader
+# under emulation an election took 3 to 7 s, and in CI once 10.6 s (after a
+# kill) and 16.4 s (after an isolation): failover FAILs of a healthy etcd on
+# a slow machine. The limits here are emulation's; a failover too slow is
+# caught by scenarios/etcd-failover-too-slow.yaml (detect.sh)
 run_scenario scenarios/etcd-leader-isolation.yaml --set duration=48s \
 	--set nemesis.0.at=8s --set nemesis.0.every=20s --set nemesis.0.for=15s --set nemesis.0.count=2 \
-	--set checks.failover.within=15s
+	--set checks.failover.within=25s
 run_scenario scenarios/etcd-leader-kill-pause.yaml --set duration=45s \
 	--set nemesis.0.at=8s --set nemesis.0.for=10s --set nemesis.1.at=20s --set nemesis.1.for=10s \
-	--set nemesis.2.at=33s
+	--set nemesis.2.at=33s --set checks.failover.within=20s
 run_scenario scenarios/etcd-majorities-ring.yaml --set duration=40s --set cluster.nodes=4 \
 	--set workload.clients=4 \
 	--set workload.rate=50/s --set nemesis.0.at=10s --set nemesis.0.every=12s \

@@ -6,14 +6,9 @@
 # journal, end with exit 3 and the checks that need n2's evidence UNKNOWN
 # naming it, and leave nothing behind. Needs root and etcd (the test
 # micro-VM). Prints "ok N - what" / "not ok N - what".
-FL=${FAULTLINE:-build/faultline}
-export FAULTLINE_STATE=$(mktemp -d)
-T=$(mktemp -d)
-n=0 failed=0
-trap 'rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 . "$(dirname "$0")/lib/common.sh"
-[ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
-command -v etcd >/dev/null || { echo "skip 1 - needs etcd (etcd-server)"; exit 0; }
+e2e_begin
+need_root_etcd
 
 # latency on n2 from 1 s to 22 s (its agent is killed while it holds; under
 # TCG on a loaded machine the kill landed up to 13 s after the apply); n3

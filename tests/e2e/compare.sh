@@ -4,14 +4,9 @@
 # every node is flagged (exit 1). The thresholds are wide on purpose: the
 # test micro-VM is an emulated machine whose latencies wander, while the
 # added latency multiplies the median. Needs root and etcd (the micro-VM).
-FL=${FAULTLINE:-build/faultline}
-export FAULTLINE_STATE=$(mktemp -d)
-T=$(mktemp -d)
-n=0 failed=0
-trap 'rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 . "$(dirname "$0")/lib/common.sh"
-[ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
-command -v etcd >/dev/null || { echo "skip 1 - needs etcd (etcd-server)"; exit 0; }
+e2e_begin
+need_root_etcd
 
 cat >"$T/cmp.yaml" <<'YAML'
 name: cmp

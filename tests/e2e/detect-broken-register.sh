@@ -9,16 +9,12 @@
 # scenario without the partition (DETECT_CONTROL_SEEDS runs, default 1)
 # must exit 0 with every check PASSing. One "# " line gives the rates.
 # Needs root (the test micro-VM); DETECT_KEEP=DIR keeps the run directories.
-FL=${FAULTLINE:-build/faultline}
 SUT=build/tests/sut/broken-register   # where the scenario's ../build/... points
 SEEDS=${DETECT_SEEDS:-2}
 CSEEDS=${DETECT_CONTROL_SEEDS:-1}
 FILE=scenarios/broken-register.yaml
-export FAULTLINE_STATE=$(mktemp -d)
-T=$(mktemp -d)
-n=0 failed=0
-trap 'rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 . "$(dirname "$0")/lib/common.sh"
+e2e_begin
 [ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
 
 # verdict DIR CHECK: the check's verdict in DIR/results.json and its why

@@ -9,16 +9,11 @@
 # hold on a loaded 2-core machine under emulation.
 # Needs root, etcd and redis (the test micro-VM); `make detect` runs more seeds.
 # DETECT_KEEP=DIR keeps every run directory there (to look at, or re-judge).
-FL=${FAULTLINE:-build/faultline}
 SEEDS=${DETECT_SEEDS:-1}
 CSEEDS=${DETECT_CONTROL_SEEDS:-$SEEDS}
-export FAULTLINE_STATE=$(mktemp -d)
-T=$(mktemp -d)
-n=0 failed=0
-trap 'rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 . "$(dirname "$0")/lib/common.sh"
-[ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
-command -v etcd >/dev/null || { echo "skip 1 - needs etcd (etcd-server)"; exit 0; }
+e2e_begin
+need_root_etcd
 
 # judge DIR CHECK WANT: is CHECK's verdict in DIR/results.json WANT? On a
 # FAIL it must also show what it caught. Prints one line about the run.

@@ -4,19 +4,14 @@
 # stop the workload, heal the partition, take the cluster down, and keep
 # every whole line it wrote: `faultline check` reads the history back.
 # Needs root and etcd (the test micro-VM). Prints "ok N - what".
-FL=${FAULTLINE:-build/faultline}
-export FAULTLINE_STATE=$(mktemp -d)
-T=$(mktemp -d)
-n=0 failed=0
 . "$(dirname "$0")/lib/common.sh"
-[ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
-command -v etcd >/dev/null || { echo "skip 1 - needs etcd (etcd-server)"; exit 0; }
+e2e_begin 'umount "$T/full" 2>/dev/null'
+need_root_etcd
 mkdir -p "$T/full"
 # 160 KiB: plan, run.json and the nodes' logs take some; the history
 # (about 300 bytes an op at 100 ops/s) fills the rest within seconds
 mount -t tmpfs -o size=160k,mode=0755 faultline-full "$T/full" ||
 	{ echo "not ok 1 - cannot mount a small tmpfs"; exit 1; }
-trap 'umount "$T/full" 2>/dev/null; rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 
 before=$(leftovers)
 "$FL" run --runs "$T/full" --set duration=60s --set nemesis.0.at=3s --set nemesis.0.for=50s \

@@ -6,7 +6,8 @@
 # (DEMO_DRY=1: build, then say what it would run) must then build at the
 # first try, into a scratch build directory: it once stopped with
 # "netlink/attr.h: No such file or directory" and passed only the second
-# time, because make had read pkg-config before deps ran. The control,
+# time, because make had read pkg-config before deps ran. `make check`
+# (CHECK_DRY=1: build everything, then say what it would run) likewise. The control,
 # `make deps all` in one make, still fails that way, which shows the stand-ins
 # make the state of a fresh machine. Needs root (deps installs only as root).
 n=0 failed=0
@@ -54,6 +55,12 @@ check "make demo builds at the first try (DEMO_DRY=1)" fresh_make demo-build DEM
 check "deps installed (the stand-in apt-get was asked)" grep -q 'install' "$T/apt.log"
 check "and the demo would run" grep -q 'demo: built; would run' "$T/demo-build.log"
 check "both programs are built" sh -c "[ -x '$T/demo-build/faultline' ] && [ -x '$T/demo-build/faultline-agent' ]"
+# make check the same way, the README's second command, in the same
+# directory (the programs are built; the tests are not yet)
+check "make check builds at the first try (CHECK_DRY=1)" fresh_make demo-build CHECK_DRY=1 check
+check "deps installed again (the stand-in apt-get was asked)" sh -c "[ \$(grep -c install '$T/apt.log') -ge 2 ]"
+check "and its tiers would run" grep -q 'check: built; would run the tiers' "$T/demo-build.log"
+check "the test programs are built" sh -c "[ -x '$T/demo-build/tests/unit/test_scenarios' ] && [ -x '$T/demo-build/tests/kernel/test_tc' ]"
 check "the control: deps and all in one make fail on a fresh machine" control_fails
 check "as a fresh machine's make did: a header of a library not found" \
 	grep -q 'No such file or directory' "$T/control-build.log"

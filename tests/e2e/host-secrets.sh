@@ -6,13 +6,9 @@
 # with --set. Run with umask 000: still nothing in it is writable by
 # others. On the host (about 4 s): it needs root for the namespaces, but no
 # tc piece the host kernel may lack.
-FL=${FAULTLINE:-build/faultline}
 SUT=$PWD/build/tests/sut/broken-register
-export FAULTLINE_STATE=$(mktemp -d)
-T=$(mktemp -d)
-n=0 failed=0
-trap 'rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 . "$(dirname "$0")/lib/common.sh"
+e2e_begin
 skip_unless_root "secret env values"
 
 SECRET='s3cr3t-9f1c7e'        # in the file

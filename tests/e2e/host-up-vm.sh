@@ -2,12 +2,8 @@
 # Runs on the host (not in the test VM): `faultline up --vm` boots a micro-VM
 # holding the whole cluster, and status/inject/heal/down are forwarded to it
 # from the host, Ctrl-C included. Prints "ok N - what" / "not ok N - what".
-FL=${FAULTLINE:-build/faultline}
-export FAULTLINE_STATE=$(mktemp -d)
-T=$(mktemp -d)
-n=0 failed=0
-trap '"$FL" down >/dev/null 2>&1; rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 . "$(dirname "$0")/lib/common.sh"
+e2e_begin '"$FL" down >/dev/null 2>&1'
 cat >"$T/vm.yaml" <<'YAML'
 name: e2e-vm
 duration: 10m

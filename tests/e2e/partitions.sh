@@ -4,13 +4,9 @@
 # get through exactly where the printed cuts allow; one-way partitions
 # checked with UDP datagrams in each direction. Needs root and a kernel with
 # prio/u32/gact (the test micro-VM). Prints "ok N - what" / "not ok N - what".
-FL=${FAULTLINE:-build/faultline}
-export FAULTLINE_STATE=$(mktemp -d)
-T=$(mktemp -d)
-n=0 failed=0
-trap '"$FL" down >/dev/null 2>&1; rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 
 . "$(dirname "$0")/lib/common.sh"
+e2e_begin '"$FL" down >/dev/null 2>&1'
 [ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
 command -v ping >/dev/null || { echo "skip 1 - needs ping"; exit 0; }
 

@@ -4,14 +4,9 @@
 # history with ops from every client, every fault applied and healed, the
 # leader resolution logged, and nothing left behind. Needs root and etcd
 # (the test micro-VM). Prints "ok N - what" / "not ok N - what".
-FL=${FAULTLINE:-build/faultline}
-export FAULTLINE_STATE=$(mktemp -d)
-T=$(mktemp -d)
-n=0 failed=0
-trap 'rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 . "$(dirname "$0")/lib/common.sh"
-[ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
-command -v etcd >/dev/null || { echo "skip 1 - needs etcd (etcd-server)"; exit 0; }
+e2e_begin
+need_root_etcd
 
 before=$( { ls /run/netns 2>/dev/null; ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//'; } | sort)
 # the partition holds as long as failover.within (10 s): a failover is

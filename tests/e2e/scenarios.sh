@@ -7,14 +7,9 @@
 # fault applied and healed, status samples from every node, final reads
 # from every node, the digests compared, nothing left behind.
 # Needs root, etcd and redis (the test micro-VM). Prints "ok N - what".
-FL=${FAULTLINE:-build/faultline}
-export FAULTLINE_STATE=$(mktemp -d)
-T=$(mktemp -d)
-n=0 failed=0
-trap 'rm -rf "$T" "$FAULTLINE_STATE"' EXIT
 . "$(dirname "$0")/lib/common.sh"
-[ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
-command -v etcd >/dev/null || { echo "skip 1 - needs etcd (etcd-server)"; exit 0; }
+e2e_begin
+need_root_etcd
 
 # run_scenario FILE OVERRIDES...: run it, then check its run directory.
 run_scenario() {

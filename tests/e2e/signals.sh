@@ -8,11 +8,7 @@
 # micro-VM). Prints "ok N - what" / "not ok N - what".
 . "$(dirname "$0")/lib/common.sh"
 private_var_tmp "$0" "$@"
-FL=${FAULTLINE:-build/faultline}
-export FAULTLINE_STATE=$(mktemp -d)
-T=$(mktemp -d)
-n=0 failed=0
-trap '"$FL" down >/dev/null 2>&1; rm -rf "$T" "$FAULTLINE_STATE"' EXIT
+e2e_begin '"$FL" down >/dev/null 2>&1'
 skip_unless_root "signals"
 [ -x build/tests/sut/broken-register ] || { echo "skip 1 - needs build/tests/sut/broken-register (make)"; exit 0; }
 before=$(leftovers)

@@ -848,6 +848,28 @@ static int teardown(void **state)
 	return rmdir(dir);
 }
 
+/* Writes TEXT as the file at PATH. */
+static void put_text(const char *path, const char *text)
+{
+	FILE *f;
+
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* fl_libvirt_attach of a state holding TEXT: refused with WHY. */
+static void attach_refused(const char *path, const char *text, const char *why)
+{
+	struct fl_libvirt_cluster *c = NULL;
+	char err[1024] = "";
+
+	put_text(path, text);
+	assert_int_equal(fl_libvirt_attach(dir, &c, err, sizeof(err)), -EPERM);
+	assert_null(c);
+	assert_non_null(strstr(err, why));
+}
+
 /* A state edited by hand: create mode names only the domains and the
  * bridge faultline made (fl-ID-NODE, flIDbr); a journal entry naming
  * another link is refused, not acted on. */
@@ -855,41 +877,30 @@ static void test_foreign_state_refused(void **state)
 {
 	struct fl_libvirt_cluster *c = NULL;
 	char err[1024] = "", path[300];
-	FILE *f;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/%s", dir, FL_LIBVIRT_STATE);
-	assert_non_null(f = fopen(path, "w"));
-	fputs("{\"id\":\"abc\",\"mode\":\"create\",\"uri\":\"test:///default\","
-	      "\"bridge\":\"flabcbr\",\"nodes\":[{\"name\":\"n1\",\"domain\":\"test\"}]}\n", f);
-	fclose(f);
-	assert_int_equal(fl_libvirt_attach(dir, &c, err, sizeof(err)), -EPERM);
-	assert_non_null(strstr(err, "node 'n1' names domain 'test', which faultline did not create"));
-	assert_non_null(f = fopen(path, "w"));
-	fputs("{\"id\":\"abc\",\"mode\":\"create\",\"uri\":\"test:///default\","
-	      "\"bridge\":\"eth0\",\"nodes\":[{\"name\":\"n1\",\"domain\":\"fl-abc-n1\"}]}\n", f);
-	fclose(f);
-	assert_int_equal(fl_libvirt_attach(dir, &c, err, sizeof(err)), -EPERM);
-	assert_non_null(strstr(err, "bridge 'eth0' is not one faultline made"));
-	assert_non_null(f = fopen(path, "w"));
-	fputs("{\"id\":\"abc\",\"mode\":\"attach\",\"uri\":\"test:///default\","
-	      "\"nodes\":[{\"name\":\"../n1\",\"domain\":\"test\"}]}\n", f);
-	fclose(f);
-	assert_int_equal(fl_libvirt_attach(dir, &c, err, sizeof(err)), -EPERM);
-	assert_non_null(strstr(err, "node '../n1' is not a node name faultline gives"));
+	attach_refused(path,
+		       "{\"id\":\"abc\",\"mode\":\"create\",\"uri\":\"test:///default\","
+		       "\"bridge\":\"flabcbr\",\"nodes\":[{\"name\":\"n1\",\"domain\":\"test\"}]}\n",
+		       "node 'n1' names domain 'test', which faultline did not create");
+	attach_refused(path,
+		       "{\"id\":\"abc\",\"mode\":\"create\",\"uri\":\"test:///default\","
+		       "\"bridge\":\"eth0\",\"nodes\":[{\"name\":\"n1\",\"domain\":\"fl-abc-n1\"}]}\n",
+		       "bridge 'eth0' is not one faultline made");
+	attach_refused(path,
+		       "{\"id\":\"abc\",\"mode\":\"attach\",\"uri\":\"test:///default\","
+		       "\"nodes\":[{\"name\":\"../n1\",\"domain\":\"test\"}]}\n",
+		       "node '../n1' is not a node name faultline gives");
 	/* attach mode: the domains the scenario declared */
-	assert_non_null(f = fopen(path, "w"));
-	fputs("{\"id\":\"abc\",\"mode\":\"attach\",\"uri\":\"test:///default\","
-	      "\"nodes\":[{\"name\":\"n1\",\"domain\":\"test\"}]}\n", f);
-	fclose(f);
+	put_text(path, "{\"id\":\"abc\",\"mode\":\"attach\",\"uri\":\"test:///default\","
+		       "\"nodes\":[{\"name\":\"n1\",\"domain\":\"test\"}]}\n");
 	assert_int_equal(fl_libvirt_attach(dir, &c, err, sizeof(err)), 0);
 	fl_libvirt_cluster_free(c);
 	unlink(path);
 
 	snprintf(path, sizeof(path), "%s/%s", dir, FL_LIBVIRT_JOURNAL);
-	assert_non_null(f = fopen(path, "w"));
-	fputs("{\"undo\":\"bridge\",\"name\":\"lo\"}\n", f);
-	fclose(f);
+	put_text(path, "{\"undo\":\"bridge\",\"name\":\"lo\"}\n");
 	assert_int_equal(fl_libvirt_down_from_state(dir, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "unexpected entry"));
 	unlink(path);

@@ -73,3 +73,22 @@ private_var_tmp() {
 	command -v unshare >/dev/null || return 0
 	FL_PRIVATE_VAR_TMP=1 exec unshare -m sh -c 'mount -t tmpfs fl-test /var/tmp && exec "$@"' sh "$@"
 }
+
+# The start of a script that runs faultline, after sourcing this file:
+# FL, a state directory of its own (FAULTLINE_STATE) and a scratch
+# directory T, the counts at 0, and a trap that removes both at exit, after
+# the shell words in $1 when given (say '"$FL" down >/dev/null 2>&1').
+e2e_begin() {
+	FL=${FAULTLINE:-build/faultline}
+	FAULTLINE_STATE=$(mktemp -d)
+	export FAULTLINE_STATE
+	T=$(mktemp -d)
+	n=0 failed=0
+	trap "${1:+$1; }"'rm -rf "$T" "$FAULTLINE_STATE"' EXIT
+}
+
+# The whole script needs root and etcd (the test micro-VM): else one skip.
+need_root_etcd() {
+	[ "$(id -u)" = 0 ] || { echo "skip 1 - needs root"; exit 0; }
+	command -v etcd >/dev/null || { echo "skip 1 - needs etcd (etcd-server)"; exit 0; }
+}

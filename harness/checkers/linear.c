@@ -272,11 +272,16 @@ struct lin_ent {
 
 struct lin_frame {
 	int32_t e;
-	uint32_t state, hi, forced;
+	uint32_t state, hi, flags; /* FR_FORCED, FR_AFTER_UNKNOWN: of the level it was tried at */
 };
+#define FR_FORCED 0x1
+#define FR_AFTER_UNKNOWN 0x2
 
-/* A memo entry: the set S is [0,pos) + list (form A) or [0,pos) - list
- * (form B, top bit of k), with the state. */
+/* A memo entry: the ops that return linearized, S, are the known ops of
+ * [0,pos) + list (form A) or of [0,pos) - list (form B, top bit of k), with
+ * the state; the unknown outcomes that took effect, U, are counts per class
+ * (see set_twins): the arena at off holds nu, then nu (class, count) pairs,
+ * then the list. h covers S and whether the last op was an unknown outcome. */
 struct lin_centry {
 	uint64_t h;
 	uint32_t state, pos, k, off;
@@ -295,6 +300,13 @@ struct lin_search {
 	struct lin_ent *ent;
 	uint64_t *bits, *z;
 	uint32_t *twin; /* see set_twins(); NULL when there are none */
+	uint32_t *cls;  /* an unknown outcome's class (see set_twins), else UINT32_MAX */
+	uint32_t *cur;  /* per class: how many took effect (the first ones invoked) */
+	uint32_t *act, *actpos; /* the classes with cur > 0; each one's index in act */
+	size_t ncls, nact;
+	uint32_t *kpre; /* kpre[i]: the ops that return among [0, i) */
+	uint64_t evictions; /* the cache was full and emptied (re-exploration) */
+	uint64_t hu;        /* hash of the unknown outcomes taken */
 	uint64_t *inf;  /* the ops with an unknown outcome, as bits */
 	struct lin_frame *stack;
 	struct lin_centry *tab;
@@ -330,6 +342,11 @@ static void search_release(struct lin_search *s)
 	free(s->bits);
 	free(s->z);
 	free(s->twin);
+	free(s->cls);
+	free(s->cur);
+	free(s->act);
+	free(s->actpos);
+	free(s->kpre);
 	free(s->inf);
 	free(s->stack);
 	free(s->tab);
@@ -384,7 +401,10 @@ static int cmp_twin(const void *x, const void *y)
 	return p->pos < q->pos ? -1 : p->pos > q->pos;
 }
 
-/* ev: the ops' events in list order (2n) */
+/* The classes of unknown outcomes (twins: the same change) and twin[].
+ * ev: the ops' events in list order (2n). Every unknown write or cas gets a
+ * class; the search takes a class's ops in invocation order, so the ones
+ * that took effect are the first cur[c] of class c. */
 static int set_twins(struct lin_search *s, const struct ev *ev, size_t n2)
 {
 	struct twin_key *t;
@@ -395,9 +415,17 @@ static int set_twins(struct lin_search *s, const struct ev *ev, size_t n2)
 		nt += !ev[k].ret && o->ret == FL_LIN_INF && o->kind != FL_LIN_READ &&
 		      o->kind != FL_LIN_READ_ALL;
 	}
-	if (nt < 2)
+	if (!(s->cls = malloc((s->n + 1) * sizeof(*s->cls))))
+		return -ENOMEM;
+	memset(s->cls, 0xff, (s->n + 1) * sizeof(*s->cls));
+	if (!nt)
 		return 0;
-	if (!(t = malloc(nt * sizeof(*t))) || !(s->twin = malloc(s->n * sizeof(*s->twin)))) {
+	t = malloc(nt * sizeof(*t));
+	s->twin = malloc(s->n * sizeof(*s->twin));
+	s->cur = calloc(nt, sizeof(*s->cur));
+	s->act = malloc(nt * sizeof(*s->act));
+	s->actpos = malloc(nt * sizeof(*s->actpos));
+	if (!t || !s->twin || !s->cur || !s->act || !s->actpos) {
 		free(t);
 		return -ENOMEM;
 	}
@@ -411,10 +439,17 @@ static int set_twins(struct lin_search *s, const struct ev *ev, size_t n2)
 			nt++;
 	}
 	qsort(t, nt, sizeof(*t), cmp_twin);
-	for (size_t i = 1; i < nt; i++)
+	s->cls[t[0].op] = 0;
+	for (size_t i = 1; i < nt; i++) {
 		if (t[i].kind == t[i - 1].kind && t[i].flags == t[i - 1].flags &&
-		    t[i].a == t[i - 1].a && t[i].b == t[i - 1].b)
+		    t[i].a == t[i - 1].a && t[i].b == t[i - 1].b) {
 			s->twin[t[i].op] = t[i - 1].op;
+			s->cls[t[i].op] = s->cls[t[i - 1].op];
+		} else {
+			s->cls[t[i].op] = s->cls[t[i - 1].op] + 1;
+		}
+	}
+	s->ncls = s->cls[t[nt - 1].op] + 1;
 	free(t);
 	return 0;
 }
@@ -438,6 +473,7 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 	s->bits = calloc(nw, sizeof(*s->bits));
 	s->inf = calloc(nw, sizeof(*s->inf));
 	s->z = malloc((n + 1) * sizeof(*s->z));
+	s->kpre = malloc((n + 1) * sizeof(*s->kpre));
 	s->stack = malloc((n + 1) * sizeof(*s->stack));
 	s->tcap = 64; /* grows by doubling; window checks stay small */
 	s->tab = malloc(s->tcap * sizeof(*s->tab));
@@ -445,15 +481,17 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 	s->arena = malloc(s->acap * sizeof(*s->arena));
 	ev = malloc((2 * n + 1) * sizeof(*ev));
 	where = malloc((2 * n + 1) * sizeof(*where));
-	if (!s->ent || !s->bits || !s->inf || !s->z || !s->stack || !s->tab || !s->arena || !ev || !where) {
+	if (!s->ent || !s->bits || !s->inf || !s->z || !s->kpre || !s->stack || !s->tab || !s->arena || !ev || !where) {
 		free(ev);
 		free(where);
 		search_release(s);
 		return -ENOMEM;
 	}
 	memset(s->tab, 0xff, s->tcap * sizeof(*s->tab));
+	s->kpre[0] = 0;
 	for (size_t i = 0; i < n; i++) {
 		s->z[i] = mix64(seed += 0x9e3779b97f4a7c15ULL);
+		s->kpre[i + 1] = s->kpre[i] + (ops[i].ret != FL_LIN_INF);
 		if (ops[i].ret == FL_LIN_INF)
 			s->inf[i >> 6] |= 1ULL << (i & 63);
 		ev[2 * i] = (struct ev){ ops[i].call, (uint32_t)i, 0 };
@@ -475,7 +513,8 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 	free(where);
 	if (r < 0)
 		return r;
-	return account(s, (2 * n + 1) * sizeof(*s->ent) + 2 * nw * 8 + (n + 1) * 8 +
+	return account(s, (2 * n + 1) * sizeof(*s->ent) + 2 * nw * 8 + (n + 1) * 16 +
+				  s->ncls * 12 +
 				  (n + 1) * sizeof(*s->stack) + s->tcap * sizeof(*s->tab) +
 				  s->acap * 4);
 }
@@ -514,26 +553,49 @@ static inline int in_set(const uint64_t *bits, uint32_t i)
 	return (bits[i >> 6] >> (i & 63)) & 1;
 }
 
+/* S of entry c is the current one (cnt ops that return linearized, m the
+ * first that is not, hi above the highest that is) */
 static int same_set(const struct lin_search *s, const struct lin_centry *c, size_t cnt,
 		    uint32_t m, uint32_t hi)
 {
 	uint32_t k = c->k & ~CE_FORM_B;
 	const uint32_t *l = s->arena + c->off;
 
+	l += 1 + 2 * l[0]; /* past U */
 	if (!(c->k & CE_FORM_B)) {
-		if (cnt != (size_t)c->pos + k || m < c->pos)
+		if (cnt != (size_t)s->kpre[c->pos] + k || m < c->pos)
 			return 0;
 		for (uint32_t i = 0; i < k; i++)
 			if (!in_set(s->bits, l[i]))
 				return 0;
 	} else {
-		if (hi != c->pos || cnt + k != c->pos)
+		if (hi != c->pos || cnt + k != s->kpre[c->pos])
 			return 0;
 		for (uint32_t i = 0; i < k; i++)
 			if (in_set(s->bits, l[i]))
 				return 0;
 	}
 	return 1;
+}
+
+/* U of entry c is contained in the current one: every class took effect
+ * at most as many times there as now */
+static int u_within(const struct lin_search *s, const struct lin_centry *c)
+{
+	const uint32_t *l = s->arena + c->off;
+
+	for (uint32_t i = 0; i < l[0]; i++)
+		if (l[1 + 2 * i + 1] > s->cur[l[1 + 2 * i]])
+			return 0;
+	return 1;
+}
+
+static void cache_clear(struct lin_search *s)
+{
+	memset(s->tab, 0xff, s->tcap * sizeof(*s->tab));
+	s->tn = 0;
+	s->na = 0;
+	s->evictions++;
 }
 
 static int grow_table(struct lin_search *s)
@@ -561,67 +623,152 @@ static int grow_table(struct lin_search *s)
 	return 0;
 }
 
-/* Remember (S, state): 1 when new, 0 when seen before, < 0 on a limit. */
-static int cache_add(struct lin_search *s, uint64_t h, uint32_t state, size_t cnt, uint32_t m,
-		     uint32_t hi)
+/* The salt of h after an unknown outcome (the search then tries fewer ops) */
+#define H_AFTER_UNKNOWN 0x7a3c5e1f9b2d4c68ULL
+/* Representatives have the lowest bit of h set, exact entries clear */
+#define H_REP 0x3f84d5b5b5470917ULL
+
+/* The entry for (h, state) with the current S: 1 when its U is within
+ * the current one (a configuration at least as free as this one was
+ * explored), 0 otherwise; *slot is the representative found (h odd), or
+ * the empty slot ending the probe. */
+static int cache_find(const struct lin_search *s, uint64_t h, uint32_t state, size_t cnt,
+		      uint32_t m, uint32_t hi, size_t *slot)
 {
-	size_t j, ka, kb, k;
-	struct lin_centry *c;
-	int r;
+	size_t j;
 
 	for (j = slot_of(h, state, s->tcap); s->tab[j].pos != CE_EMPTY; j = (j + 1) & (s->tcap - 1)) {
-		c = &s->tab[j];
-		if (c->h == h && c->state == state && same_set(s, c, cnt, m, hi))
+		const struct lin_centry *c = &s->tab[j];
+		if (c->h == h && c->state == state && same_set(s, c, cnt, m, hi)) {
+			if (u_within(s, c))
+				return 1;
+			if (h & 1)
+				break; /* one representative */
+		}
+	}
+	*slot = j;
+	return 0;
+}
+
+static uint32_t u_total(const uint32_t *l)
+{
+	uint32_t t = 0;
+
+	for (uint32_t i = 0; i < l[0]; i++)
+		t += l[2 + 2 * i];
+	return t;
+}
+
+/* Remember the configuration (S, U, state, whether the last op was an
+ * unknown outcome): 1 when new, 0 when it or one at least as free was
+ * explored before, < 0 on a limit. "At least as free": the same S and
+ * state, U within this U (unknown outcomes that took effect are only a
+ * burden: they never have to, so whatever completes from (S, U', state)
+ * completes from (S, U, state) when U is within U'), and not after an
+ * unknown outcome when this one is not (that restricts the next op: see
+ * search_run). Two kinds of entries: exact ones, keyed by S and U, and one
+ * representative per S and state (keyed by S alone) holding the smallest U
+ * seen, which the others are compared with: a full antichain of U would
+ * make the probes long. A full cache is emptied when the check has a time
+ * limit (the search explores again what it forgot), and is the memory
+ * limit otherwise. */
+static int cache_add(struct lin_search *s, uint64_t h, uint32_t state, size_t cnt, uint32_t m,
+		     uint32_t hi, int after_unknown)
+{
+	size_t j, jr = 0, ka, kb, k, need;
+	uint64_t salt = after_unknown ? H_AFTER_UNKNOWN : 0;
+	struct lin_centry *c;
+	int r, have_rep = 0;
+
+	/* after an unknown outcome, the same without that restriction first */
+	for (int pass = !after_unknown; pass < 2; pass++) {
+		uint64_t sl = pass ? salt : 0;
+		if (cache_find(s, (h ^ s->hu ^ sl) & ~1ULL, state, cnt, m, hi, &j) ||
+		    cache_find(s, (h ^ sl ^ H_REP) | 1, state, cnt, m, hi, &jr))
 			return 0;
 	}
-	ka = cnt - m;  /* linearized ops above the first unlinearized one */
-	kb = hi - cnt; /* unlinearized ops below the highest linearized one */
+	have_rep = s->tab[jr].pos != CE_EMPTY;
+	ka = cnt - s->kpre[m];  /* linearized ops above the first unlinearized one */
+	kb = s->kpre[hi] - cnt; /* unlinearized ops below the highest linearized one */
 	k = ka <= kb ? ka : kb;
-	if (s->na + k > s->acap) {
+	need = 2 * (1 + 2 * s->nact + k);
+	if (s->na + need > s->acap) {
 		size_t nc = s->acap * 2;
-		while (nc < s->na + k)
+		while (nc < s->na + need)
 			nc *= 2;
-		if ((r = account(s, (nc - s->acap) * 4)) < 0)
-			return r;
-		uint32_t *a = realloc(s->arena, nc * sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		s->arena = a;
-		s->acap = nc;
-	}
-	c = &s->tab[j];
-	c->h = h;
-	c->state = state;
-	c->off = (uint32_t)s->na;
-	if (ka <= kb) {
-		c->pos = m;
-		c->k = (uint32_t)ka;
-		for (size_t w = (m + 1) >> 6, got = 0; got < ka; w++) {
-			uint64_t b = s->bits[w];
-			if (w == (m + 1) >> 6)
-				b &= ~0ULL << ((m + 1) & 63);
-			while (b && got < ka) {
-				s->arena[s->na++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
-				b &= b - 1;
-				got++;
-			}
-		}
-	} else {
-		c->pos = hi;
-		c->k = (uint32_t)kb | CE_FORM_B;
-		for (size_t w = m >> 6, got = 0; got < kb; w++) {
-			uint64_t b = ~s->bits[w];
-			if (w == m >> 6)
-				b &= ~0ULL << (m & 63);
-			while (b && got < kb) {
-				s->arena[s->na++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
-				b &= b - 1;
-				got++;
-			}
+		if ((r = account(s, (nc - s->acap) * 4)) < 0) {
+			if (r != -ENOSPC || !s->sh->deadline || need > s->acap)
+				return r;
+			cache_clear(s);
+			have_rep = 0;
+		} else {
+			uint32_t *a = realloc(s->arena, nc * sizeof(*a));
+			if (!a)
+				return -ENOMEM;
+			s->arena = a;
+			s->acap = nc;
 		}
 	}
-	if (2 * ++s->tn > s->tcap && (r = grow_table(s)) < 0)
-		return r;
+	uint32_t total = 0;
+	for (size_t i = 0; i < s->nact; i++)
+		total += s->cur[s->act[i]];
+	/* the representative (new, or replaced by a smaller U), then the exact entry */
+	for (int kind = 0; kind < 2; kind++) {
+		uint64_t key = kind ? (h ^ s->hu ^ salt) & ~1ULL : (h ^ salt ^ H_REP) | 1;
+		if (!kind && have_rep) {
+			c = &s->tab[jr];
+			if (u_total(s->arena + c->off) <= total)
+				continue;
+		} else {
+			if (cache_find(s, key, state, cnt, m, hi, &j))
+				continue;
+			c = &s->tab[j];
+			if (c->pos != CE_EMPTY) /* a representative found again */
+				continue;
+		}
+		int fresh = c->pos == CE_EMPTY;
+		c->h = key;
+		c->state = state;
+		c->off = (uint32_t)s->na;
+		s->arena[s->na++] = (uint32_t)s->nact;
+		for (size_t i = 0; i < s->nact; i++) {
+			s->arena[s->na++] = s->act[i];
+			s->arena[s->na++] = s->cur[s->act[i]];
+		}
+		if (ka <= kb) {
+			c->pos = m;
+			c->k = (uint32_t)ka;
+			for (size_t w = (m + 1) >> 6, got = 0; got < ka; w++) {
+				uint64_t b = s->bits[w] & ~s->inf[w];
+				if (w == (m + 1) >> 6)
+					b &= ~0ULL << ((m + 1) & 63);
+				while (b && got < ka) {
+					s->arena[s->na++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
+					b &= b - 1;
+					got++;
+				}
+			}
+		} else {
+			c->pos = hi;
+			c->k = (uint32_t)kb | CE_FORM_B;
+			for (size_t w = m >> 6, got = 0; got < kb; w++) {
+				uint64_t b = ~s->bits[w] & ~s->inf[w];
+				if (w == m >> 6)
+					b &= ~0ULL << (m & 63);
+				while (b && got < kb) {
+					s->arena[s->na++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
+					b &= b - 1;
+					got++;
+				}
+			}
+		}
+		if (fresh && 2 * ++s->tn > s->tcap && (r = grow_table(s)) < 0) {
+			if (r != -ENOSPC || !s->sh->deadline)
+				return r;
+			cache_clear(s);
+			return 1;
+		}
+	}
 	return 1;
 }
 
@@ -664,8 +811,50 @@ static uint32_t first_open(const struct lin_search *s, uint32_t m)
 	return (uint32_t)s->n;
 }
 
+/* Op o takes effect / is taken back: the linearized set, its hash (ops
+ * that return) or its class count (unknown outcomes). */
+static inline void take(struct lin_search *s, uint32_t o, uint64_t *h, size_t *cnt)
+{
+	uint32_t c = s->cls[o];
+
+	s->bits[o >> 6] |= 1ULL << (o & 63);
+	if (c == UINT32_MAX) {
+		*h ^= s->z[o];
+		(*cnt)++;
+	} else if (s->hu ^= s->z[o], !s->cur[c]++) {
+		s->actpos[c] = (uint32_t)s->nact;
+		s->act[s->nact++] = c;
+	}
+}
+
+static inline void untake(struct lin_search *s, uint32_t o, uint64_t *h, size_t *cnt)
+{
+	uint32_t c = s->cls[o];
+
+	s->bits[o >> 6] &= ~(1ULL << (o & 63));
+	if (c == UINT32_MAX) {
+		*h ^= s->z[o];
+		(*cnt)--;
+	} else if (s->hu ^= s->z[o], !--s->cur[c]) {
+		uint32_t last = s->act[--s->nact];
+		s->act[s->actpos[c]] = last;
+		s->actpos[last] = s->actpos[c];
+	}
+}
+
 /* Run WGL from state init: SR_OK, SR_VIOLATION, SR_TIME, SR_MEMORY, SR_BUDGET,
- * SR_STOPPED or -ENOMEM. */
+ * SR_STOPPED or -ENOMEM.
+ *
+ * Unknown outcomes are only tried where they matter (each rule below keeps
+ * some linearization when there is one: one that uses the fewest unknown
+ * outcomes, its twins in invocation order, breaks none of them, since
+ * breaking one would let it drop an unknown outcome, and moving a pure op
+ * earlier, as the forced levels do, keeps it among the fewest):
+ *  - one that changes nothing where it is tried is not tried there;
+ *  - right after one, no write is tried (known or not): the write sets the
+ *    state whatever it was, so the unknown outcome could be dropped.
+ *    Whether the last op was an unknown outcome is part of the memo key.
+ *  - an unknown read never (it constrains nothing). */
 static int search_run(struct lin_search *s, uint32_t init)
 {
 	struct lin_ent *ent = s->ent;
@@ -675,6 +864,7 @@ static int search_run(struct lin_search *s, uint32_t init)
 	size_t cnt = 0, sp = 0;
 	int32_t e = ent[0].next;
 	int r, forced = 0, level = 1; /* level: e is the first entry tried at this level */
+	int after_unk = 0;            /* the last op taken was an unknown outcome */
 
 	s->best = 0;
 	while (ent[0].next >= 0) {
@@ -709,8 +899,11 @@ static int search_run(struct lin_search *s, uint32_t init)
 		struct lin_ent *x = &ent[e];
 		if (x->match >= 0) {
 			uint32_t o = x->op, ns;
-			if (s->twin && s->twin[o] != UINT32_MAX && !in_set(bits, s->twin[o])) {
-				e = x->next; /* its earlier twin first (set_twins) */
+			int unk = ops[o].ret == FL_LIN_INF;
+			if ((s->twin && s->twin[o] != UINT32_MAX && !in_set(bits, s->twin[o])) ||
+			    (after_unk && ops[o].kind == FL_LIN_WRITE) ||
+			    (unk && (ops[o].kind == FL_LIN_READ || ops[o].kind == FL_LIN_READ_ALL))) {
+				e = x->next; /* its earlier twin first (set_twins); see above */
 				continue;
 			}
 			r = lin_step(s->md, state, &ops[o], &ns);
@@ -720,23 +913,25 @@ static int search_run(struct lin_search *s, uint32_t init)
 			 * take effect at the end, after every op that returns: no
 			 * op must follow it, and moving it there changes no state
 			 * another op sees. So it is not tried here. */
-			if (r && ops[o].ret == FL_LIN_INF && ns == state && state != LIN_ANY)
+			if (r && unk && ns == state && state != LIN_ANY)
 				r = 0;
 			if (r) {
-				uint32_t nhi = o + 1 > hi ? o + 1 : hi, m;
-				bits[o >> 6] |= 1ULL << (o & 63);
-				h ^= s->z[o];
-				cnt++;
+				uint32_t nhi = !unk && o + 1 > hi ? o + 1 : hi, m;
+				take(s, o, &h, &cnt);
 				lift(ent, e);
 				m = ent[0].next >= 0 ? ent[ent[0].next].op : (uint32_t)s->n;
-				r = cache_add(s, h, ns, cnt, m, nhi);
+				if (m < s->n && ops[m].ret == FL_LIN_INF)
+					m = first_open(s, m);
+				r = cache_add(s, h, ns, cnt, m, nhi, unk);
 				if (r > 0) {
-					s->stack[sp++] = (struct lin_frame){ e, state, hi, (uint32_t)forced };
+					s->stack[sp++] = (struct lin_frame){
+						e, state, hi,
+						(forced ? FR_FORCED : 0) | (after_unk ? FR_AFTER_UNKNOWN : 0) };
 					state = ns;
 					hi = nhi;
-					uint32_t fo = m < s->n && ops[m].ret == FL_LIN_INF ? first_open(s, m) : m;
-					if (fo > s->best)
-						s->best = fo;
+					after_unk = unk;
+					if (m > s->best)
+						s->best = m;
 					e = ent[0].next;
 					level = 1;
 					continue;
@@ -749,9 +944,7 @@ static int search_run(struct lin_search *s, uint32_t init)
 					return r;
 				}
 				unlift(ent, e);
-				bits[o >> 6] &= ~(1ULL << (o & 63));
-				h ^= s->z[o];
-				cnt--;
+				untake(s, o, &h, &cnt);
 				if (forced) {
 					/* the forced configuration failed before: so does this level */
 					e = -1;
@@ -770,11 +963,10 @@ static int search_run(struct lin_search *s, uint32_t init)
 			uint32_t o = ent[f.e].op;
 			state = f.state;
 			hi = f.hi;
+			after_unk = !!(f.flags & FR_AFTER_UNKNOWN);
 			unlift(ent, f.e);
-			bits[o >> 6] &= ~(1ULL << (o & 63));
-			h ^= s->z[o];
-			cnt--;
-			if (!f.forced) {
+			untake(s, o, &h, &cnt);
+			if (!(f.flags & FR_FORCED)) {
 				e = ent[f.e].next;
 				forced = 0;
 				break;

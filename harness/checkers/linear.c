@@ -276,6 +276,7 @@ struct lin_frame {
 };
 #define FR_FORCED 0x1
 #define FR_AFTER_UNKNOWN 0x2
+#define FR_PASS2 0x4 /* the level's second pass: unknown outcomes */
 
 /* A memo entry: the ops that return linearized, S, are the known ops of
  * [0,pos) + list (form A) or of [0,pos) - list (form B, top bit of k), with
@@ -865,6 +866,7 @@ static int search_run(struct lin_search *s, uint32_t init)
 	int32_t e = ent[0].next;
 	int r, forced = 0, level = 1; /* level: e is the first entry tried at this level */
 	int after_unk = 0;            /* the last op taken was an unknown outcome */
+	int pass2 = 0; /* a level tries the ops that return first, then unknown outcomes */
 
 	s->best = 0;
 	while (ent[0].next >= 0) {
@@ -879,6 +881,7 @@ static int search_run(struct lin_search *s, uint32_t init)
 			int32_t f, pure = -1;
 			level = 0;
 			forced = 0;
+			pass2 = 0;
 			for (f = e; ent[f].match >= 0; f = ent[f].next) {
 				const struct lin_op *op = &ops[ent[f].op];
 				uint32_t ns;
@@ -900,6 +903,10 @@ static int search_run(struct lin_search *s, uint32_t init)
 		if (x->match >= 0) {
 			uint32_t o = x->op, ns;
 			int unk = ops[o].ret == FL_LIN_INF;
+			if (unk != pass2 && !forced) {
+				e = x->next;
+				continue;
+			}
 			if ((s->twin && s->twin[o] != UINT32_MAX && !in_set(bits, s->twin[o])) ||
 			    (after_unk && ops[o].kind == FL_LIN_WRITE) ||
 			    (unk && (ops[o].kind == FL_LIN_READ || ops[o].kind == FL_LIN_READ_ALL))) {
@@ -926,7 +933,8 @@ static int search_run(struct lin_search *s, uint32_t init)
 				if (r > 0) {
 					s->stack[sp++] = (struct lin_frame){
 						e, state, hi,
-						(forced ? FR_FORCED : 0) | (after_unk ? FR_AFTER_UNKNOWN : 0) };
+						(forced ? FR_FORCED : 0) | (after_unk ? FR_AFTER_UNKNOWN : 0) |
+							(pass2 ? FR_PASS2 : 0) };
 					state = ns;
 					hi = nhi;
 					after_unk = unk;
@@ -954,6 +962,11 @@ static int search_run(struct lin_search *s, uint32_t init)
 			e = x->next;
 			continue;
 		}
+		if (!pass2 && !forced && e >= 0) {
+			pass2 = 1; /* the return entry ends the first pass */
+			e = ent[0].next;
+			continue;
+		}
 	backtrack:
 		/* a return entry: nothing more to try at this level */
 		for (;;) {
@@ -964,6 +977,7 @@ static int search_run(struct lin_search *s, uint32_t init)
 			state = f.state;
 			hi = f.hi;
 			after_unk = !!(f.flags & FR_AFTER_UNKNOWN);
+			pass2 = !!(f.flags & FR_PASS2);
 			unlift(ent, f.e);
 			untake(s, o, &h, &cnt);
 			if (!(f.flags & FR_FORCED)) {

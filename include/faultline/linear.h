@@ -35,6 +35,16 @@
  *  - kv: a string that no get of the key returns, nor starts with, can
  *    never be read (appends only lengthen it) until a put replaces it: all
  *    such strings are one state.
+ *  - An unknown outcome is never tried right before a write (known or
+ *    not): the write hides it, so it can be dropped. An unknown read is
+ *    never tried.
+ *  - A configuration is pruned when one with the same linearized ops that
+ *    return, the same state, and fewer unknown outcomes taken (counted per
+ *    class of interchangeable ones) was explored: taken unknown outcomes
+ *    only constrain. Ops that return are tried before unknown outcomes.
+ *  - A full search cache is emptied and the search goes on (exploring
+ *    again what it forgot) when the check has a time limit; without one it
+ *    is the memory limit.
  *  - Not done: dropping an unknown write whose value no read returns and no
  *    cas expects. A definite compare failure observes it: write 1 (ok),
  *    write 2 (unknown), cas 1->3 failed is linearizable only with the

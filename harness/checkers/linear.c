@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -277,6 +278,7 @@ struct lin_frame {
 #define FR_FORCED 0x1
 #define FR_AFTER_UNKNOWN 0x2
 #define FR_PASS2 0x4 /* the level's second pass: unknown outcomes */
+#define FR_REUSED 0x8 /* an unknown outcome applied without being taken (reuse) */
 
 /* A memo entry: the ops that return linearized, S, are the known ops of
  * [0,pos) + list (form A) or of [0,pos) - list (form B, top bit of k), with
@@ -297,6 +299,7 @@ struct lin_search {
 	struct lin_shared *sh;
 	uint64_t budget; /* steps; 0 = unlimited */
 	int own_violation; /* a window check: SR_STOPPED (set by this key) does not stop it */
+	int reuse; /* relaxed: unknown outcomes may take effect any number of times (see search_run) */
 
 	struct lin_ent *ent;
 	uint64_t *bits, *z;
@@ -310,6 +313,7 @@ struct lin_search {
 	uint64_t hu;        /* hash of the unknown outcomes taken */
 	uint64_t *inf;  /* the ops with an unknown outcome, as bits */
 	struct lin_frame *stack;
+	size_t stack_cap; /* n + 1 frames, more when unknown outcomes are reused */
 	struct lin_centry *tab;
 	size_t tcap, tn;
 	uint32_t *arena;
@@ -476,6 +480,7 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 	s->z = malloc((n + 1) * sizeof(*s->z));
 	s->kpre = malloc((n + 1) * sizeof(*s->kpre));
 	s->stack = malloc((n + 1) * sizeof(*s->stack));
+	s->stack_cap = n + 1;
 	s->tcap = 64; /* grows by doubling; window checks stay small */
 	s->tab = malloc(s->tcap * sizeof(*s->tab));
 	s->acap = 64;
@@ -843,6 +848,22 @@ static inline void untake(struct lin_search *s, uint32_t o, uint64_t *h, size_t 
 	}
 }
 
+/* In the relaxed search an unknown outcome pushes a frame without taking
+ * an op: the depth is bounded by the configurations (each new), not n */
+static int grow_stack(struct lin_search *s)
+{
+	struct lin_frame *f;
+	int r;
+
+	if ((r = account(s, s->stack_cap * sizeof(*f))) < 0)
+		return r;
+	if (!(f = realloc(s->stack, 2 * s->stack_cap * sizeof(*f))))
+		return -ENOMEM;
+	s->stack = f;
+	s->stack_cap *= 2;
+	return 1;
+}
+
 /* Run WGL from state init: SR_OK, SR_VIOLATION, SR_TIME, SR_MEMORY, SR_BUDGET,
  * SR_STOPPED or -ENOMEM.
  *
@@ -870,12 +891,10 @@ static int search_run(struct lin_search *s, uint32_t init)
 
 	s->best = 0;
 	while (ent[0].next >= 0) {
-		if (!(++s->steps & 0xfff)) {
-			if ((r = limits_hit(s)))
-				return r;
-			if (s->budget && s->steps > s->budget)
-				return SR_BUDGET;
-		}
+		if (!(++s->steps & 0xfff) && (r = limits_hit(s)))
+			return r;
+		if (s->budget && s->steps > s->budget)
+			return SR_BUDGET;
 		if (level) {
 			/* a pure op that holds now goes first, alone */
 			int32_t f, pure = -1;
@@ -885,7 +904,10 @@ static int search_run(struct lin_search *s, uint32_t init)
 			for (f = e; ent[f].match >= 0; f = ent[f].next) {
 				const struct lin_op *op = &ops[ent[f].op];
 				uint32_t ns;
-				if (pure < 0 && is_pure(op) && lin_step(s->md, state, op, &ns) > 0)
+				/* not from LIN_ANY: there the op pins the state,
+				 * which another first op might need otherwise */
+				if (pure < 0 && state != LIN_ANY && is_pure(op) &&
+				    lin_step(s->md, state, op, &ns) > 0)
 					pure = f;
 			}
 			/* the first return left is an unknown outcome's: every op
@@ -907,7 +929,7 @@ static int search_run(struct lin_search *s, uint32_t init)
 				e = x->next;
 				continue;
 			}
-			if ((s->twin && s->twin[o] != UINT32_MAX && !in_set(bits, s->twin[o])) ||
+			if ((s->twin && s->twin[o] != UINT32_MAX && (s->reuse || !in_set(bits, s->twin[o]))) ||
 			    (after_unk && ops[o].kind == FL_LIN_WRITE) ||
 			    (unk && (ops[o].kind == FL_LIN_READ || ops[o].kind == FL_LIN_READ_ALL))) {
 				e = x->next; /* its earlier twin first (set_twins); see above */
@@ -920,21 +942,31 @@ static int search_run(struct lin_search *s, uint32_t init)
 			 * take effect at the end, after every op that returns: no
 			 * op must follow it, and moving it there changes no state
 			 * another op sees. So it is not tried here. */
-			if (r && unk && ns == state && state != LIN_ANY)
+			if (r && unk && ns == state)
 				r = 0;
 			if (r) {
 				uint32_t nhi = !unk && o + 1 > hi ? o + 1 : hi, m;
-				take(s, o, &h, &cnt);
-				lift(ent, e);
+				int reused = unk && s->reuse;
+				if (!reused) {
+					take(s, o, &h, &cnt);
+					lift(ent, e);
+				}
 				m = ent[0].next >= 0 ? ent[ent[0].next].op : (uint32_t)s->n;
 				if (m < s->n && ops[m].ret == FL_LIN_INF)
 					m = first_open(s, m);
 				r = cache_add(s, h, ns, cnt, m, nhi, unk);
+				if (r > 0 && sp == s->stack_cap && (r = grow_stack(s)) < 0) {
+					if (r == -ENOSPC) {
+						atomic_store(&s->sh->stop, SR_MEMORY);
+						return SR_MEMORY;
+					}
+					return r;
+				}
 				if (r > 0) {
 					s->stack[sp++] = (struct lin_frame){
 						e, state, hi,
 						(forced ? FR_FORCED : 0) | (after_unk ? FR_AFTER_UNKNOWN : 0) |
-							(pass2 ? FR_PASS2 : 0) };
+							(pass2 ? FR_PASS2 : 0) | (reused ? FR_REUSED : 0) };
 					state = ns;
 					hi = nhi;
 					after_unk = unk;
@@ -951,8 +983,10 @@ static int search_run(struct lin_search *s, uint32_t init)
 					}
 					return r;
 				}
-				unlift(ent, e);
-				untake(s, o, &h, &cnt);
+				if (!reused) {
+					unlift(ent, e);
+					untake(s, o, &h, &cnt);
+				}
 				if (forced) {
 					/* the forced configuration failed before: so does this level */
 					e = -1;
@@ -978,8 +1012,10 @@ static int search_run(struct lin_search *s, uint32_t init)
 			hi = f.hi;
 			after_unk = !!(f.flags & FR_AFTER_UNKNOWN);
 			pass2 = !!(f.flags & FR_PASS2);
-			unlift(ent, f.e);
-			untake(s, o, &h, &cnt);
+			if (!(f.flags & FR_REUSED)) {
+				unlift(ent, f.e);
+				untake(s, o, &h, &cnt);
+			}
 			if (!(f.flags & FR_FORCED)) {
 				e = ent[f.e].next;
 				forced = 0;
@@ -999,6 +1035,7 @@ struct lin_job {
 	struct lin_shared *sh;
 	const struct lin_kvpre *pre;
 	int window_effort;
+	uint64_t first_steps;
 	uint32_t *idx; /* this key's op indices, by call time */
 	size_t n;
 	struct fl_lin_part *out;
@@ -1123,6 +1160,171 @@ out:
 	return r;
 }
 
+/* --- sub-histories: violations found without exhausting the whole search ------ */
+
+/* A violation needs the whole search exhausted, and with many unknown
+ * outcomes the configurations before the contradiction are too many to
+ * exhaust. But a contradiction is usually local, and a small sub-history can
+ * prove it. W(a, t), for ops in invocation order and a time t: the ops
+ * ops[a..] invoked at or before t, where
+ *  - those that return at or before t keep their outcome;
+ *  - those still open at t, and the earlier ops still pending when ops[a]
+ *    was invoked (ret >= ops[a].call), become unknown outcomes, or are
+ *    dropped when they change nothing (reads, failed compares);
+ *  - every other op is dropped: the ops that returned before ops[a] was
+ *    invoked, and those invoked after t;
+ * checked from LIN_ANY (whatever the state before it).
+ *
+ * If the history has a linearization L, W(a, t) has one, so a W(a, t) that
+ * cannot be linearized proves the history is not. Let sigma be L's state
+ * right after the last op that returned before ops[a].call (the initial
+ * state when none): every op of W is invoked after that op returned, so
+ * comes after it in L. Take the rest of L, keep the ops of W, and cut it at
+ * the first op invoked after t. Before the cut the kept ops see the states
+ * they saw in L: what was dropped there changes nothing (pure ops), or was
+ * taken before sigma (the pending ops that L linearized early: as unknown
+ * outcomes they need not take effect again). After the cut come only ops
+ * that return after t (an op that L puts after an op invoked after t cannot
+ * have returned before it was invoked), so unknown outcomes here: they
+ * need not take effect. Real-time order between ops of W is L's. So W(a, t)
+ * is linearizable from sigma, so from LIN_ANY, which allows every state
+ * (an abstraction: a search from LIN_ANY accepts whatever a search from
+ * any state accepts).
+ *
+ * Dropping an op that returned inside the window would not be sound (it may
+ * be the only write of a value read later), nor keeping the outcome of an
+ * op open at t (its observer may be invoked after t). */
+static int cmp_unknown(const void *x, const void *y)
+{
+	const struct lin_op *p = x, *q = y;
+
+	if (p->kind != q->kind)
+		return p->kind < q->kind ? -1 : 1;
+	if (p->a != q->a)
+		return p->a < q->a ? -1 : 1;
+	if (p->b != q->b)
+		return p->b < q->b ? -1 : 1;
+	return p->call < q->call ? -1 : p->call > q->call;
+}
+
+/* W(a, t) into buf (the search orders ops by time itself, not by place in
+ * buf): the known ops, then the unknown outcomes, only the first invoked of
+ * each change (kind, a, b): the sub-histories are checked relaxed (reuse,
+ * see search_run), where an unknown outcome invoked earlier does whatever
+ * a later one with the same change does. */
+static size_t sub_history(const struct lin_op *ops, size_t n, size_t a, int64_t t,
+			  struct lin_op *buf, struct lin_op *unk)
+{
+	size_t k = 0, nu = 0;
+
+	for (size_t i = 0; i < n && (i < a || ops[i].call <= t); i++) {
+		struct lin_op o = ops[i];
+		int keep = i >= a && o.ret <= t;
+		if (i < a && o.ret < ops[a].call)
+			continue;
+		if (!keep) {
+			if (o.kind == FL_LIN_READ || o.kind == FL_LIN_READ_ALL ||
+			    (o.flags & FL_LIN_CAS_FAILED))
+				continue;
+			o.ret = FL_LIN_INF;
+			o.flags = 0;
+			unk[nu++] = o;
+			continue;
+		}
+		buf[k++] = o;
+	}
+	qsort(unk, nu, sizeof(*unk), cmp_unknown);
+	for (size_t i = 0; i < nu; i++)
+		if (!i || unk[i].kind != unk[i - 1].kind || unk[i].a != unk[i - 1].a ||
+		    unk[i].b != unk[i - 1].b)
+			buf[k++] = unk[i];
+	return k;
+}
+
+/* Steps allowed to one sub-history, and to the whole scan (per op of the
+ * key: the scan costs at most a few times what the first search did) */
+#define FIRST_STEPS_PER_OP 256
+#define SUB_STEPS 4096
+#define SUB_STEPS_PER_OP 512
+#define SUB_LOOKBACK_MAX 512
+
+static int cmp_size(const void *x, const void *y)
+{
+	size_t p = *(const size_t *)x, q = *(const size_t *)y;
+
+	return p < q ? -1 : p > q;
+}
+
+/* W(a, ret(e)) for the ops e near the op the search could not get past
+ * (best), a few ops back first, then further: 1 and the window in
+ * p->window when one cannot be linearized, 0 when none was found within
+ * the budget, SR_TIME, SR_MEMORY or SR_STOPPED when the check stops, < 0
+ * on an error. Most contradictions show up in a window of
+ * a few dozen ops; a window that the budget cuts short says nothing, nor
+ * would larger ones, so the lookback stops growing there. */
+static int scan_sub_histories(struct lin_job *j, struct lin_model *md, const struct lin_op *ops,
+			      size_t n, size_t best)
+{
+	struct fl_lin_part *p = j->out;
+	struct lin_op *buf = malloc((n + 1) * sizeof(*buf)), *unk = malloc((n + 1) * sizeof(*unk));
+	uint64_t left = (uint64_t)n * SUB_STEPS_PER_OP;
+	int r = 0;
+
+	if (!buf || !unk) {
+		free(buf);
+		free(unk);
+		return -ENOMEM;
+	}
+	/* e = best, best + 1, ..., then below best, nearest first */
+	for (size_t d = 0; d < 2 * n && left && !r; d++) {
+		size_t e = d & 1 ? best - 1 - d / 2 : best + d / 2;
+		if ((d & 1 ? d / 2 + 1 > best : e >= n) || ops[e].ret == FL_LIN_INF)
+			continue;
+		for (size_t back = 4; back <= SUB_LOOKBACK_MAX && left; back *= 2) {
+			size_t a = e > back ? e - back : 0, nb = sub_history(ops, n, a, ops[e].ret, buf, unk);
+			struct lin_search s;
+			int sr;
+			if ((sr = search_init(&s, buf, nb, md, j->sh, left < SUB_STEPS ? left : SUB_STEPS)) < 0) {
+				search_release(&s);
+				r = sr == -ENOSPC ? 0 : sr;
+				goto out;
+			}
+			s.reuse = 1;
+			sr = search_run(&s, LIN_ANY);
+			left -= s.steps < left ? s.steps : left;
+			p->steps += s.steps;
+			search_release(&s);
+			if (sr < 0) {
+				r = sr;
+				goto out;
+			}
+			if (sr == SR_VIOLATION) {
+				if (!(p->window = malloc(nb * sizeof(*p->window)))) {
+					r = -ENOMEM;
+					goto out;
+				}
+				for (size_t i = 0; i < nb; i++)
+					p->window[i] = buf[i].gidx;
+				qsort(p->window, nb, sizeof(*p->window), cmp_size);
+				p->nwindow = nb;
+				p->window_verified = 1;
+				r = 1;
+				break;
+			}
+			if (sr == SR_TIME || sr == SR_MEMORY || sr == SR_STOPPED) {
+				r = sr; /* the whole check stops */
+				goto out;
+			}
+			if (sr != SR_OK || a == 0)
+				break; /* cut short by the budget: larger ones would be too */
+		}
+	}
+out:
+	free(buf);
+	free(unk);
+	return r;
+}
+
 static void run_job(struct lin_job *j)
 {
 	struct fl_lin_part *p = j->out;
@@ -1130,7 +1332,8 @@ static void run_job(struct lin_job *j)
 	struct lin_search s;
 	struct lin_op *ops = NULL;
 	int64_t t0 = now_ns();
-	int r;
+	int r, relaxed = 0;
+	size_t fail = 0, sbest = 0;
 
 	p->nops = j->n;
 	if ((r = lin_model_init(&md, j->m, j->h, j->pre)) < 0)
@@ -1142,16 +1345,51 @@ static void run_job(struct lin_job *j)
 	for (size_t i = 0; i < j->n; i++)
 		if ((r = lin_model_map(&md, &j->h->ops[j->idx[i]], j->idx[i], &ops[i])) < 0)
 			goto out;
-	r = search_init(&s, ops, j->n, &md, j->sh, 0);
-	if (r == -ENOSPC) {
-		r = SR_MEMORY;
-	} else if (r >= 0) {
-		r = search_run(&s, 0); /* nil, "", {} are all id 0 */
-		p->prefix = s.best;
-		p->steps = s.steps;
-		p->cache_entries = s.tn;
+	/* Pass 0: the search with a step budget (the linearizable histories
+	 * mostly end there). When it runs out: small sub-histories around the
+	 * op it could not get past (scan_sub_histories); pass 1: the relaxed
+	 * search (unknown outcomes reusable, see search_run: a violation there
+	 * is one here); pass 2: the search again, unbounded. */
+	for (int pass = 0; pass < 3; pass++) {
+		uint64_t first = j->first_steps ? j->first_steps : (uint64_t)j->n * FIRST_STEPS_PER_OP;
+		uint64_t budget = pass == 2 ? 0 : first * (pass ? 16 : 1);
+		r = search_init(&s, ops, j->n, &md, j->sh, budget);
+		if (r == -ENOSPC) {
+			r = SR_MEMORY;
+		} else if (r >= 0) {
+			s.reuse = pass == 1;
+			r = search_run(&s, 0); /* nil, "", {} are all id 0 */
+			if (s.best > p->prefix && !s.reuse)
+				p->prefix = s.best;
+			p->steps += s.steps;
+			p->cache_entries = s.tn;
+			sbest = s.best;
+		}
+		search_release(&s);
+		if (pass == 0 && r == SR_BUDGET) {
+			if ((r = scan_sub_histories(j, &md, ops, j->n, sbest)) < 0)
+				goto out;
+			if (r == 1) {
+				relaxed = 1;
+				fail = sbest;
+				r = SR_VIOLATION;
+				break;
+			}
+			if (r)
+				break; /* a limit */
+			continue;
+		}
+		if (pass == 1 && r == SR_VIOLATION) {
+			relaxed = 1;
+			fail = sbest;
+			if ((r = scan_sub_histories(j, &md, ops, j->n, fail)) < 0)
+				goto out;
+			r = SR_VIOLATION;
+			break;
+		}
+		if (r != SR_BUDGET && !(pass == 1 && r == SR_OK))
+			break;
 	}
-	search_release(&s);
 	if (r < 0)
 		goto out;
 	switch (r) {
@@ -1164,9 +1402,13 @@ static void run_job(struct lin_job *j)
 			atomic_compare_exchange_strong(&j->sh->stop, &zero, SR_STOPPED);
 		}
 		p->verdict = FL_LIN_VIOLATION;
-		p->failed_op = ops[p->prefix].gidx;
+		if (relaxed && p->window_verified)
+			break; /* failed_op and the window: the relaxed search's, the scan's */
+		if (!relaxed)
+			fail = p->prefix;
+		p->failed_op = ops[fail].gidx;
 		if (j->window_effort >= 0)
-			r = find_window(j, &md, ops, j->n, p->prefix);
+			r = find_window(j, &md, ops, j->n, fail);
 		break;
 	default:
 		p->verdict = FL_LIN_UNKNOWN;
@@ -1337,8 +1579,8 @@ int fl_lin_check(const struct fl_lin_history *h, enum fl_lin_model m,
 		qsort_r(idx + start[k], count[k], sizeof(*idx), cmp_idx_call, h->ops);
 		res->parts[p].key = (uint32_t)k;
 		res->parts[p].failed_op = -1;
-		jobs[p] = (struct lin_job){ h, m, &sh, &pre, lim->window_effort, idx + start[k],
-					    count[k], &res->parts[p], 0 };
+		jobs[p] = (struct lin_job){ h, m, &sh, &pre, lim->window_effort, lim->first_steps,
+					    idx + start[k], count[k], &res->parts[p], 0 };
 		p++;
 	}
 	/* biggest first, so one huge key does not start last; results stay in key order */

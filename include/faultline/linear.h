@@ -147,6 +147,8 @@ struct fl_lin_limits {
 	int window_effort;   /* sub-checks allowed for the violation window; 0 = 64, < 0 none
 	                      * (and 64k search steps in all, whatever the number) */
 	int all_keys;        /* check every key even after one violates (default: stop the others) */
+	uint64_t first_steps; /* steps of a key's first search before the sub-histories and the
+	                       * relaxed search (see linear.c); 0 = 256 per op (tests: 1) */
 };
 
 /* The result for one key (partition). Op indices are into history->ops. */

@@ -1402,11 +1402,13 @@ static void run_job(struct lin_job *j)
 			atomic_compare_exchange_strong(&j->sh->stop, &zero, SR_STOPPED);
 		}
 		p->verdict = FL_LIN_VIOLATION;
-		if (relaxed && p->window_verified)
-			break; /* failed_op and the window: the relaxed search's, the scan's */
 		if (!relaxed)
 			fail = p->prefix;
+		if (fail >= j->n) /* cannot be: that search would have ended */
+			fail = j->n - 1;
 		p->failed_op = ops[fail].gidx;
+		if (relaxed && p->window_verified)
+			break; /* the window: the scan's */
 		if (j->window_effort >= 0)
 			r = find_window(j, &md, ops, j->n, fail);
 		break;

@@ -562,6 +562,19 @@ static void test_sub_history_rules(void **state)
 	assert_true(r->parts[0].window_verified);
 	fl_lin_result_free(r);
 
+	fresh(); /* two unknown writes of 2, both needed: a sub-history keeps one,
+		  * so it must let it take effect twice (reuse) */
+	wr(0, 10, "1");
+	wr(20, INF, "2");
+	wr(25, INF, "2");
+	rd(40, 50, "2");
+	wr(60, 70, "1");
+	rd(80, 90, "2");
+	assert_int_equal(verdict(FL_LIN_REGISTER, NULL), FL_LIN_OK);
+	rd(100, 110, "1"); /* a third time, no */
+	rd(120, 130, "2");
+	assert_int_equal(verdict(FL_LIN_REGISTER, NULL), FL_LIN_VIOLATION);
+
 	fresh(); /* the unknown write of 3 would be needed twice */
 	wr(0, 10, "1");
 	wr(20, INF, "2");

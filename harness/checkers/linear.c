@@ -876,7 +876,21 @@ static int grow_stack(struct lin_search *s)
  *  - right after one, no write is tried (known or not): the write sets the
  *    state whatever it was, so the unknown outcome could be dropped.
  *    Whether the last op was an unknown outcome is part of the memo key.
- *  - an unknown read never (it constrains nothing). */
+ *  - an unknown read never (it constrains nothing).
+ *
+ * Relaxed (s->reuse): an unknown outcome may take effect any number of
+ * times; applying it pushes a frame but takes no op (S and U do not change,
+ * the memo key is (S, state, whether the last op was one)). Every
+ * linearization of the history is one of the relaxed history, so a relaxed
+ * violation is a violation (the converse does not hold: the relaxed search
+ * never says linearizable for the caller). The rules above hold as well
+ * (their arguments do not count uses), and of twins only the first invoked
+ * is tried: it can do whatever a later one can, from earlier on.
+ *
+ * From LIN_ANY (sub-histories, windows), a pure op is never forced: it
+ * would pin the state, which a different first op may need otherwise (read
+ * 5 and read 7 concurrent with write 5 hold from 7, not after forcing read
+ * 5); an unknown outcome leaving LIN_ANY as it is changes nothing there. */
 static int search_run(struct lin_search *s, uint32_t init)
 {
 	struct lin_ent *ent = s->ent;

@@ -315,6 +315,24 @@ bench-check: $(BUILD)/faultline $(BUILD)/tests/bench/bench_check
 $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# The checker on generated hard histories (tests/bench/bench_check_hard.c; not
+# part of make check; up to HARD_COUNT x HARD_TIMEOUT s per build), beside
+# the build of BENCH_BASE (default main, exported by git archive into
+# $(BUILD)/bench-base and built there); writes its section of build/bench.md.
+#   make bench-check-hard HARD_COUNT=8 HARD_TIMEOUT=10 BENCH_BASE=
+BENCH_BASE ?= main
+HARD_COUNT ?= 24
+HARD_TIMEOUT ?= 60
+.PHONY: bench-check-hard
+bench-check-hard: $(BUILD)/faultline $(BUILD)/tests/bench/bench_check_hard
+	@if [ -n "$(BENCH_BASE)" ]; then \
+	  rm -rf $(BUILD)/bench-base && mkdir -p $(BUILD)/bench-base && \
+	  git archive $(BENCH_BASE) | tar -x -C $(BUILD)/bench-base && \
+	  $(MAKE) --no-print-directory -C $(BUILD)/bench-base BUILD=build build/faultline >/dev/null; fi
+	$(BUILD)/tests/bench/bench_check_hard --count $(HARD_COUNT) --timeout $(HARD_TIMEOUT) \
+	  --dir $(BUILD)/bench-hard --md $(BUILD)/bench.md \
+	  $(if $(BENCH_BASE),--before $(BUILD)/bench-base/build/faultline) $(BUILD)/faultline
+
 # Coverage-guided fuzzing (clang + libFuzzer): one target per parser of
 # outside input, tests/fuzz/fuzz_*.c. The engine is compiled once into
 # $(FUZZ_BUILD)/obj and linked into each target. tests/fuzz/run runs each

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -272,11 +273,18 @@ struct lin_ent {
 
 struct lin_frame {
 	int32_t e;
-	uint32_t state, hi, forced;
+	uint32_t state, hi, flags; /* FR_FORCED, FR_AFTER_UNKNOWN: of the level it was tried at */
 };
+#define FR_FORCED 0x1
+#define FR_AFTER_UNKNOWN 0x2
+#define FR_PASS2 0x4 /* the level's second pass: unknown outcomes */
+#define FR_REUSED 0x8 /* an unknown outcome applied without being taken (reuse) */
 
-/* A memo entry: the set S is [0,pos) + list (form A) or [0,pos) - list
- * (form B, top bit of k), with the state. */
+/* A memo entry: the ops that return linearized, S, are the known ops of
+ * [0,pos) + list (form A) or of [0,pos) - list (form B, top bit of k), with
+ * the state; the unknown outcomes that took effect, U, are counts per class
+ * (see set_twins): the arena at off holds nu, then nu (class, count) pairs,
+ * then the list. h covers S and whether the last op was an unknown outcome. */
 struct lin_centry {
 	uint64_t h;
 	uint32_t state, pos, k, off;
@@ -291,12 +299,21 @@ struct lin_search {
 	struct lin_shared *sh;
 	uint64_t budget; /* steps; 0 = unlimited */
 	int own_violation; /* a window check: SR_STOPPED (set by this key) does not stop it */
+	int reuse; /* relaxed: unknown outcomes may take effect any number of times (see search_run) */
 
 	struct lin_ent *ent;
 	uint64_t *bits, *z;
 	uint32_t *twin; /* see set_twins(); NULL when there are none */
+	uint32_t *cls;  /* an unknown outcome's class (see set_twins), else UINT32_MAX */
+	uint32_t *cur;  /* per class: how many took effect (the first ones invoked) */
+	uint32_t *act, *actpos; /* the classes with cur > 0; each one's index in act */
+	size_t ncls, nact;
+	uint32_t *kpre; /* kpre[i]: the ops that return among [0, i) */
+	uint64_t evictions; /* the cache was full and emptied (re-exploration) */
+	uint64_t hu;        /* hash of the unknown outcomes taken */
 	uint64_t *inf;  /* the ops with an unknown outcome, as bits */
 	struct lin_frame *stack;
+	size_t stack_cap; /* n + 1 frames, more when unknown outcomes are reused */
 	struct lin_centry *tab;
 	size_t tcap, tn;
 	uint32_t *arena;
@@ -330,6 +347,11 @@ static void search_release(struct lin_search *s)
 	free(s->bits);
 	free(s->z);
 	free(s->twin);
+	free(s->cls);
+	free(s->cur);
+	free(s->act);
+	free(s->actpos);
+	free(s->kpre);
 	free(s->inf);
 	free(s->stack);
 	free(s->tab);
@@ -384,7 +406,10 @@ static int cmp_twin(const void *x, const void *y)
 	return p->pos < q->pos ? -1 : p->pos > q->pos;
 }
 
-/* ev: the ops' events in list order (2n) */
+/* The classes of unknown outcomes (twins: the same change) and twin[].
+ * ev: the ops' events in list order (2n). Every unknown write or cas gets a
+ * class; the search takes a class's ops in invocation order, so the ones
+ * that took effect are the first cur[c] of class c. */
 static int set_twins(struct lin_search *s, const struct ev *ev, size_t n2)
 {
 	struct twin_key *t;
@@ -395,9 +420,17 @@ static int set_twins(struct lin_search *s, const struct ev *ev, size_t n2)
 		nt += !ev[k].ret && o->ret == FL_LIN_INF && o->kind != FL_LIN_READ &&
 		      o->kind != FL_LIN_READ_ALL;
 	}
-	if (nt < 2)
+	if (!(s->cls = malloc((s->n + 1) * sizeof(*s->cls))))
+		return -ENOMEM;
+	memset(s->cls, 0xff, (s->n + 1) * sizeof(*s->cls));
+	if (!nt)
 		return 0;
-	if (!(t = malloc(nt * sizeof(*t))) || !(s->twin = malloc(s->n * sizeof(*s->twin)))) {
+	t = malloc(nt * sizeof(*t));
+	s->twin = malloc(s->n * sizeof(*s->twin));
+	s->cur = calloc(nt, sizeof(*s->cur));
+	s->act = malloc(nt * sizeof(*s->act));
+	s->actpos = malloc(nt * sizeof(*s->actpos));
+	if (!t || !s->twin || !s->cur || !s->act || !s->actpos) {
 		free(t);
 		return -ENOMEM;
 	}
@@ -411,10 +444,17 @@ static int set_twins(struct lin_search *s, const struct ev *ev, size_t n2)
 			nt++;
 	}
 	qsort(t, nt, sizeof(*t), cmp_twin);
-	for (size_t i = 1; i < nt; i++)
+	s->cls[t[0].op] = 0;
+	for (size_t i = 1; i < nt; i++) {
 		if (t[i].kind == t[i - 1].kind && t[i].flags == t[i - 1].flags &&
-		    t[i].a == t[i - 1].a && t[i].b == t[i - 1].b)
+		    t[i].a == t[i - 1].a && t[i].b == t[i - 1].b) {
 			s->twin[t[i].op] = t[i - 1].op;
+			s->cls[t[i].op] = s->cls[t[i - 1].op];
+		} else {
+			s->cls[t[i].op] = s->cls[t[i - 1].op] + 1;
+		}
+	}
+	s->ncls = s->cls[t[nt - 1].op] + 1;
 	free(t);
 	return 0;
 }
@@ -438,22 +478,26 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 	s->bits = calloc(nw, sizeof(*s->bits));
 	s->inf = calloc(nw, sizeof(*s->inf));
 	s->z = malloc((n + 1) * sizeof(*s->z));
+	s->kpre = malloc((n + 1) * sizeof(*s->kpre));
 	s->stack = malloc((n + 1) * sizeof(*s->stack));
+	s->stack_cap = n + 1;
 	s->tcap = 64; /* grows by doubling; window checks stay small */
 	s->tab = malloc(s->tcap * sizeof(*s->tab));
 	s->acap = 64;
 	s->arena = malloc(s->acap * sizeof(*s->arena));
 	ev = malloc((2 * n + 1) * sizeof(*ev));
 	where = malloc((2 * n + 1) * sizeof(*where));
-	if (!s->ent || !s->bits || !s->inf || !s->z || !s->stack || !s->tab || !s->arena || !ev || !where) {
+	if (!s->ent || !s->bits || !s->inf || !s->z || !s->kpre || !s->stack || !s->tab || !s->arena || !ev || !where) {
 		free(ev);
 		free(where);
 		search_release(s);
 		return -ENOMEM;
 	}
 	memset(s->tab, 0xff, s->tcap * sizeof(*s->tab));
+	s->kpre[0] = 0;
 	for (size_t i = 0; i < n; i++) {
 		s->z[i] = mix64(seed += 0x9e3779b97f4a7c15ULL);
+		s->kpre[i + 1] = s->kpre[i] + (ops[i].ret != FL_LIN_INF);
 		if (ops[i].ret == FL_LIN_INF)
 			s->inf[i >> 6] |= 1ULL << (i & 63);
 		ev[2 * i] = (struct ev){ ops[i].call, (uint32_t)i, 0 };
@@ -475,7 +519,8 @@ static int search_init(struct lin_search *s, const struct lin_op *ops, size_t n,
 	free(where);
 	if (r < 0)
 		return r;
-	return account(s, (2 * n + 1) * sizeof(*s->ent) + 2 * nw * 8 + (n + 1) * 8 +
+	return account(s, (2 * n + 1) * sizeof(*s->ent) + 2 * nw * 8 + (n + 1) * 16 +
+				  s->ncls * 12 +
 				  (n + 1) * sizeof(*s->stack) + s->tcap * sizeof(*s->tab) +
 				  s->acap * 4);
 }
@@ -514,26 +559,49 @@ static inline int in_set(const uint64_t *bits, uint32_t i)
 	return (bits[i >> 6] >> (i & 63)) & 1;
 }
 
+/* S of entry c is the current one (cnt ops that return linearized, m the
+ * first that is not, hi above the highest that is) */
 static int same_set(const struct lin_search *s, const struct lin_centry *c, size_t cnt,
 		    uint32_t m, uint32_t hi)
 {
 	uint32_t k = c->k & ~CE_FORM_B;
 	const uint32_t *l = s->arena + c->off;
 
+	l += 1 + 2 * l[0]; /* past U */
 	if (!(c->k & CE_FORM_B)) {
-		if (cnt != (size_t)c->pos + k || m < c->pos)
+		if (cnt != (size_t)s->kpre[c->pos] + k || m < c->pos)
 			return 0;
 		for (uint32_t i = 0; i < k; i++)
 			if (!in_set(s->bits, l[i]))
 				return 0;
 	} else {
-		if (hi != c->pos || cnt + k != c->pos)
+		if (hi != c->pos || cnt + k != s->kpre[c->pos])
 			return 0;
 		for (uint32_t i = 0; i < k; i++)
 			if (in_set(s->bits, l[i]))
 				return 0;
 	}
 	return 1;
+}
+
+/* U of entry c is contained in the current one: every class took effect
+ * at most as many times there as now */
+static int u_within(const struct lin_search *s, const struct lin_centry *c)
+{
+	const uint32_t *l = s->arena + c->off;
+
+	for (uint32_t i = 0; i < l[0]; i++)
+		if (l[1 + 2 * i + 1] > s->cur[l[1 + 2 * i]])
+			return 0;
+	return 1;
+}
+
+static void cache_clear(struct lin_search *s)
+{
+	memset(s->tab, 0xff, s->tcap * sizeof(*s->tab));
+	s->tn = 0;
+	s->na = 0;
+	s->evictions++;
 }
 
 static int grow_table(struct lin_search *s)
@@ -561,67 +629,152 @@ static int grow_table(struct lin_search *s)
 	return 0;
 }
 
-/* Remember (S, state): 1 when new, 0 when seen before, < 0 on a limit. */
-static int cache_add(struct lin_search *s, uint64_t h, uint32_t state, size_t cnt, uint32_t m,
-		     uint32_t hi)
+/* The salt of h after an unknown outcome (the search then tries fewer ops) */
+#define H_AFTER_UNKNOWN 0x7a3c5e1f9b2d4c68ULL
+/* Representatives have the lowest bit of h set, exact entries clear */
+#define H_REP 0x3f84d5b5b5470917ULL
+
+/* The entry for (h, state) with the current S: 1 when its U is within
+ * the current one (a configuration at least as free as this one was
+ * explored), 0 otherwise; *slot is the representative found (h odd), or
+ * the empty slot ending the probe. */
+static int cache_find(const struct lin_search *s, uint64_t h, uint32_t state, size_t cnt,
+		      uint32_t m, uint32_t hi, size_t *slot)
 {
-	size_t j, ka, kb, k;
-	struct lin_centry *c;
-	int r;
+	size_t j;
 
 	for (j = slot_of(h, state, s->tcap); s->tab[j].pos != CE_EMPTY; j = (j + 1) & (s->tcap - 1)) {
-		c = &s->tab[j];
-		if (c->h == h && c->state == state && same_set(s, c, cnt, m, hi))
+		const struct lin_centry *c = &s->tab[j];
+		if (c->h == h && c->state == state && same_set(s, c, cnt, m, hi)) {
+			if (u_within(s, c))
+				return 1;
+			if (h & 1)
+				break; /* one representative */
+		}
+	}
+	*slot = j;
+	return 0;
+}
+
+static uint32_t u_total(const uint32_t *l)
+{
+	uint32_t t = 0;
+
+	for (uint32_t i = 0; i < l[0]; i++)
+		t += l[2 + 2 * i];
+	return t;
+}
+
+/* Remember the configuration (S, U, state, whether the last op was an
+ * unknown outcome): 1 when new, 0 when it or one at least as free was
+ * explored before, < 0 on a limit. "At least as free": the same S and
+ * state, U within this U (unknown outcomes that took effect are only a
+ * burden: they never have to, so whatever completes from (S, U', state)
+ * completes from (S, U, state) when U is within U'), and not after an
+ * unknown outcome when this one is not (that restricts the next op: see
+ * search_run). Two kinds of entries: exact ones, keyed by S and U, and one
+ * representative per S and state (keyed by S alone) holding the smallest U
+ * seen, which the others are compared with: a full antichain of U would
+ * make the probes long. A full cache is emptied when the check has a time
+ * limit (the search explores again what it forgot), and is the memory
+ * limit otherwise. */
+static int cache_add(struct lin_search *s, uint64_t h, uint32_t state, size_t cnt, uint32_t m,
+		     uint32_t hi, int after_unknown)
+{
+	size_t j, jr = 0, ka, kb, k, need;
+	uint64_t salt = after_unknown ? H_AFTER_UNKNOWN : 0;
+	struct lin_centry *c;
+	int r, have_rep = 0;
+
+	/* after an unknown outcome, the same without that restriction first */
+	for (int pass = !after_unknown; pass < 2; pass++) {
+		uint64_t sl = pass ? salt : 0;
+		if (cache_find(s, (h ^ s->hu ^ sl) & ~1ULL, state, cnt, m, hi, &j) ||
+		    cache_find(s, (h ^ sl ^ H_REP) | 1, state, cnt, m, hi, &jr))
 			return 0;
 	}
-	ka = cnt - m;  /* linearized ops above the first unlinearized one */
-	kb = hi - cnt; /* unlinearized ops below the highest linearized one */
+	have_rep = s->tab[jr].pos != CE_EMPTY;
+	ka = cnt - s->kpre[m];  /* linearized ops above the first unlinearized one */
+	kb = s->kpre[hi] - cnt; /* unlinearized ops below the highest linearized one */
 	k = ka <= kb ? ka : kb;
-	if (s->na + k > s->acap) {
+	need = 2 * (1 + 2 * s->nact + k);
+	if (s->na + need > s->acap) {
 		size_t nc = s->acap * 2;
-		while (nc < s->na + k)
+		while (nc < s->na + need)
 			nc *= 2;
-		if ((r = account(s, (nc - s->acap) * 4)) < 0)
-			return r;
-		uint32_t *a = realloc(s->arena, nc * sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		s->arena = a;
-		s->acap = nc;
-	}
-	c = &s->tab[j];
-	c->h = h;
-	c->state = state;
-	c->off = (uint32_t)s->na;
-	if (ka <= kb) {
-		c->pos = m;
-		c->k = (uint32_t)ka;
-		for (size_t w = (m + 1) >> 6, got = 0; got < ka; w++) {
-			uint64_t b = s->bits[w];
-			if (w == (m + 1) >> 6)
-				b &= ~0ULL << ((m + 1) & 63);
-			while (b && got < ka) {
-				s->arena[s->na++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
-				b &= b - 1;
-				got++;
-			}
-		}
-	} else {
-		c->pos = hi;
-		c->k = (uint32_t)kb | CE_FORM_B;
-		for (size_t w = m >> 6, got = 0; got < kb; w++) {
-			uint64_t b = ~s->bits[w];
-			if (w == m >> 6)
-				b &= ~0ULL << (m & 63);
-			while (b && got < kb) {
-				s->arena[s->na++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
-				b &= b - 1;
-				got++;
-			}
+		if ((r = account(s, (nc - s->acap) * 4)) < 0) {
+			if (r != -ENOSPC || !s->sh->deadline || need > s->acap)
+				return r;
+			cache_clear(s);
+			have_rep = 0;
+		} else {
+			uint32_t *a = realloc(s->arena, nc * sizeof(*a));
+			if (!a)
+				return -ENOMEM;
+			s->arena = a;
+			s->acap = nc;
 		}
 	}
-	if (2 * ++s->tn > s->tcap && (r = grow_table(s)) < 0)
-		return r;
+	uint32_t total = 0;
+	for (size_t i = 0; i < s->nact; i++)
+		total += s->cur[s->act[i]];
+	/* the representative (new, or replaced by a smaller U), then the exact entry */
+	for (int kind = 0; kind < 2; kind++) {
+		uint64_t key = kind ? (h ^ s->hu ^ salt) & ~1ULL : (h ^ salt ^ H_REP) | 1;
+		if (!kind && have_rep) {
+			c = &s->tab[jr];
+			if (u_total(s->arena + c->off) <= total)
+				continue;
+		} else {
+			if (cache_find(s, key, state, cnt, m, hi, &j))
+				continue;
+			c = &s->tab[j];
+			if (c->pos != CE_EMPTY) /* a representative found again */
+				continue;
+		}
+		int fresh = c->pos == CE_EMPTY;
+		c->h = key;
+		c->state = state;
+		c->off = (uint32_t)s->na;
+		s->arena[s->na++] = (uint32_t)s->nact;
+		for (size_t i = 0; i < s->nact; i++) {
+			s->arena[s->na++] = s->act[i];
+			s->arena[s->na++] = s->cur[s->act[i]];
+		}
+		if (ka <= kb) {
+			c->pos = m;
+			c->k = (uint32_t)ka;
+			for (size_t w = (m + 1) >> 6, got = 0; got < ka; w++) {
+				uint64_t b = s->bits[w] & ~s->inf[w];
+				if (w == (m + 1) >> 6)
+					b &= ~0ULL << ((m + 1) & 63);
+				while (b && got < ka) {
+					s->arena[s->na++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
+					b &= b - 1;
+					got++;
+				}
+			}
+		} else {
+			c->pos = hi;
+			c->k = (uint32_t)kb | CE_FORM_B;
+			for (size_t w = m >> 6, got = 0; got < kb; w++) {
+				uint64_t b = ~s->bits[w] & ~s->inf[w];
+				if (w == m >> 6)
+					b &= ~0ULL << (m & 63);
+				while (b && got < kb) {
+					s->arena[s->na++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
+					b &= b - 1;
+					got++;
+				}
+			}
+		}
+		if (fresh && 2 * ++s->tn > s->tcap && (r = grow_table(s)) < 0) {
+			if (r != -ENOSPC || !s->sh->deadline)
+				return r;
+			cache_clear(s);
+			return 1;
+		}
+	}
 	return 1;
 }
 
@@ -664,8 +817,80 @@ static uint32_t first_open(const struct lin_search *s, uint32_t m)
 	return (uint32_t)s->n;
 }
 
+/* Op o takes effect / is taken back: the linearized set, its hash (ops
+ * that return) or its class count (unknown outcomes). */
+static inline void take(struct lin_search *s, uint32_t o, uint64_t *h, size_t *cnt)
+{
+	uint32_t c = s->cls[o];
+
+	s->bits[o >> 6] |= 1ULL << (o & 63);
+	if (c == UINT32_MAX) {
+		*h ^= s->z[o];
+		(*cnt)++;
+	} else if (s->hu ^= s->z[o], !s->cur[c]++) {
+		s->actpos[c] = (uint32_t)s->nact;
+		s->act[s->nact++] = c;
+	}
+}
+
+static inline void untake(struct lin_search *s, uint32_t o, uint64_t *h, size_t *cnt)
+{
+	uint32_t c = s->cls[o];
+
+	s->bits[o >> 6] &= ~(1ULL << (o & 63));
+	if (c == UINT32_MAX) {
+		*h ^= s->z[o];
+		(*cnt)--;
+	} else if (s->hu ^= s->z[o], !--s->cur[c]) {
+		uint32_t last = s->act[--s->nact];
+		s->act[s->actpos[c]] = last;
+		s->actpos[last] = s->actpos[c];
+	}
+}
+
+/* In the relaxed search an unknown outcome pushes a frame without taking
+ * an op: the depth is bounded by the configurations (each new), not n */
+static int grow_stack(struct lin_search *s)
+{
+	struct lin_frame *f;
+	int r;
+
+	if ((r = account(s, s->stack_cap * sizeof(*f))) < 0)
+		return r;
+	if (!(f = realloc(s->stack, 2 * s->stack_cap * sizeof(*f))))
+		return -ENOMEM;
+	s->stack = f;
+	s->stack_cap *= 2;
+	return 1;
+}
+
 /* Run WGL from state init: SR_OK, SR_VIOLATION, SR_TIME, SR_MEMORY, SR_BUDGET,
- * SR_STOPPED or -ENOMEM. */
+ * SR_STOPPED or -ENOMEM.
+ *
+ * Unknown outcomes are only tried where they matter (each rule below keeps
+ * some linearization when there is one: one that uses the fewest unknown
+ * outcomes, its twins in invocation order, breaks none of them, since
+ * breaking one would let it drop an unknown outcome, and moving a pure op
+ * earlier, as the forced levels do, keeps it among the fewest):
+ *  - one that changes nothing where it is tried is not tried there;
+ *  - right after one, no write is tried (known or not): the write sets the
+ *    state whatever it was, so the unknown outcome could be dropped.
+ *    Whether the last op was an unknown outcome is part of the memo key.
+ *  - an unknown read never (it constrains nothing).
+ *
+ * Relaxed (s->reuse): an unknown outcome may take effect any number of
+ * times; applying it pushes a frame but takes no op (S and U do not change,
+ * the memo key is (S, state, whether the last op was one)). Every
+ * linearization of the history is one of the relaxed history, so a relaxed
+ * violation is a violation (the converse does not hold: the relaxed search
+ * never says linearizable for the caller). The rules above hold as well
+ * (their arguments do not count uses), and of twins only the first invoked
+ * is tried: it can do whatever a later one can, from earlier on.
+ *
+ * From LIN_ANY (sub-histories, windows), a pure op is never forced: it
+ * would pin the state, which a different first op may need otherwise (read
+ * 5 and read 7 concurrent with write 5 hold from 7, not after forcing read
+ * 5); an unknown outcome leaving LIN_ANY as it is changes nothing there. */
 static int search_run(struct lin_search *s, uint32_t init)
 {
 	struct lin_ent *ent = s->ent;
@@ -675,24 +900,28 @@ static int search_run(struct lin_search *s, uint32_t init)
 	size_t cnt = 0, sp = 0;
 	int32_t e = ent[0].next;
 	int r, forced = 0, level = 1; /* level: e is the first entry tried at this level */
+	int after_unk = 0;            /* the last op taken was an unknown outcome */
+	int pass2 = 0; /* a level tries the ops that return first, then unknown outcomes */
 
 	s->best = 0;
 	while (ent[0].next >= 0) {
-		if (!(++s->steps & 0xfff)) {
-			if ((r = limits_hit(s)))
-				return r;
-			if (s->budget && s->steps > s->budget)
-				return SR_BUDGET;
-		}
+		if (!(++s->steps & 0xfff) && (r = limits_hit(s)))
+			return r;
+		if (s->budget && s->steps > s->budget)
+			return SR_BUDGET;
 		if (level) {
 			/* a pure op that holds now goes first, alone */
 			int32_t f, pure = -1;
 			level = 0;
 			forced = 0;
+			pass2 = 0;
 			for (f = e; ent[f].match >= 0; f = ent[f].next) {
 				const struct lin_op *op = &ops[ent[f].op];
 				uint32_t ns;
-				if (pure < 0 && is_pure(op) && lin_step(s->md, state, op, &ns) > 0)
+				/* not from LIN_ANY: there the op pins the state,
+				 * which another first op might need otherwise */
+				if (pure < 0 && state != LIN_ANY && is_pure(op) &&
+				    lin_step(s->md, state, op, &ns) > 0)
 					pure = f;
 			}
 			/* the first return left is an unknown outcome's: every op
@@ -709,8 +938,15 @@ static int search_run(struct lin_search *s, uint32_t init)
 		struct lin_ent *x = &ent[e];
 		if (x->match >= 0) {
 			uint32_t o = x->op, ns;
-			if (s->twin && s->twin[o] != UINT32_MAX && !in_set(bits, s->twin[o])) {
-				e = x->next; /* its earlier twin first (set_twins) */
+			int unk = ops[o].ret == FL_LIN_INF;
+			if (unk != pass2 && !forced) {
+				e = x->next;
+				continue;
+			}
+			if ((s->twin && s->twin[o] != UINT32_MAX && (s->reuse || !in_set(bits, s->twin[o]))) ||
+			    (after_unk && ops[o].kind == FL_LIN_WRITE) ||
+			    (unk && (ops[o].kind == FL_LIN_READ || ops[o].kind == FL_LIN_READ_ALL))) {
+				e = x->next; /* its earlier twin first (set_twins); see above */
 				continue;
 			}
 			r = lin_step(s->md, state, &ops[o], &ns);
@@ -720,23 +956,36 @@ static int search_run(struct lin_search *s, uint32_t init)
 			 * take effect at the end, after every op that returns: no
 			 * op must follow it, and moving it there changes no state
 			 * another op sees. So it is not tried here. */
-			if (r && ops[o].ret == FL_LIN_INF && ns == state && state != LIN_ANY)
+			if (r && unk && ns == state)
 				r = 0;
 			if (r) {
-				uint32_t nhi = o + 1 > hi ? o + 1 : hi, m;
-				bits[o >> 6] |= 1ULL << (o & 63);
-				h ^= s->z[o];
-				cnt++;
-				lift(ent, e);
+				uint32_t nhi = !unk && o + 1 > hi ? o + 1 : hi, m;
+				int reused = unk && s->reuse;
+				if (!reused) {
+					take(s, o, &h, &cnt);
+					lift(ent, e);
+				}
 				m = ent[0].next >= 0 ? ent[ent[0].next].op : (uint32_t)s->n;
-				r = cache_add(s, h, ns, cnt, m, nhi);
+				if (m < s->n && ops[m].ret == FL_LIN_INF)
+					m = first_open(s, m);
+				r = cache_add(s, h, ns, cnt, m, nhi, unk);
+				if (r > 0 && sp == s->stack_cap && (r = grow_stack(s)) < 0) {
+					if (r == -ENOSPC) {
+						atomic_store(&s->sh->stop, SR_MEMORY);
+						return SR_MEMORY;
+					}
+					return r;
+				}
 				if (r > 0) {
-					s->stack[sp++] = (struct lin_frame){ e, state, hi, (uint32_t)forced };
+					s->stack[sp++] = (struct lin_frame){
+						e, state, hi,
+						(forced ? FR_FORCED : 0) | (after_unk ? FR_AFTER_UNKNOWN : 0) |
+							(pass2 ? FR_PASS2 : 0) | (reused ? FR_REUSED : 0) };
 					state = ns;
 					hi = nhi;
-					uint32_t fo = m < s->n && ops[m].ret == FL_LIN_INF ? first_open(s, m) : m;
-					if (fo > s->best)
-						s->best = fo;
+					after_unk = unk;
+					if (m > s->best)
+						s->best = m;
 					e = ent[0].next;
 					level = 1;
 					continue;
@@ -748,10 +997,10 @@ static int search_run(struct lin_search *s, uint32_t init)
 					}
 					return r;
 				}
-				unlift(ent, e);
-				bits[o >> 6] &= ~(1ULL << (o & 63));
-				h ^= s->z[o];
-				cnt--;
+				if (!reused) {
+					unlift(ent, e);
+					untake(s, o, &h, &cnt);
+				}
 				if (forced) {
 					/* the forced configuration failed before: so does this level */
 					e = -1;
@@ -759,6 +1008,11 @@ static int search_run(struct lin_search *s, uint32_t init)
 				}
 			}
 			e = x->next;
+			continue;
+		}
+		if (!pass2 && !forced && e >= 0) {
+			pass2 = 1; /* the return entry ends the first pass */
+			e = ent[0].next;
 			continue;
 		}
 	backtrack:
@@ -770,11 +1024,13 @@ static int search_run(struct lin_search *s, uint32_t init)
 			uint32_t o = ent[f.e].op;
 			state = f.state;
 			hi = f.hi;
-			unlift(ent, f.e);
-			bits[o >> 6] &= ~(1ULL << (o & 63));
-			h ^= s->z[o];
-			cnt--;
-			if (!f.forced) {
+			after_unk = !!(f.flags & FR_AFTER_UNKNOWN);
+			pass2 = !!(f.flags & FR_PASS2);
+			if (!(f.flags & FR_REUSED)) {
+				unlift(ent, f.e);
+				untake(s, o, &h, &cnt);
+			}
+			if (!(f.flags & FR_FORCED)) {
 				e = ent[f.e].next;
 				forced = 0;
 				break;
@@ -793,6 +1049,7 @@ struct lin_job {
 	struct lin_shared *sh;
 	const struct lin_kvpre *pre;
 	int window_effort;
+	uint64_t first_steps;
 	uint32_t *idx; /* this key's op indices, by call time */
 	size_t n;
 	struct fl_lin_part *out;
@@ -917,6 +1174,171 @@ out:
 	return r;
 }
 
+/* --- sub-histories: violations found without exhausting the whole search ------ */
+
+/* A violation needs the whole search exhausted, and with many unknown
+ * outcomes the configurations before the contradiction are too many to
+ * exhaust. But a contradiction is usually local, and a small sub-history can
+ * prove it. W(a, t), for ops in invocation order and a time t: the ops
+ * ops[a..] invoked at or before t, where
+ *  - those that return at or before t keep their outcome;
+ *  - those still open at t, and the earlier ops still pending when ops[a]
+ *    was invoked (ret >= ops[a].call), become unknown outcomes, or are
+ *    dropped when they change nothing (reads, failed compares);
+ *  - every other op is dropped: the ops that returned before ops[a] was
+ *    invoked, and those invoked after t;
+ * checked from LIN_ANY (whatever the state before it).
+ *
+ * If the history has a linearization L, W(a, t) has one, so a W(a, t) that
+ * cannot be linearized proves the history is not. Let sigma be L's state
+ * right after the last op that returned before ops[a].call (the initial
+ * state when none): every op of W is invoked after that op returned, so
+ * comes after it in L. Take the rest of L, keep the ops of W, and cut it at
+ * the first op invoked after t. Before the cut the kept ops see the states
+ * they saw in L: what was dropped there changes nothing (pure ops), or was
+ * taken before sigma (the pending ops that L linearized early: as unknown
+ * outcomes they need not take effect again). After the cut come only ops
+ * that return after t (an op that L puts after an op invoked after t cannot
+ * have returned before it was invoked), so unknown outcomes here: they
+ * need not take effect. Real-time order between ops of W is L's. So W(a, t)
+ * is linearizable from sigma, so from LIN_ANY, which allows every state
+ * (an abstraction: a search from LIN_ANY accepts whatever a search from
+ * any state accepts).
+ *
+ * Dropping an op that returned inside the window would not be sound (it may
+ * be the only write of a value read later), nor keeping the outcome of an
+ * op open at t (its observer may be invoked after t). */
+static int cmp_unknown(const void *x, const void *y)
+{
+	const struct lin_op *p = x, *q = y;
+
+	if (p->kind != q->kind)
+		return p->kind < q->kind ? -1 : 1;
+	if (p->a != q->a)
+		return p->a < q->a ? -1 : 1;
+	if (p->b != q->b)
+		return p->b < q->b ? -1 : 1;
+	return p->call < q->call ? -1 : p->call > q->call;
+}
+
+/* W(a, t) into buf (the search orders ops by time itself, not by place in
+ * buf): the known ops, then the unknown outcomes, only the first invoked of
+ * each change (kind, a, b): the sub-histories are checked relaxed (reuse,
+ * see search_run), where an unknown outcome invoked earlier does whatever
+ * a later one with the same change does. */
+static size_t sub_history(const struct lin_op *ops, size_t n, size_t a, int64_t t,
+			  struct lin_op *buf, struct lin_op *unk)
+{
+	size_t k = 0, nu = 0;
+
+	for (size_t i = 0; i < n && (i < a || ops[i].call <= t); i++) {
+		struct lin_op o = ops[i];
+		int keep = i >= a && o.ret <= t;
+		if (i < a && o.ret < ops[a].call)
+			continue;
+		if (!keep) {
+			if (o.kind == FL_LIN_READ || o.kind == FL_LIN_READ_ALL ||
+			    (o.flags & FL_LIN_CAS_FAILED))
+				continue;
+			o.ret = FL_LIN_INF;
+			o.flags = 0;
+			unk[nu++] = o;
+			continue;
+		}
+		buf[k++] = o;
+	}
+	qsort(unk, nu, sizeof(*unk), cmp_unknown);
+	for (size_t i = 0; i < nu; i++)
+		if (!i || unk[i].kind != unk[i - 1].kind || unk[i].a != unk[i - 1].a ||
+		    unk[i].b != unk[i - 1].b)
+			buf[k++] = unk[i];
+	return k;
+}
+
+/* Steps allowed to one sub-history, and to the whole scan (per op of the
+ * key: the scan costs at most a few times what the first search did) */
+#define FIRST_STEPS_PER_OP 256
+#define SUB_STEPS 4096
+#define SUB_STEPS_PER_OP 512
+#define SUB_LOOKBACK_MAX 512
+
+static int cmp_size(const void *x, const void *y)
+{
+	size_t p = *(const size_t *)x, q = *(const size_t *)y;
+
+	return p < q ? -1 : p > q;
+}
+
+/* W(a, ret(e)) for the ops e near the op the search could not get past
+ * (best), a few ops back first, then further: 1 and the window in
+ * p->window when one cannot be linearized, 0 when none was found within
+ * the budget, SR_TIME, SR_MEMORY or SR_STOPPED when the check stops, < 0
+ * on an error. Most contradictions show up in a window of
+ * a few dozen ops; a window that the budget cuts short says nothing, nor
+ * would larger ones, so the lookback stops growing there. */
+static int scan_sub_histories(struct lin_job *j, struct lin_model *md, const struct lin_op *ops,
+			      size_t n, size_t best)
+{
+	struct fl_lin_part *p = j->out;
+	struct lin_op *buf = malloc((n + 1) * sizeof(*buf)), *unk = malloc((n + 1) * sizeof(*unk));
+	uint64_t left = (uint64_t)n * SUB_STEPS_PER_OP;
+	int r = 0;
+
+	if (!buf || !unk) {
+		free(buf);
+		free(unk);
+		return -ENOMEM;
+	}
+	/* e = best, best + 1, ..., then below best, nearest first */
+	for (size_t d = 0; d < 2 * n && left && !r; d++) {
+		size_t e = d & 1 ? best - 1 - d / 2 : best + d / 2;
+		if ((d & 1 ? d / 2 + 1 > best : e >= n) || ops[e].ret == FL_LIN_INF)
+			continue;
+		for (size_t back = 4; back <= SUB_LOOKBACK_MAX && left; back *= 2) {
+			size_t a = e > back ? e - back : 0, nb = sub_history(ops, n, a, ops[e].ret, buf, unk);
+			struct lin_search s;
+			int sr;
+			if ((sr = search_init(&s, buf, nb, md, j->sh, left < SUB_STEPS ? left : SUB_STEPS)) < 0) {
+				search_release(&s);
+				r = sr == -ENOSPC ? 0 : sr;
+				goto out;
+			}
+			s.reuse = 1;
+			sr = search_run(&s, LIN_ANY);
+			left -= s.steps < left ? s.steps : left;
+			p->steps += s.steps;
+			search_release(&s);
+			if (sr < 0) {
+				r = sr;
+				goto out;
+			}
+			if (sr == SR_VIOLATION) {
+				if (!(p->window = malloc(nb * sizeof(*p->window)))) {
+					r = -ENOMEM;
+					goto out;
+				}
+				for (size_t i = 0; i < nb; i++)
+					p->window[i] = buf[i].gidx;
+				qsort(p->window, nb, sizeof(*p->window), cmp_size);
+				p->nwindow = nb;
+				p->window_verified = 1;
+				r = 1;
+				break;
+			}
+			if (sr == SR_TIME || sr == SR_MEMORY || sr == SR_STOPPED) {
+				r = sr; /* the whole check stops */
+				goto out;
+			}
+			if (sr != SR_OK || a == 0)
+				break; /* cut short by the budget: larger ones would be too */
+		}
+	}
+out:
+	free(buf);
+	free(unk);
+	return r;
+}
+
 static void run_job(struct lin_job *j)
 {
 	struct fl_lin_part *p = j->out;
@@ -924,7 +1346,8 @@ static void run_job(struct lin_job *j)
 	struct lin_search s;
 	struct lin_op *ops = NULL;
 	int64_t t0 = now_ns();
-	int r;
+	int r, relaxed = 0;
+	size_t fail = 0, sbest = 0;
 
 	p->nops = j->n;
 	if ((r = lin_model_init(&md, j->m, j->h, j->pre)) < 0)
@@ -936,16 +1359,51 @@ static void run_job(struct lin_job *j)
 	for (size_t i = 0; i < j->n; i++)
 		if ((r = lin_model_map(&md, &j->h->ops[j->idx[i]], j->idx[i], &ops[i])) < 0)
 			goto out;
-	r = search_init(&s, ops, j->n, &md, j->sh, 0);
-	if (r == -ENOSPC) {
-		r = SR_MEMORY;
-	} else if (r >= 0) {
-		r = search_run(&s, 0); /* nil, "", {} are all id 0 */
-		p->prefix = s.best;
-		p->steps = s.steps;
-		p->cache_entries = s.tn;
+	/* Pass 0: the search with a step budget (the linearizable histories
+	 * mostly end there). When it runs out: small sub-histories around the
+	 * op it could not get past (scan_sub_histories); pass 1: the relaxed
+	 * search (unknown outcomes reusable, see search_run: a violation there
+	 * is one here); pass 2: the search again, unbounded. */
+	for (int pass = 0; pass < 3; pass++) {
+		uint64_t first = j->first_steps ? j->first_steps : (uint64_t)j->n * FIRST_STEPS_PER_OP;
+		uint64_t budget = pass == 2 ? 0 : first * (pass ? 16 : 1);
+		r = search_init(&s, ops, j->n, &md, j->sh, budget);
+		if (r == -ENOSPC) {
+			r = SR_MEMORY;
+		} else if (r >= 0) {
+			s.reuse = pass == 1;
+			r = search_run(&s, 0); /* nil, "", {} are all id 0 */
+			if (s.best > p->prefix && !s.reuse)
+				p->prefix = s.best;
+			p->steps += s.steps;
+			p->cache_entries = s.tn;
+			sbest = s.best;
+		}
+		search_release(&s);
+		if (pass == 0 && r == SR_BUDGET) {
+			if ((r = scan_sub_histories(j, &md, ops, j->n, sbest)) < 0)
+				goto out;
+			if (r == 1) {
+				relaxed = 1;
+				fail = sbest;
+				r = SR_VIOLATION;
+				break;
+			}
+			if (r)
+				break; /* a limit */
+			continue;
+		}
+		if (pass == 1 && r == SR_VIOLATION) {
+			relaxed = 1;
+			fail = sbest;
+			if ((r = scan_sub_histories(j, &md, ops, j->n, fail)) < 0)
+				goto out;
+			r = SR_VIOLATION;
+			break;
+		}
+		if (r != SR_BUDGET && !(pass == 1 && r == SR_OK))
+			break;
 	}
-	search_release(&s);
 	if (r < 0)
 		goto out;
 	switch (r) {
@@ -958,9 +1416,15 @@ static void run_job(struct lin_job *j)
 			atomic_compare_exchange_strong(&j->sh->stop, &zero, SR_STOPPED);
 		}
 		p->verdict = FL_LIN_VIOLATION;
-		p->failed_op = ops[p->prefix].gidx;
+		if (!relaxed)
+			fail = p->prefix;
+		if (fail >= j->n) /* cannot be: that search would have ended */
+			fail = j->n - 1;
+		p->failed_op = ops[fail].gidx;
+		if (relaxed && p->window_verified)
+			break; /* the window: the scan's */
 		if (j->window_effort >= 0)
-			r = find_window(j, &md, ops, j->n, p->prefix);
+			r = find_window(j, &md, ops, j->n, fail);
 		break;
 	default:
 		p->verdict = FL_LIN_UNKNOWN;
@@ -1131,8 +1595,8 @@ int fl_lin_check(const struct fl_lin_history *h, enum fl_lin_model m,
 		qsort_r(idx + start[k], count[k], sizeof(*idx), cmp_idx_call, h->ops);
 		res->parts[p].key = (uint32_t)k;
 		res->parts[p].failed_op = -1;
-		jobs[p] = (struct lin_job){ h, m, &sh, &pre, lim->window_effort, idx + start[k],
-					    count[k], &res->parts[p], 0 };
+		jobs[p] = (struct lin_job){ h, m, &sh, &pre, lim->window_effort, lim->first_steps,
+					    idx + start[k], count[k], &res->parts[p], 0 };
 		p++;
 	}
 	/* biggest first, so one huge key does not start last; results stay in key order */

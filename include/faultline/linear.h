@@ -35,6 +35,26 @@
  *  - kv: a string that no get of the key returns, nor starts with, can
  *    never be read (appends only lengthen it) until a put replaces it: all
  *    such strings are one state.
+ *  - An unknown outcome is never tried right before a write (known or
+ *    not): the write hides it, so it can be dropped. An unknown read is
+ *    never tried.
+ *  - A configuration is pruned when one with the same linearized ops that
+ *    return, the same state, and fewer unknown outcomes taken (counted per
+ *    class of interchangeable ones) was explored: taken unknown outcomes
+ *    only constrain. Ops that return are tried before unknown outcomes.
+ *  - A full search cache is emptied and the search goes on (exploring
+ *    again what it forgot) when the check has a time limit; without one it
+ *    is the memory limit.
+ *  - Violations without exhausting the search: when a key's first search
+ *    runs out of its step budget (first_steps), small sub-histories around
+ *    the op it could not get past are checked: the ops from some op a on
+ *    invoked by a time t, those still open at t or pending when a was
+ *    invoked as unknown outcomes, from any state. One that cannot be
+ *    linearized proves the history cannot (prefix-closed: linear.c has the
+ *    argument). They are checked relaxed (an unknown outcome may take effect
+ *    any number of times, so only the first invoked of each change counts):
+ *    a violation there is one here. Then the whole key relaxed (the same
+ *    argument), then the full search without a budget.
  *  - Not done: dropping an unknown write whose value no read returns and no
  *    cas expects. A definite compare failure observes it: write 1 (ok),
  *    write 2 (unknown), cas 1->3 failed is linearizable only with the
@@ -137,6 +157,8 @@ struct fl_lin_limits {
 	int window_effort;   /* sub-checks allowed for the violation window; 0 = 64, < 0 none
 	                      * (and 64k search steps in all, whatever the number) */
 	int all_keys;        /* check every key even after one violates (default: stop the others) */
+	uint64_t first_steps; /* steps of a key's first search before the sub-histories and the
+	                       * relaxed search (see linear.c); 0 = 256 per op (tests: 1) */
 };
 
 /* The result for one key (partition). Op indices are into history->ops. */
@@ -159,7 +181,10 @@ struct fl_lin_part {
 	 * themselves from ANY initial state. Ops outside the window are ignored,
 	 * so the window shows a contradiction among its own ops; when the effort
 	 * bound is hit before one is found, window_verified is 0 and the window
-	 * is this key's ops up to the last one concurrent with failed_op. */
+	 * is this key's ops up to the last one concurrent with failed_op. A
+	 * window found by the sub-histories (see above) may also hold ops
+	 * invoked after failed_op, and ops still open at its end count as
+	 * unknown outcomes. */
 	size_t *window;
 	size_t nwindow;
 	int window_verified;

@@ -70,9 +70,11 @@ static void fresh(void)
 	assert_non_null(H);
 }
 
+static uint64_t first_steps; /* fl_lin_limits.first_steps of verdict() */
+
 static enum fl_lin_verdict verdict(enum fl_lin_model m, struct fl_lin_result **keep)
 {
-	struct fl_lin_limits lim = { .threads = 2 };
+	struct fl_lin_limits lim = { .threads = 2, .first_steps = first_steps };
 	struct fl_lin_result *r = NULL;
 	enum fl_lin_verdict v;
 
@@ -505,6 +507,175 @@ static void test_random_unknown(void **state)
 	unknown_one_in = 8;
 }
 
+/* The first search given one step: every key goes through the sub-histories
+ * and the relaxed search before the full search; the verdicts must stay the
+ * brute force's */
+static void test_random_sub_histories(void **state)
+{
+	first_steps = 1;
+	unknown_one_in = 2;
+	run_random(FL_LIN_CAS_REGISTER, 7, 2000);
+	run_random(FL_LIN_KV, 8, 1000);
+	run_random(FL_LIN_SET, 9, 1000);
+	unknown_one_in = 8;
+	run_random(FL_LIN_CAS_REGISTER, 10, 2000);
+	first_steps = 0;
+}
+
+/* A stale read after many unknown writes: a small sub-history around the
+ * read proves it (verified window, without the ops long before); and a
+ * violation that the relaxed search (unknown outcomes reusable) misses,
+ * one that needs an unknown write twice, is still found by the full one. */
+static void test_sub_history_rules(void **state)
+{
+	struct fl_lin_result *r;
+	char v[8];
+
+	first_steps = 1;
+	fresh();
+	for (int i = 0; i < 60; i++) { /* unknown writes of every value, known ones, reads */
+		snprintf(v, sizeof(v), "%d", i % 5);
+		wr(i * 100, INF, v);
+		wr(i * 100 + 10, i * 100 + 20, v);
+		rd(i * 100 + 30, i * 100 + 40, v);
+	}
+	wr(7000, 7010, "X"); /* the only write of X */
+	wr(7020, 7030, "Y");
+	rd(7040, 7050, "X"); /* stale: Y was written after X, X never again */
+	assert_int_equal(verdict(FL_LIN_CAS_REGISTER, &r), FL_LIN_VIOLATION);
+	assert_true(r->parts[0].window_verified);
+	assert_true(r->parts[0].nwindow < 20);
+	fl_lin_result_free(r);
+	rd(7035, 7050, "Y"); /* without the stale read: linearizable */
+	H->ops[H->n - 2].a = val("Y");
+	assert_int_equal(verdict(FL_LIN_CAS_REGISTER, NULL), FL_LIN_OK);
+
+	fresh(); /* read from the future, behind unknown cases */
+	for (int i = 0; i < 40; i++) {
+		snprintf(v, sizeof(v), "%d", i % 5);
+		cas(i * 100, INF, v, (const char *[]){ "0", "1", "2", "3", "4" }[(i + 1) % 5], 0);
+		wr(i * 100 + 10, i * 100 + 20, v);
+	}
+	rd(5000, 5010, "F");
+	wr(5020, 5030, "F");
+	assert_int_equal(verdict(FL_LIN_CAS_REGISTER, &r), FL_LIN_VIOLATION);
+	assert_true(r->parts[0].window_verified);
+	fl_lin_result_free(r);
+
+	fresh(); /* two unknown writes of 2, both needed: a sub-history keeps one,
+		  * so it must let it take effect twice (reuse) */
+	wr(0, 10, "1");
+	wr(20, INF, "2");
+	wr(25, INF, "2");
+	rd(40, 50, "2");
+	wr(60, 70, "1");
+	rd(80, 90, "2");
+	assert_int_equal(verdict(FL_LIN_REGISTER, NULL), FL_LIN_OK);
+	rd(100, 110, "1"); /* a third time, no */
+	rd(120, 130, "2");
+	assert_int_equal(verdict(FL_LIN_REGISTER, NULL), FL_LIN_VIOLATION);
+
+	fresh(); /* the unknown write of 3 would be needed twice */
+	wr(0, 10, "1");
+	wr(20, INF, "2");
+	wr(30, INF, "3");
+	rd(40, 50, "2");
+	rd(45, 55, "3");
+	wr(60, 70, "4");
+	rd(80, 90, "3");
+	assert_int_equal(verdict(FL_LIN_REGISTER, NULL), FL_LIN_VIOLATION);
+	first_steps = 0;
+}
+
+/* The search tries an unknown outcome only where it matters (never right
+ * before a write, never when it changes nothing) and prunes a configuration
+ * when one with the same linearized ops that return and fewer unknown
+ * outcomes taken was explored: each must still find what needs an unknown
+ * outcome, and the violations an unknown outcome cannot explain. */
+static void test_unknown_pruning(void **state)
+{
+	fresh(); /* a chain of unknown cases, then the read that needs it */
+	wr(0, 10, "1");
+	cas(20, INF, "1", "2", 0);
+	cas(25, INF, "2", "3", 0);
+	rd(40, 50, "3");
+	assert_int_equal(verdict(FL_LIN_CAS_REGISTER, NULL), FL_LIN_OK);
+	wr(60, 70, "4"); /* a write after it: the chain cannot run twice */
+	rd(80, 90, "3");
+	assert_int_equal(verdict(FL_LIN_CAS_REGISTER, NULL), FL_LIN_VIOLATION);
+
+	fresh(); /* a failed compare observes an unknown write no read returns */
+	wr(0, 10, "1");
+	wr(20, INF, "2");
+	cas(30, 40, "1", "3", 1);
+	assert_int_equal(verdict(FL_LIN_CAS_REGISTER, NULL), FL_LIN_OK);
+	fresh(); /* without it, no */
+	wr(0, 10, "1");
+	cas(30, 40, "1", "3", 1);
+	assert_int_equal(verdict(FL_LIN_CAS_REGISTER, NULL), FL_LIN_VIOLATION);
+
+	fresh(); /* each unknown write takes effect once, and a write hides it */
+	wr(0, 10, "1");
+	wr(20, INF, "2");
+	wr(30, INF, "3");
+	rd(40, 50, "2");
+	rd(45, 55, "3");
+	assert_int_equal(verdict(FL_LIN_REGISTER, NULL), FL_LIN_OK);
+	wr(60, 70, "4");
+	rd(80, 90, "3"); /* 3 may come after 2, once */
+	assert_int_equal(verdict(FL_LIN_REGISTER, NULL), FL_LIN_VIOLATION);
+
+	fresh(); /* an ok cas uses the unknown write, a later read cannot */
+	wr(0, 10, "1");
+	wr(20, INF, "2");
+	cas(30, 40, "2", "3", 0);
+	rd(50, 60, "2");
+	assert_int_equal(verdict(FL_LIN_CAS_REGISTER, NULL), FL_LIN_VIOLATION);
+
+	fresh(); /* unknown writes, then a known write and a read of one of them:
+		  * the unknown one must follow the known write, not precede it */
+	wr(0, INF, "1");
+	wr(5, INF, "2");
+	wr(10, 20, "3");
+	rd(30, 40, "2");
+	rd(50, 60, "1");
+	assert_int_equal(verdict(FL_LIN_REGISTER, NULL), FL_LIN_OK);
+	rd(70, 80, "2");
+	assert_int_equal(verdict(FL_LIN_REGISTER, NULL), FL_LIN_VIOLATION);
+}
+
+/* A cache smaller than the search needs: with a time limit the search
+ * forgets and explores again, and still decides; without one it is the
+ * memory limit. */
+static void test_cache_eviction(void **state)
+{
+	struct fl_lin_limits lim = { .memory_bytes = 6 << 10, .timeout_ns = 20 * 1000000000LL,
+				     .threads = 1 };
+	struct fl_lin_result *r;
+	char v[4];
+
+	for (int bad = 0; bad < 2; bad++) {
+		fresh();
+		for (int i = 0; i < 8; i++) {
+			snprintf(v, sizeof(v), "%c", 'a' + i);
+			app(0, 100, v);
+		}
+		rd(200, 210, bad ? "abcdefhg!" : "hgfedcba");
+		lim.timeout_ns = 20 * 1000000000LL;
+		assert_int_equal(fl_lin_check(H, FL_LIN_KV, &lim, &r), 0);
+		assert_int_equal(r->verdict, bad ? FL_LIN_VIOLATION : FL_LIN_OK);
+		assert_true(r->peak_cache_bytes <= lim.memory_bytes);
+		fl_lin_result_free(r);
+		lim.timeout_ns = 0;
+		assert_int_equal(fl_lin_check(H, FL_LIN_KV, &lim, &r), 0);
+		if (bad) { /* the violation needs the whole search: more than the cache */
+			assert_int_equal(r->verdict, FL_LIN_UNKNOWN);
+			assert_int_equal(r->limit, FL_LIN_LIMIT_MEMORY);
+		}
+		fl_lin_result_free(r);
+	}
+}
+
 /* --- parsers ---------------------------------------------------------------------- */
 
 static int parse(const char *text, int format, struct fl_diags *d, enum fl_lin_model *m)
@@ -804,6 +975,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_random_kv, teardown),
 		cmocka_unit_test_teardown(test_random_set, teardown),
 		cmocka_unit_test_teardown(test_random_unknown, teardown),
+		cmocka_unit_test_teardown(test_unknown_pruning, teardown),
+		cmocka_unit_test_teardown(test_random_sub_histories, teardown),
+		cmocka_unit_test_teardown(test_sub_history_rules, teardown),
+		cmocka_unit_test_teardown(test_cache_eviction, teardown),
 		cmocka_unit_test_teardown(test_parse_etcd, teardown),
 		cmocka_unit_test_teardown(test_parse_edn, teardown),
 		cmocka_unit_test_teardown(test_parse_number_bounds, teardown),

@@ -26,6 +26,7 @@
 #include "faultline/plan.h"
 #include "faultline/provider.h"
 #include "faultline/strutil.h"
+#include "faultline/util.h"
 #include "faultline/system.h"
 #include "faultline/units.h"
 #include "faultline/workload.h"
@@ -944,6 +945,75 @@ static int start_system(struct run *r)
 	return 0;
 }
 
+/* A workload client's news (workload.h's note), with the run's time. */
+static void workload_note(void *ctx, const char *msg)
+{
+	struct run *r = ctx;
+
+	fl_say(r->say, FL_SAY_INFO, "[%6.1fs] %s", (double)(mono() - r->t0) / 1e9, msg);
+}
+
+/* After fl_workload_open: how long the clients' programs took to start. */
+static void say_clients_ready(struct run *r)
+{
+	const struct fl_workload_stats *st = &r->ws;
+	int64_t max = 0;
+	unsigned ready = 0, progs = 0, slow = 0;
+
+	for (unsigned i = 0; i < st->nclients; i++) {
+		const struct fl_workload_client *c = &st->clients[i];
+		progs += c->life.starts > 0;
+		if (c->failed || !c->life.readies)
+			continue;
+		ready++;
+		if (c->life.first_ready_ns > max) {
+			max = c->life.first_ready_ns;
+			slow = i;
+		}
+	}
+	if (!progs)
+		return;
+	fl_say(r->say, FL_SAY_INFO, "%u of %u client programs ready in %.1fs (slowest: client %u, "
+	       "%.2fs to answer hello)", ready, st->nclients, (double)st->ready_ns / 1e9, slow,
+	       (double)max / 1e9);
+}
+
+/* clients.json: each workload client's programs (exec) and how it ended,
+ * for results.json (verdict.c). */
+static void write_clients(struct run *r)
+{
+	const struct fl_workload_stats *st = &r->ws;
+	json_t *a = json_array(), *o;
+	char path[700], e[256];
+
+	for (unsigned i = 0; i < st->nclients; i++) {
+		const struct fl_workload_client *c = &st->clients[i];
+		const struct fl_sys_client_life *l = &c->life;
+		json_t *j = json_pack("{s:i, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:f}", "client",
+				      (int)i, "node", r->nodes.names[c->node], "invoked",
+				      (json_int_t)c->invoked, "ok", (json_int_t)c->ok, "starts",
+				      (int)l->starts, "restarts", (int)(l->starts ? l->starts - 1 : 0),
+				      "deaths", (int)l->deaths, "kills", (int)l->kills, "backoffs",
+				      (int)c->backoffs, "backoff_s", (double)c->backoff_ns / 1e9);
+		if (l->readies)
+			json_object_set_new(j, "startup_ms",
+					    json_pack("{s:f, s:f, s:f, s:f, s:i}", "first",
+						      (double)l->first_ready_ns / 1e6, "last",
+						      (double)l->last_ready_ns / 1e6, "max",
+						      (double)l->max_ready_ns / 1e6, "mean",
+						      (double)l->total_ready_ns / 1e6 / l->readies,
+						      "count", (int)l->readies));
+		if (c->failed)
+			json_object_set_new(j, "failed", json_string(c->error));
+		json_array_append_new(a, j);
+	}
+	o = json_pack("{s:o, s:f}", "clients", a, "ready_s", (double)st->ready_ns / 1e9);
+	snprintf(path, sizeof(path), "%s/clients.json", r->dir);
+	if (fl_json_write_atomic(path, o, e, sizeof(e)) < 0)
+		fl_say(r->say, FL_SAY_ERROR, "%s", e);
+	json_decref(o);
+}
+
 /* Step 3: the run's files open, the status samplers, the nemesis and the
  * status line started; the workload driven until the duration ends or
  * Ctrl-C; then the nemesis stops and heals what still holds. */
@@ -953,6 +1023,20 @@ static int drive(struct run *r)
 	char path[700], err[512];
 	int hr;
 
+	/* the clients first, ready before the clock starts: a slow program's
+	 * start-up must eat neither operations nor the plan's time */
+	r->w = (struct fl_workload){ .s = s, .ops = r->ops, .nodes = &r->nodes,
+				     .seed = r->o->seed, .duration_ns = s->duration_ns,
+				     .stop = &interrupted, .live = r->live,
+				     .note = workload_note, .note_ctx = r };
+	if (s->workload.type != FL_WORKLOAD_NONE) {
+		int64_t t = mono();
+		r->t0 = t; /* for the notes' times until the clock starts */
+		if (fl_workload_open(&r->w, &r->ws, err, sizeof(err)) < 0)
+			fl_say(r->say, FL_SAY_ERROR, "workload: no client ready: %s", err);
+		else
+			say_clients_ready(r);
+	}
 	r->t0 = mono();
 	snprintf(path, sizeof(path), "%s/history.jsonl", r->dir);
 	if (fl_history_open(path, r->t0, &r->h) < 0)
@@ -977,9 +1061,7 @@ static int drive(struct run *r)
 	for (size_t i = 0; i < r->nodes.n; i++)
 		r->answered_at[i] = r->t0;
 	r->nem_started = pthread_create(&r->nem, NULL, nemesis_main, r) == 0;
-	r->w = (struct fl_workload){ .s = s, .ops = r->ops, .nodes = &r->nodes, .history = r->h,
-				     .seed = r->o->seed, .duration_ns = s->duration_ns,
-				     .stop = &interrupted, .live = r->live };
+	r->w.history = r->h;
 	r->progressing = 1;
 	r->prog_started = pthread_create(&r->prog, NULL, progress_main, r) == 0;
 	if (s->workload.type != FL_WORKLOAD_NONE) {
@@ -992,6 +1074,8 @@ static int drive(struct run *r)
 		}
 	}
 	r->workload_done = 1; /* the nemesis stops and heals what still holds */
+	if (s->workload.type != FL_WORKLOAD_NONE)
+		write_clients(r);
 	r->progressing = 0;
 	if (r->prog_started)
 		pthread_join(r->prog, NULL);
@@ -1052,6 +1136,7 @@ static void teardown(struct run *r)
 	for (size_t i = 0; i < FL_MAX_NODES; i++)
 		if (r->status_clients[i])
 			r->ops->client_close(r->status_clients[i]);
+	fl_workload_close(&r->w); /* opened, never run (the run stopped before) */
 	fl_history_close(r->h);
 	fl_jsonl_close(r->faults);
 	collect_logs(r);
@@ -1120,6 +1205,17 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge
 	       (unsigned long long)r.ws.outcome[FL_OUTCOME_FAIL],
 	       (unsigned long long)r.ws.outcome[FL_OUTCOME_INFO], (unsigned long long)r.applied,
 	       (unsigned long long)r.failed);
+	for (unsigned i = 0; i < r.ws.nclients; i++) {
+		const struct fl_workload_client *c = &r.ws.clients[i];
+		if (c->life.starts > 1 || c->failed)
+			fl_say(r.say, FL_SAY_INFO, "client %u (node %s): %llu ok of %llu; %u restart%s "
+			       "(%u died, %u killed), backed off %u time%s%s%s", i,
+			       r.nodes.names[c->node], (unsigned long long)c->ok,
+			       (unsigned long long)c->invoked, c->life.starts - 1,
+			       c->life.starts == 2 ? "" : "s", c->life.deaths, c->life.kills,
+			       c->backoffs, c->backoffs == 1 ? "" : "s", c->failed ? "; gave up: " : "",
+			       c->failed ? c->error : "");
+	}
 	for (size_t i = 0; i < r.nodes.n; i++)
 		if (r.lost_at[i])
 			fl_say(r.say, FL_SAY_INFO, "node %s lost at %.1fs: %s", r.nodes.names[i],
@@ -1128,6 +1224,7 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge
 	judge = 1;
 out:
 	teardown(&r);
+	fl_workload_stats_release(&r.ws);
 	torn_down = 1;
 	if (interrupted > 1) {
 		fl_say(r.say, FL_SAY_INFO, "interrupted again: nothing judged (history in %s)", r.dir);

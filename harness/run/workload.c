@@ -280,6 +280,8 @@ int fl_workload_open(struct fl_workload *w, struct fl_workload_stats *st, char *
 		if (started[i])
 			pthread_join(t[i], NULL);
 		st->clients[i].node = c->node;
+		st->clients[i].backoffs = c->backoffs;
+		st->clients[i].backoff_ns = c->backoff_ns;
 		if (c->sc)
 			st->clients[i].life = c->sc->life;
 		if (c->r < 0) {

@@ -97,6 +97,7 @@ struct run {
 	int data_local;               /* data_root is ours on this host: removed after */
 	json_t *where;                /* the provider's describe(): accel, data_dir, share */
 	char logs[600];               /* where the nodes write their logs (then copied) */
+	char client_logs[600];        /* <dir>/logs: the client programs' stderr (exec) */
 	const char *names[FL_MAX_NODES];
 	struct fl_history *h;
 	struct fl_workload w;
@@ -873,6 +874,7 @@ static int make_run_dir(struct run *r)
 	}
 	snprintf(r->logs, sizeof(r->logs), "%s/logs", r->dir);
 	mkdir(r->logs, 0755);
+	snprintf(r->client_logs, sizeof(r->client_logs), "%s", r->logs);
 	fl_say(r->say, FL_SAY_INFO, "run directory %s", r->dir);
 	if (fl_plan_build(s, r->o->seed, &r->plan) < 0) {
 		fl_say(r->say, FL_SAY_ERROR, "out of memory");
@@ -912,7 +914,8 @@ static int start_system(struct run *r)
 	r->nodes = (struct fl_sys_nodes){ .n = r->c->n, .names = r->names, .addrs = r->c->addrs,
 					  .data_root = r->data_root, .pids = NULL, .s = s,
 					  .stop = &interrupted,
-					  .make_file = node_file, .file_ctx = r };
+					  .make_file = node_file, .file_ctx = r,
+					  .client_logs = r->client_logs[0] ? r->client_logs : NULL };
 	for (size_t i = 0; i < r->c->n; i++) {
 		char **argv = NULL;
 		if (r->ops->node_argv(s, &r->nodes, i, &argv, err, sizeof(err)) < 0 ||
@@ -1003,6 +1006,8 @@ static void write_clients(struct run *r)
 						      (double)l->max_ready_ns / 1e6, "mean",
 						      (double)l->total_ready_ns / 1e6 / l->readies,
 						      "count", (int)l->readies));
+		if (c->log[0])
+			json_object_set_new(j, "stderr", json_sprintf("logs/%s", c->log));
 		if (c->failed)
 			json_object_set_new(j, "failed", json_string(c->error));
 		json_array_append_new(a, j);

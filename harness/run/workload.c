@@ -283,8 +283,10 @@ int fl_workload_open(struct fl_workload *w, struct fl_workload_stats *st, char *
 		st->clients[i].node = c->node;
 		st->clients[i].backoffs = c->backoffs;
 		st->clients[i].backoff_ns = c->backoff_ns;
-		if (c->sc)
+		if (c->sc) {
 			st->clients[i].life = c->sc->life;
+			snprintf(st->clients[i].log, sizeof(st->clients[i].log), "%s", c->sc->log);
+		}
 		if (c->r < 0) {
 			st->clients[i].failed = c->r;
 			snprintf(st->clients[i].error, sizeof(st->clients[i].error), "%s", c->err);

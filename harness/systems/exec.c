@@ -11,8 +11,11 @@
  * that connects and logs in first): a new one is asked `hello` and its
  * answer awaited within system.ready_timeout before the next request's own
  * time starts, so no operation is charged with a start-up (client_ready
- * lets the workload do that between two operations). Its stderr is copied
- * to ours as it comes, and the end of it kept to quote when it fails.
+ * lets the workload do that between two operations). Its stderr goes
+ * straight to a file (nodes->client_logs/client-<node>-<k>.stderr, one per
+ * client, every program of it appending; else an unlinked temporary file),
+ * never through a pipe someone must drain, and the end of it is quoted when
+ * it fails.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +128,9 @@ struct exec_client {
 	size_t n;                                        /* nodes, to check status replies */
 	char names[FL_MAX_NODES][FL_NODE_NAME_MAX + 1];
 	pid_t pid;                                       /* 0: none running */
-	int to_fd, from_fd, err_fd;                      /* its stdin, stdout, stderr */
+	int to_fd, from_fd;                              /* its stdin, its stdout */
+	int log_fd;                                      /* its stderr: a file */
+	off_t log_from;                                  /* where this program's began */
 	char *buf;                                       /* read, not yet taken */
 	size_t len, cap;
 	char tail[TAIL_MAX];                             /* the end of its stderr */
@@ -134,44 +140,75 @@ struct exec_client {
 	int ready_ms;                                    /* system.ready_timeout */
 };
 
-/* What the program wrote to stderr: copied to ours, the end kept. */
-static void drain_err(struct exec_client *x)
+/* The end of what the running (or last) program wrote to stderr, from
+ * its file: at most TAIL_MAX bytes, none from the programs before it. */
+static void read_tail(struct exec_client *x)
 {
-	char b[4096];
+	struct stat st;
+	off_t from;
 	ssize_t n;
 
-	while (x->err_fd >= 0) {
-		n = read(x->err_fd, b, sizeof(b));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n <= 0) {
-			close(x->err_fd);
-			x->err_fd = -1;
-			return;
+	x->tail_len = 0;
+	if (x->log_fd < 0 || fstat(x->log_fd, &st) < 0 || st.st_size <= x->log_from)
+		return;
+	from = st.st_size - x->log_from > TAIL_MAX ? st.st_size - TAIL_MAX : x->log_from;
+	while ((n = pread(x->log_fd, x->tail, (size_t)(st.st_size - from), from)) < 0 &&
+	       errno == EINTR)
+		;
+	x->tail_len = n > 0 ? (size_t)n : 0;
+}
+
+/*
+ * The file every program of this client writes its stderr to (appending):
+ * dir/client-<node>-<k>.stderr, k the first number free (O_EXCL, never
+ * through a link; mode 0644 less the umask faultline set, so never
+ * world-writable), its name in c->log; with no dir, an unlinked temporary
+ * file, c->log "".
+ */
+static int open_log(struct fl_sys_client *c, const char *dir, char *err, size_t errlen)
+{
+	static atomic_uint next;
+	struct exec_client *x = c->impl;
+	char path[PATH_MAX];
+	FILE *f;
+
+	if (!dir) {
+		if (!(f = tmpfile()) || (x->log_fd = fcntl(fileno(f), F_DUPFD_CLOEXEC, 3)) < 0) {
+			int e = errno;
+			if (f)
+				fclose(f);
+			fl_seterr(err, errlen, "node %s: a file for its client program's stderr: %s",
+				  c->node, strerror(e));
+			return -e;
 		}
-		if (write(STDERR_FILENO, b, (size_t)n) < 0) {
-			/* ours is gone: the tail is still kept */
-		}
-		if ((size_t)n >= TAIL_MAX) {
-			memcpy(x->tail, b + n - TAIL_MAX, TAIL_MAX);
-			x->tail_len = TAIL_MAX;
-		} else {
-			size_t keep = x->tail_len + (size_t)n > TAIL_MAX ? TAIL_MAX - (size_t)n
-									: x->tail_len;
-			memmove(x->tail, x->tail + x->tail_len - keep, keep);
-			memcpy(x->tail + keep, b, (size_t)n);
-			x->tail_len = keep + (size_t)n;
-		}
+		fclose(f);
+		return 0;
 	}
+	for (int tries = 0; tries < 10000; tries++) {
+		unsigned k = atomic_fetch_add(&next, 1);
+		snprintf(c->log, sizeof(c->log), "client-%s-%u.stderr", c->node, k);
+		snprintf(path, sizeof(path), "%s/%s", dir, c->log);
+		x->log_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+				 0644);
+		if (x->log_fd >= 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	fl_seterr(err, errlen, "node %s: cannot create '%s' for its client program's stderr: %s",
+		  c->node, path, strerror(errno));
+	c->log[0] = '\0';
+	return -EIO;
 }
 
 /* "; its stderr ends: '...'" (its last TAIL_QUOTE bytes, trailing newlines
  * dropped, controls as '?'), or "" when it wrote nothing. */
-static void tail_note(const struct exec_client *x, char *out, size_t outlen)
+static void tail_note(struct exec_client *x, char *out, size_t outlen)
 {
-	size_t len = x->tail_len, from, k;
+	size_t len, from, k;
+
+	read_tail(x);
+	len = x->tail_len;
 
 	while (len && (x->tail[len - 1] == '\n' || x->tail[len - 1] == '\r'))
 		len--;
@@ -261,9 +298,8 @@ enum stop_why {
 /*
  * Stop the client program: close its stdin, give it grace_ms to exit by
  * itself, then SIGKILL its whole process group (the leader is not reaped
- * yet, so the group id cannot have been reused) and reap it; what it left
- * on stderr is copied. *status (may be NULL) gets its wait status, -1 when
- * none.
+ * yet, so the group id cannot have been reused) and reap it. *status (may
+ * be NULL) gets its wait status, -1 when none.
  */
 static void stop_client(struct fl_sys_client *c, enum stop_why why, int grace_ms, int *status)
 {
@@ -298,7 +334,6 @@ static void stop_client(struct fl_sys_client *c, enum stop_why why, int grace_ms
 		close(x->from_fd);
 	x->from_fd = -1;
 	x->len = 0;
-	drain_err(x); /* its whole group is gone: up to EOF */
 	if (status)
 		*status = st;
 }
@@ -323,10 +358,11 @@ static int start_client(struct fl_sys_client *c, char *err, size_t errlen)
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, def;
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 }, r;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, r;
+	struct stat lst;
 	pid_t pid;
 
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0) {
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
 		r = -errno;
 		fl_seterr(err, errlen, "node %s: pipe: %s", c->node, strerror(errno));
 		goto fail;
@@ -336,7 +372,7 @@ static int start_client(struct fl_sys_client *c, char *err, size_t errlen)
 	/* dup2 onto 0 and 1 clears close-on-exec there; every other end closes */
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, er[1], 2);
+	posix_spawn_file_actions_adddup2(&fa, x->log_fd, 2);
 	sigemptyset(&none);
 	sigemptyset(&def);
 	sigaddset(&def, SIGPIPE);
@@ -364,16 +400,13 @@ static int start_client(struct fl_sys_client *c, char *err, size_t errlen)
 	}
 	close(in[0]);
 	close(out[1]);
-	close(er[1]);
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(er[0], F_SETFL, O_NONBLOCK);
-	if (x->err_fd >= 0)
-		close(x->err_fd);
 	x->pid = pid;
 	x->to_fd = in[1];
 	x->from_fd = out[0];
-	x->err_fd = er[0];
+	/* what it writes is appended: its tail starts past its predecessors' */
+	x->log_from = fstat(x->log_fd, &lst) == 0 ? lst.st_size : 0;
 	x->len = 0;
 	x->tail_len = 0;
 	x->ready = 0;
@@ -386,8 +419,6 @@ fail:
 			close(in[k]);
 		if (out[k] >= 0)
 			close(out[k]);
-		if (er[k] >= 0)
-			close(er[k]);
 	}
 	return r;
 }
@@ -398,8 +429,8 @@ static void exec_client_close(struct fl_sys_client *c)
 
 	if (x) {
 		stop_client(c, STOP_CLOSE, CLOSE_GRACE_MS, NULL);
-		if (x->err_fd >= 0)
-			close(x->err_fd);
+		if (x->log_fd >= 0)
+			close(x->log_fd);
 		fl_strv_free(x->argv);
 		fl_strv_free(x->envp);
 		free(x->buf);
@@ -422,7 +453,7 @@ static int exec_client_open(const struct fl_sys_nodes *nodes, size_t i, struct f
 	if (r < 0)
 		return r;
 	x = c->impl;
-	x->to_fd = x->from_fd = x->err_fd = -1;
+	x->to_fd = x->from_fd = x->log_fd = -1;
 	x->n = nodes->n;
 	x->ready_ms = (int)((nodes->s->system.ready_timeout_ns ? nodes->s->system.ready_timeout_ns
 							       : 60 * FL_NS_PER_S) / 1000000);
@@ -438,7 +469,9 @@ static int exec_client_open(const struct fl_sys_nodes *nodes, size_t i, struct f
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = start_client(c, err, errlen);
+	r = open_log(c, nodes->client_logs, err, errlen);
+	if (r == 0)
+		r = start_client(c, err, errlen);
 	if (r < 0)
 		goto fail;
 	*out = c;
@@ -602,8 +635,7 @@ static int exchange(struct fl_sys_client *c, const char *request, int64_t deadli
 		return r;
 	}
 	for (;;) {
-		struct pollfd pfd[2] = { { .fd = x->from_fd, .events = POLLIN },
-					 { .fd = x->err_fd, .events = POLLIN } };
+		struct pollfd pfd = { .fd = x->from_fd, .events = POLLIN };
 		int64_t left;
 
 		if ((*line = take_line(x)))
@@ -637,14 +669,12 @@ static int exchange(struct fl_sys_client *c, const char *request, int64_t deadli
 				  request, timeout_ms);
 			return -ETIMEDOUT;
 		}
-		if (poll(pfd, 2, (int)left) < 0 && errno != EINTR) {
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
 			r = -errno;
 			stop_client(c, STOP_KILL, 0, NULL);
 			fl_seterr(err, errlen, "poll: %s", strerror(-r));
 			return r;
 		}
-		if (pfd[1].revents)
-			drain_err(x);
 	}
 }
 
@@ -677,7 +707,6 @@ static int await_ready(struct fl_sys_client *c, char *err, size_t errlen)
 			c->life.max_ready_ns = took;
 		return 0;
 	}
-	drain_err(x);
 	tail_note(x, tail, sizeof(tail));
 	if (r == -ETIMEDOUT)
 		fl_seterr(err, errlen, "node %s: client program not ready within %d ms "
@@ -731,7 +760,6 @@ static int roundtrip(struct fl_sys_client *c, const char *request, enum req_kind
 	if (x->pid > 0) {
 		while ((r = read_some(x)) == 1 && x->len < FL_EXEC_LINE_MAX)
 			;
-		drain_err(x);
 		if (r == -EPIPE || exited_nowait(x->pid)) {
 			/* gone between calls: a fresh one below */
 			stop_client(c, STOP_DIED, 0, NULL);

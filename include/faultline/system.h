@@ -60,6 +60,10 @@ struct fl_sys_nodes {
 	int (*make_file)(void *ctx, size_t i, const char *path, const char *content, char *err,
 			 size_t errlen);
 	void *file_ctx;
+	/* Optional: a directory on this host for what client programs write to
+	 * stderr (exec: client-<node>-<k>.stderr, one file per client); NULL:
+	 * a temporary file nobody sees, only quoted in errors. */
+	const char *client_logs;
 };
 
 /* A node's view of the cluster, from its status call. */
@@ -94,6 +98,8 @@ struct fl_sys_client {
 	size_t index;                       /* of the node in fl_sys_nodes */
 	void *impl;
 	struct fl_sys_client_life life;     /* kept by the adapter, read by anyone */
+	char log[FL_NODE_NAME_MAX + 32];    /* exec: its programs' stderr file, in
+					     * nodes->client_logs; "": none */
 };
 
 #define FL_DIGEST_HEX 17                /* 16 hex digits and the NUL */

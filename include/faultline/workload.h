@@ -28,6 +28,7 @@ struct fl_workload_client {
 	struct fl_sys_client_life life;    /* starts, start-ups, deaths, kills */
 	unsigned backoffs;                 /* waits before a start, its programs dying */
 	int64_t backoff_ns;                /* their total */
+	char log[FL_NODE_NAME_MAX + 32];   /* its programs' stderr file (fl_sys_client.log) */
 	int failed;                        /* -errno: it gave up (not opened, or not ready
 					    * within system.ready_timeout); error says why */
 	char error[512];

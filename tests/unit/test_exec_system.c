@@ -8,6 +8,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -604,6 +605,9 @@ static void notes(void *ctx, const char *msg)
 	snprintf(log + strlen(log), 4096 - strlen(log), "%s\n", msg);
 }
 
+/* where wl_run's client programs write their stderr (NULL: temporary files) */
+static const char *wl_logs;
+
 /* The workload through the exec adapter for duration_ms; the history in
  * *ops, notes in log (4096 bytes). */
 static int wl_run(struct fl_scenario *s, int duration_ms, struct fl_workload_stats *st,
@@ -615,6 +619,7 @@ static int wl_run(struct fl_scenario *s, int duration_ms, struct fl_workload_sta
 	char path[PATH_MAX + 32], e[256];
 	int r;
 
+	n.client_logs = wl_logs;
 	snprintf(path, sizeof(path), "%s/history.jsonl", dir);
 	assert_int_equal(fl_history_open(path, 0, &h), 0);
 	log[0] = 0;
@@ -773,6 +778,128 @@ static void test_never_ready_is_a_client_failure(void **state)
 	fl_ops_release(&h);
 	fl_workload_stats_release(&st);
 	unsetenv("SLOW_START");
+	fl_scenario_free(s);
+}
+
+/* --- a program's stderr ---------------------------------------------------------------- */
+
+/* writes 1 MiB to stderr after its answer to hello and after every 8th
+ * request, while nobody waits on it, then says so in $MARK */
+static const char chatty_sh[] =
+	"k=0\n"
+	"while IFS= read -r l; do\n"
+	"  case $l in\n"
+	"  hello|add*|read-set*) echo ok ;;\n"
+	"  *) echo unsupported ;;\n"
+	"  esac\n"
+	"  if [ $((k % 8)) = 0 ]; then\n"
+	"    head -c 1048576 /dev/zero | tr '\\0' x >&2 && echo wrote >> \"$MARK\"\n"
+	"  fi\n"
+	"  k=$((k + 1))\n"
+	"done\n";
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static int lines_in(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0, ch;
+
+	if (!f)
+		return 0;
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+/* A program that writes a lot to stderr while idle is never blocked by
+ * it: its stderr is a file, not a pipe someone must drain. Through a
+ * pipe, its 1 MiB after hello stopped at 64 KiB until the next request. */
+static void test_stderr_never_blocks(void **state)
+{
+	struct fl_scenario *s;
+	struct fl_workload_stats st;
+	struct fl_ops h;
+	struct fl_sys_nodes n;
+	struct fl_sys_client *c;
+	enum fl_outcome oc;
+	char err[512] = "", log[4096], mark[PATH_MAX + 16], logs[PATH_MAX + 16],
+	     path[PATH_MAX + 300];
+	int64_t longest = 0;
+	size_t ok = 0;
+	long total = 0;
+	int files = 0;
+	DIR *d;
+	struct dirent *e;
+
+	(void)state;
+	write_script("chatty.sh", chatty_sh);
+	snprintf(mark, sizeof(mark), "%s/mark", dir);
+	snprintf(logs, sizeof(logs), "%s/logs", dir);
+	assert_int_equal(mkdir(logs, 0755), 0);
+	setenv("MARK", mark, 1);
+	s = wl_scenario("chatty.sh", "5s");
+
+	/* idle after hello: its 1 MiB is written all the same */
+	n = nodes3(s);
+	n.client_logs = logs;
+	c = open_client(&n, 0);
+	assert_int_equal(ops->client_ready(c, err, sizeof(err)), 0);
+	for (int k = 0; k < 100 && lines_in(mark) < 1; k++)
+		usleep(20000);
+	assert_int_equal(lines_in(mark), 1);
+	assert_string_equal(c->log, "client-n1-0.stderr");
+	snprintf(path, sizeof(path), "%s/%s", logs, c->log);
+	assert_int_equal(file_size(path), 1048576);
+	assert_int_equal(ops->add(c, "s0", "1-0", 300, &oc, err, sizeof(err)), 0);
+	assert_int_equal(oc, FL_OUTCOME_OK);
+	ops->client_close(c);
+	unlink(mark);
+
+	/* under the workload: every op answered in time */
+	wl_logs = logs;
+	assert_int_equal(wl_run(s, 1000, &st, &h, log, err, sizeof(err)), 0);
+	wl_logs = NULL;
+	for (size_t i = 0; i < h.n; i++) {
+		int64_t took = h.v[i].complete_ns - h.v[i].invoke_ns;
+		ok += h.v[i].outcome == FL_OUTCOME_OK;
+		if (took > longest)
+			longest = took;
+	}
+	assert_non_null(d = opendir(logs));
+	while ((e = readdir(d))) {
+		struct stat fs;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", logs, e->d_name);
+		assert_int_equal(stat(path, &fs), 0);
+		assert_int_equal(fs.st_mode & 0022, 0); /* never world- or group-writable */
+		total += (long)fs.st_size;
+		files++;
+	}
+	closedir(d);
+	print_message("  %zu ops, %zu ok, longest %.0f ms; %d MiB written to stderr, in %d files "
+		      "(%s, %s)\n", h.n, ok, (double)longest / 1e6, lines_in(mark), files,
+		      st.clients[0].log, st.clients[1].log);
+	assert_true(h.n >= 20);
+	assert_int_equal(ok, h.n);
+	assert_true(longest < 300 * FL_NS_PER_MS);
+	/* hello and every 8th request after it: at least 2 MiB per client */
+	assert_true(lines_in(mark) >= 4);
+	assert_int_equal(files, 3); /* the first client's, and the workload's two */
+	assert_int_equal(total, 1048576L * (1 + lines_in(mark)));
+	assert_string_not_equal(st.clients[0].log, st.clients[1].log);
+	assert_non_null(strstr(st.clients[0].log, "client-n1-"));
+	assert_non_null(strstr(st.clients[1].log, "client-n2-"));
+	fl_ops_release(&h);
+	fl_workload_stats_release(&st);
+	unsetenv("MARK");
 	fl_scenario_free(s);
 }
 
@@ -1130,6 +1257,7 @@ int main(void)
 		cmocka_unit_test(test_wait_ready),
 		cmocka_unit_test(test_slow_start_charged_to_no_op),
 		cmocka_unit_test(test_never_ready_is_a_client_failure),
+		cmocka_unit_test(test_stderr_never_blocks),
 		cmocka_unit_test(test_close_leaves_nothing),
 		cmocka_unit_test(test_node_argv),
 		cmocka_unit_test(test_client_argv_is_literal),

@@ -220,11 +220,13 @@ static void *sampler_main(void *arg)
 /* --- convergence: digests of every node until they agree ------------------ */
 
 /* Ask every node for its digest every 500 ms until all answer the same, or
- * budget_ns passes; every answer goes to digests.jsonl. Returns 0 when they
- * agreed (*took_ns: from the call), -ETIMEDOUT or -ENOTSUP. */
-static int converge(struct run *r, const char *dir, int64_t budget_ns, int64_t *took_ns)
+ * budget_ns passes; every answer goes to digests.jsonl. c[]: a client per
+ * node, the caller's (NULL ones opened here, left there for the caller to
+ * close). Returns 0 when they agreed (*took_ns: from the call), -ETIMEDOUT
+ * or -ENOTSUP. */
+static int converge(struct run *r, const char *dir, struct fl_sys_client **c, int64_t budget_ns,
+		    int64_t *took_ns)
 {
-	struct fl_sys_client *c[FL_MAX_NODES] = { 0 };
 	struct fl_jsonl *log = NULL;
 	char path[700];
 	int64_t start = mono();
@@ -274,9 +276,6 @@ static int converge(struct run *r, const char *dir, int64_t budget_ns, int64_t *
 			nanosleep(&ts, NULL);
 		}
 	}
-	for (size_t i = 0; i < r->nodes.n; i++)
-		if (c[i])
-			r->ops->client_close(c[i]);
 	fl_jsonl_close(log);
 	return rc;
 }
@@ -1104,7 +1103,18 @@ static void settle(struct run *r)
 	const struct fl_scenario *s = r->s;
 	int64_t budget = s->checks.converge ? s->checks.converge_within_ns : 30 * FL_NS_PER_S;
 	int64_t took = 0;
-	int cr = converge(r, r->dir, budget, &took);
+	struct fl_sys_client *c[FL_MAX_NODES] = { 0 };
+	int cr;
+
+	/* one client per node for both phases, all opened first: programs slow
+	 * to start (exec) start together, so their start-up is paid once, not
+	 * once per node and phase */
+	for (size_t i = 0; i < r->nodes.n; i++) {
+		char e[256];
+		if (r->ops->client_open(&r->nodes, i, &c[i], e, sizeof(e)) < 0)
+			c[i] = NULL;
+	}
+	cr = converge(r, r->dir, c, budget, &took);
 
 	if (cr == 0)
 		fl_say(r->say, FL_SAY_INFO, "[%6.1fs] converged: every node's digest equal after %.1fs",
@@ -1116,13 +1126,20 @@ static void settle(struct run *r)
 	if (s->workload.type != FL_WORKLOAD_NONE) {
 		struct fl_workload_stats fs = { 0 };
 		char e2[256] = "";
-		int fr = fl_workload_final_reads(&r->w, budget > 10 * FL_NS_PER_S ? budget
-						 : 10 * FL_NS_PER_S, &fs, e2, sizeof(e2));
+		int fr;
+
+		r->w.final_clients = c;
+		fr = fl_workload_final_reads(&r->w, budget > 10 * FL_NS_PER_S ? budget
+					     : 10 * FL_NS_PER_S, &fs, e2, sizeof(e2));
+		r->w.final_clients = NULL;
 		fl_say(r->say, FL_SAY_INFO, "[%6.1fs] final reads: %u key%s from each of %zu nodes%s%s",
 		       (double)(mono() - r->t0) / 1e9, s->workload.keys,
 		       s->workload.keys == 1 ? "" : "s", r->nodes.n, fr < 0 ? ": " : "",
 		       fr < 0 ? e2 : "");
 	}
+	for (size_t i = 0; i < r->nodes.n; i++)
+		if (c[i])
+			r->ops->client_close(c[i]);
 }
 
 /* Step 5, on every path out: threads stopped, files closed, the cluster

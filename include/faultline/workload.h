@@ -64,6 +64,10 @@ struct fl_workload {
 	void (*note)(void *ctx, const char *msg);
 	void *note_ctx;
 	struct fl_workload_open *open;     /* fl_workload_open's clients; run takes them */
+	/* optional: one client per node (NULL entries: opened there) for
+	 * fl_workload_final_reads to use instead of its own; the caller's to
+	 * close */
+	struct fl_sys_client *const *final_clients;
 };
 
 /* Open every client and make it ready (exec: its program started and its

@@ -246,6 +246,23 @@ static void *open_main(void *arg)
 	return NULL;
 }
 
+/* A thread fn(&o->cs[i]) per client not failed yet (started[i] says which
+ * started; one that could not is failed). A client whose open failed has
+ * r < 0 (and no sc). */
+static void start_threads(struct fl_workload_open *o, pthread_t *t, char *started,
+			  void *(*fn)(void *))
+{
+	for (unsigned i = 0; i < o->n; i++) {
+		if (o->cs[i].r < 0) /* not opened or not ready: no thread */
+			continue;
+		started[i] = pthread_create(&t[i], NULL, fn, &o->cs[i]) == 0;
+		if (!started[i]) {
+			o->cs[i].r = -EAGAIN;
+			snprintf(o->cs[i].err, sizeof(o->cs[i].err), "cannot start a thread");
+		}
+	}
+}
+
 int fl_workload_open(struct fl_workload *w, struct fl_workload_stats *st, char *err,
 		     size_t errlen)
 {
@@ -268,14 +285,9 @@ int fl_workload_open(struct fl_workload *w, struct fl_workload_stats *st, char *
 		return -ENOMEM;
 	}
 	o->n = st->nclients = nc;
-	for (unsigned i = 0; i < nc; i++) {
+	for (unsigned i = 0; i < nc; i++)
 		o->cs[i] = (struct client){ .w = w, .index = (int)i, .node = i % w->nodes->n };
-		started[i] = pthread_create(&t[i], NULL, open_main, &o->cs[i]) == 0;
-		if (!started[i]) {
-			o->cs[i].r = -EAGAIN;
-			snprintf(o->cs[i].err, sizeof(o->cs[i].err), "cannot start a thread");
-		}
-	}
+	start_threads(o, t, started, open_main);
 	for (unsigned i = 0; i < nc; i++) {
 		struct client *c = &o->cs[i];
 		if (started[i])
@@ -416,16 +428,9 @@ int fl_workload_run(struct fl_workload *w, struct fl_workload_stats *st, char *e
 	}
 	start = mono();
 	r = 0;
-	for (unsigned i = 0; i < nc; i++) {
+	for (unsigned i = 0; i < nc; i++)
 		o->cs[i].start_ns = start;
-		if (o->cs[i].r < 0 || !o->cs[i].sc)
-			continue;
-		started[i] = pthread_create(&t[i], NULL, client_main, &o->cs[i]) == 0;
-		if (!started[i]) {
-			o->cs[i].r = -EAGAIN;
-			snprintf(o->cs[i].err, sizeof(o->cs[i].err), "cannot start a thread");
-		}
-	}
+	start_threads(o, t, started, client_main);
 	for (unsigned i = 0; i < nc; i++) {
 		struct client *c = &o->cs[i];
 		if (started[i])

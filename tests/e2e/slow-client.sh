@@ -63,9 +63,11 @@ check "operations were acknowledged (over 20 of about 60)" test "$(val ok)" -gt 
 check "results.json: every client's start-up is given, each >= 2 s" \
 	sh -c "test \$(echo '$(val startups_ms)' | tr ',' '\n' | awk '\$1 >= 2000' | wc -l) -eq 3"
 check "results.json: restarts counted per client (none here)" test "$(val restarts)" = "0,0,0"
-# a timed-out op lasts its 1 s and the kill; one that took a start-up, 2 s more
-check "no operation took the start-up (each under 1.5 s: the 1 s timeout and a kill)" \
-	sh -c "test \$(echo '$(val longest_ms)' | cut -d. -f1) -lt 1500"
+# an op that waited for a program's start-up lasts at least that start-up;
+# one that timed out, its 1 s and the kill (longer on a loaded machine)
+check "no operation took the start-up (each shorter than the shortest start-up)" \
+	sh -c "test \$(echo '$(val longest_ms)' | cut -d. -f1) -lt \
+		\$(echo '$(val startups_ms)' | tr ',' '\n' | sort -n | head -1)"
 check "the run says when the client programs were ready" grep -q "client programs ready in" "$T/run.out"
 after=$(leftovers)
 check "nothing left behind (namespaces, links, processes)" \

@@ -111,6 +111,44 @@ void fl_check_lost(const struct fl_run_data *d, enum fl_lost_rule rule, struct f
 			  : "its faults did not end as planned and its evidence is missing");
 }
 
+int fl_check_workload(const struct fl_scenario *s, const struct fl_run_data *d,
+		      struct fl_check_result *r)
+{
+	size_t invoked = 0, ok = 0, idx, gave_up = 0;
+	char first[300] = "";
+	json_t *c;
+
+	if (s->workload.type == FL_WORKLOAD_NONE)
+		return 0;
+	for (size_t i = 0; i < d->ops.n; i++)
+		if (!d->ops.v[i].final) {
+			invoked++;
+			ok += d->ops.v[i].outcome == FL_OUTCOME_OK;
+		}
+	if (invoked && ok * 100 >= invoked * FL_COLLAPSE_PCT)
+		return 0;
+	json_array_foreach(d->clients, idx, c) {
+		const char *f = json_string_value(json_object_get(c, "failed"));
+		if (f && !gave_up++)
+			snprintf(first, sizeof(first), "; client %d gave up: %.240s",
+				 (int)json_integer_value(json_object_get(c, "client")), f);
+	}
+	if (gave_up > 1) {
+		char one[sizeof(first)];
+		snprintf(one, sizeof(one), "%s", first);
+		snprintf(first, sizeof(first), "; %zu clients gave up, the first%.200s", gave_up,
+			 one + 1);
+	}
+	memset(r, 0, sizeof(*r));
+	result(r, "workload", FL_UNKNOWN, "the workload collapsed: %zu of %zu operations "
+	       "acknowledged (under %d%%), too little to judge the system by%s", ok, invoked,
+	       FL_COLLAPSE_PCT, first);
+	json_object_set_new(r->figures, "invoked", json_integer((json_int_t)invoked));
+	json_object_set_new(r->figures, "ok", json_integer((json_int_t)ok));
+	json_object_set_new(r->figures, "clients_gave_up", json_integer((json_int_t)gave_up));
+	return 1;
+}
+
 json_t *fl_run_lost_json(const struct fl_run_data *d)
 {
 	json_t *a = json_array();
@@ -165,6 +203,13 @@ int fl_run_data_load(const char *dir, const char *const *nodes, size_t nnodes,
 	d->status = load_jsonl(path, &d->bad_status);
 	snprintf(path, sizeof(path), "%s/digests.jsonl", dir);
 	d->digests = load_jsonl(path, &d->bad_digests);
+	snprintf(path, sizeof(path), "%s/clients.json", dir);
+	{
+		json_t *cj = json_load_file(path, 0, NULL);
+		if (json_is_array(json_object_get(cj, "clients")))
+			d->clients = json_incref(json_object_get(cj, "clients"));
+		json_decref(cj);
+	}
 	d->nodes = nodes;
 	d->nnodes = nnodes;
 	{
@@ -190,6 +235,7 @@ void fl_run_data_release(struct fl_run_data *d)
 	json_decref(d->faults);
 	json_decref(d->status);
 	json_decref(d->digests);
+	json_decref(d->clients);
 	memset(d, 0, sizeof(*d));
 }
 

@@ -266,6 +266,49 @@ static void meta_row(FILE *f, const char *name, const char *value)
 	fputs("</td></tr>\n", f);
 }
 
+/* results.json "clients" (exec): the programs' start-ups and restarts, in
+ * one line of the header. */
+static void clients_summary(FILE *f, json_t *clients)
+{
+	json_t *c;
+	size_t idx, n = 0, ready = 0, gave_up = 0;
+	json_int_t restarts = 0, deaths = 0, kills = 0, backoffs = 0;
+	double slowest = 0, sum = 0;
+	int slow = -1;
+	char buf[400];
+
+	json_array_foreach(clients, idx, c) {
+		json_t *su = json_object_get(c, "startup_ms");
+		n++;
+		restarts += json_integer_value(json_object_get(c, "restarts"));
+		deaths += json_integer_value(json_object_get(c, "deaths"));
+		kills += json_integer_value(json_object_get(c, "kills"));
+		backoffs += json_integer_value(json_object_get(c, "backoffs"));
+		gave_up += json_object_get(c, "failed") != NULL;
+		if (json_is_object(su)) {
+			double first = json_number_value(json_object_get(su, "first"));
+			ready++;
+			sum += first;
+			if (first >= slowest) {
+				slowest = first;
+				slow = (int)json_integer_value(json_object_get(c, "client"));
+			}
+		}
+	}
+	if (!n)
+		return;
+	if (ready)
+		snprintf(buf, sizeof(buf), "%zu of %zu ready before the clock; first start-up mean "
+			 "%.2f s, slowest %.2f s (client %d); %" JSON_INTEGER_FORMAT " restarts (%"
+			 JSON_INTEGER_FORMAT " died, %" JSON_INTEGER_FORMAT " killed), %"
+			 JSON_INTEGER_FORMAT " back-offs; %zu gave up", ready, n, sum / (double)ready / 1e3,
+			 slowest / 1e3, slow, restarts, deaths, kills, backoffs, gave_up);
+	else
+		snprintf(buf, sizeof(buf), "none of %zu ever ready; %" JSON_INTEGER_FORMAT
+			 " programs started; %zu gave up", n, restarts + (json_int_t)n, gave_up);
+	meta_row(f, "clients", buf);
+}
+
 static void section_header(FILE *f, const struct view *v)
 {
 	json_t *r = v->results, *w = json_object_get(r, "workload"), *nodes, *o;
@@ -319,6 +362,7 @@ static void section_header(FILE *f, const struct view *v)
 			 json_number_value(json_object_get(lat, "max")));
 		meta_row(f, "latency (ok ops)", buf);
 	}
+	clients_summary(f, json_object_get(r, "clients"));
 	snprintf(buf, sizeof(buf), "run by faultline %s, checked by %s, rendered by %s",
 		 jstr(r, "version", "?"), jstr(r, "checked_by", "?"), FL_VERSION);
 	meta_row(f, "versions", buf);
@@ -366,6 +410,53 @@ static void damage_note(FILE *f, json_t *dm)
 		      "outcome.</p>\n", f);
 }
 
+/* Each workload client whose programs restarted or that gave up: why, and
+ * where its programs' stderr is. Nothing when all went well. */
+static void section_clients(FILE *f, const struct view *v)
+{
+	json_t *clients = json_object_get(v->results, "clients"), *c;
+	size_t idx;
+	int any = 0;
+
+	json_array_foreach(clients, idx, c) {
+		json_t *su = json_object_get(c, "startup_ms");
+		const char *failed = json_string_value(json_object_get(c, "failed"));
+		if (!failed && !json_integer_value(json_object_get(c, "restarts")))
+			continue;
+		if (!any++)
+			fputs("<h2>Clients</h2>\n<p class=\"note\">Workload clients whose programs "
+			      "restarted or that gave up (all: <code>clients.json</code>).</p>\n"
+			      "<table><tr><th>client</th><th>node</th><th>ok / invoked</th>"
+			      "<th>start-ups</th><th>restarts</th><th>back-offs</th><th>stderr</th>"
+			      "<th>gave up</th></tr>\n", f);
+		fprintf(f, "<tr><td>%d</td><td>", (int)json_integer_value(json_object_get(c, "client")));
+		fl_markup_text(f, jstr(c, "node", "?"));
+		fprintf(f, "</td><td>%" JSON_INTEGER_FORMAT " / %" JSON_INTEGER_FORMAT "</td><td>",
+			json_integer_value(json_object_get(c, "ok")),
+			json_integer_value(json_object_get(c, "invoked")));
+		if (json_is_object(su))
+			fprintf(f, "%d: first %.2f s, max %.2f s",
+				(int)json_integer_value(json_object_get(su, "count")),
+				json_number_value(json_object_get(su, "first")) / 1e3,
+				json_number_value(json_object_get(su, "max")) / 1e3);
+		else
+			fputs("none", f);
+		fprintf(f, "</td><td>%" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT " died, %"
+			JSON_INTEGER_FORMAT " killed)</td><td>%" JSON_INTEGER_FORMAT " (%.1f s)</td><td>",
+			json_integer_value(json_object_get(c, "restarts")),
+			json_integer_value(json_object_get(c, "deaths")),
+			json_integer_value(json_object_get(c, "kills")),
+			json_integer_value(json_object_get(c, "backoffs")),
+			json_number_value(json_object_get(c, "backoff_s")));
+		fl_markup_text(f, jstr(c, "stderr", ""));
+		fputs("</td><td>", f);
+		fl_markup_text(f, failed ? failed : "");
+		fputs("</td></tr>\n", f);
+	}
+	if (any)
+		fputs("</table>\n", f);
+}
+
 static void section_checks(FILE *f, const struct view *v)
 {
 	json_t *checks = json_object_get(v->results, "checks"), *c;
@@ -373,6 +464,13 @@ static void section_checks(FILE *f, const struct view *v)
 
 	fputs("<h2>Checks</h2>\n", f);
 	damage_note(f, json_object_get(v->results, "damage"));
+	json_array_foreach(checks, idx, c)
+		if (!strcmp(jstr(c, "name", ""), "workload")) {
+			fputs("<p class=\"note damage\"><b>Workload collapsed:</b> ", f);
+			fl_markup_text(f, jstr(c, "why", ""));
+			fputs(". The other checks judged too few operations: the run cannot "
+			      "PASS.</p>\n", f);
+		}
 	json_array_foreach(json_object_get(v->results, "lost"), idx, c) {
 		char text[400];
 		fl_report_lost_text(c, text, sizeof(text));
@@ -1079,6 +1177,7 @@ int fl_report_html_write(const char *dir, const struct fl_scenario *s, json_t *r
 	fprintf(f, "</title>\n<style>\n%s</style></head><body>\n", css);
 	section_header(f, &v);
 	section_checks(f, &v);
+	section_clients(f, &v);
 	section_faults(f, &v);
 	section_timeline(f, &v);
 	if (viol && w)

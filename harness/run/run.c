@@ -26,6 +26,7 @@
 #include "faultline/plan.h"
 #include "faultline/provider.h"
 #include "faultline/strutil.h"
+#include "faultline/util.h"
 #include "faultline/system.h"
 #include "faultline/units.h"
 #include "faultline/workload.h"
@@ -96,6 +97,7 @@ struct run {
 	int data_local;               /* data_root is ours on this host: removed after */
 	json_t *where;                /* the provider's describe(): accel, data_dir, share */
 	char logs[600];               /* where the nodes write their logs (then copied) */
+	char client_logs[600];        /* <dir>/logs: the client programs' stderr (exec) */
 	const char *names[FL_MAX_NODES];
 	struct fl_history *h;
 	struct fl_workload w;
@@ -218,11 +220,13 @@ static void *sampler_main(void *arg)
 /* --- convergence: digests of every node until they agree ------------------ */
 
 /* Ask every node for its digest every 500 ms until all answer the same, or
- * budget_ns passes; every answer goes to digests.jsonl. Returns 0 when they
- * agreed (*took_ns: from the call), -ETIMEDOUT or -ENOTSUP. */
-static int converge(struct run *r, const char *dir, int64_t budget_ns, int64_t *took_ns)
+ * budget_ns passes; every answer goes to digests.jsonl. c[]: a client per
+ * node, the caller's (NULL ones opened here, left there for the caller to
+ * close). Returns 0 when they agreed (*took_ns: from the call), -ETIMEDOUT
+ * or -ENOTSUP. */
+static int converge(struct run *r, const char *dir, struct fl_sys_client **c, int64_t budget_ns,
+		    int64_t *took_ns)
 {
-	struct fl_sys_client *c[FL_MAX_NODES] = { 0 };
 	struct fl_jsonl *log = NULL;
 	char path[700];
 	int64_t start = mono();
@@ -272,9 +276,6 @@ static int converge(struct run *r, const char *dir, int64_t budget_ns, int64_t *
 			nanosleep(&ts, NULL);
 		}
 	}
-	for (size_t i = 0; i < r->nodes.n; i++)
-		if (c[i])
-			r->ops->client_close(c[i]);
 	fl_jsonl_close(log);
 	return rc;
 }
@@ -872,6 +873,7 @@ static int make_run_dir(struct run *r)
 	}
 	snprintf(r->logs, sizeof(r->logs), "%s/logs", r->dir);
 	mkdir(r->logs, 0755);
+	snprintf(r->client_logs, sizeof(r->client_logs), "%s", r->logs);
 	fl_say(r->say, FL_SAY_INFO, "run directory %s", r->dir);
 	if (fl_plan_build(s, r->o->seed, &r->plan) < 0) {
 		fl_say(r->say, FL_SAY_ERROR, "out of memory");
@@ -911,7 +913,8 @@ static int start_system(struct run *r)
 	r->nodes = (struct fl_sys_nodes){ .n = r->c->n, .names = r->names, .addrs = r->c->addrs,
 					  .data_root = r->data_root, .pids = NULL, .s = s,
 					  .stop = &interrupted,
-					  .make_file = node_file, .file_ctx = r };
+					  .make_file = node_file, .file_ctx = r,
+					  .client_logs = r->client_logs[0] ? r->client_logs : NULL };
 	for (size_t i = 0; i < r->c->n; i++) {
 		char **argv = NULL;
 		if (r->ops->node_argv(s, &r->nodes, i, &argv, err, sizeof(err)) < 0 ||
@@ -944,6 +947,77 @@ static int start_system(struct run *r)
 	return 0;
 }
 
+/* A workload client's news (workload.h's note), with the run's time. */
+static void workload_note(void *ctx, const char *msg)
+{
+	struct run *r = ctx;
+
+	fl_say(r->say, FL_SAY_INFO, "[%6.1fs] %s", (double)(mono() - r->t0) / 1e9, msg);
+}
+
+/* After fl_workload_open: how long the clients' programs took to start. */
+static void say_clients_ready(struct run *r)
+{
+	const struct fl_workload_stats *st = &r->ws;
+	int64_t max = 0;
+	unsigned ready = 0, progs = 0, slow = 0;
+
+	for (unsigned i = 0; i < st->nclients; i++) {
+		const struct fl_workload_client *c = &st->clients[i];
+		progs += c->life.starts > 0;
+		if (c->failed || !c->life.readies)
+			continue;
+		ready++;
+		if (c->life.first_ready_ns > max) {
+			max = c->life.first_ready_ns;
+			slow = i;
+		}
+	}
+	if (!progs)
+		return;
+	fl_say(r->say, FL_SAY_INFO, "%u of %u client programs ready in %.1fs (slowest: client %u, "
+	       "%.2fs to answer hello)", ready, st->nclients, (double)st->ready_ns / 1e9, slow,
+	       (double)max / 1e9);
+}
+
+/* clients.json: each workload client's programs (exec) and how it ended,
+ * for results.json (verdict.c). */
+static void write_clients(struct run *r)
+{
+	const struct fl_workload_stats *st = &r->ws;
+	json_t *a = json_array(), *o;
+	char path[700], e[256];
+
+	for (unsigned i = 0; i < st->nclients; i++) {
+		const struct fl_workload_client *c = &st->clients[i];
+		const struct fl_sys_client_life *l = &c->life;
+		json_t *j = json_pack("{s:i, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:f}", "client",
+				      (int)i, "node", r->nodes.names[c->node], "invoked",
+				      (json_int_t)c->invoked, "ok", (json_int_t)c->ok, "starts",
+				      (int)l->starts, "restarts", (int)(l->starts ? l->starts - 1 : 0),
+				      "deaths", (int)l->deaths, "kills", (int)l->kills, "backoffs",
+				      (int)c->backoffs, "backoff_s", (double)c->backoff_ns / 1e9);
+		if (l->readies)
+			json_object_set_new(j, "startup_ms",
+					    json_pack("{s:f, s:f, s:f, s:f, s:i}", "first",
+						      (double)l->first_ready_ns / 1e6, "last",
+						      (double)l->last_ready_ns / 1e6, "max",
+						      (double)l->max_ready_ns / 1e6, "mean",
+						      (double)l->total_ready_ns / 1e6 / l->readies,
+						      "count", (int)l->readies));
+		if (c->log[0])
+			json_object_set_new(j, "stderr", json_sprintf("logs/%s", c->log));
+		if (c->failed)
+			json_object_set_new(j, "failed", json_string(c->error));
+		json_array_append_new(a, j);
+	}
+	o = json_pack("{s:o, s:f}", "clients", a, "ready_s", (double)st->ready_ns / 1e9);
+	snprintf(path, sizeof(path), "%s/clients.json", r->dir);
+	if (fl_json_write_atomic(path, o, e, sizeof(e)) < 0)
+		fl_say(r->say, FL_SAY_ERROR, "%s", e);
+	json_decref(o);
+}
+
 /* Step 3: the run's files open, the status samplers, the nemesis and the
  * status line started; the workload driven until the duration ends or
  * Ctrl-C; then the nemesis stops and heals what still holds. */
@@ -953,6 +1027,20 @@ static int drive(struct run *r)
 	char path[700], err[512];
 	int hr;
 
+	/* the clients first, ready before the clock starts: a slow program's
+	 * start-up must eat neither operations nor the plan's time */
+	r->w = (struct fl_workload){ .s = s, .ops = r->ops, .nodes = &r->nodes,
+				     .seed = r->o->seed, .duration_ns = s->duration_ns,
+				     .stop = &interrupted, .live = r->live,
+				     .note = workload_note, .note_ctx = r };
+	if (s->workload.type != FL_WORKLOAD_NONE) {
+		int64_t t = mono();
+		r->t0 = t; /* for the notes' times until the clock starts */
+		if (fl_workload_open(&r->w, &r->ws, err, sizeof(err)) < 0)
+			fl_say(r->say, FL_SAY_ERROR, "workload: no client ready: %s", err);
+		else
+			say_clients_ready(r);
+	}
 	r->t0 = mono();
 	snprintf(path, sizeof(path), "%s/history.jsonl", r->dir);
 	if (fl_history_open(path, r->t0, &r->h) < 0)
@@ -977,9 +1065,7 @@ static int drive(struct run *r)
 	for (size_t i = 0; i < r->nodes.n; i++)
 		r->answered_at[i] = r->t0;
 	r->nem_started = pthread_create(&r->nem, NULL, nemesis_main, r) == 0;
-	r->w = (struct fl_workload){ .s = s, .ops = r->ops, .nodes = &r->nodes, .history = r->h,
-				     .seed = r->o->seed, .duration_ns = s->duration_ns,
-				     .stop = &interrupted, .live = r->live };
+	r->w.history = r->h;
 	r->progressing = 1;
 	r->prog_started = pthread_create(&r->prog, NULL, progress_main, r) == 0;
 	if (s->workload.type != FL_WORKLOAD_NONE) {
@@ -992,6 +1078,8 @@ static int drive(struct run *r)
 		}
 	}
 	r->workload_done = 1; /* the nemesis stops and heals what still holds */
+	if (s->workload.type != FL_WORKLOAD_NONE)
+		write_clients(r);
 	r->progressing = 0;
 	if (r->prog_started)
 		pthread_join(r->prog, NULL);
@@ -1015,7 +1103,18 @@ static void settle(struct run *r)
 	const struct fl_scenario *s = r->s;
 	int64_t budget = s->checks.converge ? s->checks.converge_within_ns : 30 * FL_NS_PER_S;
 	int64_t took = 0;
-	int cr = converge(r, r->dir, budget, &took);
+	struct fl_sys_client *c[FL_MAX_NODES] = { 0 };
+	int cr;
+
+	/* one client per node for both phases, all opened first: programs slow
+	 * to start (exec) start together, so their start-up is paid once, not
+	 * once per node and phase */
+	for (size_t i = 0; i < r->nodes.n; i++) {
+		char e[256];
+		if (r->ops->client_open(&r->nodes, i, &c[i], e, sizeof(e)) < 0)
+			c[i] = NULL;
+	}
+	cr = converge(r, r->dir, c, budget, &took);
 
 	if (cr == 0)
 		fl_say(r->say, FL_SAY_INFO, "[%6.1fs] converged: every node's digest equal after %.1fs",
@@ -1027,13 +1126,20 @@ static void settle(struct run *r)
 	if (s->workload.type != FL_WORKLOAD_NONE) {
 		struct fl_workload_stats fs = { 0 };
 		char e2[256] = "";
-		int fr = fl_workload_final_reads(&r->w, budget > 10 * FL_NS_PER_S ? budget
-						 : 10 * FL_NS_PER_S, &fs, e2, sizeof(e2));
+		int fr;
+
+		r->w.final_clients = c;
+		fr = fl_workload_final_reads(&r->w, budget > 10 * FL_NS_PER_S ? budget
+					     : 10 * FL_NS_PER_S, &fs, e2, sizeof(e2));
+		r->w.final_clients = NULL;
 		fl_say(r->say, FL_SAY_INFO, "[%6.1fs] final reads: %u key%s from each of %zu nodes%s%s",
 		       (double)(mono() - r->t0) / 1e9, s->workload.keys,
 		       s->workload.keys == 1 ? "" : "s", r->nodes.n, fr < 0 ? ": " : "",
 		       fr < 0 ? e2 : "");
 	}
+	for (size_t i = 0; i < r->nodes.n; i++)
+		if (c[i])
+			r->ops->client_close(c[i]);
 }
 
 /* Step 5, on every path out: threads stopped, files closed, the cluster
@@ -1052,6 +1158,7 @@ static void teardown(struct run *r)
 	for (size_t i = 0; i < FL_MAX_NODES; i++)
 		if (r->status_clients[i])
 			r->ops->client_close(r->status_clients[i]);
+	fl_workload_close(&r->w); /* opened, never run (the run stopped before) */
 	fl_history_close(r->h);
 	fl_jsonl_close(r->faults);
 	collect_logs(r);
@@ -1120,6 +1227,17 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge
 	       (unsigned long long)r.ws.outcome[FL_OUTCOME_FAIL],
 	       (unsigned long long)r.ws.outcome[FL_OUTCOME_INFO], (unsigned long long)r.applied,
 	       (unsigned long long)r.failed);
+	for (unsigned i = 0; i < r.ws.nclients; i++) {
+		const struct fl_workload_client *c = &r.ws.clients[i];
+		if (c->life.starts > 1 || c->failed)
+			fl_say(r.say, FL_SAY_INFO, "client %u (node %s): %llu ok of %llu; %u restart%s "
+			       "(%u died, %u killed), backed off %u time%s%s%s", i,
+			       r.nodes.names[c->node], (unsigned long long)c->ok,
+			       (unsigned long long)c->invoked, c->life.starts - 1,
+			       c->life.starts == 2 ? "" : "s", c->life.deaths, c->life.kills,
+			       c->backoffs, c->backoffs == 1 ? "" : "s", c->failed ? "; gave up: " : "",
+			       c->failed ? c->error : "");
+	}
 	for (size_t i = 0; i < r.nodes.n; i++)
 		if (r.lost_at[i])
 			fl_say(r.say, FL_SAY_INFO, "node %s lost at %.1fs: %s", r.nodes.names[i],
@@ -1128,6 +1246,7 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge
 	judge = 1;
 out:
 	teardown(&r);
+	fl_workload_stats_release(&r.ws);
 	torn_down = 1;
 	if (interrupted > 1) {
 		fl_say(r.say, FL_SAY_INFO, "interrupted again: nothing judged (history in %s)", r.dir);

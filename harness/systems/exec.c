@@ -6,6 +6,16 @@
  * its request gave up must never be taken as the answer to the next one:
  * a client that times out or falls out of step is killed, and a new one
  * is started on the next call.
+ *
+ * A program may be slow to start (a JVM, Python under emulation, a client
+ * that connects and logs in first): a new one is asked `hello` and its
+ * answer awaited within system.ready_timeout before the next request's own
+ * time starts, so no operation is charged with a start-up (client_ready
+ * lets the workload do that between two operations). Its stderr goes
+ * straight to a file (nodes->client_logs/client-<node>-<k>.stderr, one per
+ * client, every program of it appending; else an unlinked temporary file),
+ * never through a pipe someone must drain, and the end of it is quoted when
+ * it fails.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -16,6 +26,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +45,9 @@ extern char **environ;
 #define CLOSE_GRACE_MS 200   /* client_close: time to exit after stdin closes */
 #define EOF_GRACE_MS 100     /* after EOF on its stdout: time to exit by itself */
 #define QUOTE_MAX 200        /* bytes of a bad reply quoted in an error */
+#define TAIL_MAX 2048        /* bytes of a program's stderr kept for its errors */
+#define TAIL_QUOTE 300       /* of which an error quotes at most this much */
+#define HELLO "hello"        /* the first request to every program (README) */
 
 static int64_t now_ms(void)
 {
@@ -115,9 +129,102 @@ struct exec_client {
 	char names[FL_MAX_NODES][FL_NODE_NAME_MAX + 1];
 	pid_t pid;                                       /* 0: none running */
 	int to_fd, from_fd;                              /* its stdin, its stdout */
+	int log_fd;                                      /* its stderr: a file */
+	off_t log_from;                                  /* where this program's began */
 	char *buf;                                       /* read, not yet taken */
 	size_t len, cap;
+	char tail[TAIL_MAX];                             /* the end of its stderr */
+	size_t tail_len;
+	int ready;                                       /* it answered hello */
+	int64_t spawned_ms;                              /* when it was started */
+	int ready_ms;                                    /* system.ready_timeout */
 };
+
+/* The end of what the running (or last) program wrote to stderr, from
+ * its file: at most TAIL_MAX bytes, none from the programs before it. */
+static void read_tail(struct exec_client *x)
+{
+	struct stat st;
+	off_t from;
+	ssize_t n;
+
+	x->tail_len = 0;
+	if (x->log_fd < 0 || fstat(x->log_fd, &st) < 0 || st.st_size <= x->log_from)
+		return;
+	from = st.st_size - x->log_from > TAIL_MAX ? st.st_size - TAIL_MAX : x->log_from;
+	while ((n = pread(x->log_fd, x->tail, (size_t)(st.st_size - from), from)) < 0 &&
+	       errno == EINTR)
+		;
+	x->tail_len = n > 0 ? (size_t)n : 0;
+}
+
+/*
+ * The file every program of this client writes its stderr to (appending):
+ * dir/client-<node>-<k>.stderr, k the first number free (O_EXCL, never
+ * through a link; mode 0644 less the umask faultline set, so never
+ * world-writable), its name in c->log; with no dir, an unlinked temporary
+ * file, c->log "".
+ */
+static int open_log(struct fl_sys_client *c, const char *dir, char *err, size_t errlen)
+{
+	static atomic_uint next;
+	struct exec_client *x = c->impl;
+	char path[PATH_MAX];
+	FILE *f;
+
+	if (!dir) {
+		if (!(f = tmpfile()) || (x->log_fd = fcntl(fileno(f), F_DUPFD_CLOEXEC, 3)) < 0) {
+			int e = errno;
+			if (f)
+				fclose(f);
+			fl_seterr(err, errlen, "node %s: a file for its client program's stderr: %s",
+				  c->node, strerror(e));
+			return -e;
+		}
+		fclose(f);
+		return 0;
+	}
+	for (int tries = 0; tries < 10000; tries++) {
+		unsigned k = atomic_fetch_add(&next, 1);
+		snprintf(c->log, sizeof(c->log), "client-%s-%u.stderr", c->node, k);
+		snprintf(path, sizeof(path), "%s/%s", dir, c->log);
+		x->log_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+				 0644);
+		if (x->log_fd >= 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	fl_seterr(err, errlen, "node %s: cannot create '%s' for its client program's stderr: %s",
+		  c->node, path, strerror(errno));
+	c->log[0] = '\0';
+	return -EIO;
+}
+
+/* "; its stderr ends: '...'" (its last TAIL_QUOTE bytes, trailing newlines
+ * dropped, controls as '?'), or "" when it wrote nothing. */
+static void tail_note(struct exec_client *x, char *out, size_t outlen)
+{
+	size_t len, from, k;
+
+	read_tail(x);
+	len = x->tail_len;
+
+	while (len && (x->tail[len - 1] == '\n' || x->tail[len - 1] == '\r'))
+		len--;
+	if (!len) {
+		if (outlen)
+			out[0] = '\0';
+		return;
+	}
+	from = len > TAIL_QUOTE ? len - TAIL_QUOTE : 0;
+	k = (size_t)snprintf(out, outlen, "; its stderr ends: '%s", from ? "..." : "");
+	for (size_t j = from; j < len && k + 2 < outlen; j++)
+		out[k++] = isprint((unsigned char)x->tail[j]) ? x->tail[j] : '?';
+	if (k + 1 < outlen)
+		out[k++] = '\'';
+	out[k < outlen ? k : outlen - 1] = '\0';
+}
 
 static int is_ours(const char *entry, size_t len)
 {
@@ -181,15 +288,30 @@ static int exited_nowait(pid_t pid)
 	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
 }
 
+/* Why a program is stopped, for c->life. */
+enum stop_why {
+	STOP_CLOSE, /* we are done with it */
+	STOP_KILL,  /* it did not answer in time, or answered out of step */
+	STOP_DIED,  /* it exited or closed its stdout by itself */
+};
+
 /*
  * Stop the client program: close its stdin, give it grace_ms to exit by
  * itself, then SIGKILL its whole process group (the leader is not reaped
  * yet, so the group id cannot have been reused) and reap it. *status (may
  * be NULL) gets its wait status, -1 when none.
  */
-static void stop_client(struct exec_client *x, int grace_ms, int *status)
+static void stop_client(struct fl_sys_client *c, enum stop_why why, int grace_ms, int *status)
 {
+	struct exec_client *x = c->impl;
 	int st = -1;
+
+	if (x->pid > 0 && why == STOP_KILL)
+		c->life.kills++;
+	else if (x->pid > 0 && why == STOP_DIED) {
+		c->life.deaths++;
+		c->life.dying++;
+	}
 
 	if (x->to_fd >= 0)
 		close(x->to_fd);
@@ -207,6 +329,7 @@ static void stop_client(struct exec_client *x, int grace_ms, int *status)
 			;
 	}
 	x->pid = 0;
+	x->ready = 0;
 	if (x->from_fd >= 0)
 		close(x->from_fd);
 	x->from_fd = -1;
@@ -236,6 +359,7 @@ static int start_client(struct fl_sys_client *c, char *err, size_t errlen)
 	posix_spawnattr_t at;
 	sigset_t none, def;
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, r;
+	struct stat lst;
 	pid_t pid;
 
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
@@ -248,6 +372,7 @@ static int start_client(struct fl_sys_client *c, char *err, size_t errlen)
 	/* dup2 onto 0 and 1 clears close-on-exec there; every other end closes */
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, x->log_fd, 2);
 	sigemptyset(&none);
 	sigemptyset(&def);
 	sigaddset(&def, SIGPIPE);
@@ -280,7 +405,13 @@ static int start_client(struct fl_sys_client *c, char *err, size_t errlen)
 	x->pid = pid;
 	x->to_fd = in[1];
 	x->from_fd = out[0];
+	/* what it writes is appended: its tail starts past its predecessors' */
+	x->log_from = fstat(x->log_fd, &lst) == 0 ? lst.st_size : 0;
 	x->len = 0;
+	x->tail_len = 0;
+	x->ready = 0;
+	x->spawned_ms = now_ms();
+	c->life.starts++;
 	return 0;
 fail:
 	for (int k = 0; k < 2; k++) {
@@ -297,7 +428,9 @@ static void exec_client_close(struct fl_sys_client *c)
 	struct exec_client *x = c ? c->impl : NULL;
 
 	if (x) {
-		stop_client(x, CLOSE_GRACE_MS, NULL);
+		stop_client(c, STOP_CLOSE, CLOSE_GRACE_MS, NULL);
+		if (x->log_fd >= 0)
+			close(x->log_fd);
 		fl_strv_free(x->argv);
 		fl_strv_free(x->envp);
 		free(x->buf);
@@ -320,8 +453,10 @@ static int exec_client_open(const struct fl_sys_nodes *nodes, size_t i, struct f
 	if (r < 0)
 		return r;
 	x = c->impl;
-	x->to_fd = x->from_fd = -1;
+	x->to_fd = x->from_fd = x->log_fd = -1;
 	x->n = nodes->n;
+	x->ready_ms = (int)((nodes->s->system.ready_timeout_ns ? nodes->s->system.ready_timeout_ns
+							       : 60 * FL_NS_PER_S) / 1000000);
 	for (size_t k = 0; k < nodes->n; k++)
 		snprintf(x->names[k], sizeof(x->names[k]), "%s", nodes->names[k]);
 	r = expand_argv(nodes->s, nodes->s->system.client, "client", nodes, i, &x->argv, err,
@@ -334,7 +469,9 @@ static int exec_client_open(const struct fl_sys_nodes *nodes, size_t i, struct f
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = start_client(c, err, errlen);
+	r = open_log(c, nodes->client_logs, err, errlen);
+	if (r == 0)
+		r = start_client(c, err, errlen);
 	if (r < 0)
 		goto fail;
 	*out = c;
@@ -464,21 +601,153 @@ static void quote(const char *s, size_t len, char *out, size_t outlen)
 
 /*
  * Send request (one line, without its "\n") and read one reply line into
- * *line, within timeout_ms. On failure, *outcome says what the caller may
- * conclude: FAIL when the request surely did not reach the program, or it
- * was a read; INFO when a write went out and no answer came back. The
- * client program is killed when it timed out, went away, or wrote out of
- * turn, and a new one is started by the next call.
+ * *line before deadline (timeout_ms, for the message). *sent: bytes of the
+ * request written. Messages leave out the node (the caller's prefix). The
+ * program is stopped when it went away, timed out or wrote too long a
+ * line.
+ */
+static int exchange(struct fl_sys_client *c, const char *request, int64_t deadline,
+		    int timeout_ms, size_t *sent, char **line, char *err, size_t errlen)
+{
+	struct exec_client *x = c->impl;
+	size_t len = strlen(request);
+	char *msg, q[QUOTE_MAX + 8], why[64];
+	int r, st;
+
+	*line = NULL;
+	*sent = 0;
+	if (asprintf(&msg, "%s\n", request) < 0) {
+		fl_seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = write_all(x->to_fd, msg, len + 1, deadline, sent);
+	free(msg);
+	if (r < 0) {
+		stop_client(c, r == -EPIPE ? STOP_DIED : STOP_KILL, r == -EPIPE ? EOF_GRACE_MS : 0,
+			    &st);
+		if (r == -EPIPE) {
+			describe_status(st, why, sizeof(why));
+			fl_seterr(err, errlen, "client program %s before reading '%s'", why, request);
+			return -ECONNRESET;
+		}
+		fl_seterr(err, errlen, "sending '%s' to the client program: %s", request,
+			  strerror(-r));
+		return r;
+	}
+	for (;;) {
+		struct pollfd pfd = { .fd = x->from_fd, .events = POLLIN };
+		int64_t left;
+
+		if ((*line = take_line(x)))
+			return 0;
+		if (x->len >= FL_EXEC_LINE_MAX) {
+			quote(x->buf, x->len, q, sizeof(q));
+			stop_client(c, STOP_KILL, 0, NULL);
+			fl_seterr(err, errlen, "malformed reply to '%s': longer than %u bytes: '%s'",
+				  request, FL_EXEC_LINE_MAX, q);
+			return -EPROTO;
+		}
+		r = read_some(x);
+		if (r == 1)
+			continue;
+		if (r == -EPIPE) {
+			stop_client(c, STOP_DIED, EOF_GRACE_MS, &st);
+			describe_status(st, why, sizeof(why));
+			fl_seterr(err, errlen, "client program %s without answering '%s'", why,
+				  request);
+			return -ECONNRESET;
+		}
+		if (r < 0) {
+			stop_client(c, STOP_KILL, 0, NULL);
+			fl_seterr(err, errlen, "reading from the client program: %s", strerror(-r));
+			return r;
+		}
+		left = deadline - now_ms();
+		if (left <= 0) {
+			stop_client(c, STOP_KILL, 0, NULL);
+			fl_seterr(err, errlen, "no answer to '%s' within %d ms (client program killed)",
+				  request, timeout_ms);
+			return -ETIMEDOUT;
+		}
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+			r = -errno;
+			stop_client(c, STOP_KILL, 0, NULL);
+			fl_seterr(err, errlen, "poll: %s", strerror(-r));
+			return r;
+		}
+	}
+}
+
+/*
+ * The running program made ready: asked hello, any one line back within
+ * system.ready_timeout (from now: a program started long before and never
+ * asked has had its time) means it reads and answers. Its start-up, from
+ * its start to that answer, goes to c->life. Charged to no operation.
+ */
+static int await_ready(struct fl_sys_client *c, char *err, size_t errlen)
+{
+	struct exec_client *x = c->impl;
+	char e[512], tail[TAIL_QUOTE + 64], *line;
+	size_t sent;
+	int64_t took;
+	int r;
+
+	if (x->ready)
+		return 0;
+	r = exchange(c, HELLO, now_ms() + x->ready_ms, x->ready_ms, &sent, &line, e, sizeof(e));
+	if (r == 0) {
+		free(line);
+		x->ready = 1;
+		took = (now_ms() - x->spawned_ms) * 1000000;
+		if (!c->life.readies++)
+			c->life.first_ready_ns = took;
+		c->life.last_ready_ns = took;
+		c->life.total_ready_ns += took;
+		if (took > c->life.max_ready_ns)
+			c->life.max_ready_ns = took;
+		return 0;
+	}
+	tail_note(x, tail, sizeof(tail));
+	if (r == -ETIMEDOUT)
+		fl_seterr(err, errlen, "node %s: client program not ready within %d ms "
+			  "(system.ready_timeout): no answer to '" HELLO "' (killed)%s", c->node,
+			  x->ready_ms, tail);
+	else
+		fl_seterr(err, errlen, "node %s: client program not ready: %s%s", c->node, e, tail);
+	return r;
+}
+
+/* A program started where none runs (or the one there has exited), and
+ * ready. */
+static int exec_client_ready(struct fl_sys_client *c, char *err, size_t errlen)
+{
+	struct exec_client *x = c->impl;
+	int r;
+
+	if (x->pid > 0 && exited_nowait(x->pid))
+		stop_client(c, STOP_DIED, 0, NULL);
+	if (x->pid <= 0 && (r = start_client(c, err, errlen)) < 0)
+		return r;
+	return await_ready(c, err, errlen);
+}
+
+/*
+ * Send request (one line, without its "\n") and read one reply line into
+ * *line, within timeout_ms, which starts once the program is ready. On
+ * failure, *outcome says what the caller may conclude: FAIL when the
+ * request surely did not reach the program, or it was a read; INFO when a
+ * write went out and no answer came back. The client program is killed
+ * when it timed out, went away, or wrote out of turn, and a new one is
+ * started by the next call (or client_ready).
  */
 static int roundtrip(struct fl_sys_client *c, const char *request, enum req_kind kind,
 		     int timeout_ms, char **line, enum fl_outcome *outcome, char *err,
 		     size_t errlen)
 {
 	struct exec_client *x = c->impl;
-	int64_t deadline = now_ms() + (timeout_ms < 1 ? 1 : timeout_ms);
 	size_t len = strlen(request), sent = 0;
-	char *msg, q[QUOTE_MAX + 8], why[64];
-	int r, st;
+	char q[QUOTE_MAX + 8], e[512];
+	int r;
 
 	*line = NULL;
 	*outcome = FL_OUTCOME_FAIL;
@@ -492,90 +761,28 @@ static int roundtrip(struct fl_sys_client *c, const char *request, enum req_kind
 		while ((r = read_some(x)) == 1 && x->len < FL_EXEC_LINE_MAX)
 			;
 		if (r == -EPIPE || exited_nowait(x->pid)) {
-			stop_client(x, 0, NULL); /* gone between calls: a fresh one below */
+			/* gone between calls: a fresh one below */
+			stop_client(c, STOP_DIED, 0, NULL);
 		} else if (x->len) {
 			quote(x->buf, x->len, q, sizeof(q));
-			stop_client(x, 0, NULL);
+			stop_client(c, STOP_KILL, 0, NULL);
 			fl_seterr(err, errlen, "node %s: client program wrote '%s' with no request "
 			       "pending (out of step: restarted)", c->node, q);
 			return -EPROTO;
 		}
 	}
-	if (x->pid <= 0) {
-		r = start_client(c, err, errlen);
-		if (r < 0)
-			return r;
-	}
-	if (asprintf(&msg, "%s\n", request) < 0) {
-		fl_seterr(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	r = write_all(x->to_fd, msg, len + 1, deadline, &sent);
-	free(msg);
+	if ((r = exec_client_ready(c, err, errlen)) < 0)
+		return r;
+	r = exchange(c, request, now_ms() + (timeout_ms < 1 ? 1 : timeout_ms), timeout_ms, &sent,
+		     line, e, sizeof(e));
+	/* once a byte of a write went out, it may have happened */
+	if (kind == REQ_WRITE && sent)
+		*outcome = FL_OUTCOME_INFO;
 	if (r < 0) {
-		if (sent && kind == REQ_WRITE)
-			*outcome = FL_OUTCOME_INFO;
-		stop_client(x, r == -EPIPE ? EOF_GRACE_MS : 0, &st);
-		if (r == -EPIPE) {
-			describe_status(st, why, sizeof(why));
-			fl_seterr(err, errlen, "node %s: client program %s before reading '%s'", c->node,
-			       why, request);
-			return -ECONNRESET;
-		}
-		fl_seterr(err, errlen, "node %s: sending '%s' to the client program: %s", c->node,
-		       request, strerror(-r));
+		fl_seterr(err, errlen, "node %s: %s", c->node, e);
 		return r;
 	}
-	/* from here on a write may have happened */
-	if (kind == REQ_WRITE)
-		*outcome = FL_OUTCOME_INFO;
-	for (;;) {
-		struct pollfd pfd = { .fd = x->from_fd, .events = POLLIN };
-		int64_t left;
-
-		if ((*line = take_line(x)))
-			break;
-		if (x->len >= FL_EXEC_LINE_MAX) {
-			quote(x->buf, x->len, q, sizeof(q));
-			stop_client(x, 0, NULL);
-			fl_seterr(err, errlen, "node %s: malformed reply to '%s': longer than %u bytes: "
-			       "'%s'", c->node, request, FL_EXEC_LINE_MAX, q);
-			return -EPROTO;
-		}
-		r = read_some(x);
-		if (r == 1)
-			continue;
-		if (r == -EPIPE) {
-			stop_client(x, EOF_GRACE_MS, &st);
-			describe_status(st, why, sizeof(why));
-			fl_seterr(err, errlen, "node %s: client program %s without answering '%s'",
-			       c->node, why, request);
-			return -ECONNRESET;
-		}
-		if (r < 0) {
-			stop_client(x, 0, NULL);
-			fl_seterr(err, errlen, "node %s: reading from the client program: %s", c->node,
-			       strerror(-r));
-			return r;
-		}
-		left = deadline - now_ms();
-		if (left <= 0) {
-			stop_client(x, 0, NULL);
-			fl_seterr(err, errlen, "node %s: no answer to '%s' within %d ms (client program "
-			       "killed)", c->node, request, timeout_ms);
-			return -ETIMEDOUT;
-		}
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
-			r = -errno;
-			stop_client(x, 0, NULL);
-			fl_seterr(err, errlen, "node %s: poll: %s", c->node, strerror(-r));
-			return r;
-		}
-	}
-	if (!*line) {
-		fl_seterr(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	c->life.dying = 0;
 	return 0;
 }
 
@@ -1031,6 +1238,7 @@ const struct fl_system_ops fl_exec_system_ops = {
 	.wait_ready = exec_wait_ready,
 	.client_open = exec_client_open,
 	.client_close = exec_client_close,
+	.client_ready = exec_client_ready,
 	.status = exec_status,
 	.get = exec_get,
 	.put = exec_put,

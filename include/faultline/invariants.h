@@ -88,6 +88,7 @@ struct fl_run_data {
 	uint64_t lost;
 	int64_t lost_t[FL_MAX_NODES];
 	const char *lost_why[FL_MAX_NODES]; /* borrowed from faults */
+	json_t *clients;            /* clients.json's "clients" (NULL: none) */
 };
 
 /* Load the files of dir (a missing status/digests file is an empty list;
@@ -116,6 +117,16 @@ void fl_check_availability(const struct fl_scenario *s, const struct fl_run_data
 			   struct fl_check_result *r);
 
 void fl_check_result_release(struct fl_check_result *r);
+
+/* A collapsed workload: acknowledged (ok) operations, final reads aside,
+ * fewer than FL_COLLAPSE_PCT % of those invoked, or none invoked at all
+ * (clients that never became ready, every op timing out). What was judged
+ * from so little says little: the run is never PASS. When collapsed, r is
+ * a "workload" result, UNKNOWN with the counts and the clients that gave
+ * up (clients.json), and 1 is returned; else 0 (r untouched). */
+#define FL_COLLAPSE_PCT 5
+int fl_check_workload(const struct fl_scenario *s, const struct fl_run_data *d,
+		      struct fl_check_result *r);
 
 /* The inputs a check reads, for fl_check_evidence. */
 #define FL_IN_HISTORY 1u

@@ -60,6 +60,10 @@ struct fl_sys_nodes {
 	int (*make_file)(void *ctx, size_t i, const char *path, const char *content, char *err,
 			 size_t errlen);
 	void *file_ctx;
+	/* Optional: a directory on this host for what client programs write to
+	 * stderr (exec: client-<node>-<k>.stderr, one file per client); NULL:
+	 * a temporary file nobody sees, only quoted in errors. */
+	const char *client_logs;
 };
 
 /* A node's view of the cluster, from its status call. */
@@ -73,12 +77,29 @@ struct fl_sys_status {
 	int64_t revision;                  /* etcd: the store's revision */
 };
 
+/* What became of the programs behind a client (exec: one client program
+ * at a time; all zero for adapters without programs). A start-up is the
+ * time from starting a program to its answer to `hello` (exec.c). */
+struct fl_sys_client_life {
+	unsigned starts;            /* programs started (restarts: starts - 1) */
+	unsigned readies;           /* of them, answered hello */
+	int64_t first_ready_ns;     /* the first one's start-up; 0: none ready yet */
+	int64_t last_ready_ns, max_ready_ns, total_ready_ns;
+	unsigned deaths;            /* ended by themselves (exited, closed stdout) */
+	unsigned kills;             /* killed by faultline: no answer in time, out of step */
+	unsigned dying;             /* deaths since a program last answered a request
+				     * (a program that keeps dying: the caller backs off) */
+};
+
 /* A client talking to one node. Made by ops->client_open. */
 struct fl_sys_client {
 	const struct fl_system_ops *ops;
 	char node[FL_NODE_NAME_MAX + 1];
 	size_t index;                       /* of the node in fl_sys_nodes */
 	void *impl;
+	struct fl_sys_client_life life;     /* kept by the adapter, read by anyone */
+	char log[FL_NODE_NAME_MAX + 32];    /* exec: its programs' stderr file, in
+					     * nodes->client_logs; "": none */
 };
 
 #define FL_DIGEST_HEX 17                /* 16 hex digits and the NUL */
@@ -118,6 +139,16 @@ struct fl_system_ops {
 	int (*client_open)(const struct fl_sys_nodes *nodes, size_t i, struct fl_sys_client **out,
 			   char *err, size_t errlen);
 	void (*client_close)(struct fl_sys_client *c); /* NULL is fine */
+
+	/* Optional (NULL: a client is always ready): make c ready for its next
+	 * call before that call's time starts, so that no operation is charged
+	 * with it (exec: start a program in place of one that was killed or
+	 * died, and wait for its answer to `hello`, within
+	 * system.ready_timeout). 0; -ETIMEDOUT when the program did not answer
+	 * in time (killed; err quotes the end of its stderr); -ECONNRESET when
+	 * it ended before answering (c->life.dying counts such deaths in a
+	 * row); another -errno when it cannot be started. */
+	int (*client_ready)(struct fl_sys_client *c, char *err, size_t errlen);
 
 	/* Every call below is bounded by timeout_ms (the whole request,
 	 * connecting included) and sets *outcome. */

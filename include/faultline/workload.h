@@ -21,11 +21,31 @@
 #include "faultline/scenario.h"
 #include "faultline/system.h"
 
+/* One workload client: how it went, its programs' lives (exec). */
+struct fl_workload_client {
+	size_t node;
+	uint64_t invoked, ok;
+	struct fl_sys_client_life life;    /* starts, start-ups, deaths, kills */
+	unsigned backoffs;                 /* waits before a start, its programs dying */
+	int64_t backoff_ns;                /* their total */
+	char log[FL_NODE_NAME_MAX + 32];   /* its programs' stderr file (fl_sys_client.log) */
+	int failed;                        /* -errno: it gave up (not opened, or not ready
+					    * within system.ready_timeout); error says why */
+	char error[512];
+};
+
 struct fl_workload_stats {
 	uint64_t invoked;
 	uint64_t outcome[FL_OUTCOME__N];
 	uint64_t per_client_ok[1024];
+	struct fl_workload_client *clients; /* [nclients]; fl_workload_stats_release */
+	unsigned nclients;
+	int64_t ready_ns;                  /* fl_workload_open: until every client was ready */
 };
+
+void fl_workload_stats_release(struct fl_workload_stats *st);
+
+struct fl_workload_open; /* workload.c */
 
 struct fl_workload {
 	const struct fl_scenario *s;       /* workload section: clients, rate, keys, timeout */
@@ -39,11 +59,38 @@ struct fl_workload {
 					    * load tools only put) */
 	uint64_t *live;                    /* optional: [FL_OUTCOME__N] completed ops so far,
 					    * added to atomically as ops complete (progress) */
+	/* optional: told, from the client's thread, what is worth saying as it
+	 * happens (a client backing off, a client that gave up) */
+	void (*note)(void *ctx, const char *msg);
+	void *note_ctx;
+	struct fl_workload_open *open;     /* fl_workload_open's clients; run takes them */
+	/* optional: one client per node (NULL entries: opened there) for
+	 * fl_workload_final_reads to use instead of its own; the caller's to
+	 * close */
+	struct fl_sys_client *const *final_clients;
 };
 
-/* Run until duration_ns or *stop; fills stats. Returns 0 or -errno (a client
- * that could not be opened at all). */
-int fl_workload_run(const struct fl_workload *w, struct fl_workload_stats *stats, char *err,
+/* Open every client and make it ready (exec: its program started and its
+ * answer to hello awaited, within system.ready_timeout), all at once, before
+ * the workload's time starts: call it before the run's clock starts. Fills
+ * st (clients[], ready_ns); a client that cannot be made ready is marked
+ * failed and the others go on. 0 when at least one client is ready, else
+ * -errno with err (the first client's error). */
+int fl_workload_open(struct fl_workload *w, struct fl_workload_stats *st, char *err,
+		     size_t errlen);
+
+/* The clients fl_workload_open opened, closed when fl_workload_run never
+ * took them (a run that stopped before its workload); no-op otherwise. */
+void fl_workload_close(struct fl_workload *w);
+
+/* Run until duration_ns or *stop; fills stats (the one fl_workload_open
+ * filled, which it calls first when nobody did). Before each operation a
+ * client's system client is made ready (ops->client_ready), charged to no
+ * operation; while its programs keep dying (life.dying >= 2) it waits
+ * before each start, 250 ms doubling up to 5 s; a program not ready within
+ * system.ready_timeout ends that client (failed, error). Returns 0 or
+ * -errno (a client that could not be opened or made ready). */
+int fl_workload_run(struct fl_workload *w, struct fl_workload_stats *stats, char *err,
 		    size_t errlen);
 
 /* Final reads, after the faults are healed: every key (register: a

@@ -488,6 +488,7 @@ static int run_workload(enum phase ph, unsigned clients, unsigned round, struct 
 		wall = now_ns() - t0;
 	}
 	fl_history_close(h);
+	fl_workload_stats_release(st);
 	free(st);
 	if (r < 0) {
 		snprintf(err, errlen, "workload: %s", e);

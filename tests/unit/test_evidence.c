@@ -36,7 +36,7 @@ static void rm_dir(void)
 {
 	static const char *const files[] = { "history.jsonl", "faults.jsonl", "status.jsonl",
 					     "digests.jsonl", "results.json", "junit.xml",
-					     "report.html" };
+					     "report.html", "clients.json" };
 	char path[128];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -267,6 +267,77 @@ static void test_no_lost_writes_evidence(void **state)
 	expect(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", 0, "PASS", NULL);
 }
 
+/* A workload that collapsed (issue 17: client programs slower to start
+ * than the op timeout, every add timing out): the final reads see the adds
+ * of unknown outcome, so linearizable alone found nothing wrong and the run
+ * was PASS on 0 acknowledged ops. Now a "workload" entry says UNKNOWN. */
+static void test_collapsed_workload(void **state)
+{
+	char path[128], v[16], why[512];
+	FILE *f;
+
+	(void)state;
+	begin();
+	for (int i = 0; i < 40; i++) {
+		char e[16];
+		snprintf(e, sizeof(e), "%d-0", i);
+		opl(i, "n1", "add", "s0", e, 1 + i * 0.1, 3 + i * 0.1, "info", 0);
+	}
+	finals(40, "read_all", "s0", "0-0,1-0", "ok");
+	snprintf(path, sizeof(path), "%s/clients.json", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("{\"clients\":[{\"client\":0,\"node\":\"n1\",\"starts\":9,\"restarts\":8},"
+	      "{\"client\":1,\"node\":\"n2\",\"starts\":1,\"restarts\":0,\"failed\":\"node n2: "
+	      "client program not ready within 2000 ms\"}],\"ready_s\":2.0}\n", f);
+	fclose(f);
+	assert_int_equal(judge(scen(SET, "{linearizable: true}"), "linearizable", v, why,
+			       sizeof(why)), 3);
+	assert_string_equal(v, "PASS"); /* as judged alone: nothing contradicts it */
+	begin();
+	for (int i = 0; i < 40; i++) {
+		char e[16];
+		snprintf(e, sizeof(e), "%d-0", i);
+		opl(i, "n1", "add", "s0", e, 1 + i * 0.1, 3 + i * 0.1, "info", 0);
+	}
+	finals(40, "read_all", "s0", "0-0,1-0", "ok");
+	snprintf(path, sizeof(path), "%s/clients.json", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("{\"clients\":[{\"client\":1,\"node\":\"n2\",\"failed\":\"node n2: client "
+	      "program not ready within 2000 ms\"}]}\n", f);
+	fclose(f);
+	expect(scen(SET, "{linearizable: true}"), "workload", 3, "UNKNOWN",
+	       "the workload collapsed: 0 of 40 operations acknowledged (under 5%), too little "
+	       "to judge the system by; client 1 gave up: node n2: client program not ready");
+
+	/* almost none: 1 of 40 */
+	begin();
+	for (int i = 0; i < 40; i++) {
+		char e[16];
+		snprintf(e, sizeof(e), "%d-0", i);
+		opl(i, "n1", "add", "s0", e, 1 + i * 0.1, 3 + i * 0.1, i ? "info" : "ok", 0);
+	}
+	finals(40, "read_all", "s0", "0-0,1-0", "ok");
+	expect(scen(SET, "{linearizable: true}"), "workload", 3, "UNKNOWN", "1 of 40 operations");
+
+	/* the control: 3 of 40 unknown, the rest acknowledged: no "workload"
+	 * entry, PASS */
+	begin();
+	for (int i = 0; i < 40; i++) {
+		char e[16];
+		snprintf(e, sizeof(e), "%d-0", i);
+		opl(i, "n1", "add", "s0", e, 1 + i * 0.1, 1.05 + i * 0.1, i % 13 ? "ok" : "info", 0);
+	}
+	{
+		char all[512] = "";
+		for (int i = 0; i < 40; i++)
+			snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%d-0", i ? "," : "", i);
+		finals(40, "read_all", "s0", all, "ok");
+	}
+	assert_int_equal(judge(scen(SET, "{linearizable: true}"), "workload", v, why, sizeof(why)),
+			 0);
+	assert_string_equal(v, "");
+}
+
 /* results.json counts the damage for the report and for scripts */
 static void test_damage_in_results(void **state)
 {
@@ -437,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_linearizable_needs_ops_and_reads),
 		cmocka_unit_test(test_serializable_reads),
 		cmocka_unit_test(test_no_lost_writes_evidence),
+		cmocka_unit_test(test_collapsed_workload),
 		cmocka_unit_test(test_damage_in_results),
 		cmocka_unit_test(test_lost_node),
 		cmocka_unit_test(test_lost_node_violation_stands),

@@ -8,6 +8,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -32,6 +33,7 @@
 #include "faultline/strutil.h"
 #include "faultline/system.h"
 #include "faultline/units.h"
+#include "faultline/workload.h"
 #include "systems/exec-priv.h"
 
 extern char **environ;
@@ -572,6 +574,335 @@ static void test_malformed(void **state)
 	fl_scenario_free(s);
 }
 
+/* --- slow starters under the workload --------------------------------------------- */
+
+/* A scenario whose client is ./<script>, with workload and ready_timeout. */
+static struct fl_scenario *wl_scenario(const char *script, const char *ready)
+{
+	struct fl_diags d = { 0 };
+	struct fl_scenario *s = NULL;
+	char name[PATH_MAX + 16], *yaml;
+
+	snprintf(name, sizeof(name), "%s/w.yaml", dir);
+	assert_true(asprintf(&yaml,
+			     "name: w\nduration: 1m\ncluster:\n  nodes: [n1, n2, n3]\n"
+			     "system:\n  type: exec\n  start: ['./node.sh']\n"
+			     "  client: ['./%s']\n  ready_timeout: %s\n"
+			     "workload:\n  type: set\n  clients: 2\n  rate: 40/s\n  keys: 2\n"
+			     "  timeout: 300ms\n", script, ready) > 0);
+	if (fl_scenario_load_string(name, yaml, strlen(yaml), NULL, 0, &d, &s) < 0)
+		fail_msg("scenario did not load: %s", d.n ? d.v[0].msg : "?");
+	fl_diags_release(&d);
+	free(yaml);
+	return s;
+}
+
+static void notes(void *ctx, const char *msg)
+{
+	char *log = ctx;
+
+	print_message("  note: %s\n", msg);
+	snprintf(log + strlen(log), 4096 - strlen(log), "%s\n", msg);
+}
+
+/* where wl_run's client programs write their stderr (NULL: temporary files) */
+static const char *wl_logs;
+
+/* The workload through the exec adapter for duration_ms; the history in
+ * *ops, notes in log (4096 bytes). */
+static int wl_run(struct fl_scenario *s, int duration_ms, struct fl_workload_stats *st,
+		  struct fl_ops *hist, char *log, char *err, size_t errlen)
+{
+	struct fl_sys_nodes n = nodes3(s);
+	struct fl_history *h;
+	struct fl_workload w;
+	char path[PATH_MAX + 32], e[256];
+	int r;
+
+	n.client_logs = wl_logs;
+	snprintf(path, sizeof(path), "%s/history.jsonl", dir);
+	assert_int_equal(fl_history_open(path, 0, &h), 0);
+	log[0] = 0;
+	w = (struct fl_workload){ .s = s, .ops = ops,
+				  .nodes = &n, .history = h, .seed = 3,
+				  .duration_ns = duration_ms * FL_NS_PER_MS, .note = notes,
+				  .note_ctx = log };
+	r = fl_workload_open(&w, st, err, errlen);
+	if (r == 0)
+		r = fl_workload_run(&w, st, err, errlen);
+	fl_workload_close(&w);
+	fl_history_close(h);
+	assert_int_equal(fl_history_load(path, hist, e, sizeof(e)), 0);
+	unlink(path);
+	return r;
+}
+
+/* sleeps SLOW_START seconds before it reads anything (a JVM, Python under
+ * emulation); DIE_AFTER: exits after that many requests */
+static const char slowstart_sh[] =
+	"sleep ${SLOW_START:-1.2}\n"
+	"echo 'starting up' >&2\n"
+	"k=0\n"
+	"while IFS= read -r l; do\n"
+	"  k=$((k + 1))\n"
+	"  if [ -n \"$DIE_AFTER\" ] && [ $k -gt \"$DIE_AFTER\" ]; then echo 'bye' >&2; exit 4; fi\n"
+	"  case $l in\n"
+	"  add*) echo ok ;;\n"
+	"  read-set*) echo ok ;;\n"
+	"  *) echo unsupported ;;\n"
+	"  esac\n"
+	"done\n";
+
+/* Slower to start (1.2 s) than the op timeout (300 ms): the workload runs,
+ * the start-ups are reported, no op carries one. On the code before
+ * client_ready, every op timed out and killed the program: 0 ok. */
+static void test_slow_start_charged_to_no_op(void **state)
+{
+	struct fl_scenario *s;
+	struct fl_workload_stats st;
+	struct fl_ops h;
+	char err[512] = "", log[4096];
+	int64_t longest = 0;
+	size_t ok = 0;
+
+	(void)state;
+	write_script("slowstart.sh", slowstart_sh);
+	s = wl_scenario("slowstart.sh", "10s");
+	assert_int_equal(wl_run(s, 1500, &st, &h, log, err, sizeof(err)), 0);
+	for (size_t i = 0; i < h.n; i++) {
+		int64_t took = h.v[i].complete_ns - h.v[i].invoke_ns;
+		ok += h.v[i].outcome == FL_OUTCOME_OK;
+		if (took > longest)
+			longest = took;
+	}
+	print_message("  %zu ops, %zu ok, longest %.0f ms; start-ups %.0f ms and %.0f ms, "
+		      "ready after %.0f ms\n", h.n, ok, (double)longest / 1e6,
+		      (double)st.clients[0].life.first_ready_ns / 1e6,
+		      (double)st.clients[1].life.first_ready_ns / 1e6, (double)st.ready_ns / 1e6);
+	/* 40/s for 1.5 s: about 60 ops, all ok; none waited for a start */
+	assert_true(h.n >= 30);
+	assert_int_equal(ok, h.n);
+	assert_true(longest < 300 * FL_NS_PER_MS);
+	assert_int_equal(st.nclients, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(st.clients[i].failed, 0);
+		assert_int_equal(st.clients[i].life.starts, 1);
+		assert_int_equal(st.clients[i].life.readies, 1);
+		assert_true(st.clients[i].life.first_ready_ns >= 1200 * FL_NS_PER_MS);
+		assert_true(st.clients[i].ok > 10);
+	}
+	/* both started at once, before the workload's time began */
+	assert_true(st.ready_ns >= 1200 * FL_NS_PER_MS && st.ready_ns < 2400 * FL_NS_PER_MS);
+	fl_ops_release(&h);
+	fl_workload_stats_release(&st);
+
+	/* each program exits after 5 requests: its successor's 0.5 s start-up
+	 * is charged to no op either; deaths and restarts are counted, and a
+	 * program that keeps dying makes its client back off */
+	setenv("SLOW_START", "0.5", 1);
+	setenv("DIE_AFTER", "5", 1);
+	assert_int_equal(wl_run(s, 3000, &st, &h, log, err, sizeof(err)), 0);
+	longest = 0;
+	ok = 0;
+	for (size_t i = 0; i < h.n; i++) {
+		int64_t took = h.v[i].complete_ns - h.v[i].invoke_ns;
+		ok += h.v[i].outcome == FL_OUTCOME_OK;
+		if (took > longest)
+			longest = took;
+	}
+	print_message("  dying: %zu ops, %zu ok, longest %.0f ms; client 0: %u starts, %u deaths, "
+		      "%u back-offs\n", h.n, ok, (double)longest / 1e6, st.clients[0].life.starts,
+		      st.clients[0].life.deaths, st.clients[0].backoffs);
+	assert_true(ok >= 8);
+	assert_true(longest < 300 * FL_NS_PER_MS);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_true(st.clients[i].life.starts >= 2);
+		assert_true(st.clients[i].life.deaths >= 1);
+		assert_int_equal(st.clients[i].life.kills, 0);
+	}
+	fl_ops_release(&h);
+	fl_workload_stats_release(&st);
+	unsetenv("DIE_AFTER");
+	unsetenv("SLOW_START");
+	fl_scenario_free(s);
+}
+
+/* Slower to start than system.ready_timeout: a client failure, said with
+ * the end of its stderr, after one try; no endless restarts. A program
+ * that dies at once, every time: backed off, then given up within the
+ * budget. */
+static void test_never_ready_is_a_client_failure(void **state)
+{
+	struct fl_scenario *s;
+	struct fl_workload_stats st;
+	struct fl_ops h;
+	char err[512] = "", log[4096];
+	int64_t t0;
+
+	(void)state;
+	write_script("slowstart.sh", slowstart_sh);
+	s = wl_scenario("slowstart.sh", "400ms");
+	setenv("SLOW_START", "3", 1);
+	t0 = mono_ms();
+	assert_int_equal(wl_run(s, 1000, &st, &h, log, err, sizeof(err)), -ETIMEDOUT);
+	assert_true(mono_ms() - t0 < 6000); /* given up, not cycling (loaded CI room) */
+	assert_int_equal(h.n, 0);
+	print_message("  %s\n", err);
+	assert_non_null(strstr(err, "client program not ready within 400 ms "
+				    "(system.ready_timeout): no answer to 'hello' (killed)"));
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(st.clients[i].failed, -ETIMEDOUT);
+		assert_int_equal(st.clients[i].life.starts, 1);
+		assert_int_equal(st.clients[i].life.kills, 1);
+	}
+	assert_non_null(strstr(log, "gave up: node n"));
+	fl_ops_release(&h);
+	fl_workload_stats_release(&st);
+	fl_scenario_free(s);
+
+	write_script("crash.sh", "echo 'config file missing' >&2\nexit 1\n");
+	s = wl_scenario("crash.sh", "1500ms");
+	t0 = mono_ms();
+	assert_int_equal(wl_run(s, 1000, &st, &h, log, err, sizeof(err)), -ETIMEDOUT);
+	print_message("  %s (%lld ms)\n", err, (long long)(mono_ms() - t0));
+	assert_true(mono_ms() - t0 < 9000); /* the same */
+	assert_int_equal(h.n, 0);
+	assert_non_null(strstr(err, "its stderr ends: 'config file missing'"));
+	assert_non_null(strstr(err, "system.ready_timeout"));
+	assert_non_null(strstr(log, "died 2 times in a row; waiting 0.25 s"));
+	for (unsigned i = 0; i < 2; i++) {
+		assert_true(st.clients[i].backoffs >= 2);
+		assert_true(st.clients[i].life.starts >= 3 && st.clients[i].life.starts < 10);
+		assert_int_equal(st.clients[i].life.readies, 0);
+	}
+	fl_ops_release(&h);
+	fl_workload_stats_release(&st);
+	unsetenv("SLOW_START");
+	fl_scenario_free(s);
+}
+
+/* --- a program's stderr ---------------------------------------------------------------- */
+
+/* writes 1 MiB to stderr after its answer to hello and after every 8th
+ * request, while nobody waits on it, then says so in $MARK */
+static const char chatty_sh[] =
+	"k=0\n"
+	"while IFS= read -r l; do\n"
+	"  case $l in\n"
+	"  hello|add*|read-set*) echo ok ;;\n"
+	"  *) echo unsupported ;;\n"
+	"  esac\n"
+	"  if [ $((k % 8)) = 0 ]; then\n"
+	"    head -c 1048576 /dev/zero | tr '\\0' x >&2 && echo wrote >> \"$MARK\"\n"
+	"  fi\n"
+	"  k=$((k + 1))\n"
+	"done\n";
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static int lines_in(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0, ch;
+
+	if (!f)
+		return 0;
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+/* A program that writes a lot to stderr while idle is never blocked by
+ * it: its stderr is a file, not a pipe someone must drain. Through a
+ * pipe, its 1 MiB after hello stopped at 64 KiB until the next request. */
+static void test_stderr_never_blocks(void **state)
+{
+	struct fl_scenario *s;
+	struct fl_workload_stats st;
+	struct fl_ops h;
+	struct fl_sys_nodes n;
+	struct fl_sys_client *c;
+	enum fl_outcome oc;
+	char err[512] = "", log[4096], mark[PATH_MAX + 16], logs[PATH_MAX + 16],
+	     path[PATH_MAX + 300];
+	int64_t longest = 0;
+	size_t ok = 0;
+	long total = 0;
+	int files = 0;
+	DIR *d;
+	struct dirent *e;
+
+	(void)state;
+	write_script("chatty.sh", chatty_sh);
+	snprintf(mark, sizeof(mark), "%s/mark", dir);
+	snprintf(logs, sizeof(logs), "%s/logs", dir);
+	assert_int_equal(mkdir(logs, 0755), 0);
+	setenv("MARK", mark, 1);
+	s = wl_scenario("chatty.sh", "5s");
+
+	/* idle after hello: its 1 MiB is written all the same */
+	n = nodes3(s);
+	n.client_logs = logs;
+	c = open_client(&n, 0);
+	assert_int_equal(ops->client_ready(c, err, sizeof(err)), 0);
+	for (int k = 0; k < 100 && lines_in(mark) < 1; k++)
+		usleep(20000);
+	assert_int_equal(lines_in(mark), 1);
+	assert_string_equal(c->log, "client-n1-0.stderr");
+	snprintf(path, sizeof(path), "%s/%s", logs, c->log);
+	assert_int_equal(file_size(path), 1048576);
+	assert_int_equal(ops->add(c, "s0", "1-0", 300, &oc, err, sizeof(err)), 0);
+	assert_int_equal(oc, FL_OUTCOME_OK);
+	ops->client_close(c);
+	unlink(mark);
+
+	/* under the workload: every op answered in time */
+	wl_logs = logs;
+	assert_int_equal(wl_run(s, 1000, &st, &h, log, err, sizeof(err)), 0);
+	wl_logs = NULL;
+	for (size_t i = 0; i < h.n; i++) {
+		int64_t took = h.v[i].complete_ns - h.v[i].invoke_ns;
+		ok += h.v[i].outcome == FL_OUTCOME_OK;
+		if (took > longest)
+			longest = took;
+	}
+	assert_non_null(d = opendir(logs));
+	while ((e = readdir(d))) {
+		struct stat fs;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", logs, e->d_name);
+		assert_int_equal(stat(path, &fs), 0);
+		assert_int_equal(fs.st_mode & 0022, 0); /* never world- or group-writable */
+		total += (long)fs.st_size;
+		files++;
+	}
+	closedir(d);
+	print_message("  %zu ops, %zu ok, longest %.0f ms; %d MiB written to stderr, in %d files "
+		      "(%s, %s)\n", h.n, ok, (double)longest / 1e6, lines_in(mark), files,
+		      st.clients[0].log, st.clients[1].log);
+	assert_true(h.n >= 20);
+	assert_int_equal(ok, h.n);
+	assert_true(longest < 300 * FL_NS_PER_MS);
+	/* hello and every 8th request after it: at least 2 MiB per client */
+	assert_true(lines_in(mark) >= 4);
+	assert_int_equal(files, 3); /* the first client's, and the workload's two */
+	assert_int_equal(total, 1048576L * (1 + lines_in(mark)));
+	assert_string_not_equal(st.clients[0].log, st.clients[1].log);
+	assert_non_null(strstr(st.clients[0].log, "client-n1-"));
+	assert_non_null(strstr(st.clients[1].log, "client-n2-"));
+	fl_ops_release(&h);
+	fl_workload_stats_release(&st);
+	unsetenv("MARK");
+	fl_scenario_free(s);
+}
+
 /* --- readiness, closing ------------------------------------------------------------- */
 
 static void test_wait_ready(void **state)
@@ -924,6 +1255,9 @@ int main(void)
 		cmocka_unit_test(test_missing_program),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_wait_ready),
+		cmocka_unit_test(test_slow_start_charged_to_no_op),
+		cmocka_unit_test(test_never_ready_is_a_client_failure),
+		cmocka_unit_test(test_stderr_never_blocks),
 		cmocka_unit_test(test_close_leaves_nothing),
 		cmocka_unit_test(test_node_argv),
 		cmocka_unit_test(test_client_argv_is_literal),

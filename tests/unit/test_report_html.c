@@ -187,6 +187,72 @@ static void test_escaping_and_violation(void **state)
 	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* results.json "clients" (exec programs) and a collapsed workload: the
+ * header sums up the start-ups and restarts, a table lists the clients
+ * that restarted or gave up (with their stderr file), and the workload
+ * check's reason is said above the checks. A run without them shows none. */
+static void test_clients_and_collapse(void **state)
+{
+	char dir[] = "/tmp/fl-html-XXXXXX", path[256], err[256];
+	struct fl_scenario *s = scenario();
+	struct fl_run_data d;
+	json_t *r;
+	char *html;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	run_data(&d);
+	r = json_pack(
+		"{s:s, s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}], s:["
+		"{s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:{s:f, s:f, s:f, s:f, s:i}, "
+		"s:s},"
+		"{s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:s, s:s}]}",
+		"scenario", "rep", "verdict", "UNKNOWN", "checks", "name", "linearizable", "verdict",
+		"PASS", "why", "0 ops", "name", "workload", "verdict", "UNKNOWN", "why",
+		"the workload collapsed: 1 of 95 operations acknowledged (under 5%)", "clients",
+		"client", 0, "node", "n1", "invoked", 40, "ok", 1, "starts", 1, "restarts", 0,
+		"deaths", 0, "kills", 0, "backoffs", 0, "backoff_s", 0.0, "startup_ms", "first",
+		2100.0, "last", 2100.0, "max", 2100.0, "mean", 2100.0, "count", 1, "stderr",
+		"logs/client-n1-0.stderr",
+		"client", 1, "node", "n2", "invoked", 55, "ok", 0, "starts", 4, "restarts", 3,
+		"deaths", 3, "kills", 0, "backoffs", 2, "backoff_s", 0.75, "stderr",
+		"logs/client-n2-1.stderr", "failed",
+		"node n2: client program not ready: its stderr ends: '<no config>'");
+	assert_non_null(r);
+	assert_int_equal(fl_report_html_write(dir, s, r, &d, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/report.html", dir);
+	html = slurp(path);
+	assert_self_contained(html);
+	assert_non_null(strstr(html, "<b>Workload collapsed:</b> the workload collapsed: 1 of 95 "
+				     "operations acknowledged (under 5%)"));
+	assert_non_null(strstr(html, "<tr><td>clients</td><td>1 of 2 ready before the clock; first "
+				     "start-up mean 2.10 s, slowest 2.10 s (client 0); 3 restarts "
+				     "(3 died, 0 killed), 2 back-offs; 1 gave up</td></tr>"));
+	assert_non_null(strstr(html, "<h2>Clients</h2>"));
+	/* only the client that restarted and gave up has a row */
+	assert_non_null(strstr(html, "<tr><td>1</td><td>n2</td><td>0 / 55</td><td>none</td>"
+				     "<td>3 (3 died, 0 killed)</td><td>2 (0.8 s)</td>"
+				     "<td>logs/client-n2-1.stderr</td><td>node n2: client program not "
+				     "ready: its stderr ends: &#39;&lt;no config&gt;&#39;</td></tr>"));
+	assert_null(strstr(html, "client-n1-0.stderr"));
+	free(html);
+	json_decref(r);
+
+	/* the control: no clients, no collapse: neither said */
+	r = json_pack("{s:s, s:s, s:[{s:s, s:s, s:s}]}", "scenario", "rep", "verdict", "PASS",
+		      "checks", "name", "linearizable", "verdict", "PASS", "why", "fine");
+	assert_int_equal(fl_report_html_write(dir, s, r, &d, err, sizeof(err)), 0);
+	html = slurp(path);
+	assert_null(strstr(html, "Workload collapsed"));
+	assert_null(strstr(html, "<td>clients</td>"));
+	assert_null(strstr(html, "<h2>Clients</h2>"));
+	free(html);
+	json_decref(r);
+	fl_run_data_release(&d);
+	fl_scenario_free(s);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static void test_huge_history_is_sampled(void **state)
 {
 	char dir[] = "/tmp/fl-html-XXXXXX", path[256], err[256];
@@ -292,6 +358,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escaping_and_violation),
+		cmocka_unit_test(test_clients_and_collapse),
 		cmocka_unit_test(test_huge_history_is_sampled),
 		cmocka_unit_test(test_index),
 	};

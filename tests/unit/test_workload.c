@@ -168,6 +168,9 @@ static void run_type(enum fl_workload_type type, double rate, int64_t duration_n
 	w = (struct fl_workload){ .s = &s, .ops = &fake, .nodes = &nodes, .history = h, .seed = 7,
 				  .duration_ns = duration_ns };
 	assert_int_equal(fl_workload_run(&w, st, err, sizeof(err)), 0);
+	assert_int_equal(st->nclients, clients);
+	assert_null(w.open);
+	fl_workload_stats_release(st);
 	if (final)
 		assert_int_equal(fl_workload_final_reads(&w, 5 * 1000000000LL, st, err, sizeof(err)),
 				 0);

@@ -267,44 +267,42 @@ static void test_no_lost_writes_evidence(void **state)
 	expect(scen(REG, "{no_lost_writes: true}"), "no_lost_writes", 0, "PASS", NULL);
 }
 
+/* 40 adds of unknown outcome, the final reads answering, and clients.json */
+static void collapsed(const char *clients_json)
+{
+	char path[128];
+	FILE *f;
+
+	begin();
+	for (int i = 0; i < 40; i++) {
+		char e[16];
+		snprintf(e, sizeof(e), "%d-0", i);
+		opl(i, "n1", "add", "s0", e, 1 + i * 0.1, 3 + i * 0.1, "info", 0);
+	}
+	finals(40, "read_all", "s0", "0-0,1-0", "ok");
+	snprintf(path, sizeof(path), "%s/clients.json", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(clients_json, f);
+	fclose(f);
+}
+
 /* A workload that collapsed (issue 17: client programs slower to start
  * than the op timeout, every add timing out): the final reads see the adds
  * of unknown outcome, so linearizable alone found nothing wrong and the run
  * was PASS on 0 acknowledged ops. Now a "workload" entry says UNKNOWN. */
 static void test_collapsed_workload(void **state)
 {
-	char path[128], v[16], why[512];
-	FILE *f;
+	char v[16], why[512];
 
 	(void)state;
-	begin();
-	for (int i = 0; i < 40; i++) {
-		char e[16];
-		snprintf(e, sizeof(e), "%d-0", i);
-		opl(i, "n1", "add", "s0", e, 1 + i * 0.1, 3 + i * 0.1, "info", 0);
-	}
-	finals(40, "read_all", "s0", "0-0,1-0", "ok");
-	snprintf(path, sizeof(path), "%s/clients.json", dir);
-	assert_non_null(f = fopen(path, "w"));
-	fputs("{\"clients\":[{\"client\":0,\"node\":\"n1\",\"starts\":9,\"restarts\":8},"
-	      "{\"client\":1,\"node\":\"n2\",\"starts\":1,\"restarts\":0,\"failed\":\"node n2: "
-	      "client program not ready within 2000 ms\"}],\"ready_s\":2.0}\n", f);
-	fclose(f);
+	collapsed("{\"clients\":[{\"client\":0,\"node\":\"n1\",\"starts\":9,\"restarts\":8},"
+		  "{\"client\":1,\"node\":\"n2\",\"starts\":1,\"restarts\":0,\"failed\":\"node n2: "
+		  "client program not ready within 2000 ms\"}],\"ready_s\":2.0}\n");
 	assert_int_equal(judge(scen(SET, "{linearizable: true}"), "linearizable", v, why,
 			       sizeof(why)), 3);
 	assert_string_equal(v, "PASS"); /* as judged alone: nothing contradicts it */
-	begin();
-	for (int i = 0; i < 40; i++) {
-		char e[16];
-		snprintf(e, sizeof(e), "%d-0", i);
-		opl(i, "n1", "add", "s0", e, 1 + i * 0.1, 3 + i * 0.1, "info", 0);
-	}
-	finals(40, "read_all", "s0", "0-0,1-0", "ok");
-	snprintf(path, sizeof(path), "%s/clients.json", dir);
-	assert_non_null(f = fopen(path, "w"));
-	fputs("{\"clients\":[{\"client\":1,\"node\":\"n2\",\"failed\":\"node n2: client "
-	      "program not ready within 2000 ms\"}]}\n", f);
-	fclose(f);
+	collapsed("{\"clients\":[{\"client\":1,\"node\":\"n2\",\"failed\":\"node n2: client "
+		  "program not ready within 2000 ms\"}]}\n");
 	expect(scen(SET, "{linearizable: true}"), "workload", 3, "UNKNOWN",
 	       "the workload collapsed: 0 of 40 operations acknowledged (under 5%), too little "
 	       "to judge the system by; client 1 gave up: node n2: client program not ready");

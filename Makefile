@@ -37,7 +37,7 @@ DEB_BUILD := gcc make pkg-config libyaml-dev libjansson-dev libnl-3-dev libnl-ro
 DEB_TEST  := iproute2 qemu-system-x86 busybox-static linux-image-amd64 kmod cpio \
              libxml2-utils iputils-ping etcd-server etcd-client redis-server redis-sentinel \
              chromium libvirt-daemon-system libvirt-clients e2fsprogs vagrant vagrant-libvirt \
-             clang libclang-rt-14-dev valgrind python3
+             clang libclang-rt-14-dev valgrind python3 procps
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)

@@ -28,14 +28,14 @@ ifneq ($(or $(CI),$(WERROR)),)
 WARN += -Werror
 endif
 
-PKGS      := yaml-0.1 jansson libnl-3.0 libnl-route-3.0 libcurl libvirt liblzma
+PKGS      := yaml-0.1 jansson libnl-3.0 libnl-route-3.0 libcurl libvirt liblzma libnats
 TEST_PKGS := cmocka
 
 # Debian packages: build, tests, the test micro-VM. `make deps` installs them.
 DEB_BUILD := gcc make pkg-config libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev \
-             libvirt-dev libcurl4-openssl-dev libcmocka-dev liblzma-dev
+             libvirt-dev libcurl4-openssl-dev libcmocka-dev liblzma-dev libnats-dev
 DEB_TEST  := iproute2 qemu-system-x86 busybox-static linux-image-amd64 kmod cpio \
-             libxml2-utils iputils-ping etcd-server etcd-client redis-server redis-sentinel \
+             libxml2-utils iputils-ping etcd-server etcd-client redis-server redis-sentinel nats-server \
              chromium libvirt-daemon-system libvirt-clients e2fsprogs vagrant vagrant-libvirt \
              clang libclang-rt-14-dev valgrind
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)

@@ -2,16 +2,16 @@
  * a JetStream cluster of one nats-server per node, one replicated stream,
  * and the set workload over it, all through NATS's own C client.
  *
- * What a node's "own view" is: a JetStream API request (STREAM.INFO,
- * STREAM.MSG.GET, a publish) sent to any server is answered by the stream's
- * raft leader wherever it is, so it tells nothing about the node it went
- * through. A stream made with allow_direct has every replica subscribe to
- * $JS.API.DIRECT.GET.<stream> in one queue group, and a server hands a
- * queue-group message to a subscriber of its own before any across a
- * route: a direct get sent to node i is answered from node i's replica
- * (tests/kernel/test_nats.c checks it: with the two other servers stopped,
- * node 3 still answers). So the final reads and the digest are direct gets
- * on the node's own connection; status and publishes go to the leader.
+ * What "every node's final read" is here: a JetStream API request
+ * (STREAM.INFO, a publish) sent to any server is answered by the stream's
+ * raft leader wherever it is. The reads (read_set, digest) are direct gets
+ * (the stream allows them), which any replica that serves them may answer,
+ * but not necessarily the node the request went through: measured on
+ * 2.9.10 (tests/kernel/test_nats.c), a follower whose two peers are stopped
+ * answers none. So a final read "from node i" is the stream as a client of
+ * node i sees it, served by the leader or a current replica; after a heal
+ * that is the log the cluster agreed on, which is where an acknowledged
+ * message lost by the cluster (not only by one replica) shows.
  * Never: reconnect behind the caller's back (a write buffered across a
  * reconnect could go out after we called it failed).
  */
@@ -340,8 +340,8 @@ static int nats_add(struct fl_sys_client *c, const char *key, const char *elem, 
 	return fl_nats_outcome(s, jc, 1, outcome);
 }
 
-/* The first message at or after seq (on subj when not NULL), from this
- * node's replica (direct get). NATS_NOT_FOUND: none. */
+/* The first message at or after seq (on subj when not NULL), by a direct
+ * get through this node. NATS_NOT_FOUND: none. */
 static natsStatus direct_get(struct nats_client *nc, const char *subj, uint64_t seq, int64_t deadline,
 			     natsMsg **m)
 {
@@ -379,7 +379,7 @@ static int nats_read_set(struct fl_sys_client *c, const char *key, int serializa
 
 	*elems = NULL;
 	*outcome = FL_OUTCOME_FAIL;
-	(void)serializable; /* a direct get is the node's own copy; see the top */
+	(void)serializable; /* a direct get either way; see the top */
 	if (snprintf(subj, sizeof(subj), SUBJ_PREFIX "%s", key) >= (int)sizeof(subj))
 		return fl_fail(-ENAMETOOLONG, err, errlen, "set name '%s' is too long", key);
 	if ((r = need_conn(c, deadline, outcome, err, errlen)) < 0)
@@ -445,7 +445,7 @@ static int have_seq(struct fl_sys_client *c, uint64_t seq, int64_t deadline, nat
 }
 
 /*
- * The stream's head on this node: its last sequence L (faultline's stream
+ * The stream's head as read through this node: its last sequence L (faultline's stream
  * is never trimmed, so it holds 1..L), found by galloping up from the last
  * head this client saw and halving back, and the subject and data of
  * message L. Equal digests: the replicas end at the same message. A

@@ -311,7 +311,9 @@ int fl_redis_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i
  * subject "fl.<k>": add publishes the element there and waits for the
  * stream's ack. The leader is the stream's raft leader (STREAM.INFO's
  * cluster.leader); leader_id / member_id are node index + 1; term 0 (the
- * 2.9 API exposes none); index the stream's last sequence. */
+ * 2.9 API exposes none); index the stream's last sequence. read_set and
+ * digest are direct gets through the node (serializable or not), answered
+ * by whichever replica serves them, not only the node's own (nats.c). */
 #define FL_NATS_PORT 4222
 #define FL_NATS_CLUSTER_PORT 6222
 #define FL_NATS_STREAM "faultline"

@@ -386,7 +386,9 @@ static int nats_read_set(struct fl_sys_client *c, const char *key, int serializa
 		return r;
 	for (;;) {
 		natsMsg *m = NULL;
-		natsStatus s = direct_get(nc, subj, seq, deadline, &m);
+		/* one request per element: each gets the whole time-out, or a set
+		 * of a few hundred elements could not be read on a slow machine */
+		natsStatus s = direct_get(nc, subj, seq, mono_ms() + timeout_ms, &m);
 		uint64_t got;
 
 		if (s == NATS_NOT_FOUND)

@@ -313,7 +313,8 @@ int fl_redis_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i
  * cluster.leader); leader_id / member_id are node index + 1; term 0 (the
  * 2.9 API exposes none); index the stream's last sequence. read_set and
  * digest are direct gets through the node (serializable or not), answered
- * by whichever replica serves them, not only the node's own (nats.c). */
+ * by whichever replica serves them, not only the node's own (nats.c);
+ * read_set makes one request per element, each bounded by timeout_ms. */
 #define FL_NATS_PORT 4222
 #define FL_NATS_CLUSTER_PORT 6222
 #define FL_NATS_STREAM "faultline"

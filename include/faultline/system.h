@@ -314,7 +314,9 @@ int fl_redis_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i
  * 2.9 API exposes none); index the stream's last sequence. read_set and
  * digest are direct gets through the node (serializable or not), answered
  * by whichever replica serves them, not only the node's own (nats.c);
- * read_set makes one request per element, each bounded by timeout_ms. */
+ * read_set scans the stream from sequence 1 with many direct gets in
+ * flight, each reply due within timeout_ms of the one before, and fails
+ * on a hole (a sequence missing below one that is there). */
 #define FL_NATS_PORT 4222
 #define FL_NATS_CLUSTER_PORT 6222
 #define FL_NATS_STREAM "faultline"

@@ -29,6 +29,15 @@
 
 #define SUBJ_PREFIX "fl."
 
+/* The stream through one node, 1..end-1; subj/data per sequence - 1. */
+struct scan {
+	uint8_t *state;   /* SCAN_* */
+	char **subj, **data;
+	size_t cap;
+	uint64_t end;     /* the first sequence the node does not hold; 0: no scan */
+	char *stamp;      /* Nats-Time-Stamp of message end-1 */
+};
+
 struct nats_client {
 	natsConnection *nc;
 	jsCtx *js;
@@ -36,6 +45,7 @@ struct nats_client {
 	size_t n;                                      /* nodes in the cluster */
 	char names[FL_MAX_NODES][FL_NODE_NAME_MAX + 1];
 	uint64_t head_hint;                            /* the digest's last head */
+	struct scan seen;                              /* read_set's last scan */
 };
 
 static void ip4(uint32_t a, char *buf, size_t len)
@@ -219,10 +229,14 @@ static natsStatus conn(struct nats_client *nc, int timeout_ms)
 	return s;
 }
 
+static void scan_release(struct scan *sc);
+
 static void nats_client_close(struct fl_sys_client *c)
 {
-	if (c && c->impl)
+	if (c && c->impl) {
 		drop_conn(c->impl);
+		scan_release(&((struct nats_client *)c->impl)->seen);
+	}
 	fl_sys_client_free(c);
 }
 
@@ -372,43 +386,43 @@ static uint64_t msg_seq(natsMsg *m)
  * stay well inside a subscription's pending limits. */
 #define SCAN_WINDOW 256
 
-struct scan {
-	uint8_t *state;   /* per sequence - 1: SCAN_* */
-	char **data;      /* per sequence - 1: the element, for the wanted subject */
-	size_t cap;
-};
-
-enum { SCAN_UNSENT, SCAN_SENT, SCAN_OTHER, SCAN_MINE, SCAN_NONE };
+enum { SCAN_UNSENT, SCAN_SENT, SCAN_HAVE, SCAN_NONE };
 
 static void scan_release(struct scan *sc)
 {
-	for (size_t k = 0; sc->data && k < sc->cap; k++)
+	for (size_t k = 0; k < sc->cap; k++) {
+		free(sc->subj[k]);
 		free(sc->data[k]);
+	}
+	free(sc->subj);
 	free(sc->data);
 	free(sc->state);
+	free(sc->stamp);
 	memset(sc, 0, sizeof(*sc));
 }
 
 static int scan_grow(struct scan *sc, uint64_t seq)
 {
-	size_t n = sc->cap ? sc->cap : 1024;
+	size_t n = sc->cap ? sc->cap : 1024, old = sc->cap;
 	uint8_t *st;
 	char **d;
 
 	while (n < seq)
 		n *= 2;
-	if (n == sc->cap)
+	if (n == old)
 		return 0;
-	st = realloc(sc->state, n);
-	if (!st)
+	if (!(st = realloc(sc->state, n)))
 		return -ENOMEM;
 	sc->state = st;
-	d = realloc(sc->data, n * sizeof(*d));
-	if (!d)
+	memset(sc->state + old, SCAN_UNSENT, n - old);
+	if (!(d = realloc(sc->subj, n * sizeof(*d))))
+		return -ENOMEM;
+	sc->subj = d;
+	memset(sc->subj + old, 0, (n - old) * sizeof(*d));
+	if (!(d = realloc(sc->data, n * sizeof(*d))))
 		return -ENOMEM;
 	sc->data = d;
-	memset(sc->state + sc->cap, SCAN_UNSENT, n - sc->cap);
-	memset(sc->data + sc->cap, 0, (n - sc->cap) * sizeof(*d));
+	memset(sc->data + old, 0, (n - old) * sizeof(*d));
 	sc->cap = n;
 	return 0;
 }
@@ -417,13 +431,13 @@ static int scan_grow(struct scan *sc, uint64_t seq)
  * does not hold. 1: an answer to a request in flight, 0: none of ours (or a
  * duplicate), -errno with err for an answer that ends the scan. */
 static int scan_reply(struct fl_sys_client *c, struct scan *sc, natsMsg *m, size_t plen,
-		      const char *want, uint64_t *end, char *err, size_t errlen)
+		      uint64_t *end, char *err, size_t errlen)
 {
 	const char *rs = natsMsg_GetSubject(m), *v = NULL, *subj = NULL;
 	uint64_t seq = strlen(rs) > plen ? strtoull(rs + plen, NULL, 10) : 0;
 
 	if (!seq || seq > sc->cap || sc->state[seq - 1] != SCAN_SENT)
-		return 0; /* not ours, or a duplicate: ignore */
+		return 0;
 	if (natsMsgHeader_Get(m, "Status", &v) == NATS_OK && v && *v) {
 		const char *d = NULL;
 
@@ -447,32 +461,27 @@ static int scan_reply(struct fl_sys_client *c, struct scan *sc, natsMsg *m, size
 			       "node %s: direct get of %" PRIu64 " answered sequence %s", c->node,
 			       seq, v ? v : "(none)");
 	natsMsgHeader_Get(m, "Nats-Subject", &subj);
-	if (subj && !strcmp(subj, want)) {
-		sc->data[seq - 1] = strndup(natsMsg_GetData(m) ? natsMsg_GetData(m) : "",
-					    (size_t)natsMsg_GetDataLength(m));
-		if (!sc->data[seq - 1])
-			return fl_fail(-ENOMEM, err, errlen, "out of memory");
-		sc->state[seq - 1] = SCAN_MINE;
-	} else {
-		sc->state[seq - 1] = SCAN_OTHER;
-	}
+	sc->subj[seq - 1] = strdup(subj ? subj : "");
+	sc->data[seq - 1] = strndup(natsMsg_GetData(m) ? natsMsg_GetData(m) : "",
+				    (size_t)natsMsg_GetDataLength(m));
+	if (!sc->subj[seq - 1] || !sc->data[seq - 1])
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
+	sc->state[seq - 1] = SCAN_HAVE;
 	return 1;
 }
 
 /*
  * The stream through this node, sequence 1, 2, ... up to the first one it
  * does not hold (faultline's stream is never trimmed, so it holds 1..L),
- * by direct gets with up to SCAN_WINDOW in flight on one reply inbox; the
- * messages on subject want are the set. A sequence missing below one that
- * is there is a hole no run of faultline makes: the read fails rather than
- * call what lies above it lost. Each reply must come within timeout_ms of
- * the last one.
+ * by direct gets with up to SCAN_WINDOW in flight on one reply inbox. A
+ * sequence missing below one that is there is a hole no run of faultline
+ * makes: the scan fails rather than call what lies above it lost. Each
+ * reply must come within timeout_ms of the last one.
  */
-static int scan_subject(struct fl_sys_client *c, const char *want, int timeout_ms,
-			struct fl_argv *out, char *err, size_t errlen)
+static int scan_stream(struct fl_sys_client *c, int timeout_ms, struct scan *sc, char *err,
+		       size_t errlen)
 {
 	struct nats_client *nc = c->impl;
-	struct scan sc = { 0 };
 	natsSubscription *sub = NULL;
 	natsInbox *inbox = NULL;
 	uint64_t next = 1, end = UINT64_MAX;
@@ -499,7 +508,7 @@ static int scan_subject(struct fl_sys_client *c, const char *want, int timeout_m
 		natsMsg *m = NULL;
 
 		while (next < end && inflight < SCAN_WINDOW) {
-			if ((r = scan_grow(&sc, next)) < 0) {
+			if ((r = scan_grow(sc, next)) < 0) {
 				fl_fail(r, err, errlen, "out of memory");
 				goto out;
 			}
@@ -512,7 +521,7 @@ static int scan_subject(struct fl_sys_client *c, const char *want, int timeout_m
 				r = fl_nats_outcome(s, 0, 0, &o);
 				goto out;
 			}
-			sc.state[next - 1] = SCAN_SENT;
+			sc->state[next - 1] = SCAN_SENT;
 			next++;
 			inflight++;
 		}
@@ -524,38 +533,69 @@ static int scan_subject(struct fl_sys_client *c, const char *want, int timeout_m
 			r = fl_nats_outcome(s, 0, 0, &o);
 			goto out;
 		}
-		r = scan_reply(c, &sc, m, plen, want, &end, err, errlen);
+		r = scan_reply(c, sc, m, plen, &end, err, errlen);
 		natsMsg_Destroy(m);
 		if (r < 0)
 			goto out;
 		inflight -= (size_t)r;
 	}
 	for (uint64_t q = end; q < next; q++)
-		if (sc.state[q - 1] == SCAN_MINE || sc.state[q - 1] == SCAN_OTHER) {
+		if (sc->state[q - 1] == SCAN_HAVE) {
 			r = fl_fail(-EPROTO, err, errlen,
 				    "node %s: the stream has sequence %" PRIu64 " but not %" PRIu64,
 				    c->node, q, end);
 			goto out;
 		}
-	for (uint64_t q = 1; q < end && q < next; q++)
-		if (sc.state[q - 1] == SCAN_MINE) {
-			fl_argv_push(out, sc.data[q - 1]);
-			sc.data[q - 1] = NULL;
-		}
+	sc->end = end;
+	r = 0;
 out:
 	if (sub) {
 		natsSubscription_Unsubscribe(sub);
 		natsSubscription_Destroy(sub);
 	}
 	natsInbox_Destroy(inbox);
-	scan_release(&sc);
 	return r;
 }
 
+static int have_seq(struct fl_sys_client *c, uint64_t seq, int64_t deadline, natsMsg **keep,
+		    char *err, size_t errlen);
+
+/* Does the stream through this node still end where the last scan ended
+ * (the same last message, nothing after it)? 1, 0, or -errno with err. The
+ * stream is only appended to and its elements are unique, so the scan is
+ * then its whole content. */
+static int seen_current(struct fl_sys_client *c, int timeout_ms, char *err, size_t errlen)
+{
+	struct scan *sc = &((struct nats_client *)c->impl)->seen;
+	natsMsg *m = NULL;
+	const char *d;
+	int r;
+
+	if (!sc->end)
+		return 0;
+	r = have_seq(c, sc->end, mono_ms() + timeout_ms, NULL, err, errlen);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	if (sc->end == 1)
+		return 1;
+	r = have_seq(c, sc->end - 1, mono_ms() + timeout_ms, &m, err, errlen);
+	d = sc->data[sc->end - 2];
+	if (r > 0)
+		r = !strcmp(natsMsg_GetSubject(m), sc->subj[sc->end - 2]) &&
+		    (size_t)natsMsg_GetDataLength(m) == strlen(d) &&
+		    !memcmp(natsMsg_GetData(m), d, strlen(d));
+	natsMsg_Destroy(m);
+	return r;
+}
+
+/* The set through this node: the messages on its subject in a scan of the
+ * stream, the last scan again when the stream still ends at the same message
+ * (two gets instead of a scan: the final reads ask for every set in turn). */
 static int nats_read_set(struct fl_sys_client *c, const char *key, int serializable,
 			 int timeout_ms, char ***elems, enum fl_outcome *outcome, char *err,
 			 size_t errlen)
 {
+	struct nats_client *nc = c->impl;
 	int64_t deadline = mono_ms() + timeout_ms;
 	struct fl_argv v = { 0 };
 	char subj[300];
@@ -568,11 +608,18 @@ static int nats_read_set(struct fl_sys_client *c, const char *key, int serializa
 		return fl_fail(-ENAMETOOLONG, err, errlen, "set name '%s' is too long", key);
 	if ((r = need_conn(c, deadline, outcome, err, errlen)) < 0)
 		return r;
-	r = scan_subject(c, subj, timeout_ms, &v, err, errlen);
+	r = seen_current(c, timeout_ms, err, errlen);
+	if (r == 0) {
+		scan_release(&nc->seen);
+		r = scan_stream(c, timeout_ms, &nc->seen, err, errlen);
+	}
 	if (r < 0) {
-		fl_strv_free(fl_argv_take(&v));
+		scan_release(&nc->seen);
 		return r;
 	}
+	for (uint64_t q = 1; q < nc->seen.end; q++)
+		if (!strcmp(nc->seen.subj[q - 1], subj))
+			fl_argv_add(&v, nc->seen.data[q - 1]);
 	*elems = fl_argv_take(&v);
 	if (!*elems)
 		return fl_fail(-ENOMEM, err, errlen, "out of memory");

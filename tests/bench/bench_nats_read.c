@@ -1,8 +1,9 @@
 /*
  * tests/bench/bench_nats_read.c: what a final read of a set costs on NATS,
  * per element: one direct get per element (next_by_subj, one round trip
- * each: how the adapter read before) against the adapter's read_set (a
- * scan of the stream with many direct gets in flight). One nats-server on
+ * each: how the adapter read before) against the adapter's read_set from
+ * a fresh client (one scan of the stream with many direct gets in flight,
+ * reused for the other sets while the stream is unchanged). One nats-server on
  * a loopback address, started as faultline starts a node.
  * A benchmark, not a test: never part of `make check`. It leaves nothing
  * behind: the server is stopped by PID and reaped, the temp dir removed.
@@ -195,8 +196,16 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench_nats_read: one by one read %zu of %ld\n", got, nmsg);
 			goto out;
 		}
+		/* a fresh client, as the final reads open one per node: its
+		 * first set costs a scan of the stream, the others two gets */
+		ops->client_close(c);
+		c = NULL;
 		t0 = now_s();
 		got = 0;
+		if (ops->client_open(&nodes, 0, &c, err, sizeof(err)) < 0) {
+			fprintf(stderr, "bench_nats_read: %s\n", err);
+			goto out;
+		}
 		for (int k = 0; k < keys; k++) {
 			char key[16], **v = NULL;
 
@@ -219,7 +228,7 @@ int main(int argc, char **argv)
 
 		printf("  %-40s %9.3f s  %8.1f us/element\n", "one direct get per element", a,
 		       a * 1e6 / (double)nmsg);
-		printf("  %-40s %9.3f s  %8.1f us/element\n", "read_set (scan, gets in flight)", b,
+		printf("  %-40s %9.3f s  %8.1f us/element\n", "read_set (one scan, gets in flight)", b,
 		       b * 1e6 / (double)nmsg);
 		printf("  ratio one-by-one / read_set: %.1fx\n", b > 0 ? a / b : 0.0);
 	}

@@ -68,7 +68,7 @@ static struct fl_scenario *load(const char *yaml)
 static void test_node_argv(void **state)
 {
 	struct fl_scenario *s = load("name: t\nduration: 1m\nsystem:\n  type: nats\n"
-				     "  args: ['--max_payload={port}']\n");
+				     "  args: ['--max_payload={port}']\nworkload: {type: set}\n");
 	struct fl_sys_nodes n = { .n = 3, .names = names3, .addrs = addrs3, .data_root = "/d",
 				  .token = "tok" };
 	const char *want[] = {

@@ -84,7 +84,7 @@ ALL_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(AGENT_OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o) \
            $(KERNEL_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) \
            $(SUT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all bench-vm check-long demo-vm demo-run demo-vm-run check check-lab check-unit check-unit-san check-kernel check-e2e detect deps check-deps install uninstall \
+.PHONY: all bench-vm check-long demo-vm demo-run demo-vm-run check check-lab check-unit check-unit-san check-kernel check-e2e check-nats detect deps check-deps install uninstall \
         clean demo tests bench bench-build FORCE
 # the SUTs too: a shipped scenario runs one after a plain `make`
 all: $(BUILD)/faultline $(BUILD)/faultline-agent $(SUT_BIN)
@@ -224,6 +224,12 @@ check-e2e: all
 	  $(E2E_VM) || rc=1; \
 	FAULTLINE=$(BUILD)/faultline tests/run-tier e2e-host $(BUILD)/tests/e2e-host.tally \
 	  $(E2E_HOST) || rc=1; exit $$rc
+
+# The NATS scenarios of tests/e2e/scenarios.sh, shortened (not part of make
+# check, which is near its 30-minute limit; about two minutes under TCG).
+check-nats: all
+	@FAULTLINE=$(BUILD)/faultline FL_ONLY="nats-leader-kill nats-partitions" $(E2E_VM_RUN) \
+	  tests/run-tier e2e-nats $(BUILD)/tests/e2e-nats.tally tests/e2e/scenarios.sh
 
 # Detection rates (not part of make check, which runs tests/e2e/detect.sh
 # with one seed): each detection scenario and its control over DETECT_SEEDS

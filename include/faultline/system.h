@@ -314,9 +314,11 @@ int fl_redis_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i
  * 2.9 API exposes none); index the stream's last sequence. read_set and
  * digest are direct gets through the node (serializable or not), answered
  * by whichever replica serves them, not only the node's own (nats.c);
- * read_set scans the stream from sequence 1 with many direct gets in
- * flight, each reply due within timeout_ms of the one before, and fails
- * on a hole (a sequence missing below one that is there). */
+ * read_set and digest scan the stream from sequence 1 with many direct
+ * gets in flight, each reply due within timeout_ms of the one before, and
+ * fail on a hole (a sequence missing below one that is there); a client
+ * reuses its last scan while the stream still ends at the same message.
+ * The digest hashes every message (subject, data) and the count. */
 #define FL_NATS_PORT 4222
 #define FL_NATS_CLUSTER_PORT 6222
 #define FL_NATS_STREAM "faultline"

@@ -115,13 +115,18 @@ EXPECT_EXIT= MAY_FAIL=
 # NATS JetStream: only when FL_ONLY names them (`make check-nats`, about two
 # minutes for both under TCG): make check runs this script without, since it
 # is near its 30-minute limit. Elections take 4 to 9 s (nats 2.9, fixed).
+# nats 2.9.10 lets replicas diverge after a paused or isolated stream leader
+# (README, "What faultline has caught"): no_lost_writes and converge may FAIL,
+# which is its verdict; everything else here must hold.
 if [ -n "${FL_ONLY:-}" ]; then
+	EXPECT_EXIT="0 1" MAY_FAIL='no_lost_writes\|converge'
 	run_scenario scenarios/nats-leader-kill.yaml --set duration=42s \
-		--set nemesis.0.at=8s --set nemesis.0.for=12s --set nemesis.1.at=26s \
+		--set nemesis.0.at=8s --set nemesis.0.for=14s --set nemesis.1.at=27s \
 		--set nemesis.1.for=10s
 	run_scenario scenarios/nats-partitions.yaml --set duration=42s \
-		--set nemesis.0.at=8s --set nemesis.0.for=12s --set nemesis.1.at=26s \
+		--set nemesis.0.at=8s --set nemesis.0.for=14s --set nemesis.1.at=27s \
 		--set nemesis.1.for=10s
+	EXPECT_EXIT= MAY_FAIL=
 fi
 echo "scenarios: $((n - failed)) of $n checks passed"
 [ "$failed" -eq 0 ]

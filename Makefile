@@ -226,7 +226,7 @@ check-e2e: all
 	  $(E2E_HOST) || rc=1; exit $$rc
 
 # The NATS scenarios of tests/e2e/scenarios.sh, shortened (not part of make
-# check, which is near its 30-minute limit; about two minutes under TCG).
+# check, which is near its 30-minute limit; 3.5 minutes under TCG).
 check-nats: all
 	@FAULTLINE=$(BUILD)/faultline FL_ONLY="nats-leader-kill nats-partitions" $(E2E_VM_RUN) \
 	  tests/run-tier e2e-nats $(BUILD)/tests/e2e-nats.tally tests/e2e/scenarios.sh

@@ -112,8 +112,8 @@ run_scenario scenarios/redis-sentinel-partition.yaml --set duration=40s \
 	--set nemesis.0.at=10s --set nemesis.0.for=12s
 EXPECT_EXIT= MAY_FAIL=
 [ -f scenarios/exec-etcd.yaml ] && run_scenario scenarios/exec-etcd.yaml
-# NATS JetStream: only when FL_ONLY names them (`make check-nats`, about two
-# minutes for both under TCG): make check runs this script without, since it
+# NATS JetStream: only when FL_ONLY names them (`make check-nats`, 3.5
+# minutes: ~80 s a run under TCG, and the VM): make check runs it without, since it
 # is near its 30-minute limit. Elections take 4 to 9 s (nats 2.9, fixed).
 # nats 2.9.10 lets replicas diverge after a paused or isolated stream leader
 # (README, "What faultline has caught"): no_lost_writes and converge may FAIL,

@@ -11,13 +11,15 @@ file=$1 seed=$2 out=$3
 name=$(basename "$file" .yaml)
 dest=$out/$name-$seed
 mkdir -p "$dest" || exit 2
+touch "$dest/.started"
 "$FL" run --runs "$out/runs" --seed "$seed" "$file" >"$dest/run.out" 2>&1 &
 p=$!
 while kill -0 $p 2>/dev/null; do
 	if grep -q 'converged' "$dest/run.out"; then
-		# this run's data root: made after run.out (others' may be there too)
-		for r in $(find /var/tmp -maxdepth 1 -name 'faultline-data-*' -newer "$dest/run.out"); do
-			tar -C "$r" -cf - . | tar -C "$dest" -xf -
+		# this run's data root: made after .started (others' may be there too)
+		for r in $(find /var/tmp -maxdepth 1 -name 'faultline-data-*' -newer "$dest/.started"); do
+			tar -C "$r" -cf "$dest/stores.tar" . 2>>"$dest/capture.log"
+			tar -C "$dest" -xf "$dest/stores.tar" 2>>"$dest/capture.log"
 		done
 		break
 	fi

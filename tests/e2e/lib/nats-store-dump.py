@@ -43,6 +43,10 @@ def main():
     if len(sys.argv) < 3:
         sys.exit('usage: nats-store-dump.py ROOT NODE...')
     stores = {n: dump(os.path.join(sys.argv[1], n)) for n in sys.argv[2:]}
+    empty = [n for n, s in stores.items() if not s]
+    if empty:
+        sys.exit('no stored message of stream faultline under %s for %s' %
+                 (sys.argv[1], ', '.join(empty)))
     differing = 0
     for q in sorted(set().union(*stores.values())):
         vals = {n: s.get(q) for n, s in stores.items()}

@@ -28,14 +28,14 @@ ifneq ($(or $(CI),$(WERROR)),)
 WARN += -Werror
 endif
 
-PKGS      := yaml-0.1 jansson libnl-3.0 libnl-route-3.0 libcurl libvirt liblzma
+PKGS      := yaml-0.1 jansson libnl-3.0 libnl-route-3.0 libcurl libvirt liblzma libnats
 TEST_PKGS := cmocka
 
 # Debian packages: build, tests, the test micro-VM. `make deps` installs them.
 DEB_BUILD := gcc make pkg-config libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev \
-             libvirt-dev libcurl4-openssl-dev libcmocka-dev liblzma-dev
+             libvirt-dev libcurl4-openssl-dev libcmocka-dev liblzma-dev libnats-dev
 DEB_TEST  := iproute2 qemu-system-x86 busybox-static linux-image-amd64 kmod cpio \
-             libxml2-utils iputils-ping etcd-server etcd-client redis-server redis-sentinel \
+             libxml2-utils iputils-ping etcd-server etcd-client redis-server redis-sentinel nats-server \
              chromium libvirt-daemon-system libvirt-clients e2fsprogs vagrant vagrant-libvirt \
              clang libclang-rt-14-dev valgrind python3 procps
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
@@ -84,7 +84,7 @@ ALL_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(AGENT_OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o) \
            $(KERNEL_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) \
            $(SUT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all bench-vm check-long demo-vm demo-run demo-vm-run check check-lab check-unit check-unit-san check-kernel check-e2e detect deps check-deps install uninstall \
+.PHONY: all bench-vm check-long demo-vm demo-run demo-vm-run check check-lab check-unit check-unit-san check-kernel check-e2e check-nats detect deps check-deps install uninstall \
         clean demo tests bench bench-build FORCE
 # the SUTs too: a shipped scenario runs one after a plain `make`
 all: $(BUILD)/faultline $(BUILD)/faultline-agent $(SUT_BIN)
@@ -229,6 +229,12 @@ check-e2e: all
 	  $(E2E_VM) || rc=1; \
 	FAULTLINE=$(BUILD)/faultline tests/run-tier e2e-host $(BUILD)/tests/e2e-host.tally \
 	  $(E2E_HOST) || rc=1; exit $$rc
+
+# The NATS scenarios of tests/e2e/scenarios.sh, shortened (not part of make
+# check, which is near its 30-minute limit; 3.5 minutes under TCG).
+check-nats: all
+	@FAULTLINE=$(BUILD)/faultline FL_ONLY="nats-leader-kill nats-partitions" $(E2E_VM_RUN) \
+	  tests/run-tier e2e-nats $(BUILD)/tests/e2e-nats.tally tests/e2e/scenarios.sh
 
 # Detection rates (not part of make check, which runs tests/e2e/detect.sh
 # with one seed): each detection scenario and its control over DETECT_SEEDS

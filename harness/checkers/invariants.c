@@ -972,7 +972,7 @@ static void check_leader_per_term(const struct fl_scenario *s, const struct fl_r
 				  struct fl_check_result *r)
 {
 	struct claim *c = calloc(json_array_size(d->status) + 1, sizeof(*c));
-	size_t idx, nc = 0, samples = 0, held = 0;
+	size_t idx, nc = 0, samples = 0, held = 0, termless = 0;
 	json_t *o;
 	int bad = 0;
 
@@ -990,6 +990,11 @@ static void check_leader_per_term(const struct fl_scenario *s, const struct fl_r
 		if (!json_is_true(json_object_get(o, "ok")) || !l || n < 0)
 			continue;
 		samples++;
+		/* a system that reports no term (nats 2.9) claims nothing to judge */
+		if (!json_is_integer(json_object_get(o, "term"))) {
+			termless++;
+			continue;
+		}
 		if (node_index(d, l) != n)
 			continue;
 		for (k = 0; k < nc; k++)
@@ -1024,7 +1029,11 @@ static void check_leader_per_term(const struct fl_scenario *s, const struct fl_r
 	free(c);
 	if (bad)
 		return;
-	if (!held)
+	if (!held && termless)
+		result(r, "leader_per_term", FL_UNKNOWN,
+		       "the system reports no raft term (%zu of %zu samples without one)", termless,
+		       samples);
+	else if (!held)
 		result(r, "leader_per_term", FL_UNKNOWN,
 		       "no node held a claim to lead for a second (%zu samples)", samples);
 	else

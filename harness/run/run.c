@@ -190,8 +190,13 @@ static void *sampler_main(void *arg)
 			snprintf(r->said_leader[sm->node], sizeof(r->said_leader[0]), "%s", st.leader);
 			r->said_at[sm->node] = mono();
 			pthread_mutex_unlock(&r->mu);
-			o = json_pack("{s:s, s:b, s:s, s:I}", "node", r->nodes.names[sm->node], "ok", 1,
-				      "leader", st.leader, "term", (json_int_t)st.term);
+			/* a system without terms writes none: term 0 is not a term */
+			o = r->ops->no_term
+				    ? json_pack("{s:s, s:b, s:s}", "node", r->nodes.names[sm->node],
+						"ok", 1, "leader", st.leader)
+				    : json_pack("{s:s, s:b, s:s, s:I}", "node",
+						r->nodes.names[sm->node], "ok", 1, "leader", st.leader,
+						"term", (json_int_t)st.term);
 		} else {
 			pthread_mutex_lock(&r->mu);
 			r->said_leader[sm->node][0] = 0;
@@ -1196,6 +1201,11 @@ int fl_run(const struct fl_scenario *s, const struct fl_run_opts *o, char *judge
 	if (s->workload.type == FL_WORKLOAD_SET && (!r.ops->add || !r.ops->read_set)) {
 		fl_say(r.say, FL_SAY_ERROR, "system '%s' has no set operations (workload: set)",
 		       r.ops->name);
+		return 2;
+	}
+	if (s->workload.type == FL_WORKLOAD_REGISTER && (!r.ops->get || !r.ops->put || !r.ops->cas)) {
+		fl_say(r.say, FL_SAY_ERROR, "system '%s' has no register operations (workload: "
+		       "register); use workload type set", r.ops->name);
 		return 2;
 	}
 	if (!(r.samplers = calloc(FL_MAX_NODES, sizeof(*r.samplers)))) {

@@ -25,7 +25,7 @@
 static const char *const provider_names[] = { "netns", "libvirt" };
 static const char *const libvirt_mode_names[] = { "create", "attach" };
 static const char *const accel_names[] = { "auto", "kvm", "tcg" };
-static const char *const system_names[] = { "etcd", "redis", "exec" };
+static const char *const system_names[] = { "etcd", "redis", "exec", "nats" };
 static const char *const workload_names[] = { "register", "set", "none" };
 static const char *const read_mode_names[] = { "linearizable", "serializable" };
 static const char *const fault_names[] = {
@@ -694,14 +694,14 @@ static void parse_system(struct fl_sctx *c, const struct fl_ynode *n)
 
 	s->system.ready_timeout_ns = 60 * FL_NS_PER_S;
 	if (!n) {
-		FL_ERR(c, c->root, "missing 'system': say what to test (type: etcd, redis or exec)");
+		FL_ERR(c, c->root, "missing 'system': say what to test (type: etcd, redis, nats or exec)");
 		return;
 	}
 	if (want_map(c, n, "system") < 0)
 		return;
 	take_keys(c, n, ks, ARRAY_SIZE(ks), "system", NULL, 0, NULL);
 	if (!KV(0))
-		FL_ERR(c, n, "missing 'system.type' (etcd, redis or exec)");
+		FL_ERR(c, n, "missing 'system.type' (etcd, redis, nats or exec)");
 	else if (get_enum(c, KV(0), "system type", system_names, FL_SYSTEM__N, &v) == 0)
 		s->system.type = (enum fl_system_type)v;
 	if (KV(1))
@@ -738,10 +738,10 @@ static void parse_system(struct fl_sctx *c, const struct fl_ynode *n)
 			FL_ERR(c, n, "system type 'exec' needs 'client': the argv of the client "
 				     "program that speaks the line protocol");
 		if (KV(1))
-			FL_ERR(c, ks[1].key, "'binary' is for etcd and redis; type 'exec' starts nodes "
+			FL_ERR(c, ks[1].key, "'binary' is for etcd, redis and nats; type 'exec' starts nodes "
 					     "with 'start'");
 		if (KV(2))
-			FL_ERR(c, ks[2].key, "'args' is for etcd and redis; type 'exec' takes the whole "
+			FL_ERR(c, ks[2].key, "'args' is for etcd, redis and nats; type 'exec' takes the whole "
 					     "argv in 'start'");
 		if (s->system.start && !s->system.start[0])
 			FL_ERR(c, KV(5), "'start' is empty: give the program and its arguments");
@@ -754,7 +754,9 @@ static void parse_system(struct fl_sctx *c, const struct fl_ynode *n)
 			FL_ERR(c, ks[6].key, "'client' is for system type 'exec'");
 		if (!s->system.binary)
 			s->system.binary =
-				strdup(s->system.type == FL_SYSTEM_ETCD ? "etcd" : "redis-server");
+				strdup(s->system.type == FL_SYSTEM_ETCD   ? "etcd"
+				       : s->system.type == FL_SYSTEM_NATS ? "nats-server"
+									  : "redis-server");
 	}
 }
 

@@ -328,6 +328,25 @@ static void check_checks(struct fl_sctx *c)
 	}
 }
 
+/* Workloads the system has no operations for: nats has only the set ones
+ * (a stream is appended to, never overwritten: no register to get, put or
+ * compare-and-set). Caught here, not when the cluster is already up. */
+static void check_system_workload(struct fl_sctx *c)
+{
+	const struct fl_scenario *s = c->s;
+	const struct fl_ynode *n = c->workload_node ? fl_ynode_get(c->workload_node, "type") : NULL;
+
+	if (s->system.type != FL_SYSTEM_NATS || s->workload.type != FL_WORKLOAD_REGISTER)
+		return;
+	if (n)
+		FL_ERR(c, n, "system type 'nats' has no register operations: use workload type "
+			     "'set' (or 'none')");
+	else
+		FL_ERR(c, fl_ynode_get(fl_ynode_get(c->root, "system"), "type"),
+		       "system type 'nats' has no register operations, and the workload is a "
+		       "register by default: add 'workload: {type: set}' (or 'none')");
+}
+
 void fl_scenario_check(struct fl_sctx *c)
 {
 	for (size_t i = 0; i < c->s->nfaults; i++)
@@ -336,6 +355,7 @@ void fl_scenario_check(struct fl_sctx *c)
 	if (c->duration_ok && c->s->nfaults)
 		check_conflicts(c);
 	check_checks(c);
+	check_system_workload(c);
 }
 
 void fl_scenario_warn(struct fl_sctx *c)

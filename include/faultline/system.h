@@ -2,7 +2,7 @@
  *
  * System adapters: how to start a node of the system under test, when it
  * is ready, who leads, client operations, and a per-node state digest.
- * One adapter per file in harness/systems/ (etcd, redis, exec), each
+ * One adapter per file in harness/systems/ (etcd, redis, nats, exec), each
  * exporting a struct fl_system_ops; fl_system_lookup() finds one by the
  * scenario's system.type.
  *
@@ -114,6 +114,10 @@ struct fl_system_ops {
 	 * read" reads every node. */
 	int final_reads_local;
 
+	/* The system reports no raft term (status leaves term 0): the status
+	 * samples carry none, and leader_per_term has nothing to judge. */
+	int no_term;
+
 	/* The argv that starts node i (execvp'd, no shell): NULL-terminated,
 	 * malloc'd, free with fl_strv_free(). s gives the binary, the
 	 * timeouts and system.args (placeholders expanded). */
@@ -190,6 +194,7 @@ struct fl_system_ops {
 extern const struct fl_system_ops fl_etcd_ops;
 extern const struct fl_system_ops fl_exec_system_ops; /* fl_exec_* is the fault executor */
 extern const struct fl_system_ops fl_redis_ops;
+extern const struct fl_system_ops fl_nats_ops;
 
 /* The adapter for a system type, or NULL when it has none yet. */
 const struct fl_system_ops *fl_system_lookup(enum fl_system_type t);
@@ -327,6 +332,43 @@ void fl_redis_timing(const struct fl_scenario *s, unsigned *down_after_ms,
  * every system: {peer_ips} lists the nodes' addresses). */
 int fl_redis_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, char **out,
 		    char *err, size_t errlen);
+
+/* --- nats specifics (exposed for tests) ----------------------------------- */
+
+/* One nats-server per node (JetStream on, its store in {data_dir}, routes
+ * to every other node); a stream FL_NATS_STREAM over the subjects
+ * "fl.>" with min(nodes, FL_NATS_MAX_REPLICAS) replicas, file storage and
+ * direct gets allowed, created by wait_ready. The set named k is the
+ * subject "fl.<k>": add publishes the element there and waits for the
+ * stream's ack. The leader is the stream's raft leader (STREAM.INFO's
+ * cluster.leader); leader_id / member_id are node index + 1; term 0 (the
+ * 2.9 API exposes none); index the stream's last sequence. read_set and
+ * digest are direct gets through the node (serializable or not), answered
+ * by whichever replica serves them, not only the node's own (nats.c);
+ * read_set and digest scan the stream from sequence 1 with many direct
+ * gets in flight, each reply due within timeout_ms of the one before, and
+ * fail on a hole (a sequence missing below one that is there); a client
+ * reuses its last scan while the stream still ends at the same message.
+ * The digest hashes every message (subject, data) and the count. */
+#define FL_NATS_PORT 4222
+#define FL_NATS_CLUSTER_PORT 6222
+#define FL_NATS_STREAM "faultline"
+#define FL_NATS_MAX_REPLICAS 5    /* the server refuses more ("replicas > 5 not supported") */
+
+/* What the caller may conclude from a libnats call that ended with natsStatus
+ * status and JetStream error code js_code (0: none): *outcome, and the
+ * -errno to return. write: the request was sent and may change state (a
+ * publish); a read, or a write that never went out, is FAIL whatever
+ * happened. OK for NATS_OK; FAIL for no responders (nothing received it:
+ * no stream leader reachable), a refused connection, and the JetStream
+ * errors a server gives before it proposes (stream not found, message too
+ * big, sealed, wrong expected sequence or id); INFO for a time-out, a
+ * connection lost after sending, and any other error of a sent write. */
+int fl_nats_outcome(int status, int js_code, int write, enum fl_outcome *outcome);
+
+/* fl_sys_expand() with {port} = FL_NATS_PORT. */
+int fl_nats_expand(const char *tmpl, const struct fl_sys_nodes *nodes, size_t i, char **out,
+		   char *err, size_t errlen);
 
 /* The digest of a state, fed one pair at a time in key order:
  * FNV-1a 64 over, per pair, the key's length (8 bytes, little endian),

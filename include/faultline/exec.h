@@ -32,6 +32,11 @@ struct fl_exec {
 	 * fl_exec_apply (after targets were resolved: when the fault began to
 	 * take effect); 0 when nothing was acted on */
 	int64_t acted_ns;
+	/* out: per node, CLOCK_MONOTONIC ns at which its agent had the last
+	 * apply's (or heal's) change in the kernel ("landed_ns" of its reply;
+	 * the clock is one for every namespace of a kernel, so they compare
+	 * across netns nodes); 0 for nodes not acted on */
+	int64_t landed_ns[FL_MAX_NODES];
 	/* Lost nodes: an agent whose channel broke (EOF, reset) or that did not
 	 * answer within timeout_ms is lost: lost() is called once for it (from
 	 * the calling thread), its bit set in lost, and from then on apply

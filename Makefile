@@ -160,9 +160,12 @@ VM_RUN = tests/vm/run --share $(CURDIR)/$(BUILD) --
 E2E_VM_RUN = tests/vm/run --timeout 2700 --share $(CURDIR)/$(BUILD) --
 # make detect: about 3.5 minutes per seed; 10 minutes each leaves room.
 DETECT_VM_RUN = tests/vm/run --timeout $$(( $(DETECT_SEEDS) * 600 + 600 )) --share $(CURDIR)/$(BUILD) --
+# make bench-net: about 25 minutes under TCG.
+BENCH_VM_RUN = tests/vm/run --timeout 3000 --share $(CURDIR)/$(BUILD) --
 ifdef FAULTLINE_TEST_HOST
 VM_RUN =
 E2E_VM_RUN =
+BENCH_VM_RUN =
 DETECT_VM_RUN =
 endif
 
@@ -248,7 +251,21 @@ BENCH_ARGS ?=
 bench-build: $(BENCH_BIN)
 
 bench: $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do $$b $(BENCH_ARGS) || exit 1; done
+	@for b in $(filter-out %/bench_net,$(BENCH_BIN)); do $$b $(BENCH_ARGS) || exit 1; done
+	@$(MAKE) --no-print-directory bench-net
+
+# Faults through the agents beside the tc binary run once per rule, netem's
+# fidelity, up/down of 5/25/64-node clusters, the harness's cost per op
+# (README "Performance"; not part of make check): in the micro-VM, whose
+# kernel has netem/prio/u32/gact. Writes $(BUILD)/bench.d/net.md and
+# $(BUILD)/bench.md. A short look: make bench-net BENCH_NET_ARGS=--quick
+BENCH_NET_ARGS ?=
+.PHONY: bench-net
+bench-net: all $(BUILD)/tests/bench/bench_net
+	@mkdir -p $(BUILD)/bench.d
+	@FL_VM_QUIET=1 $(BENCH_VM_RUN) $(BUILD)/tests/bench/bench_net --agent $(BUILD)/faultline-agent \
+	  --faultline $(BUILD)/faultline --out $(BUILD)/bench.d/net.md $(BENCH_NET_ARGS)
+	@tests/bench/bench_md.sh $(BUILD)
 
 # Bring-up time of 1, 3 and 5 libvirt micro-VMs (median of 3) and memory per
 # VM (not part of make check; needs root, starts libvirtd if need be).

@@ -37,6 +37,7 @@
 #include <netlink/attr.h>
 #include <netlink/route/rtnl.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/inet6.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/addr.h>
@@ -402,7 +403,29 @@ static int link_lookup(struct nlx *x, const char *name, int *ifindex, char *err,
 	return 1;
 }
 
-static int link_set_up(struct nlx *x, const char *name, int master, char *err, size_t errlen)
+/* A cluster link makes no IPv6 link-local address (addr_gen_mode none),
+ * set before it goes up: the cluster network is IPv4, and every node's
+ * duplicate-address probes, router and multicast-listener messages were
+ * flooded by the bridge to every other node, a cost that grew with the
+ * square of the nodes (bench_net: up of 64 nodes 35 s -> 14 s under TCG
+ * with IPv6 off). IPv6 stays on: a system may still add addresses. */
+static int link_no_ll6(struct nlx *x, struct rtnl_link *l, const char *name, char *err,
+		       size_t errlen)
+{
+	_cleanup_(link_putp) struct rtnl_link *change = rtnl_link_alloc();
+	int r;
+
+	if (!change)
+		return fl_fail(-ENOMEM, err, errlen, "out of memory");
+	if ((r = rtnl_link_inet6_set_addr_gen_mode(change, IN6_ADDR_GEN_MODE_NONE)) < 0 ||
+	    (r = rtnl_link_change(x->sk, l, change, 0)) < 0)
+		return nl_fail(x, r, err, errlen, "cannot turn off IPv6 link-local addresses on '%s'",
+			       name);
+	return 0;
+}
+
+static int link_set_up(struct nlx *x, const char *name, int master, int no_ll6, char *err,
+		       size_t errlen)
 {
 	_cleanup_(link_putp) struct rtnl_link *l = NULL;
 	_cleanup_(link_putp) struct rtnl_link *change = rtnl_link_alloc();
@@ -413,6 +436,8 @@ static int link_set_up(struct nlx *x, const char *name, int master, char *err, s
 	r = rtnl_link_get_kernel(x->sk, 0, name, &l);
 	if (r < 0)
 		return nl_fail(x, r, err, errlen, "cannot look up link '%s'", name);
+	if (no_ll6 && (r = link_no_ll6(x, l, name, err, errlen)) < 0)
+		return r;
 	if (master > 0)
 		rtnl_link_set_master(change, master);
 	rtnl_link_set_flags(change, IFF_UP);
@@ -1039,7 +1064,7 @@ static int bridge_make(struct nlx *x, const char *name, uint32_t addr, unsigned 
 	r = add_addr(x, name, addr, prefix, err, errlen);
 	if (r < 0)
 		return r;
-	return link_set_up(x, name, 0, err, errlen);
+	return link_set_up(x, name, 0, 1, err, errlen);
 }
 
 static int make_bridge(struct fl_netns_cluster *c, struct nlx *x, int *ifindex, char *err,
@@ -1119,18 +1144,18 @@ static int make_node(struct fl_netns_cluster *c, struct nlx *x, int br_ifindex, 
 		return nl_fail(x, r, err, errlen, "cannot create veth '%s' with peer '%s' in namespace '%s'",
 			       n->link, FL_NETNS_IFNAME, n->ns);
 	}
-	r = link_set_up(x, n->link, br_ifindex, err, errlen);
+	r = link_set_up(x, n->link, br_ifindex, 1, err, errlen);
 	if (r < 0)
 		return r;
 
 	r = nlx_open_in(&in, n->nsfd, n->name, err, errlen);
 	if (r < 0)
 		return r;
-	r = link_set_up(&in, "lo", 0, err, errlen);
+	r = link_set_up(&in, "lo", 0, 0, err, errlen);
 	if (r >= 0)
 		r = add_addr(&in, FL_NETNS_IFNAME, n->addr, c->prefix, err, errlen);
 	if (r >= 0)
-		r = link_set_up(&in, FL_NETNS_IFNAME, 0, err, errlen);
+		r = link_set_up(&in, FL_NETNS_IFNAME, 0, 1, err, errlen);
 	nlx_close(&in);
 	if (r < 0 && err) {
 		size_t l = strlen(err);

@@ -51,8 +51,10 @@ struct fl_exec {
 	uint64_t lost_hit;
 };
 
-/* Apply st as fault fault_id ("f0.3"). Returns 0, or -errno with err set; on
- * failure what was applied on some nodes is healed again. *touched receives
+/* Apply st as fault fault_id ("f0.3"): one request to each node it acts on,
+ * all sent at once (a thread per node), so the fault lands on its nodes
+ * together. Returns 0, or -errno with err set (the first failing node's, in
+ * node order); on failure what was applied on some nodes is healed again. *touched receives
  * the node mask acted on (to heal later); lost nodes are skipped (lost_hit),
  * which is no failure. */
 int fl_exec_apply(struct fl_exec *x, const struct fl_plan_step *st, const char *fault_id,

@@ -160,7 +160,7 @@ VM_RUN = tests/vm/run --share $(CURDIR)/$(BUILD) --
 E2E_VM_RUN = tests/vm/run --timeout 2700 --share $(CURDIR)/$(BUILD) --
 # make detect: about 3.5 minutes per seed; 10 minutes each leaves room.
 DETECT_VM_RUN = tests/vm/run --timeout $$(( $(DETECT_SEEDS) * 600 + 600 )) --share $(CURDIR)/$(BUILD) --
-# make bench-net: about 25 minutes under TCG.
+# make bench-net: about 10 minutes under TCG.
 BENCH_VM_RUN = tests/vm/run --timeout 3000 --share $(CURDIR)/$(BUILD) --
 ifdef FAULTLINE_TEST_HOST
 VM_RUN =

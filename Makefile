@@ -160,9 +160,12 @@ VM_RUN = tests/vm/run --share $(CURDIR)/$(BUILD) --
 E2E_VM_RUN = tests/vm/run --timeout 2700 --share $(CURDIR)/$(BUILD) --
 # make detect: about 3.5 minutes per seed; 10 minutes each leaves room.
 DETECT_VM_RUN = tests/vm/run --timeout $$(( $(DETECT_SEEDS) * 600 + 600 )) --share $(CURDIR)/$(BUILD) --
+# make bench-net: about 10 minutes under TCG.
+BENCH_VM_RUN = tests/vm/run --timeout 3000 --share $(CURDIR)/$(BUILD) --
 ifdef FAULTLINE_TEST_HOST
 VM_RUN =
 E2E_VM_RUN =
+BENCH_VM_RUN =
 DETECT_VM_RUN =
 endif
 
@@ -254,7 +257,21 @@ BENCH_ARGS ?=
 bench-build: $(BENCH_BIN)
 
 bench: $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do $$b $(BENCH_ARGS) || exit 1; done
+	@for b in $(filter-out %/bench_net,$(BENCH_BIN)); do $$b $(BENCH_ARGS) || exit 1; done
+	@$(MAKE) --no-print-directory bench-net
+
+# Faults through the agents beside the tc binary run once per rule, netem's
+# fidelity, up/down of 5/25/64-node clusters, the harness's cost per op
+# (README "Performance"; not part of make check): in the micro-VM, whose
+# kernel has netem/prio/u32/gact. Writes $(BUILD)/bench.d/net.md and
+# $(BUILD)/bench.md. A short look: make bench-net BENCH_NET_ARGS=--quick
+BENCH_NET_ARGS ?=
+.PHONY: bench-net
+bench-net: all $(BUILD)/tests/bench/bench_net
+	@mkdir -p $(BUILD)/bench.d
+	@FL_VM_QUIET=1 $(BENCH_VM_RUN) $(BUILD)/tests/bench/bench_net --agent $(BUILD)/faultline-agent \
+	  --faultline $(BUILD)/faultline --out $(BUILD)/bench.d/net.md $(BENCH_NET_ARGS)
+	@tests/bench/bench_md.sh $(BUILD)
 
 # Bring-up time of 1, 3 and 5 libvirt micro-VMs (median of 3) and memory per
 # VM (not part of make check; needs root, starts libvirtd if need be).
@@ -323,10 +340,11 @@ $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIB_OBJ) $(AGENT_LIB_OBJ)
 
 # The checker on generated hard histories (tests/bench/bench_check_hard.c; not
 # part of make check; up to HARD_COUNT x HARD_TIMEOUT s per build), beside
-# the build of BENCH_BASE (default main, exported by git archive into
-# $(BUILD)/bench-base and built there); writes its section of build/bench.md.
+# the build of BENCH_BASE (default 91c2d53, the checker before issue 15's
+# work, exported by git archive into $(BUILD)/bench-base and built there);
+# writes $(BUILD)/bench.d/hard.md and joins build/bench.md (bench_md.sh).
 #   make bench-check-hard HARD_COUNT=8 HARD_TIMEOUT=10 BENCH_BASE=
-BENCH_BASE ?= main
+BENCH_BASE ?= 91c2d53
 HARD_COUNT ?= 24
 HARD_TIMEOUT ?= 60
 .PHONY: bench-check-hard
@@ -335,9 +353,11 @@ bench-check-hard: $(BUILD)/faultline $(BUILD)/tests/bench/bench_check_hard
 	  rm -rf $(BUILD)/bench-base && mkdir -p $(BUILD)/bench-base && \
 	  git archive $(BENCH_BASE) | tar -x -C $(BUILD)/bench-base && \
 	  $(MAKE) --no-print-directory -C $(BUILD)/bench-base BUILD=build build/faultline >/dev/null; fi
+	@mkdir -p $(BUILD)/bench.d
 	$(BUILD)/tests/bench/bench_check_hard --count $(HARD_COUNT) --timeout $(HARD_TIMEOUT) \
-	  --dir $(BUILD)/bench-hard --md $(BUILD)/bench.md \
+	  --dir $(BUILD)/bench-hard --md $(BUILD)/bench.d/hard.md \
 	  $(if $(BENCH_BASE),--before $(BUILD)/bench-base/build/faultline) $(BUILD)/faultline
+	@tests/bench/bench_md.sh $(BUILD)
 
 # Coverage-guided fuzzing (clang + libFuzzer): one target per parser of
 # outside input, tests/fuzz/fuzz_*.c. The engine is compiled once into

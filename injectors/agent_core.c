@@ -259,7 +259,8 @@ static int op_heal(struct fl_agent *a, json_t *req, json_t **reply, char *err, s
 				    errlen);
 
 	if (r == 0)
-		*reply = json_pack("{s:I}", "healed", (json_int_t)healed);
+		*reply = json_pack("{s:I, s:I}", "healed", (json_int_t)healed, "landed_ns",
+				   (json_int_t)fl_monotonic_ns());
 	return r;
 }
 

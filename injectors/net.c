@@ -324,10 +324,17 @@ static int op_net_apply(struct fl_agent *a, json_t *req, json_t **reply, char *e
 		return r;
 	}
 	{
+		/* when the kernel acked the last change: CLOCK_MONOTONIC, one
+		 * clock for every namespace of a kernel, so the harness can
+		 * tell how far apart a fault landed on its nodes */
+		int64_t landed = fl_monotonic_ns();
 		struct fl_tc_err te;
 		json_t *held = NULL;
 		if (fl_tc_read(s->sk, (int)if_nametoindex(iface), &held, &te) == 0)
-			*reply = json_pack("{s:o}", "kernel", held);
+			*reply = json_pack("{s:o, s:I}", "kernel", held, "landed_ns",
+					   (json_int_t)landed);
+		else
+			*reply = json_pack("{s:I}", "landed_ns", (json_int_t)landed);
 	}
 	return 0;
 }

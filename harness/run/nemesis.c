@@ -10,6 +10,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,33 +48,116 @@ static void acting(struct fl_exec *x)
 		x->acted_ns = now_ns();
 }
 
-/* 0 done, 1 the node is lost (skipped), -errno an error. */
-static int call(struct fl_exec *x, size_t node, json_t *req, char *err, size_t errlen)
-{
-	json_t *reply = NULL;
-	int r;
+/* One agent request of a batch, run in a thread of its own. */
+struct job {
+	struct fl_exec *x;
+	size_t node;
+	json_t *req;    /* taken over by the call */
+	int r;          /* 0 done, 1 the node is lost (skipped), -errno an error */
+	int64_t landed; /* the reply's "landed_ns" */
+	char err[256];
+	pthread_t th;
+	int threaded;
+};
 
-	acting(x);
-	if (x->on_lost && (x->lost & (1ull << node))) {
-		json_decref(req);
-		x->lost_hit |= 1ull << node;
-		return 1;
-	}
-	if (!x->agents[node]) {
-		json_decref(req);
-		snprintf(err, errlen, "node '%s': no agent", x->s->cluster.nodes[node]);
-		return -ENOTCONN;
-	}
-	r = fl_agentc_call(x->agents[node], req, x->timeout_ms, &reply, err, errlen);
+static void *job_run(void *arg)
+{
+	struct job *j = arg;
+	json_t *reply = NULL;
+
+	j->r = fl_agentc_call(j->x->agents[j->node], j->req, j->x->timeout_ms, &reply, j->err,
+			      sizeof(j->err));
+	j->req = NULL;
+	if (j->r == 0)
+		j->landed = json_integer_value(json_object_get(reply, "landed_ns"));
 	json_decref(reply);
-	if ((r == -EPIPE || r == -ETIMEDOUT) && x->on_lost) {
-		/* a timeout longer than the agent's dead-man interval: whatever it
-		 * held, it has healed by itself if it lives at all */
-		x->lost |= 1ull << node;
-		x->lost_hit |= 1ull << node;
-		x->on_lost(x->ctx, node, err);
-		return 1;
+	return NULL;
+}
+
+/* Send reqs[i] (NULL: none; every one taken over) to node i's agent, all
+ * at once: each in a thread of its own, so a fault reaches its nodes
+ * within one request's time of each other, not n of them one after the
+ * other (bench_net's skew). Lost nodes are handled here, in the calling
+ * thread, once every answer is in. result[i]: 0 done, 1 lost (skipped),
+ * -errno. Returns the first error in node order, with its text in err. */
+static int call_all(struct fl_exec *x, json_t **reqs, int *result, char *err, size_t errlen)
+{
+	size_t n = x->s->cluster.nnodes;
+	struct job *jobs = calloc(n, sizeof(*jobs));
+	pthread_attr_t attr;
+	int first = 0, nthreads = 0, attr_ok;
+
+	if (!jobs) {
+		for (size_t i = 0; i < n; i++)
+			json_decref(reqs[i]);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
+	attr_ok = pthread_attr_init(&attr) == 0 &&
+		  pthread_attr_setstacksize(&attr, 256 * 1024) == 0;
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = &jobs[i];
+		j->x = x;
+		j->node = i;
+		j->r = 2; /* no request */
+		if (!reqs[i])
+			continue;
+		acting(x);
+		if (x->on_lost && (x->lost & (1ull << i))) {
+			json_decref(reqs[i]);
+			x->lost_hit |= 1ull << i;
+			j->r = 1;
+			continue;
+		}
+		if (!x->agents[i]) {
+			json_decref(reqs[i]);
+			snprintf(j->err, sizeof(j->err), "node '%s': no agent", x->s->cluster.nodes[i]);
+			j->r = -ENOTCONN;
+			continue;
+		}
+		j->req = reqs[i];
+		j->threaded = attr_ok && pthread_create(&j->th, &attr, job_run, j) == 0;
+		if (!j->threaded)
+			job_run(j); /* no thread to be had: in turn */
+		nthreads += j->threaded;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = &jobs[i];
+		if (j->threaded)
+			pthread_join(j->th, NULL);
+		if (j->r == 0)
+			x->landed_ns[i] = j->landed;
+		if ((j->r == -EPIPE || j->r == -ETIMEDOUT) && x->on_lost) {
+			/* a timeout longer than the agent's dead-man interval: whatever
+			 * it held, it has healed by itself if it lives at all */
+			x->lost |= 1ull << i;
+			x->lost_hit |= 1ull << i;
+			x->on_lost(x->ctx, i, j->err);
+			j->r = 1;
+		}
+		if (j->r < 0 && !first) {
+			first = j->r;
+			snprintf(err, errlen, "%s", j->err);
+		}
+		result[i] = j->r;
+	}
+	if (attr_ok)
+		pthread_attr_destroy(&attr);
+	free(jobs);
+	return first;
+}
+
+/* call_all, and the nodes it acted on into *touched (also on failure: the
+ * caller heals them). */
+static int call_all_touch(struct fl_exec *x, json_t **reqs, uint64_t *touched, char *err,
+			  size_t errlen)
+{
+	int result[FL_MAX_NODES];
+	int r = call_all(x, reqs, result, err, errlen);
+
+	for (size_t i = 0; i < x->s->cluster.nnodes; i++)
+		if (result[i] == 0)
+			*touched |= 1ull << i;
 	return r;
 }
 
@@ -111,6 +196,7 @@ static int apply_partition(struct fl_exec *x, const struct fl_plan_step *st, con
 	const struct fl_fault *f = &x->s->faults[st->fault];
 	size_t n = x->s->cluster.nnodes;
 	uint64_t blocked[FL_MAX_NODES] = { 0 }, all = n >= 64 ? ~0ull : (1ull << n) - 1;
+	json_t *reqs[FL_MAX_NODES] = { 0 };
 	int r;
 
 	if (st->blocked) {
@@ -135,18 +221,12 @@ static int apply_partition(struct fl_exec *x, const struct fl_plan_step *st, con
 		}
 	}
 	memcpy(x->blocked, blocked, sizeof(x->blocked));
-	for (size_t i = 0; i < n; i++) {
-		if (!(blocked[i] & all))
-			continue;
-		r = call(x, i, json_pack("{s:s, s:s, s:s, s:o}", "op", "net_apply", "fault", id, "iface",
-					 x->iface, "block", addr_list(x, blocked[i], (int)i)),
-			 err, errlen);
-		if (r < 0)
-			return r;
-		if (r == 0)
-			*touched |= 1ull << i;
-	}
-	return 0;
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = blocked[i] & all ? json_pack("{s:s, s:s, s:s, s:o}", "op", "net_apply",
+						       "fault", id, "iface", x->iface, "block",
+						       addr_list(x, blocked[i], (int)i))
+					   : NULL;
+	return call_all_touch(x, reqs, touched, err, errlen);
 }
 
 static int apply_network(struct fl_exec *x, const struct fl_plan_step *st, const char *id,
@@ -154,6 +234,7 @@ static int apply_network(struct fl_exec *x, const struct fl_plan_step *st, const
 {
 	const struct fl_fault *f = &x->s->faults[st->fault];
 	uint64_t targets, peers = 0;
+	json_t *reqs[FL_MAX_NODES];
 	int r, limited = st->peers.kind != FL_TARGET_ALL;
 
 	if ((r = concrete(x, &st->targets, &targets, err, errlen)) < 0)
@@ -162,6 +243,7 @@ static int apply_network(struct fl_exec *x, const struct fl_plan_step *st, const
 		return r;
 	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
 		json_t *req;
+		reqs[i] = NULL;
 		if (!(targets & (1ull << i)))
 			continue;
 		req = json_pack("{s:s, s:s, s:s}", "op", "net_apply", "fault", id, "iface", x->iface);
@@ -183,12 +265,9 @@ static int apply_network(struct fl_exec *x, const struct fl_plan_step *st, const
 			}
 			json_object_set_new(req, "peers", p);
 		}
-		if ((r = call(x, i, req, err, errlen)) < 0)
-			return r;
-		if (r == 0)
-			*touched |= 1ull << i;
+		reqs[i] = req;
 	}
-	return 0;
+	return call_all_touch(x, reqs, touched, err, errlen);
 }
 
 /* One request to each target node: process faults become signals (or a
@@ -209,20 +288,15 @@ static int apply_node(struct fl_exec *x, const struct fl_plan_step *st, const ch
 		      uint64_t *touched, char *err, size_t errlen)
 {
 	const struct fl_fault *f = &x->s->faults[st->fault];
+	json_t *reqs[FL_MAX_NODES];
 	uint64_t targets;
 	int r;
 
 	if ((r = concrete(x, &st->targets, &targets, err, errlen)) < 0)
 		return r;
-	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
-		if (!(targets & (1ull << i)))
-			continue;
-		if ((r = call(x, i, node_request(f, id), err, errlen)) < 0)
-			return r;
-		if (r == 0)
-			*touched |= 1ull << i;
-	}
-	return 0;
+	for (size_t i = 0; i < x->s->cluster.nnodes; i++)
+		reqs[i] = targets & (1ull << i) ? node_request(f, id) : NULL;
+	return call_all_touch(x, reqs, touched, err, errlen);
 }
 
 /* VM faults: the cluster's owner acts on each target's machine. */
@@ -259,6 +333,7 @@ int fl_exec_apply(struct fl_exec *x, const struct fl_plan_step *st, const char *
 
 	*touched = 0;
 	x->acted_ns = 0;
+	memset(x->landed_ns, 0, sizeof(x->landed_ns));
 	x->lost_hit = 0;
 	if (f->kind == FL_FAULT_PARTITION)
 		r = apply_partition(x, st, id, touched, err, errlen);
@@ -279,25 +354,44 @@ int fl_exec_apply(struct fl_exec *x, const struct fl_plan_step *st, const char *
 
 int fl_exec_heal(struct fl_exec *x, uint64_t touched, const char *id, char *err, size_t errlen)
 {
-	int first = 0;
+	json_t *reqs[FL_MAX_NODES] = { 0 };
+	int result[FL_MAX_NODES], first = 0;
+	uint64_t asked = 0;
+	char e[256] = "";
 
 	x->lost_hit = 0;
+	memset(x->landed_ns, 0, sizeof(x->landed_ns));
+	/* the machines first, one by one: a suspended or powered-off node's
+	 * agent cannot answer; then every agent at once */
 	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
-		char e[256] = "no way to heal a lost node";
 		int r;
 		if (!(touched & (1ull << i)))
 			continue;
-		/* the machine first: a suspended or powered-off node's agent
-		 * cannot answer */
 		r = x->machine ? x->machine(x->ctx, i, NULL, id, 0, e, sizeof(e)) : 0;
-		if (r == 0)
-			r = call(x, i, json_pack("{s:s, s:s}", "op", "heal", "fault", id), e,
-				 sizeof(e));
-		/* a lost node's faults: its journal, replayed without its agent */
-		if (r == 1)
-			r = x->heal_lost ? x->heal_lost(x->ctx, i, e, sizeof(e)) : -ENOTCONN;
-		if (r > 0)
-			r = 0;
+		if (r < 0) {
+			if (!first) {
+				first = r;
+				snprintf(err, errlen, "%s", e);
+			}
+			continue;
+		}
+		reqs[i] = json_pack("{s:s, s:s}", "op", "heal", "fault", id);
+		asked |= 1ull << i;
+	}
+	{
+		int r = call_all(x, reqs, result, e, sizeof(e));
+		if (r < 0 && !first) {
+			first = r;
+			snprintf(err, errlen, "%s", e);
+		}
+	}
+	/* a lost node's faults: its journal, replayed without its agent */
+	for (size_t i = 0; i < x->s->cluster.nnodes; i++) {
+		int r;
+		if (!(asked & (1ull << i)) || result[i] != 1)
+			continue;
+		snprintf(e, sizeof(e), "no way to heal a lost node");
+		r = x->heal_lost ? x->heal_lost(x->ctx, i, e, sizeof(e)) : -ENOTCONN;
 		if (r < 0 && !first) {
 			first = r;
 			snprintf(err, errlen, "%s", e);

@@ -32,6 +32,11 @@ struct fl_exec {
 	 * fl_exec_apply (after targets were resolved: when the fault began to
 	 * take effect); 0 when nothing was acted on */
 	int64_t acted_ns;
+	/* out: per node, CLOCK_MONOTONIC ns at which its agent had the last
+	 * apply's (or heal's) change in the kernel ("landed_ns" of its reply;
+	 * the clock is one for every namespace of a kernel, so they compare
+	 * across netns nodes); 0 for nodes not acted on */
+	int64_t landed_ns[FL_MAX_NODES];
 	/* Lost nodes: an agent whose channel broke (EOF, reset) or that did not
 	 * answer within timeout_ms is lost: lost() is called once for it (from
 	 * the calling thread), its bit set in lost, and from then on apply
@@ -46,8 +51,10 @@ struct fl_exec {
 	uint64_t lost_hit;
 };
 
-/* Apply st as fault fault_id ("f0.3"). Returns 0, or -errno with err set; on
- * failure what was applied on some nodes is healed again. *touched receives
+/* Apply st as fault fault_id ("f0.3"): one request to each node it acts on,
+ * all sent at once (a thread per node), so the fault lands on its nodes
+ * together. Returns 0, or -errno with err set (the first failing node's, in
+ * node order); on failure what was applied on some nodes is healed again. *touched receives
  * the node mask acted on (to heal later); lost nodes are skipped (lost_hit),
  * which is no failure. */
 int fl_exec_apply(struct fl_exec *x, const struct fl_plan_step *st, const char *fault_id,

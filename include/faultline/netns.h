@@ -18,6 +18,10 @@
  * Node namespaces are pinned by a bind mount of their nsfs file as iproute2
  * does, so `ip netns list` shows them and `ip netns exec` works on them.
  * Nodes get no default route: only the subnet's, which the address brings.
+ * Cluster links (the bridge, both ends of each veth) make no IPv6
+ * link-local address (addr_gen_mode none): the network is IPv4, and their
+ * neighbour-discovery chatter, flooded to every node, made `up` grow with
+ * the square of the nodes. IPv6 itself stays on (lo keeps ::1).
  *
  * The state directory holds `netns.journal`, JSON lines appended and
  * fdatasync'ed before each change:

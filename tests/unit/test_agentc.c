@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -190,6 +191,17 @@ static void test_exec_lost_node(void **state)
 		assert_int_equal(fl_exec_heal(&x, 7, "f0.0", err, sizeof(err)), 0);
 		assert_int_equal(l.healed, 2); /* the lost one without its agent */
 		assert_int_equal(x.lost_hit, 2);
+		/* when each agent's heal was done, on its own clock (CLOCK_MONOTONIC,
+		 * the harness's too); none from the lost one */
+		{
+			struct timespec ts;
+			int64_t now;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+			assert_true(x.landed_ns[0] > 0 && x.landed_ns[0] <= now);
+			assert_true(x.landed_ns[2] > 0 && x.landed_ns[2] <= now);
+			assert_int_equal(x.landed_ns[1], 0);
+		}
 		for (int i = 0; i < 200 && (alive(sut[0]) == 'T' || alive(sut[2]) == 'T'); i++)
 			usleep(10000);
 		assert_true(alive(sut[0]) && alive(sut[0]) != 'T');

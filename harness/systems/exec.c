@@ -360,6 +360,7 @@ static int start_client(struct fl_sys_client *c, char *err, size_t errlen)
 	sigset_t none, def;
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, r;
 	struct stat lst;
+	off_t from;
 	pid_t pid;
 
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
@@ -386,6 +387,10 @@ static int start_client(struct fl_sys_client *c, char *err, size_t errlen)
 	posix_spawnattr_setpgroup(&at, 0); /* its own group, killed as a whole */
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 					      POSIX_SPAWN_SETSIGDEF);
+	/* what it writes is appended: its tail starts past its predecessors',
+	 * measured before it starts (a program quick to fail wrote its stderr
+	 * before the spawn returned, and its tail was empty: unit-san in CI) */
+	from = fstat(x->log_fd, &lst) == 0 ? lst.st_size : 0;
 	if (strchr(x->argv[0], '/'))
 		r = posix_spawn(&pid, x->argv[0], &fa, &at, x->argv, x->envp);
 	else
@@ -405,8 +410,7 @@ static int start_client(struct fl_sys_client *c, char *err, size_t errlen)
 	x->pid = pid;
 	x->to_fd = in[1];
 	x->from_fd = out[0];
-	/* what it writes is appended: its tail starts past its predecessors' */
-	x->log_from = fstat(x->log_fd, &lst) == 0 ? lst.st_size : 0;
+	x->log_from = from;
 	x->len = 0;
 	x->tail_len = 0;
 	x->ready = 0;

@@ -336,6 +336,31 @@ static void apply_merges(struct builder *b, struct frame *f)
 	f->nmerge = 0;
 }
 
+/* Is n the node t or inside it? */
+static int node_within(const struct fl_ynode *n, const struct fl_ynode *t)
+{
+	if (!t)
+		return 0;
+	if (n == t)
+		return 1;
+	for (size_t i = 0; t->kind == FL_Y_SEQ && i < t->n; i++)
+		if (node_within(n, t->items[i]))
+			return 1;
+	for (size_t i = 0; t->kind == FL_Y_MAP && i < t->n; i++)
+		if (node_within(n, t->pairs[i].key) || node_within(n, t->pairs[i].val))
+			return 1;
+	return 0;
+}
+
+/* A node about to be freed: anchors to it or inside it name nothing now
+ * (an alias to them is an unknown alias, not a use after free: fuzz_scenario) */
+static void anchors_forget(struct builder *b, const struct fl_ynode *t)
+{
+	for (size_t i = 0; i < b->nanchors; i++)
+		if (b->anchors[i].node && node_within(b->anchors[i].node, t))
+			b->anchors[i].node = NULL;
+}
+
 static struct anchor *anchor_find(struct builder *b, const char *name)
 {
 	/* latest definition wins, as YAML says */
@@ -421,6 +446,7 @@ static void on_event(struct builder *b, yaml_event_t *ev)
 	case YAML_MAPPING_END_EVENT: {
 		struct frame *f = &b->stack[b->depth - 1];
 		if (f->key) { /* cannot happen with a well-formed stream */
+			anchors_forget(b, f->key);
 			fl_ynode_free(f->key);
 			f->key = NULL;
 		}
@@ -434,7 +460,7 @@ static void on_event(struct builder *b, yaml_event_t *ev)
 	case YAML_ALIAS_EVENT: {
 		const char *name = (const char *)ev->data.alias.anchor;
 		struct anchor *a = anchor_find(b, name);
-		if (!a) {
+		if (!a || !a->node) {
 			fl_diags_add(b->d, b->file, (int)m.line + 1, (int)m.column + 1,
 				     "unknown alias '*%s' (no anchor '&%s' before it)", name, name);
 			return;

@@ -587,6 +587,23 @@ static int seen_current(struct fl_sys_client *c, int timeout_ms, char *err, size
 	return r;
 }
 
+
+/* nc->seen made current: kept while the stream still ends where it did,
+ * else scanned again; released on failure. 0 or -errno. */
+static int scan_current(struct fl_sys_client *c, int timeout_ms, char *err, size_t errlen)
+{
+	struct nats_client *nc = c->impl;
+	int r = seen_current(c, timeout_ms, err, errlen);
+
+	if (r == 0) {
+		scan_release(&nc->seen);
+		r = scan_stream(c, timeout_ms, &nc->seen, err, errlen);
+	}
+	if (r < 0)
+		scan_release(&nc->seen);
+	return r;
+}
+
 /* The set through this node: the messages on its subject in a scan of the
  * stream, the last scan again when the stream still ends at the same message
  * (two gets instead of a scan: the final reads ask for every set in turn). */
@@ -607,15 +624,8 @@ static int nats_read_set(struct fl_sys_client *c, const char *key, int serializa
 		return fl_fail(-ENAMETOOLONG, err, errlen, "set name '%s' is too long", key);
 	if ((r = need_conn(c, deadline, outcome, err, errlen)) < 0)
 		return r;
-	r = seen_current(c, timeout_ms, err, errlen);
-	if (r == 0) {
-		scan_release(&nc->seen);
-		r = scan_stream(c, timeout_ms, &nc->seen, err, errlen);
-	}
-	if (r < 0) {
-		scan_release(&nc->seen);
+	if ((r = scan_current(c, timeout_ms, err, errlen)) < 0)
 		return r;
-	}
 	for (uint64_t q = 1; q < nc->seen.end; q++)
 		if (!strcmp(nc->seen.subj[q - 1], subj))
 			fl_argv_add(&v, nc->seen.data[q - 1]);
@@ -676,15 +686,8 @@ static int nats_digest(struct fl_sys_client *c, int timeout_ms, char hex[FL_DIGE
 
 	if ((r = need_conn(c, mono_ms() + timeout_ms, &o, err, errlen)) < 0)
 		return r;
-	r = seen_current(c, timeout_ms, err, errlen);
-	if (r == 0) {
-		scan_release(&nc->seen);
-		r = scan_stream(c, timeout_ms, &nc->seen, err, errlen);
-	}
-	if (r < 0) {
-		scan_release(&nc->seen);
+	if ((r = scan_current(c, timeout_ms, err, errlen)) < 0)
 		return r;
-	}
 	n = nc->seen.end - 1;
 	for (uint64_t q = 0; q < n; q++)
 		h = fl_digest_add(h, nc->seen.subj[q], strlen(nc->seen.subj[q]), nc->seen.data[q],
